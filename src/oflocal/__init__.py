@@ -1,0 +1,1 @@
+"""oflocal: money side of regional open-factory events."""
