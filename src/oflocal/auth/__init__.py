@@ -1,0 +1,1 @@
+"""Staff accounts, workshop PIN logins, sessions and API tokens."""

@@ -1,0 +1,167 @@
+"""A realistic demo event, used by ``make run`` (when the database is empty) and tests.
+
+Forty workshops of a small manufacturing town, a ¥2,500-for-¥3,000 programme in six
+¥500 tickets, a first print batch, staff logins and workshop PINs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from oflocal import clock
+from oflocal.events.models import Event
+from oflocal.events.setup import (
+    ProgrammeTerms,
+    WorkshopDetails,
+    add_workshop,
+    create_event,
+    create_programme,
+)
+from oflocal.vouchers.codes import CodeSigner
+from oflocal.vouchers.issue import add_booklets
+
+# (name, kana for the bank, craft, tools)
+WORKSHOPS: list[tuple[str, str, str, str]] = [
+    ("大野木工所", "オオノモツコウシヨ", "木工・家具", "鉋、鑿、昇降盤"),
+    ("高岡銅器 山本鋳造", "ヤマモトチユウゾウ", "銅器鋳造", "砂型、坩堝"),
+    ("鈴木漆器店", "スズキシツキテン", "漆塗り", "刷毛、研ぎ炭"),
+    ("はさみ工房 刃心", "ハシン", "刃物・はさみ", "鍛造炉、砥石"),
+    ("丸七織物", "マルシチオリモノ", "織物", "力織機"),
+    ("佐藤鉄工", "サトウテツコウ", "金属加工", "旋盤、フライス盤"),
+    ("ガラス工房 灯", "ガラスコウボウアカリ", "吹きガラス", "溶解炉、吹き竿"),
+    ("中村製紙所", "ナカムラセイシシヨ", "和紙", "漉き舟、簀桁"),
+    ("陶房 土の音", "トウボウツチノオト", "陶芸", "電動ろくろ、登り窯"),
+    ("竹細工 竹や", "タケヤ", "竹細工", "竹割り鉈"),
+    ("小林染工場", "コバヤシセンコウジヨウ", "染色", "染め釜"),
+    ("錫工房 すずの木", "スズノキ", "錫器", "ろくろ、鋳型"),
+    ("渡辺革工房", "ワタナベカワコウボウ", "革製品", "菱目打ち、漉き機"),
+    ("伊藤金網", "イトウカナアミ", "手編み金網", "ペンチ、型"),
+    ("加藤瓦店", "カトウカワラテン", "瓦", "プレス機、窯"),
+    ("吉田帽子製作所", "ヨシダボウシセイサクシヨ", "帽子", "ミシン、木型"),
+    ("山田刺繍", "ヤマダシシユウ", "刺繍", "多頭刺繍機"),
+    ("松本ボタン", "マツモトボタン", "貝ボタン", "くり抜き機"),
+    ("井上タオル", "イノウエタオル", "タオル", "ジャカード織機"),
+    ("木村箸店", "キムラハシテン", "箸", "削り台"),
+    ("林鍛冶店", "ハヤシカジテン", "鍛冶", "スプリングハンマー"),
+    ("清水研磨", "シミズケンマ", "金属研磨", "バフ機"),
+    ("山口印刷", "ヤマグチインサツ", "活版印刷", "活版印刷機"),
+    ("森の家具 森田", "モリタ", "家具", "NCルーター"),
+    ("池田眼鏡", "イケダメガネ", "眼鏡", "研磨機、ロー付け"),
+    ("橋本鞄", "ハシモトカバン", "鞄", "工業用ミシン"),
+    ("石川石材", "イシカワセキザイ", "石材", "ダイヤモンドカッター"),
+    ("前田桶店", "マエダオケテン", "桶・樽", "銑、鉋"),
+    ("藤田ニット", "フジタニツト", "ニット", "横編み機"),
+    ("岡田紙器", "オカダシキ", "紙箱", "打ち抜き機"),
+    ("後藤ろうそく", "ゴトウロウソク", "和ろうそく", "芯巻き台"),
+    ("長谷川畳店", "ハセガワタタミテン", "畳", "畳縫い機"),
+    ("村上提灯", "ムラカミチヨウチン", "提灯", "型、刷毛"),
+    ("近藤ブラシ", "コンドウブラシ", "ブラシ", "植毛機"),
+    ("坂本時計修理", "サカモトトケイシユウリ", "時計", "ピンセット、旋盤"),
+    ("遠藤こけし", "エンドウコケシ", "こけし", "木地挽きろくろ"),
+    ("青木組紐", "アオキクミヒモ", "組紐", "丸台、高台"),
+    ("藤井醸造", "フジイジヨウゾウ", "醤油", "木桶"),
+    ("西村硝子", "ニシムラガラス", "切子", "グラインダー"),
+    ("福田鋳物", "フクダイモノ", "鋳物", "キュポラ"),
+]
+BANKS = [("0001", "001"), ("0005", "001"), ("0009", "001"), ("0152", "001"), ("0152", "002")]
+
+STAFF_LOGINS = [
+    ("admin", "事務局長 Admin", "admin", "admin-pass-2026"),
+    ("desk", "販売窓口 Desk", "desk", "desk-pass-2026"),
+    ("treasurer", "会計 Treasurer", "treasurer", "treasurer-pass-2026"),
+]
+DEMO_PIN = "1234"
+
+
+@dataclass
+class Scenario:
+    event_id: int
+    programme_id: int
+    workshop_ids: list[int]
+    workshop_codes: list[str]
+    booklet_codes: list[str] = field(default_factory=list)
+
+
+def build_event(
+    session: Session,
+    signer: CodeSigner,
+    *,
+    slug: str = "demo",
+    workshops: int = 40,
+    booklets: int = 200,
+    today: date | None = None,
+    now: datetime | None = None,
+    premium_budget: int = 5_000_000,
+) -> Scenario:
+    """An event running today ± a few days, with workshops, a programme and a print batch."""
+    at = now or clock.now()
+    day = today or clock.tokyo_date(at)
+    event = create_event(
+        session,
+        slug=slug,
+        name="ものづくりのまち オープンファクトリー 2026",
+        committee_name="オープンファクトリー実行委員会",
+        starts_on=day,
+        ends_on=day + timedelta(days=3),
+        committee_address="富山県高岡市御旅屋町101",
+        committee_phone="0766-00-0000",
+    )
+    ids, codes = [], []
+    for i in range(workshops):
+        name, kana, craft, tools = WORKSHOPS[i % len(WORKSHOPS)]
+        if i >= len(WORKSHOPS):
+            name = f"{name} {i // len(WORKSHOPS) + 1}号館"
+        bank, branch = BANKS[i % len(BANKS)]
+        workshop = add_workshop(
+            session,
+            event.id,
+            WorkshopDetails(
+                code=f"W{i + 1:02d}",
+                name=name,
+                name_kana=kana,
+                craft=craft,
+                introduction=f"{craft}の工房。{tools}を使った仕事を間近で見られます。",
+                tools=tools,
+                contact=f"0766-{i + 10:02d}-0000",
+                bank_code=bank,
+                branch_code=branch,
+                account_type=1,
+                account_number=f"{1234500 + i:07d}",
+                account_holder_kana=kana,
+                invoice_number=f"T{1000000000000 + i}" if i % 3 == 0 else None,
+            ),
+        )
+        ids.append(workshop.id)
+        codes.append(workshop.code)
+    programme, _ = create_programme(
+        session,
+        event.id,
+        ProgrammeTerms(
+            name="プレミアム付き工房めぐりチケット",
+            price=2500,
+            face_value=3000,
+            denominations=[500] * 6,
+            sales_starts_at=at - timedelta(days=1),
+            sales_ends_at=at + timedelta(days=3),
+            issue_date=day - timedelta(days=1),
+            valid_from=day - timedelta(days=1),
+            valid_until=day + timedelta(days=3),
+            premium_budget=premium_budget,
+            max_booklets_per_sale=5,
+        ),
+    )
+    scenario = Scenario(event.id, programme.id, ids, codes)
+    if booklets:
+        batch = add_booklets(session, signer, programme.id, booklets, now=at, actor="demo")
+        scenario.booklet_codes = [
+            signer.make("B", programme.id, batch.first_booklet_serial + i) for i in range(booklets)
+        ]
+    return scenario
+
+
+def database_is_empty(session: Session) -> bool:
+    return session.execute(select(Event.id).limit(1)).first() is None

@@ -1,0 +1,301 @@
+"""Every refusal oflocal can give: a stable code, an HTTP status, and words in ja/en.
+
+Domain code raises :class:`Refusal` with a code from :data:`MESSAGES` and the facts
+the message needs; the web, CLI and POS pages all show the same sentences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Message:
+    status: int
+    ja: str
+    en: str
+
+
+MESSAGES: dict[str, Message] = {
+    # Codes people type or scan
+    "code.malformed": Message(
+        422,
+        "券の番号として読み取れません。もう一度読み取るか、番号を確かめて入力してください。",
+        "This is not a ticket code. Scan it again or check what you typed.",
+    ),
+    "code.checksum": Message(
+        422,
+        "券の番号に打ち間違いがあります。もう一度確かめてください。",
+        "The code has a typo: its check character does not match. Please check it.",
+    ),
+    "code.unknown": Message(
+        404,
+        "この券は登録されていません。偽造または無効な券です。受け取らないでください。",
+        "This code is not one of ours (unknown or forged). Do not accept it.",
+    ),
+    "code.not_a_ticket": Message(
+        422,
+        "これは冊子の番号です。1枚ずつの券を読み取ってください。",
+        "This is a booklet code. Scan the individual tickets instead.",
+    ),
+    "code.not_a_booklet": Message(
+        422,
+        "これは券の番号です。冊子の表紙の番号を読み取ってください。",
+        "This is a ticket code. Scan the code on the booklet cover instead.",
+    ),
+    # Redemption at a workshop
+    "ticket.not_sold": Message(
+        409,
+        "この券はまだ販売されていないため使えません（{code}）。",
+        "This ticket has not been sold yet, so it is not valid ({code}).",
+    ),
+    "ticket.already_redeemed": Message(
+        409,
+        "この券は{when}に「{workshop}」で使用済みです（{code}）。",
+        "Already used at {workshop_en} on {when} ({code}).",
+    ),
+    "ticket.voided": Message(
+        409,
+        "この券は無効にされています（紛失・破損など）（{code}）。",
+        "This ticket was voided (lost or damaged) ({code}).",
+    ),
+    "ticket.expired": Message(
+        409,
+        "使用期限（{date}）を過ぎているため使えません（{code}）。",
+        "This ticket's last day of use ({date}) has passed ({code}).",
+    ),
+    "ticket.not_yet_valid": Message(
+        409,
+        "この券は{date}から使えます（{code}）。",
+        "This ticket can be used from {date} ({code}).",
+    ),
+    "ticket.other_event": Message(
+        409,
+        "この券は別のイベントの券です（{code}）。",
+        "This ticket belongs to another event ({code}).",
+    ),
+    "redemption.duplicate_code": Message(
+        422,
+        "同じ券が2回読み取られています（{code}）。",
+        "The same ticket was scanned twice in this request ({code}).",
+    ),
+    "redemption.empty": Message(
+        422, "券の番号がありません。", "No ticket codes were given."
+    ),
+    "redemption.too_many": Message(
+        422,
+        "一度に受け付けられる券は{limit}枚までです。",
+        "At most {limit} tickets can be taken in one go.",
+    ),
+    "workshop.not_participating": Message(
+        403,
+        "この工房は現在このイベントに参加していないため、券を受け付けられません。",
+        "This workshop is not taking part in the event, so it cannot take tickets.",
+    ),
+    "workshop.forbidden": Message(
+        403,
+        "この工房として操作する権限がありません。",
+        "You are not allowed to act for this workshop.",
+    ),
+    "undo.not_found": Message(
+        404, "取り消す利用記録が見つかりません。", "There is no such redemption to undo."
+    ),
+    "undo.other_workshop": Message(
+        403,
+        "ほかの工房の利用記録は取り消せません。",
+        "Only the workshop that took the ticket can undo it.",
+    ),
+    "undo.window_passed": Message(
+        409,
+        "取り消しできるのは受け付けから{minutes}分以内です。事務局に連絡してください。",
+        "Undo is only possible within {minutes} minutes. Please contact the committee.",
+    ),
+    "undo.already_undone": Message(
+        409, "この利用記録はすでに取り消されています。", "This redemption was already undone."
+    ),
+    "undo.settled": Message(
+        409,
+        "精算が締められた後は取り消せません。事務局に連絡してください。",
+        "The settlement period is closed; please contact the committee.",
+    ),
+    # Desk sales
+    "booklet.unknown": Message(
+        404,
+        "この冊子は登録されていません（{code}）。",
+        "This booklet code is not one of ours ({code}).",
+    ),
+    "booklet.already_sold": Message(
+        409,
+        "この冊子はすでに販売済みです（{code}、{when}）。",
+        "This booklet was already sold ({code}, {when}).",
+    ),
+    "booklet.voided": Message(
+        409,
+        "この冊子は無効にされています（{code}）。販売できません。",
+        "This booklet was voided ({code}) and cannot be sold.",
+    ),
+    "booklet.other_programme": Message(
+        409,
+        "別の商品券の冊子が混ざっています（{code}）。",
+        "This booklet belongs to another voucher programme ({code}).",
+    ),
+    "booklet.not_voidable": Message(
+        409,
+        "販売済みの冊子は無効にできません（{code}）。",
+        "A sold booklet cannot be voided ({code}).",
+    ),
+    "sale.empty": Message(422, "冊子の番号がありません。", "No booklet codes were given."),
+    "sale.duplicate_code": Message(
+        422,
+        "同じ冊子が2回読み取られています（{code}）。",
+        "The same booklet was scanned twice ({code}).",
+    ),
+    "sale.limit_exceeded": Message(
+        409,
+        "1回の販売は{limit}冊までです。",
+        "At most {limit} booklets can be sold at once.",
+    ),
+    "sale.budget_exhausted": Message(
+        409,
+        "プレミアム分の予算に達したため、これ以上販売できません（残り{left}冊）。",
+        "The premium budget is used up; no more booklets can be sold ({left} left).",
+    ),
+    "sale.window_closed": Message(
+        409,
+        "販売期間外です（{starts}〜{ends}）。",
+        "Sales are closed (sales run {starts} to {ends}).",
+    ),
+    "sale.free_not_allowed": Message(
+        409,
+        "無料配布は1日{cap}冊までです。",
+        "Free booklets are limited to {cap} a day.",
+    ),
+    "void.reason_required": Message(
+        422, "無効にする理由を入力してください。", "Please give a reason for voiding."
+    ),
+    # Programme set-up
+    "programme.denominations_mismatch": Message(
+        422,
+        "券の額面の合計（¥{total:,}）が冊子の額面（¥{face:,}）と一致しません。",
+        "The tickets add up to ¥{total:,} but the booklet's face value is ¥{face:,}.",
+    ),
+    "programme.price_above_face": Message(
+        422,
+        "販売価格が額面を上回っています。",
+        "The price is higher than the face value.",
+    ),
+    "programme.validity_too_long": Message(
+        422,
+        "有効期間が発行日から6か月を超えています（資金決済法の対象になります）。"
+        "承知の上で設定する場合は明示的に上書きしてください。",
+        "Validity runs more than 6 months from issue, which brings the Payment Services "
+        "Act into play. Set the explicit override if the committee has decided so.",
+    ),
+    "programme.dates_invalid": Message(
+        422, "日付の前後関係が正しくありません：{detail}", "The dates are out of order: {detail}"
+    ),
+    "programme.not_found": Message(
+        404, "商品券の設定が見つかりません。", "There is no such voucher programme."
+    ),
+    "event.not_found": Message(404, "イベントが見つかりません。", "There is no such event."),
+    "workshop.not_found": Message(404, "工房が見つかりません。", "There is no such workshop."),
+    "workshop.invoice_number_invalid": Message(
+        422,
+        "適格請求書発行事業者の登録番号は「T」と13桁の数字です。",
+        "An invoice registration number is 'T' followed by 13 digits.",
+    ),
+    # Idempotency
+    "idempotency.key_missing": Message(
+        400,
+        "Idempotency-Key ヘッダーが必要です。",
+        "This request needs an Idempotency-Key header so it can be retried safely.",
+    ),
+    "idempotency.key_invalid": Message(
+        400,
+        "Idempotency-Key は1〜200文字の英数字・記号で指定してください。",
+        "The Idempotency-Key must be 1 to 200 printable ASCII characters.",
+    ),
+    "idempotency.key_reused": Message(
+        422,
+        "同じ Idempotency-Key が別の内容の依頼に使われました。",
+        "This Idempotency-Key was already used for a different request.",
+    ),
+    # Auth
+    "auth.required": Message(401, "ログインしてください。", "Please log in."),
+    "auth.forbidden": Message(
+        403, "この操作を行う権限がありません。", "You are not allowed to do this."
+    ),
+    "auth.bad_login": Message(
+        401,
+        "ログインIDまたはパスワード（PIN）が違います。",
+        "The login or password (PIN) is not right.",
+    ),
+    "auth.locked": Message(
+        429,
+        "PINを何度も間違えたため、{minutes}分間ログインできません。",
+        "Too many wrong PINs: login is locked for {minutes} minutes.",
+    ),
+    "csrf.failed": Message(
+        403,
+        "画面の有効期限が切れました。ページを再読み込みしてやり直してください。",
+        "The form expired. Reload the page and try again.",
+    ),
+    # Generic request problems
+    "request.invalid": Message(
+        422, "入力内容に誤りがあります：{detail}", "Some input is not valid: {detail}"
+    ),
+    "request.unsupported_media_type": Message(
+        415,
+        "送信形式が正しくありません（JSONで送ってください）。",
+        "Unsupported content type: send JSON.",
+    ),
+    "request.not_found": Message(404, "ページが見つかりません。", "Not found."),
+    "request.method_not_allowed": Message(
+        405, "この操作はできません。", "This method is not allowed here."
+    ),
+    "request.too_large": Message(413, "送信データが大きすぎます。", "The request is too large."),
+    "server.error": Message(
+        500,
+        "サーバーで問題が起きました。変更は保存されていません。",
+        "Something went wrong on the server. Nothing was changed.",
+    ),
+}
+
+
+class Refusal(Exception):
+    """A rejection with a stable code. Raising it inside a write rolls everything back."""
+
+    def __init__(self, code: str, /, **facts: Any) -> None:
+        if code not in MESSAGES:
+            raise KeyError(f"unregistered refusal code {code!r}")
+        self.code = code
+        self.facts = facts
+        super().__init__(f"{code}: {self.message('en')}")
+
+    @property
+    def status(self) -> int:
+        return MESSAGES[self.code].status
+
+    def message(self, lang: str = "ja") -> str:
+        template = MESSAGES[self.code]
+        text = template.ja if lang == "ja" else template.en
+        facts = dict(self.facts)
+        facts.setdefault("workshop_en", facts.get("workshop", ""))
+        try:
+            return text.format(**facts)
+        except (KeyError, IndexError, ValueError):
+            return text
+
+    def to_body(self, lang: str = "ja") -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "message": self.message(lang),
+            "message_ja": self.message("ja"),
+            "message_en": self.message("en"),
+            "detail": {k: v for k, v in self.facts.items() if _jsonable(v)},
+        }
+
+
+def _jsonable(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool | list | dict) or value is None

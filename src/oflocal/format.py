@@ -1,0 +1,19 @@
+"""How money and time are shown to people: ¥1,234 and Asia/Tokyo."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from oflocal.clock import as_tokyo
+
+
+def yen(amount: int) -> str:
+    return f"-¥{-amount:,}" if amount < 0 else f"¥{amount:,}"
+
+
+def tokyo_minute(moment: datetime) -> str:
+    return as_tokyo(moment).strftime("%Y-%m-%d %H:%M")
+
+
+def ja_date(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"

@@ -1,0 +1,1 @@
+"""Double-entry ledger: accounts, an append-only journal, and the identities it keeps."""

@@ -1,0 +1,87 @@
+"""The chart of accounts of one event. Accounts are made when their owner is made."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from oflocal.ledger.models import Account
+
+
+@dataclass(frozen=True)
+class StandardAccount:
+    code: str
+    name: str
+    kind: str
+
+
+STANDARD = (
+    StandardAccount("cash", "現金（販売窓口） Cash at the desk", "asset"),
+    StandardAccount("bank", "普通預金 Bank", "asset"),
+    StandardAccount("provider_receivable", "決済代行未収金 Payment provider receivable", "asset"),
+    StandardAccount("premium_fund", "プレミアム原資 Premium fund", "equity"),
+    StandardAccount("breakage", "未使用券収益 Breakage", "income"),
+    StandardAccount("fee_income", "換金手数料収入 Redemption fee income", "income"),
+    StandardAccount("pledges_held", "支援金預り Pledges held", "liability"),
+    StandardAccount("crowdfunding_income", "クラウドファンディング収入 Crowdfunding income", "income"),
+)
+
+# Which account a desk payment lands in.
+PAYMENT_ACCOUNT = {
+    "cash": "cash",
+    "card": "provider_receivable",
+    "qr": "provider_receivable",
+    "bank": "bank",
+}
+
+
+def liability_code(programme_id: int) -> str:
+    return f"voucher_liability:P{programme_id}"
+
+
+def payable_code(workshop_id: int) -> str:
+    return f"payable:W{workshop_id}"
+
+
+def create_standard_accounts(session: Session, event_id: int) -> None:
+    session.add_all(
+        Account(event_id=event_id, code=a.code, name=a.name, kind=a.kind) for a in STANDARD
+    )
+
+
+def create_programme_account(session: Session, event_id: int, programme_id: int, name: str) -> None:
+    session.add(
+        Account(
+            event_id=event_id,
+            code=liability_code(programme_id),
+            name=f"商品券未使用残高 Voucher liability: {name}",
+            kind="liability",
+            programme_id=programme_id,
+        )
+    )
+
+
+def create_workshop_account(session: Session, event_id: int, workshop_id: int, name: str) -> None:
+    session.add(
+        Account(
+            event_id=event_id,
+            code=payable_code(workshop_id),
+            name=f"未払金 Payable: {name}",
+            kind="liability",
+            workshop_id=workshop_id,
+        )
+    )
+
+
+def account_ids(session: Session, event_id: int, *codes: str) -> dict[str, int]:
+    """Ids of named accounts of an event; a missing one is a programming error."""
+    rows = session.execute(
+        select(Account.code, Account.id).where(Account.event_id == event_id, Account.code.in_(codes))
+    ).all()
+    found = {code: id_ for code, id_ in rows}
+    missing = set(codes) - found.keys()
+    if missing:
+        raise LookupError(f"event {event_id} has no account(s) {sorted(missing)}")
+    return found

@@ -1,0 +1,112 @@
+"""The only writer of the journal. Entries balance, are written once, never edited.
+
+Every money movement in oflocal ends here: a service function (sale, redemption,
+undo, payout, expiry, ...) decides *what* moves and calls :func:`post_entry` inside
+its own transaction. Corrections are new entries made by :func:`reverse_entry`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from oflocal.ledger.models import JournalEntry, Posting
+
+Line = tuple[int, int]  # (account id, amount in yen: + debit, - credit)
+
+ENTRY_KINDS = frozenset(
+    {
+        "sale",
+        "redemption",
+        "undo",
+        "payout",
+        "expiry",
+        "funding",
+        "pledge_paid",
+        "campaign_success",
+        "refund",
+        "correction",
+    }
+)
+
+
+class UnbalancedEntry(ValueError):
+    pass
+
+
+def post_entry(
+    session: Session,
+    *,
+    event_id: int,
+    kind: str,
+    lines: Sequence[Line],
+    occurred_at: datetime,
+    memo: str = "",
+    actor: str = "",
+    once_key: str | None = None,
+    reverses_entry_id: int | None = None,
+) -> int:
+    """Write one balanced entry and return its id. Call inside a write transaction."""
+    if kind not in ENTRY_KINDS:
+        raise ValueError(f"unknown entry kind {kind!r}")
+    merged: dict[int, int] = {}
+    for account_id, amount in lines:
+        if type(amount) is not int:  # bool and float are not yen
+            raise TypeError(f"amounts are integer yen, got {amount!r}")
+        merged[account_id] = merged.get(account_id, 0) + amount
+    postings = [(a, v) for a, v in merged.items() if v != 0]
+    if len(postings) < 2 or sum(v for _, v in postings) != 0:
+        raise UnbalancedEntry(f"{kind} entry does not balance: {postings}")
+    entry_id = session.execute(
+        insert(JournalEntry)
+        .values(
+            event_id=event_id,
+            kind=kind,
+            memo=memo[:300],
+            occurred_at=occurred_at,
+            once_key=once_key,
+            reverses_entry_id=reverses_entry_id,
+            actor=actor[:60],
+        )
+        .returning(JournalEntry.id)
+    ).scalar_one()
+    last = len(postings) - 1
+    session.execute(
+        insert(Posting),
+        [
+            {"entry_id": entry_id, "account_id": a, "amount": v, "closes_entry": i == last}
+            for i, (a, v) in enumerate(postings)
+        ],
+    )
+    return int(entry_id)
+
+
+def reverse_entry(
+    session: Session,
+    entry_id: int,
+    *,
+    kind: str,
+    occurred_at: datetime,
+    memo: str = "",
+    actor: str = "",
+) -> int:
+    """Post the mirror image of an entry; the schema allows one reversal per entry."""
+    entry = session.get(JournalEntry, entry_id)
+    if entry is None:
+        raise LookupError(f"no journal entry {entry_id}")
+    lines = session.execute(
+        select(Posting.account_id, Posting.amount).where(Posting.entry_id == entry_id)
+    ).all()
+    return post_entry(
+        session,
+        event_id=entry.event_id,
+        kind=kind,
+        lines=[(account_id, -amount) for account_id, amount in lines],
+        occurred_at=occurred_at,
+        memo=memo or f"reversal of entry {entry_id}",
+        actor=actor,
+        reverses_entry_id=entry_id,
+    )

@@ -1,0 +1,27 @@
+"""Imports every capability's models so the metadata (and alembic) sees all tables."""
+
+from oflocal.auth.models import ApiToken, StaffUser, WebSession
+from oflocal.db.base import Base
+from oflocal.events.models import Event, Workshop
+from oflocal.idempotency.models import IdempotencyRecord
+from oflocal.ledger.models import Account, JournalEntry, Posting
+from oflocal.vouchers.models import Booklet, PrintBatch, Programme, Redemption, Sale, Ticket
+
+__all__ = [
+    "Account",
+    "ApiToken",
+    "Base",
+    "Booklet",
+    "Event",
+    "IdempotencyRecord",
+    "JournalEntry",
+    "Posting",
+    "PrintBatch",
+    "Programme",
+    "Redemption",
+    "Sale",
+    "StaffUser",
+    "Ticket",
+    "WebSession",
+    "Workshop",
+]

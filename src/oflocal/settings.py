@@ -1,0 +1,76 @@
+"""All settings in one place, read from ``OFLOCAL_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+TIMEZONE = "Asia/Tokyo"
+
+
+def _flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _load_or_create_secret(data_dir: Path) -> bytes:
+    """Generate the secret once, atomically, readable by the owner only."""
+    path = data_dir / "secret_key"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip().encode()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_hex(32))
+    return path.read_text().strip().encode()
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    secret_key: bytes = field(repr=False)
+    undo_window_seconds: int = 600
+    session_hours: int = 12
+    secure_cookies: bool = False
+    pin_attempts_before_lock: int = 5
+    pin_lock_minutes: int = 15
+    max_codes_per_redemption: int = 50
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def from_env() -> Settings:
+    data_dir = Path(os.environ.get("OFLOCAL_DATA_DIR", "var")).resolve()
+    url = os.environ.get("OFLOCAL_DATABASE_URL") or f"sqlite:///{data_dir / 'oflocal.db'}"
+    key = os.environ.get("OFLOCAL_SECRET_KEY")
+    secret = key.encode() if key else _load_or_create_secret(data_dir)
+    return Settings(
+        data_dir=data_dir,
+        database_url=normalise_database_url(url),
+        secret_key=secret,
+        undo_window_seconds=int(os.environ.get("OFLOCAL_UNDO_WINDOW_SECONDS", "600")),
+        session_hours=int(os.environ.get("OFLOCAL_SESSION_HOURS", "12")),
+        secure_cookies=_flag("OFLOCAL_SECURE_COOKIES"),
+    )
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept plain ``postgresql://`` URLs and use psycopg 3 for them."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return from_env()

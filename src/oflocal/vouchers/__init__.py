@@ -1,0 +1,1 @@
+"""Premium voucher programmes: booklets, tickets, desk sales and redemptions."""

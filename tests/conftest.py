@@ -1,0 +1,140 @@
+"""Shared fixtures. Every database test runs on SQLite and on PostgreSQL.
+
+PostgreSQL runs when ``OFLOCAL_TEST_POSTGRES_URL`` is set (``.ci/run`` sets it); then an
+unreachable server fails the run instead of skipping. Each test gets a fresh, migrated
+database copied from a per-worker template, so tests and parallel runs never share data.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+# Set before any oflocal import reads settings.
+os.environ.setdefault("OFLOCAL_SECRET_KEY", "test-secret-key-0123456789abcdef")
+
+from oflocal.db import migrate  # noqa: E402
+from oflocal.db.engine import Database, create_db_engine  # noqa: E402
+from oflocal.settings import normalise_database_url  # noqa: E402
+from oflocal.vouchers.codes import CodeSigner  # noqa: E402
+
+PG_URL = os.environ.get("OFLOCAL_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", "postgres"]
+
+
+def _admin_url(url: str, database: str) -> str:
+    base, _, _ = normalise_database_url(url).rpartition("/")
+    return f"{base}/{database}"
+
+
+class _Templates:
+    """Migrate once per worker, then copy for every test (file copy / CREATE ... TEMPLATE)."""
+
+    def __init__(self, tmp: Path, worker: str) -> None:
+        self.tmp = tmp
+        self.worker = worker
+        self.sqlite_template: Path | None = None
+        self.pg_template: str | None = None
+        self.pg_created: list[str] = []
+
+    def sqlite_url(self) -> str:
+        if self.sqlite_template is None:
+            self.sqlite_template = self.tmp / "template.db"
+            engine = create_db_engine(f"sqlite:///{self.sqlite_template}")
+            migrate.upgrade(engine)
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            engine.dispose()
+        target = self.tmp / f"t-{uuid.uuid4().hex[:10]}.db"
+        shutil.copyfile(self.sqlite_template, target)
+        return f"sqlite:///{target}"
+
+    def _pg_admin(self):  # type: ignore[no-untyped-def]
+        assert PG_URL is not None
+        engine = create_engine(
+            _admin_url(PG_URL, "postgres"), isolation_level="AUTOCOMMIT", pool_pre_ping=True
+        )
+        return engine
+
+    def postgres_url(self) -> str:
+        if PG_URL is None:
+            pytest.skip("PostgreSQL tests need OFLOCAL_TEST_POSTGRES_URL (.ci/run sets it)")
+        admin = self._pg_admin()
+        try:
+            with admin.connect() as conn:
+                if self.pg_template is None:
+                    name = f"oflocal_tpl_{self.worker}_{uuid.uuid4().hex[:6]}"
+                    conn.execute(text(f'CREATE DATABASE "{name}"'))
+                    self.pg_created.append(name)
+                    engine = create_db_engine(_admin_url(PG_URL, name))
+                    migrate.upgrade(engine)
+                    engine.dispose()
+                    self.pg_template = name
+                db_name = f"oflocal_t_{uuid.uuid4().hex[:12]}"
+                conn.execute(text(f'CREATE DATABASE "{db_name}" TEMPLATE "{self.pg_template}"'))
+                self.pg_created.append(db_name)
+        finally:
+            admin.dispose()
+        return _admin_url(PG_URL, db_name)
+
+    def drop_all(self) -> None:
+        if not self.pg_created:
+            return
+        admin = self._pg_admin()
+        with admin.connect() as conn:
+            for name in reversed(self.pg_created):
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[_Templates]:
+    holder = _Templates(tmp_path_factory.mktemp("db"), worker_id)
+    yield holder
+    holder.drop_all()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, templates: _Templates) -> str:
+    if request.param == "sqlite":
+        return templates.sqlite_url()
+    return templates.postgres_url()
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    database = Database(db_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture(scope="session")
+def secret() -> bytes:
+    return os.environ["OFLOCAL_SECRET_KEY"].encode()
+
+
+@pytest.fixture(scope="session")
+def signer(secret: bytes) -> CodeSigner:
+    return CodeSigner(secret)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """With OFLOCAL_TEST_POSTGRES_URL set, an unreachable server fails the run at once."""
+    if PG_URL is None:
+        return
+    engine = create_engine(normalise_database_url(PG_URL))
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as error:  # noqa: BLE001
+        raise pytest.UsageError(
+            f"OFLOCAL_TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {error}"
+        ) from error
+    finally:
+        engine.dispose()
