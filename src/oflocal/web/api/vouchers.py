@@ -1,0 +1,203 @@
+"""Desk sales, voiding stock, redemptions at the booth and undo."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from litestar import Request, Response, Router, get, post
+from litestar.params import Parameter
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+
+from oflocal import clock
+from oflocal.vouchers.desk import sell_booklets, void_booklet
+from oflocal.vouchers.models import Redemption, Ticket
+from oflocal.vouchers.redeem import redeem_tickets, undo_redemption
+from oflocal.web.api.common import DESK, WORKSHOP, actor_of, answer, idempotency
+from oflocal.web.state import services
+
+Code = Field(min_length=1, max_length=64)
+
+
+class SaleRequest(BaseModel):
+    booklet_codes: list[str] = Field(min_length=1, max_length=50)
+    payment_method: Literal["cash", "card", "qr", "bank"] = "cash"
+
+
+class SaleReceipt(BaseModel):
+    receipt_number: str
+    sale_id: int
+    programme_id: int
+    booklets: list[str]
+    booklet_count: int
+    amount_paid: int
+    face_total: int
+    premium_total: int
+    payment_method: str
+    sold_at: datetime
+
+
+class VoidRequest(BaseModel):
+    code: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=300)
+
+
+class RedeemRequest(BaseModel):
+    codes: list[str] = Field(min_length=1, max_length=50)
+
+
+class RedeemedTicket(BaseModel):
+    code: str
+    denomination: int
+
+
+class RedemptionResult(BaseModel):
+    redemption_id: int
+    workshop_id: int
+    workshop_name: str
+    total: int
+    tickets: list[RedeemedTicket]
+    redeemed_at: datetime
+    undo_until: datetime
+
+
+class UndoResult(BaseModel):
+    redemption_id: int
+    undo_entry_id: int
+    total: int
+    undone_at: datetime
+
+
+class RedemptionLine(BaseModel):
+    redemption_id: int
+    ticket_code: str
+    amount: int
+    redeemed_at: datetime
+    undone: bool
+
+
+class TodaySummary(BaseModel):
+    workshop_id: int
+    date: str
+    total: int
+    count: int
+    lines: list[RedemptionLine]
+
+
+@post(
+    "/programmes/{programme_id:int}/sales",
+    opt={"roles": DESK},
+    sync_to_thread=True,
+    status_code=201,
+    responses=None,
+)
+def sell(
+    request: Request[Any, Any, Any], programme_id: int, data: SaleRequest
+) -> Response[SaleReceipt]:
+    """Sell booklets at the desk: all their tickets become valid. Needs `Idempotency-Key`."""
+    s = services(request.app.state)
+    actor = actor_of(request)
+    idem = idempotency(request, actor, data.model_dump())
+    outcome = sell_booklets(
+        s.db,
+        s.signer,
+        programme_id=programme_id,
+        codes=data.booklet_codes,
+        payment_method=data.payment_method,
+        actor=actor.scope,
+        idem=idem,
+    )
+    return answer(outcome)
+
+
+@post("/booklets/void", opt={"roles": DESK}, sync_to_thread=True, status_code=200)
+def void(request: Request[Any, Any, Any], data: VoidRequest) -> dict[str, Any]:
+    """Void an unsold booklet that was lost or damaged."""
+    s = services(request.app.state)
+    return void_booklet(s.db, s.signer, code=data.code, reason=data.reason,
+                        actor=actor_of(request).scope)
+
+
+@post("/redemptions", opt={"roles": WORKSHOP}, sync_to_thread=True, status_code=201)
+def redeem(request: Request[Any, Any, Any], data: RedeemRequest) -> Response[RedemptionResult]:
+    """Take one or more tickets at the logged-in workshop; all or none. Needs `Idempotency-Key`."""
+    s = services(request.app.state)
+    actor = actor_of(request)
+    idem = idempotency(request, actor, data.codes)
+    outcome = redeem_tickets(
+        s.db,
+        s.signer,
+        workshop_id=actor.id,
+        codes=data.codes,
+        undo_window_seconds=s.settings.undo_window_seconds,
+        max_codes=s.settings.max_codes_per_redemption,
+        idem=idem,
+    )
+    return answer(outcome)
+
+
+@post(
+    "/redemptions/{redemption_id:int}/undo",
+    opt={"roles": WORKSHOP},
+    sync_to_thread=True,
+    status_code=200,
+)
+def undo(request: Request[Any, Any, Any], redemption_id: int) -> Response[UndoResult]:
+    """Undo a redemption of this workshop within the undo window. Needs `Idempotency-Key`."""
+    s = services(request.app.state)
+    actor = actor_of(request)
+    idem = idempotency(request, actor, redemption_id)
+    outcome = undo_redemption(
+        s.db,
+        workshop_id=actor.id,
+        redemption_id=redemption_id,
+        undo_window_seconds=s.settings.undo_window_seconds,
+        idem=idem,
+    )
+    return answer(outcome)
+
+
+@get("/redemptions/today", opt={"roles": WORKSHOP}, sync_to_thread=True)
+def today(
+    request: Request[Any, Any, Any],
+    limit: int = Parameter(default=100, ge=1, le=1000),
+) -> TodaySummary:
+    """This workshop's redemptions today (Asia/Tokyo): running total and latest first."""
+    s = services(request.app.state)
+    actor = actor_of(request)
+    day = clock.tokyo_date(clock.now())
+    start = clock.start_of_tokyo_day(day)
+    live = (Redemption.workshop_id == actor.id, Redemption.redeemed_at >= start)
+    with s.db.read() as session:
+        total, count = session.execute(
+            select(func.coalesce(func.sum(Redemption.amount), 0), func.count()).where(
+                *live, Redemption.undone_at.is_(None)
+            )
+        ).one()
+        rows = session.execute(
+            select(Redemption, Ticket.code)
+            .join(Ticket, Ticket.id == Redemption.ticket_id)
+            .where(*live)
+            .order_by(Redemption.id.desc())
+            .limit(limit)
+        ).all()
+    return TodaySummary(
+        workshop_id=actor.id,
+        date=day.isoformat(),
+        total=int(total),
+        count=int(count),
+        lines=[
+            RedemptionLine(
+                redemption_id=r.entry_id,
+                ticket_code=code,
+                amount=r.amount,
+                redeemed_at=r.redeemed_at,
+                undone=r.undone_at is not None,
+            )
+            for r, code in rows
+        ],
+    )
+
+
+router = Router(path="/", route_handlers=[sell, void, redeem, undo, today], tags=["vouchers"])

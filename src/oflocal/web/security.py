@@ -1,0 +1,68 @@
+"""Who is asking (session cookie or bearer token), role guards and CSRF.
+
+Cookie-authenticated unsafe requests must carry the session's CSRF token, in the
+``X-CSRF-Token`` header (JavaScript) or the ``_csrf`` form field (HTML forms, checked by
+the page handler). Bearer tokens are not sent by browsers on their own, so they need none.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from anyio import to_thread
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+
+from oflocal.auth.service import Actor, actor_from_session, actor_from_token
+from oflocal.errors import Refusal
+from oflocal.web.state import services
+
+SESSION_COOKIE = "oflocal_session"
+LOGIN_CSRF_COOKIE = "oflocal_login_csrf"
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class ActorMiddleware(AbstractAuthenticationMiddleware):
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        db = services(connection.app.state).db
+        header = connection.headers.get("authorization", "")
+        actor: Actor | None = None
+        if header.lower().startswith("bearer "):
+            token = header[7:].strip()
+            actor = await to_thread.run_sync(actor_from_token, db, token)
+            if actor is None:
+                raise Refusal("auth.required")
+        elif cookie := connection.cookies.get(SESSION_COOKIE):
+            actor = await to_thread.run_sync(actor_from_session, db, cookie)
+        return AuthenticationResult(user=actor, auth=actor.via if actor else None)
+
+
+def current_actor(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor | None:
+    user = connection.scope.get("user")
+    return user if isinstance(user, Actor) else None
+
+
+def roles_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Every route declares ``opt={"roles": (...)}``; no declaration means public."""
+    roles: tuple[str, ...] | None = handler.opt.get("roles")
+    if roles is None:
+        return
+    actor = current_actor(connection)
+    if actor is None:
+        raise Refusal("auth.required")
+    if actor.role not in roles:
+        raise Refusal("auth.forbidden")
+    method = connection.scope.get("method", "GET")
+    if actor.via == "session" and method in UNSAFE and handler.opt.get("csrf") != "form":
+        sent = connection.headers.get("x-csrf-token", "")
+        if not hmac.compare_digest(sent, actor.csrf_token):
+            raise Refusal("csrf.failed")
+
+
+def check_form_csrf(actor: Actor | None, sent: str | None, login_cookie: str | None = None) -> None:
+    """For HTML forms: the session's token, or the login form's double-submit cookie."""
+    expected = actor.csrf_token if actor is not None else (login_cookie or "")
+    if not expected or not hmac.compare_digest(sent or "", expected):
+        raise Refusal("csrf.failed")
