@@ -19,10 +19,10 @@ from sqlalchemy import create_engine, text
 # Set before any oflocal import reads settings.
 os.environ.setdefault("OFLOCAL_SECRET_KEY", "test-secret-key-0123456789abcdef")
 
-from oflocal.db import migrate  # noqa: E402
-from oflocal.db.engine import Database, create_db_engine  # noqa: E402
-from oflocal.settings import normalise_database_url  # noqa: E402
-from oflocal.vouchers.codes import CodeSigner  # noqa: E402
+from oflocal.db import migrate
+from oflocal.db.engine import Database, create_db_engine
+from oflocal.settings import normalise_database_url
+from oflocal.vouchers.codes import CodeSigner
 
 PG_URL = os.environ.get("OFLOCAL_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgres"]
@@ -132,7 +132,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         raise pytest.UsageError(
             f"OFLOCAL_TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {error}"
         ) from error

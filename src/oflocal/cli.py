@@ -121,7 +121,7 @@ def demo(if_empty: bool, print_logins: bool, workshops: int, booklets: int) -> N
     if print_logins:
         click.echo("\nLogins (demo only: change them before real use)")
         for username, _name, role, password in STAFF_LOGINS:
-            click.echo(f"  staff    {role:<9} http://127.0.0.1:8000/login       {username} / {password}")
+            click.echo(f"  staff    {role:<9} http://127.0.0.1:8000/login  {username} / {password}")
         click.echo(f"  workshop W01..W{workshops:02d}  http://127.0.0.1:8000/booth/login "
                    f"event 'demo', code W01, PIN {DEMO_PIN}")
         click.echo("  API docs        http://127.0.0.1:8000/schema\n")
@@ -141,8 +141,10 @@ def user_create(username: str, role: str, display_name: str | None, password: st
     """Create a staff account (argon2-hashed password)."""
     from oflocal.auth.service import create_staff_user
 
-    user_id = create_staff_user(database(), username=username, display_name=display_name or username,
-                                role=role, password=password)
+    user_id = create_staff_user(
+        database(), username=username, display_name=display_name or username,
+        role=role, password=password,
+    )
     click.echo(f"created staff user {username} ({role}), id {user_id}")
 
 
@@ -247,7 +249,9 @@ def ledger_balance(event_slug: str, fmt: str) -> None:
     from oflocal.ledger.verify import trial_balance
 
     with database().read() as session:
-        event_id = session.execute(select(Event.id).where(Event.slug == event_slug)).scalar_one_or_none()
+        event_id = session.execute(
+            select(Event.id).where(Event.slug == event_slug)
+        ).scalar_one_or_none()
         if event_id is None:
             raise Refusal("event.not_found")
         rows = trial_balance(session, event_id)
@@ -259,10 +263,12 @@ def ledger_balance(event_slug: str, fmt: str) -> None:
         writer.writerows(rows)
     else:
         for row in rows:
-            click.echo(f"{row['account']:<28} {yen(int(row['debit'])):>14} {yen(int(row['credit'])):>14}"
-                       f"  {row['name']}")
-        debit = sum(int(r["debit"]) for r in rows)
-        credit = sum(int(r["credit"]) for r in rows)
+            click.echo(
+                f"{row['account']:<28} {yen(row['debit']):>14} {yen(row['credit']):>14}"
+                f"  {row['name']}"
+            )
+        debit = sum(r["debit"] for r in rows)
+        credit = sum(r["credit"] for r in rows)
         click.echo(f"{'total':<28} {yen(debit):>14} {yen(credit):>14}")
 
 

@@ -69,7 +69,9 @@ def _replay(record: IdempotencyRecord, idem: IdempotencyKey) -> Outcome:
     return Outcome(record.status_code, body, replayed=True)
 
 
-def _record(idem: IdempotencyKey, status: int, body: dict[str, Any], at: datetime) -> IdempotencyRecord:
+def _record(
+    idem: IdempotencyKey, status: int, body: dict[str, Any], at: datetime
+) -> IdempotencyRecord:
     return IdempotencyRecord(
         scope=idem.scope,
         key=idem.key,

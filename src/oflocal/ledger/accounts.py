@@ -25,7 +25,7 @@ STANDARD = (
     StandardAccount("breakage", "未使用券収益 Breakage", "income"),
     StandardAccount("fee_income", "換金手数料収入 Redemption fee income", "income"),
     StandardAccount("pledges_held", "支援金預り Pledges held", "liability"),
-    StandardAccount("crowdfunding_income", "クラウドファンディング収入 Crowdfunding income", "income"),
+    StandardAccount("crowdfunding_income", "クラファン収入 Crowdfunding income", "income"),
 )
 
 # Which account a desk payment lands in.
@@ -78,7 +78,9 @@ def create_workshop_account(session: Session, event_id: int, workshop_id: int, n
 def account_ids(session: Session, event_id: int, *codes: str) -> dict[str, int]:
     """Ids of named accounts of an event; a missing one is a programming error."""
     rows = session.execute(
-        select(Account.code, Account.id).where(Account.event_id == event_id, Account.code.in_(codes))
+        select(Account.code, Account.id).where(
+            Account.event_id == event_id, Account.code.in_(codes)
+        )
     ).all()
     found = {code: id_ for code, id_ in rows}
     missing = set(codes) - found.keys()

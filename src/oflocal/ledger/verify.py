@@ -7,6 +7,7 @@ Ledger side (postings) against operational side (tickets, sales, redemptions). U
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -55,7 +56,9 @@ def verify(session: Session) -> Report:
             | (func.sum(case((Posting.closes_entry, 1), else_=0)) != 1)
         )
     ).scalars().all()
-    report.check("every entry has ≥2 postings and one close", not badly_closed, f"{badly_closed[:10]}")
+    report.check(
+        "every entry has ≥2 postings and one close", not badly_closed, f"{badly_closed[:10]}"
+    )
     grand = session.execute(select(func.coalesce(func.sum(Posting.amount), 0))).scalar_one()
     report.check("sum of all balances is zero", grand == 0, f"sum {grand}")
 
@@ -89,7 +92,9 @@ def verify(session: Session) -> Report:
         .join(JournalEntry, JournalEntry.id == Posting.entry_id)
         .where(Account.code == "premium_fund", JournalEntry.kind == "sale")
     ).scalar_one()
-    all_premium = session.execute(select(func.coalesce(func.sum(Sale.premium_total), 0))).scalar_one()
+    all_premium = session.execute(
+        select(func.coalesce(func.sum(Sale.premium_total), 0))
+    ).scalar_one()
     report.check(
         "premium fund debits from sales = premium of sales",
         premium_debits == all_premium,
@@ -112,7 +117,8 @@ def verify(session: Session) -> Report:
             .group_by(Account.workshop_id)
         ).all()
     )
-    for account in session.execute(select(Account).where(Account.workshop_id.is_not(None))).scalars():
+    payables = select(Account).where(Account.workshop_id.is_not(None))
+    for account in session.execute(payables).scalars():
         wid = account.workshop_id
         assert wid is not None
         owed = int(redeemed.get(wid, 0)) - int(paid.get(wid, 0))
@@ -141,7 +147,16 @@ def verify(session: Session) -> Report:
     return report
 
 
-def trial_balance(session: Session, event_id: int) -> list[dict[str, object]]:
+class TrialBalanceRow(TypedDict):
+    account: str
+    name: str
+    kind: str
+    debit: int
+    credit: int
+    balance: int
+
+
+def trial_balance(session: Session, event_id: int) -> list[TrialBalanceRow]:
     rows = session.execute(
         select(Account.code, Account.name, Account.kind, func.coalesce(func.sum(Posting.amount), 0))
         .join(Posting, Posting.account_id == Account.id, isouter=True)
@@ -150,13 +165,13 @@ def trial_balance(session: Session, event_id: int) -> list[dict[str, object]]:
         .order_by(Account.code)
     ).all()
     return [
-        {
-            "account": code,
-            "name": name,
-            "kind": kind,
-            "debit": int(total) if total > 0 else 0,
-            "credit": -int(total) if total < 0 else 0,
-            "balance": int(total),
-        }
+        TrialBalanceRow(
+            account=code,
+            name=name,
+            kind=kind,
+            debit=int(total) if total > 0 else 0,
+            credit=-int(total) if total < 0 else 0,
+            balance=int(total),
+        )
         for code, name, kind, total in rows
     ]

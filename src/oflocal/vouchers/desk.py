@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from oflocal import clock
 from oflocal.db.engine import Database
+from oflocal.db.rows import affected
 from oflocal.errors import Refusal
 from oflocal.format import tokyo_minute
 from oflocal.idempotency.store import IdempotencyKey, Outcome, run_once
@@ -87,15 +88,18 @@ def _sell(
             raise Refusal("booklet.already_sold", code=code, when=tokyo_minute(sold_at))
     n = len(codes)
     premium = programme.face_value - programme.price
-    claimed = session.execute(
-        update(Programme)
-        .where(
-            Programme.id == programme_id,
-            (Programme.booklets_sold + n) * premium + Programme.free_sold * Programme.face_value
-            <= Programme.premium_budget,
+    claimed = affected(
+        session.execute(
+            update(Programme)
+            .where(
+                Programme.id == programme_id,
+                (Programme.booklets_sold + n) * premium
+                + Programme.free_sold * Programme.face_value
+                <= Programme.premium_budget,
+            )
+            .values(booklets_sold=Programme.booklets_sold + n)
         )
-        .values(booklets_sold=Programme.booklets_sold + n)
-    ).rowcount
+    )
     if claimed != 1:
         session.refresh(programme)
         left = (
@@ -141,11 +145,13 @@ def _sell(
     session.add(sale)
     session.flush()
     ids = [booklets[c].id for c in codes]
-    moved = session.execute(
-        update(Booklet)
-        .where(Booklet.id.in_(ids), Booklet.status == "printed")
-        .values(status="sold", sale_id=sale.id)
-    ).rowcount
+    moved = affected(
+        session.execute(
+            update(Booklet)
+            .where(Booklet.id.in_(ids), Booklet.status == "printed")
+            .values(status="sold", sale_id=sale.id)
+        )
+    )
     if moved != n:  # another desk sold one of them a moment ago
         raise Refusal("booklet.already_sold", code=", ".join(codes), when=tokyo_minute(now))
     session.execute(

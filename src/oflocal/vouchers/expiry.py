@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 
 from oflocal import clock
 from oflocal.db.engine import Database
+from oflocal.db.rows import affected
 from oflocal.errors import Refusal
 from oflocal.format import ja_date
 from oflocal.ledger.accounts import account_ids, liability_code
@@ -35,11 +36,13 @@ def expire_programme(
         ).one()
         if count == 0:
             return {"programme_id": programme_id, "tickets": 0, "amount": 0, "entry_id": None}
-        moved = session.execute(
-            update(Ticket)
-            .where(Ticket.programme_id == programme_id, Ticket.status == "active")
-            .values(status="expired")
-        ).rowcount
+        moved = affected(
+            session.execute(
+                update(Ticket)
+                .where(Ticket.programme_id == programme_id, Ticket.status == "active")
+                .values(status="expired")
+            )
+        )
         assert moved == count  # the programme lock keeps sales and this in order
         target = "breakage" if programme.breakage_rule == "breakage" else "premium_fund"
         accounts = account_ids(session, programme.event_id, liability_code(programme_id), target)

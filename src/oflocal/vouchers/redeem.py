@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from oflocal import clock
 from oflocal.db.engine import Database
+from oflocal.db.rows import affected
 from oflocal.errors import Refusal
 from oflocal.events.models import Workshop
 from oflocal.format import ja_date, tokyo_minute
@@ -85,11 +86,13 @@ def _redeem(
     for code in codes:
         _check_ticket(session, rows.get(code), code, workshop.event_id, today)
     ids = [rows[c].id for c in codes]
-    taken = session.execute(
-        update(Ticket).where(Ticket.id.in_(ids), Ticket.status == "active").values(
-            status="redeemed"
+    taken = affected(
+        session.execute(
+            update(Ticket)
+            .where(Ticket.id.in_(ids), Ticket.status == "active")
+            .values(status="redeemed")
         )
-    ).rowcount
+    )
     if taken != len(ids):
         # Someone else committed first (PostgreSQL re-checked our WHERE after their commit).
         fresh = {r.code: r for r in session.execute(_TICKET_ROWS.where(Ticket.code.in_(codes)))}
@@ -211,11 +214,13 @@ def _undo(
         actor=f"workshop:{workshop_id}",
     )
     ids = [r.id for r in redemptions]
-    done = session.execute(
-        update(Redemption)
-        .where(Redemption.id.in_(ids), Redemption.undone_at.is_(None))
-        .values(undone_at=now, undo_entry_id=undo_entry)
-    ).rowcount
+    done = affected(
+        session.execute(
+            update(Redemption)
+            .where(Redemption.id.in_(ids), Redemption.undone_at.is_(None))
+            .values(undone_at=now, undo_entry_id=undo_entry)
+        )
+    )
     if done != len(ids):
         raise Refusal("undo.already_undone")
     session.execute(

@@ -1,0 +1,1 @@
+"""Settlement: closing periods, paying workshops, and the Zengin bank-transfer file."""
