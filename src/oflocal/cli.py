@@ -20,7 +20,11 @@ from oflocal.settings import Settings, get_settings
 from oflocal.vouchers.codes import CodeSigner
 
 # module path → name of its click group; a module missing here is simply not installed.
-_GROUPS: list[tuple[str, str]] = []
+_GROUPS: list[tuple[str, str]] = [
+    ("oflocal.printing.cli", "print_group"),
+    ("oflocal.settlement.cli", "settle"),
+    ("oflocal.reports.cli", "report"),
+]
 
 
 @cache

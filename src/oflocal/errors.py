@@ -200,10 +200,99 @@ MESSAGES: dict[str, Message] = {
     ),
     "event.not_found": Message(404, "イベントが見つかりません。", "There is no such event."),
     "workshop.not_found": Message(404, "工房が見つかりません。", "There is no such workshop."),
+    "event.slug_taken": Message(
+        409,
+        "イベントの識別名「{slug}」はすでに使われています。別の識別名にしてください。",
+        "The event slug '{slug}' is already taken. Choose another one.",
+    ),
+    "workshop.code_taken": Message(
+        409,
+        "工房コード「{code}」はこのイベントですでに使われています。",
+        "The workshop code '{code}' is already used in this event.",
+    ),
+    "workshop.bank_invalid": Message(
+        422,
+        "口座情報の形式が正しくありません（{label}）。銀行コードは4桁、支店コードは3桁、"
+        "口座番号は7桁の数字、預金種目は1（普通）・2（当座）・4（貯蓄）・9（その他）です。",
+        "The bank details are not valid ({field}): bank code 4 digits, branch code 3 digits, "
+        "account number 7 digits, account type 1 (ordinary), 2 (current), 4 (savings) or 9.",
+    ),
+    "workshop.kana_invalid": Message(
+        422,
+        "{label}はカタカナで入力してください（英数字・スペース・「()-.」も使えます）。",
+        "{field} must be written in katakana (A-Z, 0-9, spaces and ( ) - . are also allowed).",
+    ),
+    "staff.username_taken": Message(
+        409,
+        "ログインID「{username}」はすでに使われています。",
+        "The login name '{username}' is already taken.",
+    ),
     "workshop.invoice_number_invalid": Message(
         422,
         "適格請求書発行事業者の登録番号は「T」と13桁の数字です。",
         "An invoice registration number is 'T' followed by 13 digits.",
+    ),
+    # Settlement and reports (会計)
+    "settlement.cutoff_in_future": Message(
+        422,
+        "締め日時（{cutoff}）が未来です。締められるのは現在までの利用分だけです。",
+        "The cut-off ({cutoff}) is in the future; only past redemptions can be settled.",
+    ),
+    "settlement.cutoff_not_after_last": Message(
+        409,
+        "締め日時（{cutoff}）は前回の締め（{last}）より後にしてください。",
+        "The cut-off ({cutoff}) must be after the previous period's cut-off ({last}).",
+    ),
+    "settlement.nothing_to_settle": Message(
+        409,
+        "{cutoff}までに精算していない利用・訂正はありません。",
+        "There are no unsettled redemptions or corrections up to {cutoff}.",
+    ),
+    "settlement.negative_net": Message(
+        409,
+        "「{workshop}」の支払額がマイナス（¥{net:,}）になるため締められません。訂正を見直してください。",
+        "The net amount for {workshop_en} would be negative (¥{net:,}); review its corrections.",
+    ),
+    "settlement.period_not_found": Message(
+        404, "精算期間が見つかりません。", "There is no such settlement period."
+    ),
+    "settlement.already_paid": Message(
+        409,
+        "この精算期間は{date}振込で支払済みです。二重に支払うことはできません。",
+        "This period was already paid (transfer date {date}); it cannot be paid twice.",
+    ),
+    "settlement.transfer_date_invalid": Message(
+        422,
+        "振込日（{date}）は締め日（{cutoff}）以降の日付にしてください。",
+        "The transfer date ({date}) must not be before the cut-off day ({cutoff}).",
+    ),
+    "settlement.not_in_period": Message(
+        404,
+        "この工房はこの精算期間に支払明細がありません。",
+        "This workshop has no statement in this settlement period.",
+    ),
+    "settlement.settings_invalid": Message(
+        422, "精算の設定に誤りがあります：{detail}", "The settlement settings are not valid: {detail}"
+    ),
+    "settlement.correction_invalid": Message(
+        422, "訂正の内容に誤りがあります：{detail}", "The correction is not valid: {detail}"
+    ),
+    "settlement.not_settled": Message(
+        409,
+        "この利用はまだ精算されていません。取り消しは工房の画面から受付後すぐに行えます。",
+        "This redemption is not settled yet; the workshop can still undo it within the window.",
+    ),
+    "settlement.already_corrected": Message(
+        409, "この利用はすでに訂正されています。", "This redemption was already corrected."
+    ),
+    "zengin.blocked": Message(
+        409,
+        "口座情報などに{count}件の問題があるため、全銀振込ファイルを作成できません。"
+        "一覧の項目を直してください。",
+        "The Zengin transfer file cannot be written: {count} problem(s) to fix, listed below.",
+    ),
+    "report.date_invalid": Message(
+        422, "日付の形式が正しくありません（例：2026-03-31）。", "Dates are written like 2026-03-31."
     ),
     # Idempotency
     "idempotency.key_missing": Message(
@@ -255,6 +344,11 @@ MESSAGES: dict[str, Message] = {
         405, "この操作はできません。", "This method is not allowed here."
     ),
     "request.too_large": Message(413, "送信データが大きすぎます。", "The request is too large."),
+    "request.conflict": Message(
+        409,
+        "ほかのデータと矛盾するため保存できませんでした。内容を確かめてください。",
+        "This conflicts with data already saved, so nothing was changed. Please check it.",
+    ),
     "server.error": Message(
         500,
         "サーバーで問題が起きました。変更は保存されていません。",

@@ -5,6 +5,13 @@ from oflocal.db.base import Base
 from oflocal.events.models import Event, Workshop
 from oflocal.idempotency.models import IdempotencyRecord
 from oflocal.ledger.models import Account, JournalEntry, Posting
+from oflocal.printing.models import PrintJob
+from oflocal.settlement.models import (
+    SettlementCorrection,
+    SettlementLine,
+    SettlementPeriod,
+    SettlementTally,
+)
 from oflocal.vouchers.models import Booklet, PrintBatch, Programme, Redemption, Sale, Ticket
 
 __all__ = [
@@ -17,9 +24,14 @@ __all__ = [
     "JournalEntry",
     "Posting",
     "PrintBatch",
+    "PrintJob",
     "Programme",
     "Redemption",
     "Sale",
+    "SettlementCorrection",
+    "SettlementLine",
+    "SettlementPeriod",
+    "SettlementTally",
     "StaffUser",
     "Ticket",
     "WebSession",

@@ -48,11 +48,16 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
+    # No pre-ping: it would cost a round trip on every checkout, twice per redemption.
+    # A connection the server dropped fails its first statement instead; SQLAlchemy then
+    # discards the pool's older connections, the transaction is rolled back and the client
+    # retries with its Idempotency-Key (nothing is acknowledged before commit).
     return create_engine(
         url,
         pool_size=kwargs.pop("pool_size", 10),
         max_overflow=kwargs.pop("max_overflow", 20),
-        pool_pre_ping=kwargs.pop("pool_pre_ping", True),
+        pool_pre_ping=kwargs.pop("pool_pre_ping", False),
+        pool_recycle=kwargs.pop("pool_recycle", 3600),
         **kwargs,
     )
 
@@ -66,6 +71,9 @@ class Database:
         self._write_engine = self.engine.execution_options(**{_WRITE: True})
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self._write_engine, expire_on_commit=False)
+        # Facts that never change once written (e.g. account ids), remembered per database
+        # by the hot paths that need them. Only ever add what cannot become stale.
+        self.memo: dict[str, Any] = {}
 
     @property
     def is_sqlite(self) -> bool:

@@ -22,7 +22,17 @@ from oflocal.db.base import Base, UTCDateTime
 
 class Event(Base):
     __tablename__ = "event"
-    __table_args__ = (CheckConstraint("ends_on >= starts_on", name="dates_ordered"),)
+    __table_args__ = (
+        CheckConstraint("ends_on >= starts_on", name="dates_ordered"),
+        CheckConstraint("fee_rule IN ('none', 'rate', 'fixed')", name="fee_rule"),
+        CheckConstraint("fee_rounding IN ('floor', 'round', 'ceil')", name="fee_rounding"),
+        CheckConstraint("fee_rate_bp >= 0 AND fee_rate_bp <= 10000", name="fee_rate"),
+        CheckConstraint("fee_fixed_yen >= 0", name="fee_fixed"),
+        CheckConstraint(
+            "payer_account_type IS NULL OR payer_account_type IN (1, 2, 9)",
+            name="payer_acct_type",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(40), unique=True)
@@ -34,6 +44,19 @@ class Event(Base):
     committee_address: Mapped[str] = mapped_column(String(300), default="")
     committee_phone: Mapped[str] = mapped_column(String(40), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Settlement (migration 0002): the committee's Zengin requester data (the account the
+    # bank debits) and the redemption fee rule (none / rate in basis points / fixed yen
+    # per ticket; rounding of a rate fee: floor / round / ceil, stated on statements).
+    zengin_requester_code: Mapped[str | None] = mapped_column(String(10))
+    zengin_requester_kana: Mapped[str | None] = mapped_column(String(200))
+    payer_bank_code: Mapped[str | None] = mapped_column(String(4))
+    payer_branch_code: Mapped[str | None] = mapped_column(String(3))
+    payer_account_type: Mapped[int | None] = mapped_column(Integer)
+    payer_account_number: Mapped[str | None] = mapped_column(String(7))
+    fee_rule: Mapped[str] = mapped_column(String(10), default="none")
+    fee_rate_bp: Mapped[int] = mapped_column(Integer, default=0)
+    fee_fixed_yen: Mapped[int] = mapped_column(Integer, default=0)
+    fee_rounding: Mapped[str] = mapped_column(String(5), default="floor")
 
 
 class Workshop(Base):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -52,15 +52,20 @@ def check_key(key: str | None) -> str:
     return key
 
 
-def _stored(session: Session, idem: IdempotencyKey) -> IdempotencyRecord | None:
-    return session.execute(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.scope == idem.scope, IdempotencyRecord.key == idem.key
-        )
-    ).scalar_one_or_none()
+# Core statements on the session's connection, compiled once: this runs twice per
+# redemption, so it skips the ORM's identity map and unit of work.
+_table = IdempotencyRecord.__table__
+_STORED = select(_table.c.request_hash, _table.c.status_code, _table.c.body).where(
+    _table.c.scope == bindparam("scope"), _table.c.key == bindparam("key")
+)
+_INSERT = insert(_table)
 
 
-def _replay(record: IdempotencyRecord, idem: IdempotencyKey) -> Outcome:
+def _stored(session: Session, idem: IdempotencyKey) -> Row[Any] | None:
+    return session.connection().execute(_STORED, {"scope": idem.scope, "key": idem.key}).first()
+
+
+def _replay(record: Row[Any], idem: IdempotencyKey) -> Outcome:
     if record.request_hash != idem.request_hash:
         raise Refusal("idempotency.key_reused")
     body = json.loads(record.body)
@@ -70,15 +75,18 @@ def _replay(record: IdempotencyRecord, idem: IdempotencyKey) -> Outcome:
 
 
 def _record(
-    idem: IdempotencyKey, status: int, body: dict[str, Any], at: datetime
-) -> IdempotencyRecord:
-    return IdempotencyRecord(
-        scope=idem.scope,
-        key=idem.key,
-        request_hash=idem.request_hash,
-        status_code=status,
-        body=json.dumps(body, ensure_ascii=False),
-        created_at=at,
+    session: Session, idem: IdempotencyKey, status: int, body: dict[str, Any], at: datetime
+) -> None:
+    session.connection().execute(
+        _INSERT,
+        {
+            "scope": idem.scope,
+            "key": idem.key,
+            "request_hash": idem.request_hash,
+            "status_code": status,
+            "body": json.dumps(body, ensure_ascii=False),
+            "created_at": at,
+        },
     )
 
 
@@ -99,8 +107,8 @@ def run_once(
             if existing is not None:
                 return _replay(existing, idem)
             body = work(session)
-            session.add(_record(idem, status, body, clock.now()))
-            session.flush()
+            session.flush()  # whatever the work left in the unit of work goes first
+            _record(session, idem, status, body, clock.now())
         return Outcome(status, body)
     except Refusal as refusal:
         if refusal.code.startswith("idempotency."):
@@ -120,7 +128,7 @@ def _remember_refusal(db: Database, idem: IdempotencyKey, refusal: Refusal) -> O
         with db.write() as session:
             existing = _stored(session, idem)
             if existing is None:
-                session.add(_record(idem, refusal.status, refusal.to_body("en"), clock.now()))
+                _record(session, idem, refusal.status, refusal.to_body("en"), clock.now())
         if existing is None:
             raise refusal  # stored (committed) as the first outcome of this key
     except IntegrityError:

@@ -13,6 +13,8 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from oflocal.ledger.models import Account, JournalEntry, Posting
+from oflocal.settlement.audit import check_settlement
+from oflocal.settlement.models import SettlementCorrection
 from oflocal.vouchers.models import Programme, Redemption, Sale, Ticket
 
 
@@ -117,17 +119,24 @@ def verify(session: Session) -> Report:
             .group_by(Account.workshop_id)
         ).all()
     )
+    corrected = dict(
+        session.execute(
+            select(SettlementCorrection.workshop_id, func.sum(SettlementCorrection.amount))
+            .group_by(SettlementCorrection.workshop_id)
+        ).all()
+    )
     payables = select(Account).where(Account.workshop_id.is_not(None))
     for account in session.execute(payables).scalars():
         wid = account.workshop_id
         assert wid is not None
-        owed = int(redeemed.get(wid, 0)) - int(paid.get(wid, 0))
+        owed = int(redeemed.get(wid, 0)) + int(corrected.get(wid, 0)) - int(paid.get(wid, 0))
         ledger = -balances.get(f"{account.event_id}/{account.code}", 0)
         report.check(
-            f"payable W{wid} = redeemed − paid, never negative",
+            f"payable W{wid} = redeemed + corrections − paid, never negative",
             ledger == owed and owed >= 0,
-            f"ledger {ledger} vs redeemed−paid {owed}",
+            f"ledger {ledger} vs redeemed+corrections−paid {owed}",
         )
+    check_settlement(session, report)  # settlement identities (settlement/audit.py)
 
     twice = session.execute(
         select(Redemption.ticket_id)

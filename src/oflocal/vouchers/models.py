@@ -184,3 +184,6 @@ class Redemption(Base):
     redeemed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     undo_entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entry.id"))
+    # Set once, by closing a settlement period (migration 0002); a settled redemption
+    # cannot be undone (redeem._undo refuses, and a database trigger too).
+    settlement_period_id: Mapped[int | None] = mapped_column(ForeignKey("settlement_period.id"))

@@ -2,11 +2,18 @@
 know how a redemption works.
 
 A request names one or more tickets; all are taken or none. The winner of a race is
-decided by the database: ``UPDATE ticket SET status='redeemed' WHERE status='active'``
-must touch every ticket of the request, and a partial unique index allows one live
-redemption per ticket. One journal entry moves the face value from voucher liability
-to the workshop's payable account. Undo is allowed to the same workshop, within the
-undo window, before settlement; it posts the reversing entry.
+decided by the database: one ``UPDATE ticket SET status='redeemed' WHERE status='active'
+AND <valid today at this workshop's event> RETURNING ...`` must take every ticket of the
+request, and a partial unique index allows one live redemption per ticket. If it takes
+fewer, the tickets it left are looked at to say why, and the refusal rolls everything
+back. One journal entry moves the face value from voucher liability to the workshop's
+payable account. Undo is allowed to the same workshop, within the undo window, before
+settlement; it posts the reversing entry.
+
+This is the hottest path of the event (a queue at every booth), so it is written in
+SQLAlchemy Core on the session's connection: statements compiled once and cached, no ORM
+unit of work, no row of the workshop's event re-read when the ticket row says enough.
+Account ids are remembered per database (:func:`_account_ids`); they never change.
 """
 
 from __future__ import annotations
@@ -15,12 +22,11 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from oflocal import clock
 from oflocal.db.engine import Database
-from oflocal.db.rows import affected
 from oflocal.errors import Refusal
 from oflocal.events.models import Workshop
 from oflocal.format import ja_date, tokyo_minute
@@ -32,19 +38,75 @@ from oflocal.vouchers.codes import CodeSigner
 from oflocal.vouchers.lookup import authentic_codes
 from oflocal.vouchers.models import Programme, Redemption, Ticket
 
+_ticket = Ticket.__table__
+_programme = Programme.__table__
+_workshop = Workshop.__table__
+_redemption = Redemption.__table__
+
+_WORKSHOP = select(_workshop.c.event_id, _workshop.c.participating).where(
+    _workshop.c.id == bindparam("workshop_id")
+)
+
+# The one statement that decides who gets a ticket: sold, not yet used, of a programme of
+# the workshop's event that is valid today, at a workshop that takes part. Tickets it does
+# not return were not taken. It also returns the workshop's facts the entry needs.
+_VALID_HERE = (
+    select(_programme.c.id)
+    .join(_workshop, _workshop.c.event_id == _programme.c.event_id)
+    .where(
+        _workshop.c.id == bindparam("workshop_id"),
+        _workshop.c.participating.is_(True),
+        _programme.c.valid_from <= bindparam("today"),
+        _programme.c.valid_until >= bindparam("today"),
+    )
+)
+
+
+def _workshop_fact(column: Any) -> Any:
+    return select(column).where(_workshop.c.id == bindparam("workshop_id")).scalar_subquery()
+
+
+_TAKE = (
+    update(_ticket)
+    .where(
+        _ticket.c.code.in_(bindparam("codes", expanding=True)),
+        _ticket.c.status == "active",
+        _ticket.c.programme_id.in_(_VALID_HERE),
+    )
+    .values(status="redeemed")
+    .returning(
+        _ticket.c.id,
+        _ticket.c.code,
+        _ticket.c.denomination,
+        _ticket.c.programme_id,
+        _workshop_fact(_workshop.c.event_id).label("event_id"),
+        _workshop_fact(_workshop.c.name).label("workshop_name"),
+        _workshop_fact(_workshop.c.code).label("workshop_code"),
+    )
+)
+
 _TICKET_ROWS = (
     select(
-        Ticket.id,
-        Ticket.code,
-        Ticket.status,
-        Ticket.denomination,
-        Ticket.programme_id,
-        Programme.event_id,
-        Programme.valid_from,
-        Programme.valid_until,
+        _ticket.c.id,
+        _ticket.c.code,
+        _ticket.c.status,
+        _ticket.c.denomination,
+        _ticket.c.programme_id,
+        _programme.c.event_id,
+        _programme.c.valid_from,
+        _programme.c.valid_until,
     )
-    .join(Programme, Programme.id == Ticket.programme_id)
+    .join(_programme, _programme.c.id == _ticket.c.programme_id)
+    .where(_ticket.c.code.in_(bindparam("codes", expanding=True)))
 )
+
+_WHERE_REDEEMED = (
+    select(_workshop.c.name, _redemption.c.redeemed_at)
+    .join(_workshop, _workshop.c.id == _redemption.c.workshop_id)
+    .where(_redemption.c.ticket_id == bindparam("ticket_id"), _redemption.c.undone_at.is_(None))
+)
+
+_RECORD = insert(_redemption)
 
 
 def redeem_tickets(
@@ -63,13 +125,13 @@ def redeem_tickets(
     at = now or clock.now()
 
     def work(session: Session) -> dict[str, Any]:
-        return _redeem(session, workshop_id, canonical, at, undo_window_seconds)
+        return _redeem(db, session, workshop_id, canonical, at, undo_window_seconds)
 
     return run_once(db, idem, work)
 
 
-def _workshop(session: Session, workshop_id: int) -> Workshop:
-    workshop = session.get(Workshop, workshop_id)
+def _workshop_row(conn: Connection, workshop_id: int) -> Any:
+    workshop = conn.execute(_WORKSHOP, {"workshop_id": workshop_id}).first()
     if workshop is None:
         raise Refusal("workshop.not_found")
     if not workshop.participating:
@@ -77,58 +139,79 @@ def _workshop(session: Session, workshop_id: int) -> Workshop:
     return workshop
 
 
+def _account_ids(db: Database, session: Session, event_id: int, *codes: str) -> dict[str, int]:
+    """Account ids by code, remembered per database: accounts are never renumbered,
+    deleted or moved to another event, so a remembered id is always the right one."""
+    memo: dict[tuple[int, str], int] = db.memo.setdefault("account_ids", {})
+    missing = [code for code in codes if (event_id, code) not in memo]
+    if missing:
+        for code, id_ in account_ids(session, event_id, *missing).items():
+            memo[(event_id, code)] = id_
+    return {code: memo[(event_id, code)] for code in codes}
+
+
 def _redeem(
-    session: Session, workshop_id: int, codes: list[str], now: datetime, undo_window: int
+    db: Database,
+    session: Session,
+    workshop_id: int,
+    codes: list[str],
+    now: datetime,
+    undo_window: int,
 ) -> dict[str, Any]:
-    workshop = _workshop(session, workshop_id)
-    rows = {r.code: r for r in session.execute(_TICKET_ROWS.where(Ticket.code.in_(codes)))}
+    conn = session.connection()
     today = clock.tokyo_date(now)
-    for code in codes:
-        _check_ticket(session, rows.get(code), code, workshop.event_id, today)
-    ids = [rows[c].id for c in codes]
-    taken = affected(
-        session.execute(
-            update(Ticket)
-            .where(Ticket.id.in_(ids), Ticket.status == "active")
-            .values(status="redeemed")
-        )
+    take = {"codes": codes, "workshop_id": workshop_id, "today": today}
+    taken = {r.code: r for r in conn.execute(_TAKE, take)}
+    left = [c for c in codes if c not in taken]
+    for _attempt in range(3):
+        if not left:
+            break
+        # Say why, in the order given; the refusal rolls back what this request took.
+        workshop = _workshop_row(conn, workshop_id)
+        rows = {r.code: r for r in conn.execute(_TICKET_ROWS, {"codes": left})}
+        for code in left:
+            _check_ticket(conn, rows.get(code), code, workshop.event_id, today)
+        # Every ticket left looks valid now: a concurrent undo committed between our
+        # UPDATE and our look. Try those again.
+        taken.update((r.code, r) for r in conn.execute(_TAKE, {**take, "codes": left}))
+        left = [c for c in codes if c not in taken]
+    if left:
+        raise AssertionError("tickets keep changing under a redemption")
+    first = taken[codes[0]]
+    event_id, workshop_name, workshop_code = (
+        first.event_id, first.workshop_name, first.workshop_code
     )
-    if taken != len(ids):
-        # Someone else committed first (PostgreSQL re-checked our WHERE after their commit).
-        fresh = {r.code: r for r in session.execute(_TICKET_ROWS.where(Ticket.code.in_(codes)))}
-        for code in codes:
-            _check_ticket(session, fresh.get(code), code, workshop.event_id, today)
-        raise AssertionError("ticket update lost a race but no ticket shows why")
     by_programme: dict[int, int] = defaultdict(int)
     for code in codes:
-        by_programme[rows[code].programme_id] += rows[code].denomination
+        by_programme[taken[code].programme_id] += taken[code].denomination
     total = sum(by_programme.values())
-    accounts = account_ids(
+    accounts = _account_ids(
+        db,
         session,
-        workshop.event_id,
+        event_id,
         payable_code(workshop_id),
         *(liability_code(p) for p in by_programme),
     )
     entry_id = post_entry(
         session,
-        event_id=workshop.event_id,
+        event_id=event_id,
         kind="redemption",
         lines=[
             *((accounts[liability_code(p)], amount) for p, amount in by_programme.items()),
             (accounts[payable_code(workshop_id)], -total),
         ],
         occurred_at=now,
-        memo=f"{len(codes)} ticket(s) at {workshop.code}",
+        memo=f"{len(codes)} ticket(s) at {workshop_code}",
         actor=f"workshop:{workshop_id}",
     )
-    session.execute(
-        insert(Redemption),
+    conn.execute(
+        _RECORD,
         [
             {
-                "ticket_id": rows[c].id,
+                "ticket_id": taken[c].id,
                 "workshop_id": workshop_id,
-                "programme_id": rows[c].programme_id,
-                "amount": rows[c].denomination,
+                "programme_id": taken[c].programme_id,
+                "amount": taken[c].denomination,
                 "entry_id": entry_id,
                 "redeemed_at": now,
             }
@@ -138,15 +221,15 @@ def _redeem(
     return {
         "redemption_id": entry_id,
         "workshop_id": workshop_id,
-        "workshop_name": workshop.name,
+        "workshop_name": workshop_name,
         "total": total,
-        "tickets": [{"code": c, "denomination": rows[c].denomination} for c in codes],
+        "tickets": [{"code": c, "denomination": taken[c].denomination} for c in codes],
         "redeemed_at": now.isoformat(),
         "undo_until": (now + timedelta(seconds=undo_window)).isoformat(),
     }
 
 
-def _check_ticket(session: Session, row: Any, code: str, event_id: int, today: date) -> None:
+def _check_ticket(conn: Connection, row: Any, code: str, event_id: int, today: date) -> None:
     if row is None:
         raise Refusal("code.unknown", code=code)
     if row.event_id != event_id:
@@ -158,11 +241,7 @@ def _check_ticket(session: Session, row: Any, code: str, event_id: int, today: d
     if row.status == "expired" or today > row.valid_until:
         raise Refusal("ticket.expired", code=code, date=ja_date(row.valid_until))
     if row.status == "redeemed":
-        where, when = session.execute(
-            select(Workshop.name, Redemption.redeemed_at)
-            .join(Workshop, Workshop.id == Redemption.workshop_id)
-            .where(Redemption.ticket_id == row.id, Redemption.undone_at.is_(None))
-        ).one()
+        where, when = conn.execute(_WHERE_REDEEMED, {"ticket_id": row.id}).one()
         raise Refusal(
             "ticket.already_redeemed", code=code, workshop=where, when=tokyo_minute(when)
         )

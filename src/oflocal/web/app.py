@@ -14,10 +14,16 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from oflocal.db.engine import Database
+from oflocal.printing.jobs import JobRunner, fail_interrupted
 from oflocal.settings import Settings, get_settings
 from oflocal.vouchers.codes import CodeSigner
-from oflocal.web import api
+from oflocal.web import api, pages
+from oflocal.web.api import ledger as ledger_api
+from oflocal.web.api import reports as reports_api
+from oflocal.web.api import printing as printing_api
 from oflocal.web.api import session as session_api
+from oflocal.web.api import settlement as settlement_api
+from oflocal.web.api import setup as setup_api
 from oflocal.web.api import vouchers as vouchers_api
 from oflocal.web.errors import EXCEPTION_HANDLERS
 from oflocal.web.security import ActorMiddleware, roles_guard
@@ -33,7 +39,8 @@ def health() -> dict[str, str]:
 
 
 def api_routers() -> list[Router]:
-    return [session_api.router, vouchers_api.router]
+    return [session_api.router, vouchers_api.router, setup_api.router, ledger_api.router,
+            settlement_api.router, reports_api.router, printing_api.router]
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None,
@@ -41,11 +48,14 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     settings = settings or get_settings()
     database = db or Database(settings.database_url)
     services = Services(settings=settings, db=database, signer=CodeSigner(settings.secret_key))
+    runner = JobRunner(database, settings.data_dir)
     v1 = Router(path="/api/v1", route_handlers=[health, *api_routers()])
     assert api.__doc__  # the package documents the API's shape
     return Litestar(
-        route_handlers=[v1, *(extra_routes or [])],
-        state=State({"services": services}),
+        route_handlers=[v1, *pages.routers(), *(extra_routes or [])],
+        state=State({"services": services, "page_error_renderer": pages.render_refusal,
+                     "print_runner": runner}),
+        template_config=pages.template_config(TEMPLATES),
         middleware=[DefineMiddleware(ActorMiddleware, exclude=["/schema"])],
         guards=[roles_guard],
         exception_handlers=EXCEPTION_HANDLERS,
@@ -61,6 +71,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
             path="/schema",
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
         ),
-        on_shutdown=[database.dispose],
+        on_startup=[lambda: fail_interrupted(database)],
+        on_shutdown=[runner.shutdown, database.dispose],
         debug=False,
     )

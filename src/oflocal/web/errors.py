@@ -8,14 +8,17 @@ from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import (
+    ClientException,
     HTTPException,
     MethodNotAllowedException,
     NotAuthorizedException,
     NotFoundException,
     PermissionDeniedException,
+    SerializationException,
     ValidationException,
 )
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE, HTTP_415_UNSUPPORTED_MEDIA_TYPE
+from sqlalchemy.exc import DataError, IntegrityError
 
 from oflocal.errors import Refusal
 
@@ -32,7 +35,8 @@ def request_lang(request: Request[Any, Any, Any]) -> str:
 
 def refusal_response(request: Request[Any, Any, Any], refusal: Refusal) -> Response[Any]:
     if not request.url.path.startswith("/api/") and (page := _page_renderer(request)):
-        return page(request, refusal)
+        rendered: Response[Any] = page(request, refusal)
+        return rendered
     return Response(
         refusal.to_body(request_lang(request)),
         status_code=refusal.status,
@@ -57,15 +61,64 @@ def _validation_detail(exc: ValidationException) -> str:
     return str(exc.detail)
 
 
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _is_json(media_type: str) -> bool:
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+def _sent_non_json(request: Request[Any, Any, Any]) -> bool:
+    """An API request that carries a body declared as something other than JSON."""
+    if not request.url.path.startswith("/api/") or request.method not in BODY_METHODS:
+        return False
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return bool(media) and not _is_json(media)
+
+
+async def require_json_body(request: Request[Any, Any, Any]) -> None:
+    """``before_request`` hook for API routers: a body must be JSON (or untyped).
+
+    Litestar would otherwise parse a ``text/plain`` body as JSON, which is also what a
+    cross-site form can send without a CORS preflight. Answers 415.
+    """
+    if _sent_non_json(request):
+        has_body = request.headers.get("content-length", "0") not in ("", "0") or (
+            "transfer-encoding" in request.headers
+        )
+        if has_body:
+            raise Refusal("request.unsupported_media_type")
+
+
+def unique_violation(error: IntegrityError, table: str, *columns: str) -> bool:
+    """Whether ``error`` is the unique constraint on ``table(columns)``, on either backend.
+
+    Constraint names follow ``db.base.NAMING``: ``uq_<table>_<col>_<col>``.
+    """
+    original = error.orig
+    if getattr(original, "sqlstate", None) == "23505":  # PostgreSQL unique_violation
+        name = getattr(getattr(original, "diag", None), "constraint_name", None)
+        return name == f"uq_{table}_{'_'.join(columns)}"
+    expected = "UNIQUE constraint failed: " + ", ".join(f"{table}.{c}" for c in columns)
+    return str(original) == expected
+
+
 def http_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if isinstance(exc, Refusal):
         return refusal_response(request, exc)
     if isinstance(exc, ValidationException):
-        detail = _validation_detail(exc)
-        sent = request.headers.get("content-type", "")
-        if request.url.path.startswith("/api/") and sent and "json" not in sent:
+        if _sent_non_json(request):
             return refusal_response(request, Refusal("request.unsupported_media_type"))
-        return refusal_response(request, Refusal("request.invalid", detail=detail))
+        return refusal_response(request, Refusal("request.invalid", detail=_validation_detail(exc)))
+    if isinstance(exc, ClientException) and isinstance(exc.__cause__, SerializationException):
+        # Litestar could not decode the body: it was not JSON at all, or broken JSON.
+        if _sent_non_json(request):
+            return refusal_response(request, Refusal("request.unsupported_media_type"))
+        return refusal_response(
+            request, Refusal("request.invalid", detail=f"the body is not valid JSON ({exc.detail})")
+        )
     if isinstance(exc, NotAuthorizedException):
         return refusal_response(request, Refusal("auth.required"))
     if isinstance(exc, PermissionDeniedException):
@@ -80,7 +133,21 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> R
         if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
             return refusal_response(request, Refusal("request.too_large"))
         if exc.status_code < 500:
+            if _sent_non_json(request):
+                return refusal_response(request, Refusal("request.unsupported_media_type"))
             return refusal_response(request, Refusal("request.invalid", detail=str(exc.detail)))
+    # Input the handlers did not bound reaching the database: the client's mistake, not
+    # a crash. Logged, because a handler should have refused it with a clearer code.
+    if isinstance(exc, OverflowError):  # SQLite cannot bind integers beyond 64 bits
+        log.warning("number out of range on %s %s: %s", request.method, request.url.path, exc)
+        too_big = Refusal("request.invalid", detail="a number is out of range")
+        return refusal_response(request, too_big)
+    if isinstance(exc, DataError):  # PostgreSQL: out of range, too long, bad value
+        log.warning("data error on %s %s: %s", request.method, request.url.path, exc.orig)
+        return refusal_response(request, Refusal("request.invalid", detail="a value does not fit"))
+    if isinstance(exc, IntegrityError):
+        log.warning("integrity error on %s %s: %s", request.method, request.url.path, exc.orig)
+        return refusal_response(request, Refusal("request.conflict"))
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return refusal_response(request, Refusal("server.error"))
 

@@ -1,0 +1,134 @@
+"""The settlement identities the auditor (ledger/verify.py) checks, each from two sides.
+
+- every frozen line equals its tallies, and the tallies equal the redemptions given to
+  its period (count and face value per workshop); a period's corrections equal the
+  line's adjustment;
+- a paid period has one payout entry per line that owed something, and its postings
+  are the line: payable:W debited face + corrections, bank credited the net, fee income
+  the fee; a period not paid has no payout entries;
+- the correction postings on payable:W equal the correction rows of W.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Protocol
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from oflocal.ledger.models import Account, JournalEntry, Posting
+from oflocal.settlement.models import (
+    SettlementCorrection,
+    SettlementLine,
+    SettlementPeriod,
+    SettlementTally,
+)
+from oflocal.settlement.pay import payout_key
+from oflocal.vouchers.models import Redemption
+
+
+class _Report(Protocol):
+    def check(self, name: str, ok: bool, detail: str = "") -> None: ...
+
+
+Key = tuple[int, int]  # (period id, workshop id)
+
+
+def _sums(session: Session, stmt: object) -> dict[Key, tuple[int, int]]:
+    return {(p, w): (int(a), int(b)) for p, w, a, b in session.execute(stmt)}  # type: ignore[call-overload]
+
+
+def check_settlement(session: Session, report: _Report) -> None:
+    lines = {
+        (ln.period_id, ln.workshop_id): ln
+        for ln in session.execute(select(SettlementLine)).scalars()
+    }
+    tallies = _sums(
+        session,
+        select(
+            SettlementTally.period_id,
+            SettlementTally.workshop_id,
+            func.sum(SettlementTally.ticket_count),
+            func.sum(SettlementTally.face_total),
+        ).group_by(SettlementTally.period_id, SettlementTally.workshop_id),
+    )
+    settled = _sums(
+        session,
+        select(
+            Redemption.settlement_period_id,
+            Redemption.workshop_id,
+            func.count(),
+            func.sum(Redemption.amount),
+        )
+        .where(Redemption.settlement_period_id.is_not(None))
+        .group_by(Redemption.settlement_period_id, Redemption.workshop_id),
+    )
+    adjustments: dict[Key, int] = defaultdict(int)
+    for p, w, amount in session.execute(
+        select(
+            SettlementCorrection.settlement_period_id,
+            SettlementCorrection.workshop_id,
+            func.sum(SettlementCorrection.amount),
+        )
+        .where(SettlementCorrection.settlement_period_id.is_not(None))
+        .group_by(SettlementCorrection.settlement_period_id, SettlementCorrection.workshop_id)
+    ):
+        adjustments[(p, w)] = int(amount)
+    wrong = []
+    for key in sorted(set(lines) | set(tallies) | set(settled) | set(adjustments)):
+        line = lines.get(key)
+        frozen = (line.ticket_count, line.face_total) if line else (0, 0)
+        if not (frozen == tallies.get(key, (0, 0)) == settled.get(key, (0, 0))) or (
+            (line.adjustment if line else 0) != adjustments.get(key, 0)
+        ):
+            wrong.append(key)
+    report.check(
+        "settlement lines = tallies = redemptions and corrections of their period",
+        not wrong,
+        f"(period, workshop) {wrong[:10]}",
+    )
+
+    paid = {
+        p.id: p.status == "paid" for p in session.execute(select(SettlementPeriod)).scalars()
+    }
+    postings: dict[str, dict[str, int]] = defaultdict(dict)
+    for once_key, code, amount in session.execute(
+        select(JournalEntry.once_key, Account.code, Posting.amount)
+        .join(Posting, Posting.entry_id == JournalEntry.id)
+        .join(Account, Account.id == Posting.account_id)
+        .where(JournalEntry.kind == "payout")
+    ):
+        bucket = "payable" if code.startswith("payable:") else code
+        postings[once_key or ""][bucket] = postings[once_key or ""].get(bucket, 0) + int(amount)
+    expected: dict[str, dict[str, int]] = {}
+    for (period_id, workshop_id), line in lines.items():
+        if paid.get(period_id) and line.payable != 0:
+            want = {"payable": line.payable, "bank": -line.net, "fee_income": -line.fee}
+            expected[payout_key(period_id, workshop_id)] = {k: v for k, v in want.items() if v}
+    mismatched = sorted(k for k in set(expected) | set(postings) if expected.get(k) != postings.get(k))
+    report.check(
+        "payouts = lines of paid periods (payable, bank, fee), none for unpaid",
+        not mismatched,
+        f"{mismatched[:10]}",
+    )
+
+    ledger = dict(
+        session.execute(
+            select(Account.workshop_id, func.sum(Posting.amount))
+            .join(Posting, Posting.account_id == Account.id)
+            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+            .where(Account.workshop_id.is_not(None), JournalEntry.kind == "correction")
+            .group_by(Account.workshop_id)
+        ).all()
+    )
+    rows = dict(
+        session.execute(
+            select(SettlementCorrection.workshop_id, func.sum(SettlementCorrection.amount))
+            .group_by(SettlementCorrection.workshop_id)
+        ).all()
+    )
+    off = sorted(
+        w for w in set(ledger) | set(rows) if -int(ledger.get(w, 0)) != int(rows.get(w, 0))
+    )
+    report.check("corrections on payable:W = correction rows", not off, f"workshops {off[:10]}")

@@ -1,0 +1,261 @@
+"""Closing a settlement period. Read this file to know how a close works.
+
+Closing an event's period at a cut-off time, in one write transaction:
+
+1. lock the event row, so closes of one event run one after another;
+2. the same cut-off again returns the period already closed (idempotent);
+   a cut-off in the future or not after the last one is refused;
+3. one conditional UPDATE gives every live redemption of the event that is not yet
+   settled and was redeemed at or before the cut-off to the new period
+   (``WHERE settlement_period_id IS NULL``), and counts what it moved per workshop,
+   Tokyo day and denomination into ``settlement_tally`` (on PostgreSQL in the same
+   statement: ``WITH moved AS (UPDATE ... RETURNING ...) INSERT ... SELECT``);
+4. pending corrections recorded up to the cut-off are given to the period likewise;
+5. one line per workshop is frozen: tickets, face value, corrections, fee, net.
+
+Why a redemption is in exactly one period: the UPDATE only takes rows whose
+``settlement_period_id`` is NULL and sets it, and a trigger refuses to change it
+again. A redemption that committed before the close's UPDATE ran is seen by it (and
+taken if redeemed up to the cut-off); one still in flight then (stamped before the
+cut-off, committed a moment after) is left NULL and taken by the next close, whose
+cut-off is later. On PostgreSQL a row locked by a concurrent undo is re-checked after
+that undo commits (an undone redemption is not taken); on SQLite writers queue.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Integer, func, insert, literal, select, update
+from sqlalchemy.orm import Session
+
+from oflocal import clock
+from oflocal.db.engine import Database
+from oflocal.errors import Refusal
+from oflocal.events.models import Workshop
+from oflocal.format import tokyo_minute
+from oflocal.idempotency.store import IdempotencyKey, Outcome, run_once
+from oflocal.reports.sql import tokyo_day
+from oflocal.settlement.models import (
+    SettlementCorrection,
+    SettlementLine,
+    SettlementPeriod,
+    SettlementTally,
+)
+from oflocal.settlement.rules import FeeRule
+from oflocal.settlement.settings import fee_rule_of, lock_event
+from oflocal.vouchers.models import Programme, Redemption
+
+
+def close_period(
+    db: Database,
+    *,
+    event_id: int,
+    cutoff: datetime | None = None,
+    actor: str,
+    now: datetime | None = None,
+    idem: IdempotencyKey | None = None,
+) -> Outcome:
+    """Close the event's next period at ``cutoff`` (default: now). The body is the
+    period's summary; status 200 and ``replayed`` when this cut-off was closed already."""
+    at = now or clock.now()
+    cut = cutoff or at
+    if cut.tzinfo is None:
+        raise ValueError("the cut-off must be an aware datetime")
+    if cut > at:
+        raise Refusal("settlement.cutoff_in_future", cutoff=tokyo_minute(cut))
+
+    def work(session: Session) -> dict[str, Any]:
+        return _close(session, event_id, cut, actor, at)
+
+    outcome = run_once(db, idem, work, status=201)
+    if outcome.body.get("replayed"):
+        return Outcome(200, outcome.body, outcome.replayed)
+    return outcome
+
+
+def _close(
+    session: Session, event_id: int, cut: datetime, actor: str, at: datetime
+) -> dict[str, Any]:
+    event = lock_event(session, event_id)
+    existing = session.execute(
+        select(SettlementPeriod).where(
+            SettlementPeriod.event_id == event_id, SettlementPeriod.cutoff_at == cut
+        )
+    ).scalar_one_or_none()
+    if existing is not None:
+        return {**period_summary(session, existing), "replayed": True}
+    last = session.execute(
+        select(SettlementPeriod)
+        .where(SettlementPeriod.event_id == event_id)
+        .order_by(SettlementPeriod.number.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if last is not None and cut <= last.cutoff_at:
+        raise Refusal(
+            "settlement.cutoff_not_after_last",
+            cutoff=tokyo_minute(cut),
+            last=tokyo_minute(last.cutoff_at),
+        )
+    rule = fee_rule_of(event)
+    period = SettlementPeriod(
+        event_id=event_id,
+        number=(last.number + 1) if last else 1,
+        cutoff_at=cut,
+        previous_cutoff_at=last.cutoff_at if last else None,
+        status="closed",
+        fee_rule=rule.rule,
+        fee_rate_bp=rule.rate_bp,
+        fee_fixed_yen=rule.fixed_yen,
+        fee_rounding=rule.rounding,
+        closed_at=at,
+        closed_by=actor[:60],
+    )
+    session.add(period)
+    session.flush()
+    _take_redemptions(session, event_id, period.id, cut)
+    _take_corrections(session, event_id, period.id, cut)
+    if not _freeze_lines(session, period, rule):
+        raise Refusal("settlement.nothing_to_settle", cutoff=tokyo_minute(cut))
+    return {**period_summary(session, period), "replayed": False}
+
+
+def _take_redemptions(session: Session, event_id: int, period_id: int, cutoff: datetime) -> None:
+    dialect = session.get_bind().dialect.name
+    unsettled = (
+        Redemption.programme_id.in_(select(Programme.id).where(Programme.event_id == event_id)),
+        Redemption.settlement_period_id.is_(None),
+        Redemption.undone_at.is_(None),
+        Redemption.redeemed_at <= cutoff,
+    )
+    columns = ["period_id", "workshop_id", "day", "denomination", "ticket_count", "face_total"]
+    if dialect == "postgresql":
+        moved = (
+            update(Redemption)
+            .where(*unsettled)
+            .values(settlement_period_id=period_id)
+            .returning(Redemption.workshop_id, Redemption.amount, Redemption.redeemed_at)
+            .cte("moved")
+        )
+        day = tokyo_day(moved.c.redeemed_at, dialect)
+        source: Any = moved
+        workshop, amount = moved.c.workshop_id, moved.c.amount
+    else:
+        session.execute(
+            update(Redemption)
+            .where(*unsettled)
+            .values(settlement_period_id=period_id)
+            .execution_options(synchronize_session=False)
+        )
+        source = select(Redemption).where(Redemption.settlement_period_id == period_id).subquery()
+        day = tokyo_day(source.c.redeemed_at, dialect)
+        workshop, amount = source.c.workshop_id, source.c.amount
+    tally = (
+        select(
+            literal(period_id, Integer),
+            workshop,
+            day,
+            amount,
+            func.count(),
+            func.sum(amount),
+        )
+        .select_from(source)
+        .group_by(workshop, day, amount)
+    )
+    session.execute(insert(SettlementTally).from_select(columns, tally))
+
+
+def _take_corrections(session: Session, event_id: int, period_id: int, cutoff: datetime) -> None:
+    session.execute(
+        update(SettlementCorrection)
+        .where(
+            SettlementCorrection.event_id == event_id,
+            SettlementCorrection.settlement_period_id.is_(None),
+            SettlementCorrection.created_at <= cutoff,
+        )
+        .values(settlement_period_id=period_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _freeze_lines(session: Session, period: SettlementPeriod, rule: FeeRule) -> int:
+    """Write one line per workshop; returns how many."""
+    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])  # tickets, face, adjustment
+    for workshop_id, tickets, face in session.execute(
+        select(
+            SettlementTally.workshop_id,
+            func.sum(SettlementTally.ticket_count),
+            func.sum(SettlementTally.face_total),
+        )
+        .where(SettlementTally.period_id == period.id)
+        .group_by(SettlementTally.workshop_id)
+    ):
+        counts[workshop_id][0] += int(tickets)
+        counts[workshop_id][1] += int(face)
+    for workshop_id, adjustment in session.execute(
+        select(SettlementCorrection.workshop_id, func.sum(SettlementCorrection.amount))
+        .where(SettlementCorrection.settlement_period_id == period.id)
+        .group_by(SettlementCorrection.workshop_id)
+    ):
+        counts[workshop_id][2] += int(adjustment)
+    rows = []
+    for workshop_id, (tickets, face, adjustment) in sorted(counts.items()):
+        fee = rule.fee(face, tickets)
+        net = face + adjustment - fee
+        if net < 0:
+            workshop = session.get(Workshop, workshop_id)
+            raise Refusal(
+                "settlement.negative_net", workshop=workshop.name if workshop else "", net=net
+            )
+        rows.append(
+            {
+                "period_id": period.id,
+                "workshop_id": workshop_id,
+                "ticket_count": tickets,
+                "face_total": face,
+                "adjustment": adjustment,
+                "fee": fee,
+                "net": net,
+            }
+        )
+    if rows:
+        session.execute(insert(SettlementLine), rows)
+    return len(rows)
+
+
+def period_summary(session: Session, period: SettlementPeriod) -> dict[str, Any]:
+    tickets, face, adjustment, fee, net, lines = session.execute(
+        select(
+            func.coalesce(func.sum(SettlementLine.ticket_count), 0),
+            func.coalesce(func.sum(SettlementLine.face_total), 0),
+            func.coalesce(func.sum(SettlementLine.adjustment), 0),
+            func.coalesce(func.sum(SettlementLine.fee), 0),
+            func.coalesce(func.sum(SettlementLine.net), 0),
+            func.count(),
+        ).where(SettlementLine.period_id == period.id)
+    ).one()
+    rule = FeeRule(period.fee_rule, period.fee_rate_bp, period.fee_fixed_yen, period.fee_rounding)
+    return {
+        "period_id": period.id,
+        "event_id": period.event_id,
+        "number": period.number,
+        "status": period.status,
+        "cutoff_at": period.cutoff_at.isoformat(),
+        "previous_cutoff_at": (
+            period.previous_cutoff_at.isoformat() if period.previous_cutoff_at else None
+        ),
+        "closed_at": period.closed_at.isoformat(),
+        "closed_by": period.closed_by,
+        "transfer_date": period.transfer_date.isoformat() if period.transfer_date else None,
+        "paid_at": period.paid_at.isoformat() if period.paid_at else None,
+        "fee_rule": rule.describe_ja(),
+        "fee_rule_en": rule.describe_en(),
+        "workshops": int(lines),
+        "ticket_count": int(tickets),
+        "face_total": int(face),
+        "adjustment_total": int(adjustment),
+        "fee_total": int(fee),
+        "net_total": int(net),
+    }

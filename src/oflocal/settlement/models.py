@@ -1,0 +1,131 @@
+"""Settlement periods and what closing one freezes.
+
+A period is ``closed`` (cut-off fixed, lines frozen) and later ``paid`` (payouts posted).
+Its lines (one per workshop) and tallies (per workshop, day and denomination) are
+written once when it closes and never changed: database triggers refuse it. Every
+redemption and every correction belongs to at most one period, set by the close in a
+single conditional UPDATE (``WHERE settlement_period_id IS NULL``) and never changed.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from oflocal.db.base import Base, UTCDateTime
+
+PERIOD_STATES = ("closed", "paid")
+FEE_RULES = ("none", "rate", "fixed")
+ROUNDING = ("floor", "round", "ceil")
+
+
+class SettlementPeriod(Base):
+    __tablename__ = "settlement_period"
+    __table_args__ = (
+        UniqueConstraint("event_id", "number"),
+        UniqueConstraint("event_id", "cutoff_at"),
+        CheckConstraint("status IN ('closed', 'paid')", name="status"),
+        CheckConstraint("(status = 'paid') = (transfer_date IS NOT NULL)", name="paid_has_date"),
+        CheckConstraint("fee_rule IN ('none', 'rate', 'fixed')", name="fee_rule"),
+        CheckConstraint("fee_rounding IN ('floor', 'round', 'ceil')", name="fee_rounding"),
+        CheckConstraint(
+            "fee_rate_bp >= 0 AND fee_rate_bp <= 10000 AND fee_fixed_yen >= 0", name="fee"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)  # 1, 2, ... per event
+    # Redemptions with redeemed_at <= cutoff_at, not in an earlier period, belong here.
+    cutoff_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    previous_cutoff_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(10), default="closed")
+    # The fee rule as it was when the period closed: statements state it.
+    fee_rule: Mapped[str] = mapped_column(String(10))
+    fee_rate_bp: Mapped[int] = mapped_column(Integer)
+    fee_fixed_yen: Mapped[int] = mapped_column(Integer)
+    fee_rounding: Mapped[str] = mapped_column(String(5))
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_by: Mapped[str] = mapped_column(String(60))
+    transfer_date: Mapped[date | None] = mapped_column(Date)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paid_by: Mapped[str | None] = mapped_column(String(60))
+
+
+class SettlementLine(Base):
+    """What one workshop is owed for one period. Append-only."""
+
+    __tablename__ = "settlement_line"
+    __table_args__ = (
+        UniqueConstraint("period_id", "workshop_id"),
+        CheckConstraint("ticket_count >= 0 AND face_total >= 0 AND fee >= 0", name="amounts"),
+        CheckConstraint("fee <= face_total", name="fee_within_face"),
+        CheckConstraint("net = face_total + adjustment - fee AND net >= 0", name="net"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("settlement_period.id"), index=True)
+    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshop.id"), index=True)
+    ticket_count: Mapped[int] = mapped_column(Integer)
+    face_total: Mapped[int] = mapped_column(BigInteger)
+    adjustment: Mapped[int] = mapped_column(BigInteger)  # corrections, + owed more / - less
+    fee: Mapped[int] = mapped_column(BigInteger)
+    net: Mapped[int] = mapped_column(BigInteger)
+
+    @property
+    def payable(self) -> int:
+        """What leaves payable:W when the period is paid (face + corrections)."""
+        return self.face_total + self.adjustment
+
+
+class SettlementTally(Base):
+    """Redemptions of one period counted per workshop, Tokyo day and denomination."""
+
+    __tablename__ = "settlement_tally"
+    __table_args__ = (
+        UniqueConstraint("period_id", "workshop_id", "day", "denomination"),
+        CheckConstraint("ticket_count > 0 AND face_total > 0", name="amounts"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("settlement_period.id"))
+    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshop.id"))
+    day: Mapped[date] = mapped_column(Date)
+    denomination: Mapped[int] = mapped_column(Integer)
+    ticket_count: Mapped[int] = mapped_column(Integer)
+    face_total: Mapped[int] = mapped_column(BigInteger)
+
+
+class SettlementCorrection(Base):
+    """A correction after a period closed: a journal entry on payable:W that the next
+    period settles (an undo after closing is not allowed)."""
+
+    __tablename__ = "settlement_correction"
+    __table_args__ = (
+        CheckConstraint("amount <> 0", name="nonzero"),
+        # A redemption is taken from a workshop (and maybe given to another) only once.
+        UniqueConstraint("redemption_id", "workshop_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id"), index=True)
+    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshop.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)  # + the workshop is owed more
+    counter_account: Mapped[str] = mapped_column(String(60))
+    reason: Mapped[str] = mapped_column(String(300))
+    # The redemption this corrects, if any (see the unique constraint).
+    redemption_id: Mapped[int | None] = mapped_column(ForeignKey("redemption.id"))
+    entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entry.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(60))
+    settlement_period_id: Mapped[int | None] = mapped_column(ForeignKey("settlement_period.id"))

@@ -1,0 +1,100 @@
+"""The Zengin 総合振込 file of a period: one data record per workshop with a positive
+net amount, names converted from the workshop's kana, every code checked against
+zengin-code. Any problem blocks the whole file with the list of what to fix
+(``zengin.blocked``), never a silently wrong record. The record layout itself is
+:mod:`oflocal.settlement.zengin`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from oflocal import clock
+from oflocal.errors import Refusal
+from oflocal.events.models import Event, Workshop
+from oflocal.settlement.models import SettlementLine
+from oflocal.settlement.queries import get_period
+from oflocal.settlement.settings import requester_of
+from oflocal.settlement.zengin import (
+    Payee,
+    Requester,
+    ZenginBlocked,
+    ZenginProblem,
+    build_zengin_file,
+    validate,
+)
+
+
+def payees_of(session: Session, period_id: int) -> list[Payee]:
+    """Workshops with a positive net amount in the period, in workshop-code order."""
+    rows = session.execute(
+        select(SettlementLine, Workshop)
+        .join(Workshop, Workshop.id == SettlementLine.workshop_id)
+        .where(SettlementLine.period_id == period_id, SettlementLine.net > 0)
+        .order_by(Workshop.code)
+    ).all()
+    return [
+        Payee(
+            key=workshop.code,
+            display_name=f"{workshop.code} {workshop.name}",
+            # The bank's account-holder name; the workshop's own kana when none is given.
+            name_kana=(workshop.account_holder_kana or workshop.name_kana or "").strip(),
+            bank_code=workshop.bank_code or "",
+            branch_code=workshop.branch_code or "",
+            account_type=workshop.account_type or 0,
+            account_number=workshop.account_number or "",
+            amount=line.net,
+            customer_code=str(workshop.id),
+        )
+        for line, workshop in rows
+    ]
+
+
+def _inputs(session: Session, period_id: int) -> tuple[Requester, list[Payee], date | None]:
+    period = get_period(session, period_id)
+    event = session.get(Event, period.event_id)
+    assert event is not None
+    return requester_of(event), payees_of(session, period_id), period.transfer_date
+
+
+def _problem_dict(problem: ZenginProblem) -> dict[str, Any]:
+    return asdict(problem)
+
+
+def check_period_file(session: Session, period_id: int, transfer_date: date) -> list[dict[str, Any]]:
+    """Everything that would block the file, as dicts (empty: the file can be made)."""
+    requester, payees, paid_on = _inputs(session, period_id)
+    today = None if paid_on else clock.tokyo_date(clock.now())
+    return [_problem_dict(p) for p in validate(requester, payees, transfer_date, today=today)]
+
+
+def period_zengin_file(
+    session: Session, period_id: int, transfer_date: date | None = None
+) -> tuple[bytes, int, int]:
+    """The file, the number of payees and the total. ``transfer_date`` defaults to the
+    period's own once it is paid; a period not yet paid needs one (today or later)."""
+    requester, payees, paid_on = _inputs(session, period_id)
+    day = transfer_date or paid_on
+    if day is None:
+        raise Refusal("request.invalid", detail="transfer_date is required (YYYY-MM-DD)")
+    today = None if paid_on else clock.tokyo_date(clock.now())
+    try:
+        data = build_zengin_file(requester, payees, day, today=today)
+    except ZenginBlocked as blocked:
+        raise Refusal(
+            "zengin.blocked",
+            count=len(blocked.problems),
+            problems=[_problem_dict(p) for p in blocked.problems],
+        ) from blocked
+    paid = [p for p in payees if p.amount]
+    return data, len(paid), sum(p.amount for p in paid)
+
+
+def zengin_filename(period_number: int, transfer_date: date | None) -> str:
+    day = transfer_date.strftime("%Y%m%d") if transfer_date else "undated"
+    return f"zengin-period{period_number}-{day}.txt"

@@ -1,0 +1,124 @@
+"""Print batches in the background, their progress, the PDF download and the proof."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from litestar import Request, Response, Router, get, post
+from litestar.response import File
+from pydantic import BaseModel, Field
+
+from oflocal.errors import Refusal
+from oflocal.printing.jobs import issue_batch_job, job_file, reprint_job
+from oflocal.printing.models import PrintJob
+from oflocal.printing.proof import render_first_sheet_png
+from oflocal.printing.samples import sample_booklets
+from oflocal.printing.source import programme_face
+from oflocal.vouchers.models import Programme
+from oflocal.web.api.common import DESK, actor_of
+from oflocal.web.state import services
+
+
+class PrintRequest(BaseModel):
+    count: int = Field(ge=1, le=20000)
+
+
+class ReprintRequest(BaseModel):
+    booklet_codes: list[str] = Field(min_length=1, max_length=500)
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class JobStatus(BaseModel):
+    id: int
+    programme_id: int
+    status: str
+    done_booklets: int
+    total_booklets: int
+    percent: int
+    file_bytes: int | None
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    download_url: str | None
+
+
+def _status(job: PrintJob) -> JobStatus:
+    return JobStatus(
+        id=job.id,
+        programme_id=job.programme_id,
+        status=job.status,
+        done_booklets=job.done_booklets,
+        total_booklets=job.total_booklets,
+        percent=100 * job.done_booklets // max(job.total_booklets, 1),
+        file_bytes=job.file_bytes,
+        error=job.error,
+        created_at=job.created_at,
+        finished_at=job.finished_at,
+        download_url=f"/api/v1/print-jobs/{job.id}/pdf" if job.status == "done" else None,
+    )
+
+
+def _job(request: Request[Any, Any, Any], job_id: int) -> PrintJob:
+    with services(request.app.state).db.read() as session:
+        job = session.get(PrintJob, job_id)
+    if job is None:
+        raise Refusal("request.not_found")
+    return job
+
+
+@post("/programmes/{programme_id:int}/print-jobs", opt={"roles": DESK}, sync_to_thread=True,
+      status_code=202)
+def start_print(request: Request[Any, Any, Any], programme_id: int,
+                data: PrintRequest) -> JobStatus:
+    """Issue a numbered batch of booklets (not yet valid) and render its PDF in the background."""
+    s = services(request.app.state)
+    job_id = issue_batch_job(s.db, s.signer, programme_id=programme_id, count=data.count,
+                             actor=actor_of(request).scope)
+    request.app.state.print_runner.submit(job_id)
+    return _status(_job(request, job_id))
+
+
+@post("/booklets/reprint", opt={"roles": DESK}, sync_to_thread=True, status_code=202)
+def reprint(request: Request[Any, Any, Any], data: ReprintRequest) -> JobStatus:
+    """Void damaged unsold booklets and print replacements with new codes."""
+    s = services(request.app.state)
+    job_id = reprint_job(s.db, s.signer, codes=data.booklet_codes, reason=data.reason,
+                         actor=actor_of(request).scope)
+    request.app.state.print_runner.submit(job_id)
+    return _status(_job(request, job_id))
+
+
+@get("/print-jobs/{job_id:int}", opt={"roles": DESK}, sync_to_thread=True)
+def job_status(request: Request[Any, Any, Any], job_id: int) -> JobStatus:
+    """Progress of a print job (poll it; the page shows a progress bar)."""
+    return _status(_job(request, job_id))
+
+
+@get("/print-jobs/{job_id:int}/pdf", opt={"roles": DESK}, sync_to_thread=True,
+     media_type="application/pdf")
+def job_pdf(request: Request[Any, Any, Any], job_id: int) -> File:
+    """The finished PDF, streamed from disk."""
+    job = _job(request, job_id)
+    if job.status != "done":
+        raise Refusal("request.not_found")
+    path = job_file(services(request.app.state).settings.data_dir, job)
+    return File(path=path, filename=path.name, media_type="application/pdf")
+
+
+@get("/programmes/{programme_id:int}/proof.png", opt={"roles": DESK}, sync_to_thread=True,
+     media_type="image/png")
+def proof(request: Request[Any, Any, Any], programme_id: int) -> Response[bytes]:
+    """The first sheet of a sample booklet as an image, to check before printing 1,000."""
+    with services(request.app.state).db.read() as session:
+        face, workshops, layout = programme_face(session, programme_id, sample=True)
+        programme = session.get(Programme, programme_id)
+        assert programme is not None
+        booklets = sample_booklets(programme_id, list(programme.denominations),
+                                   list(workshops.values()))
+    png = render_first_sheet_png(face, booklets, layout, dpi=110)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+router = Router(path="/", route_handlers=[start_print, reprint, job_status, job_pdf, proof],
+                tags=["printing"])

@@ -1,0 +1,164 @@
+"""Reports over the API (treasurer and admin): programme summary (JSON, PDF, SVG
+charts), unused balance as of any date with the 31 March / 30 September record
+dates, and the ledger exports (journal and trial balance as CSV or XLSX), streamed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from litestar import Request, Response, Router, get
+from litestar.params import Parameter
+from litestar.response import Stream
+from pydantic import BaseModel
+
+from oflocal import clock
+from oflocal.db.engine import Database
+from oflocal.reports.charts import svg_columns, svg_rows
+from oflocal.reports.csvout import encoding_of
+from oflocal.reports.exports import (
+    check_event,
+    journal_csv,
+    journal_xlsx,
+    trial_balance_csv,
+    trial_balance_xlsx,
+)
+from oflocal.reports.pdf import summary_pdf
+from oflocal.reports.summary import programme_summary
+from oflocal.reports.unused import next_record_date, record_date_balances, unused_balance
+from oflocal.web.api.common import MONEY
+from oflocal.web.errors import require_json_body
+from oflocal.web.state import services
+
+MAX_ID = 2**31 - 1
+EventId = Annotated[int, Parameter(ge=1, le=MAX_ID, description="Event id")]
+ProgrammeId = Annotated[int, Parameter(ge=1, le=MAX_ID, description="Voucher programme id")]
+ExportFormat = Annotated[
+    Literal["csv", "xlsx"], Parameter(query="format", description="`csv` (default) or `xlsx`")
+]
+CsvEncoding = Annotated[
+    Literal["utf-8", "shift_jis"],
+    Parameter(query="encoding", description="CSV encoding: `utf-8` (with BOM) or `shift_jis`"),
+]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class ProgrammeBalance(BaseModel):
+    programme_id: int
+    name: str
+    balance: int
+    under_payment_services_act: bool
+
+
+class BalanceOut(BaseModel):
+    as_of: date
+    total: int
+    is_record_date: bool
+    deposit_required: int
+    programmes: list[ProgrammeBalance]
+
+
+class UnusedOut(BaseModel):
+    event_id: int
+    as_of: BalanceOut
+    record_dates: list[BalanceOut]
+    next_record_date: date
+
+
+def _db(request: Request[Any, Any, Any]) -> Database:
+    return services(request.app.state).db
+
+
+@get("/programmes/{programme_id:int}/summary", opt={"roles": MONEY}, sync_to_thread=True)
+def summary(request: Request[Any, Any, Any], programme_id: ProgrammeId) -> dict[str, Any]:
+    """Booklets printed, sold, voided; face sold, cash received; premium printed, sold
+    and actually used; redeemed per workshop and per day; liability; breakage."""
+    with _db(request).read() as session:
+        return programme_summary(session, programme_id).as_dict()
+
+
+@get("/programmes/{programme_id:int}/summary.pdf", opt={"roles": MONEY}, sync_to_thread=True,
+     media_type="application/pdf")
+def summary_as_pdf(request: Request[Any, Any, Any], programme_id: ProgrammeId) -> Stream:
+    """The summary with charts of redemptions per day and per workshop, as a PDF."""
+    with _db(request).read() as session:
+        data = programme_summary(session, programme_id)
+    return Stream(summary_pdf(data), media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="summary-programme{programme_id}.pdf"'})
+
+
+@get("/programmes/{programme_id:int}/charts/{chart:str}", opt={"roles": MONEY},
+     sync_to_thread=True, media_type="image/svg+xml")
+def chart(request: Request[Any, Any, Any], programme_id: ProgrammeId,
+          chart: Literal["per-day", "per-workshop"]) -> Response[str]:
+    """Redemptions per day or per workshop as an SVG bar chart."""
+    with _db(request).read() as session:
+        data = programme_summary(session, programme_id)
+    if chart == "per-day":
+        svg = svg_columns([(f"{d.day.month}/{d.day.day}", d.face) for d in data.per_day],
+                          title="日別の利用額")
+    else:
+        svg = svg_rows([(f"{w.code} {w.name}", w.face) for w in data.per_workshop],
+                       title="工房別の利用額")
+    return Response(svg, media_type="image/svg+xml")
+
+
+@get("/events/{event_id:int}/unused-balance", opt={"roles": MONEY}, sync_to_thread=True)
+def unused(request: Request[Any, Any, Any], event_id: EventId,
+           as_of: date | None = None) -> UnusedOut:
+    """Unused voucher balance at the end of a Tokyo day (default today), and on every
+    31 March and 30 September (Payment Services Act record dates) so far."""
+    today = clock.tokyo_date(clock.now())
+    day = as_of or today
+    with _db(request).read() as session:
+        current = unused_balance(session, event_id, day)
+        records = record_date_balances(session, event_id, today)
+    return UnusedOut(
+        event_id=event_id,
+        as_of=BalanceOut(**current.as_dict()),
+        record_dates=[BalanceOut(**b.as_dict()) for b in records],
+        next_record_date=next_record_date(today),
+    )
+
+
+def _export(chunks: Iterator[bytes], name: str, fmt: str, codec: str) -> Stream:
+    if fmt == "xlsx":
+        media = XLSX
+    else:
+        media = "text/csv; charset=utf-8" if codec == "utf-8-sig" else "text/csv; charset=Shift_JIS"
+    return Stream(chunks, media_type=media, headers={
+        "Content-Disposition": f'attachment; filename="{name}.{fmt}"', "Cache-Control": "no-store"})
+
+
+@get("/events/{event_id:int}/exports/journal", opt={"roles": MONEY}, sync_to_thread=True,
+     media_type="text/csv")
+def journal(request: Request[Any, Any, Any], event_id: EventId, fmt: ExportFormat = "csv",
+            encoding: CsvEncoding = "utf-8") -> Stream:
+    """Every journal entry with its postings (one row per posting), streamed."""
+    db = _db(request)
+    slug = check_event(db, event_id)
+    codec = encoding_of(encoding)
+    chunks = journal_xlsx(db, event_id) if fmt == "xlsx" else journal_csv(db, event_id, codec)
+    return _export(chunks, f"journal-{slug}", fmt, codec)
+
+
+@get("/events/{event_id:int}/exports/trial-balance", opt={"roles": MONEY}, sync_to_thread=True,
+     media_type="text/csv")
+def trial(request: Request[Any, Any, Any], event_id: EventId, fmt: ExportFormat = "csv",
+          encoding: CsvEncoding = "utf-8") -> Stream:
+    """The trial balance (every account's debit, credit and balance, with totals)."""
+    db = _db(request)
+    slug = check_event(db, event_id)
+    codec = encoding_of(encoding)
+    chunks = (trial_balance_xlsx(db, event_id) if fmt == "xlsx"
+              else trial_balance_csv(db, event_id, codec))
+    return _export(chunks, f"trial-balance-{slug}", fmt, codec)
+
+
+router = Router(
+    path="/",
+    route_handlers=[summary, summary_as_pdf, chart, unused, journal, trial],
+    tags=["reports"],
+    before_request=require_json_body,
+)

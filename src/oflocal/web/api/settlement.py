@@ -1,0 +1,415 @@
+"""Settlement over the API: settings, closing periods, statements, the Zengin file,
+marking paid, corrections; and each workshop's own statements.
+
+The treasurer and admins do everything here; a workshop sees only its own
+statements (``/workshop/statements``, or a period's statement with its own id).
+Closing and paying take an optional ``Idempotency-Key``; closing is idempotent by its
+cut-off anyway (the same cut-off answers the same period, status 200).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from litestar import Request, Response, Router, get, post, put
+from litestar.params import Parameter
+from litestar.response import Stream
+from pydantic import AwareDatetime, BaseModel, Field
+
+from oflocal.auth.service import Actor
+from oflocal.db.engine import Database
+from oflocal.errors import Refusal
+from oflocal.idempotency.store import IdempotencyKey, check_key, request_hash
+from oflocal.reports.csvout import encoding_of
+from oflocal.settlement.close import close_period
+from oflocal.settlement.corrections import COUNTER_ACCOUNTS, adjust_workshop, correct_redemption
+from oflocal.settlement.pay import mark_period_paid
+from oflocal.settlement.queries import (
+    get_period,
+    iter_statements,
+    list_periods,
+    period_detail,
+    workshop_statements,
+)
+from oflocal.settlement.rules import FeeRule
+from oflocal.settlement.settings import (
+    RequesterData,
+    set_fee_rule,
+    set_requester,
+    settings_view,
+)
+from oflocal.settlement.statements import statements_csv, statements_pdf
+from oflocal.settlement.transfer import check_period_file, period_zengin_file, zengin_filename
+from oflocal.web.api.common import MONEY, WORKSHOP, actor_of, answer
+from oflocal.web.errors import require_json_body
+from oflocal.web.state import services
+
+MAX_ID = 2**31 - 1
+EventId = Annotated[int, Parameter(ge=1, le=MAX_ID, description="Event id")]
+PeriodId = Annotated[int, Parameter(ge=1, le=MAX_ID, description="Settlement period id")]
+WorkshopId = Annotated[int, Parameter(ge=1, le=MAX_ID, description="Workshop id")]
+DocFormat = Annotated[
+    Literal["pdf", "csv"], Parameter(query="format", description="`pdf` (default) or `csv`")
+]
+CsvEncoding = Annotated[
+    Literal["utf-8", "shift_jis"],
+    Parameter(query="encoding", description="CSV encoding: `utf-8` (with BOM) or `shift_jis`"),
+]
+
+
+class SettingsOut(BaseModel):
+    event_id: int
+    committee_name: str
+    requester_code: str | None
+    requester_name_kana: str | None
+    bank_code: str | None
+    branch_code: str | None
+    account_type: int | None
+    account_number: str | None
+    fee_rule: str
+    fee_rate_bp: int
+    fee_fixed_yen: int
+    fee_rounding: str
+    fee_description_ja: str
+    fee_description_en: str
+
+
+class FeeRuleIn(BaseModel):
+    rule: Literal["none", "rate", "fixed"]
+    rate_bp: int = Field(default=0, ge=0, le=10_000, description="250 = 2.5 % of face value")
+    fixed_yen: int = Field(default=0, ge=0, le=100_000, description="yen per ticket")
+    rounding: Literal["floor", "round", "ceil"] = "floor"
+
+
+class RequesterIn(BaseModel):
+    code: str = Field(pattern=r"^[0-9]{10}$", description="委託者コード (10 digits, from the bank)")
+    name_kana: str = Field(min_length=1, max_length=200, description="振込依頼人名 (kana)")
+    bank_code: str = Field(pattern=r"^[0-9]{4}$")
+    branch_code: str = Field(pattern=r"^[0-9]{3}$")
+    account_type: Literal[1, 2, 9] = 1
+    account_number: str = Field(pattern=r"^[0-9]{7}$")
+
+
+class PeriodOut(BaseModel):
+    period_id: int
+    event_id: int
+    number: int
+    status: Literal["closed", "paid"]
+    cutoff_at: str
+    previous_cutoff_at: str | None
+    closed_at: str
+    closed_by: str
+    transfer_date: str | None
+    paid_at: str | None
+    fee_rule: str
+    fee_rule_en: str
+    workshops: int
+    ticket_count: int
+    face_total: int
+    adjustment_total: int
+    fee_total: int
+    net_total: int
+
+
+class LineOut(BaseModel):
+    workshop_id: int
+    workshop_code: str
+    workshop_name: str
+    ticket_count: int
+    face_total: int
+    adjustment: int
+    fee: int
+    net: int
+    bank_account: str = Field(description="masked, e.g. 普通 ***4567")
+
+
+class PeriodDetail(PeriodOut):
+    lines: list[LineOut]
+
+
+class CloseIn(BaseModel):
+    cutoff_at: AwareDatetime | None = Field(
+        default=None, description="Cut-off (ISO 8601 with offset); default: now"
+    )
+
+
+class PaidIn(BaseModel):
+    transfer_date: date = Field(description="The bank's transfer date (YYYY-MM-DD)")
+
+
+class ZenginProblemOut(BaseModel):
+    payee_key: str | None
+    field: str
+    code: str
+    message_ja: str
+    message_en: str
+
+
+class ZenginCheck(BaseModel):
+    ok: bool
+    transfer_date: date
+    problems: list[ZenginProblemOut]
+
+
+class RedemptionCorrectionIn(BaseModel):
+    redemption_id: int = Field(ge=1, le=2**62, description="The redemption row (one ticket)")
+    reason: str = Field(min_length=1, max_length=300)
+    to_workshop_id: int | None = Field(
+        default=None, ge=1, le=MAX_ID, description="Give it to this workshop instead of breakage"
+    )
+
+
+class AdjustmentIn(BaseModel):
+    workshop_id: int = Field(ge=1, le=MAX_ID)
+    amount: int = Field(ge=-10_000_000, le=10_000_000, description="+ owed more, − owed less")
+    counter_account: Literal["premium_fund", "fee_income", "breakage"]
+    reason: str = Field(min_length=1, max_length=300)
+
+
+class WorkshopStatementOut(BaseModel):
+    period_id: int
+    number: int
+    status: str
+    cutoff_at: str
+    previous_cutoff_at: str | None
+    transfer_date: str | None
+    ticket_count: int
+    face_total: int
+    adjustment: int
+    fee: int
+    net: int
+
+
+assert set(COUNTER_ACCOUNTS) == {"premium_fund", "fee_income", "breakage"}
+
+
+def _idem(request: Request[Any, Any, Any], actor: Actor, *parts: Any) -> IdempotencyKey | None:
+    sent = request.headers.get("idempotency-key")
+    if sent is None:
+        return None
+    return IdempotencyKey(actor.scope, check_key(sent), request_hash(request.url.path, *parts))
+
+
+def _db(request: Request[Any, Any, Any]) -> Database:
+    return services(request.app.state).db
+
+
+def _encoding(value: str) -> str:
+    return encoding_of(value)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", text)
+
+
+def statement_stream(db: Database, period_id: int, workshop_id: int | None, fmt: str,
+                     encoding: str = "utf-8-sig") -> Iterator[bytes]:
+    """The statements as a stream; the period (and workshop line) must exist: the
+    callers check first so a missing one is a 404, not a broken download."""
+    with db.read() as session:
+        statements = iter_statements(session, period_id, workshop_id)
+        if fmt == "csv":
+            yield from statements_csv(statements, encoding)
+        else:
+            yield from statements_pdf(statements)
+
+
+def _check_statement(db: Database, period_id: int, workshop_id: int | None) -> int:
+    with db.read() as session:
+        number = get_period(session, period_id).number
+        if workshop_id is not None:
+            next(iter_statements(session, period_id, workshop_id))  # refuses if none
+        return number
+
+
+def _download(db: Database, period_id: int, workshop_id: int | None, fmt: str,
+              encoding: str) -> Stream:
+    number = _check_statement(db, period_id, workshop_id)
+    codec = _encoding(encoding)
+    who = f"-W{workshop_id}" if workshop_id is not None else ""
+    name = f"statements-period{number}{who}.{fmt}"
+    media = "application/pdf" if fmt == "pdf" else (
+        "text/csv; charset=utf-8" if codec == "utf-8-sig" else "text/csv; charset=Shift_JIS"
+    )
+    return Stream(
+        statement_stream(db, period_id, workshop_id, fmt, codec),
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{name}"',
+                 "Cache-Control": "no-store"},
+    )
+
+
+# ------------------------------------------------------------------------- settings
+
+
+@get("/events/{event_id:int}/settlement", opt={"roles": MONEY}, sync_to_thread=True)
+def get_settings(request: Request[Any, Any, Any], event_id: EventId) -> SettingsOut:
+    """The committee's Zengin requester data and the redemption fee rule."""
+    return SettingsOut(**settings_view(_db(request), event_id))
+
+
+@put("/events/{event_id:int}/settlement/fee-rule", opt={"roles": MONEY}, sync_to_thread=True)
+def put_fee_rule(request: Request[Any, Any, Any], event_id: EventId, data: FeeRuleIn) -> SettingsOut:
+    """Set the fee rule for periods closed from now on; closed periods keep theirs."""
+    set_fee_rule(_db(request), event_id=event_id,
+                 rule=FeeRule(data.rule, data.rate_bp, data.fixed_yen, data.rounding))
+    return SettingsOut(**settings_view(_db(request), event_id))
+
+
+@put("/events/{event_id:int}/settlement/requester", opt={"roles": MONEY}, sync_to_thread=True)
+def put_requester(request: Request[Any, Any, Any], event_id: EventId,
+                  data: RequesterIn) -> SettingsOut:
+    """Set the committee's bank data for the Zengin file (委託者コード, 口座)."""
+    return SettingsOut(**set_requester(_db(request), event_id=event_id,
+                                       data=RequesterData(**data.model_dump())))
+
+
+# -------------------------------------------------------------------------- periods
+
+
+@get("/events/{event_id:int}/settlement/periods", opt={"roles": MONEY}, sync_to_thread=True)
+def periods(request: Request[Any, Any, Any], event_id: EventId) -> list[PeriodOut]:
+    """The event's settlement periods, newest first."""
+    with _db(request).read() as session:
+        return [PeriodOut(**p) for p in list_periods(session, event_id)]
+
+
+@post("/events/{event_id:int}/settlement/periods", opt={"roles": MONEY}, sync_to_thread=True,
+      status_code=201)
+def close(request: Request[Any, Any, Any], event_id: EventId,
+          data: CloseIn | None = None) -> Response[PeriodOut]:
+    """Close the next period at the cut-off (default now): every unsettled redemption up
+    to it is frozen into one line per workshop. The same cut-off again answers the same
+    period with status 200."""
+    actor = actor_of(request)
+    cutoff = data.cutoff_at if data else None
+    idem = _idem(request, actor, event_id, cutoff.isoformat() if cutoff else None)
+    return answer(close_period(_db(request), event_id=event_id, cutoff=cutoff,
+                               actor=actor.scope, idem=idem))
+
+
+@get("/settlement/periods/{period_id:int}", opt={"roles": MONEY}, sync_to_thread=True)
+def period(request: Request[Any, Any, Any], period_id: PeriodId) -> PeriodDetail:
+    """One period with its frozen lines (workshop, tickets, face, corrections, fee, net)."""
+    with _db(request).read() as session:
+        return PeriodDetail(**period_detail(session, period_id))
+
+
+@post("/settlement/periods/{period_id:int}/paid", opt={"roles": MONEY}, sync_to_thread=True,
+      status_code=200)
+def paid(request: Request[Any, Any, Any], period_id: PeriodId, data: PaidIn) -> Response[PeriodOut]:
+    """The bank transferred: mark the period paid and post one payout per workshop.
+    A period is paid once; a second request is refused (409)."""
+    actor = actor_of(request)
+    idem = _idem(request, actor, period_id, data.transfer_date.isoformat())
+    outcome = mark_period_paid(_db(request), period_id=period_id,
+                               transfer_date=data.transfer_date, actor=actor.scope, idem=idem)
+    return answer(outcome)
+
+
+@get("/settlement/periods/{period_id:int}/statements", opt={"roles": MONEY},
+     sync_to_thread=True, media_type="application/pdf")
+def all_statements(request: Request[Any, Any, Any], period_id: PeriodId,
+                   fmt: DocFormat = "pdf", encoding: CsvEncoding = "utf-8") -> Stream:
+    """Every workshop's statement (支払通知書) of the period: one PDF, or one CSV."""
+    return _download(_db(request), period_id, None, fmt, encoding)
+
+
+@get("/settlement/periods/{period_id:int}/statements/{workshop_id:int}",
+     opt={"roles": (*MONEY, *WORKSHOP)}, sync_to_thread=True, media_type="application/pdf")
+def one_statement(request: Request[Any, Any, Any], period_id: PeriodId, workshop_id: WorkshopId,
+                  fmt: DocFormat = "pdf", encoding: CsvEncoding = "utf-8") -> Stream:
+    """One workshop's statement. A workshop may fetch only its own."""
+    actor = actor_of(request)
+    if actor.role == "workshop" and actor.id != workshop_id:
+        raise Refusal("workshop.forbidden")
+    return _download(_db(request), period_id, workshop_id, fmt, encoding)
+
+
+@get("/settlement/periods/{period_id:int}/zengin/check", opt={"roles": MONEY},
+     sync_to_thread=True)
+def zengin_check(request: Request[Any, Any, Any], period_id: PeriodId,
+                 transfer_date: date) -> ZenginCheck:
+    """What would block the Zengin file for this transfer date (empty: ready)."""
+    with _db(request).read() as session:
+        problems = check_period_file(session, period_id, transfer_date)
+    return ZenginCheck(ok=not problems, transfer_date=transfer_date,
+                       problems=[ZenginProblemOut(**p) for p in problems])
+
+
+@get("/settlement/periods/{period_id:int}/zengin", opt={"roles": MONEY}, sync_to_thread=True,
+     media_type="text/plain")
+def zengin(request: Request[Any, Any, Any], period_id: PeriodId,
+           transfer_date: date | None = None) -> Response[bytes]:
+    """The Zengin 総合振込 file (Shift_JIS half-width kana, 120-byte records, CR LF).
+    Missing or invalid bank data refuses with `zengin.blocked` and the list of problems
+    in `detail.problems`. `transfer_date` defaults to the paid period's own."""
+    with _db(request).read() as session:
+        number = get_period(session, period_id).number
+        data, payees, total = period_zengin_file(session, period_id, transfer_date)
+        day = transfer_date or get_period(session, period_id).transfer_date
+    return Response(
+        data,
+        media_type="text/plain; charset=Shift_JIS",
+        headers={
+            "Content-Disposition": f'attachment; filename="{zengin_filename(number, day)}"',
+            "X-Zengin-Payees": str(payees),
+            "X-Zengin-Total": str(total),
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+# ---------------------------------------------------------------------- corrections
+
+
+@post("/settlement/corrections/redemption", opt={"roles": MONEY}, sync_to_thread=True,
+      status_code=201)
+def correct(request: Request[Any, Any, Any], data: RedemptionCorrectionIn) -> dict[str, Any]:
+    """Take a settled redemption back from its workshop (to another workshop or to
+    breakage) by a reversing entry that the next period settles."""
+    return correct_redemption(_db(request), redemption_id=data.redemption_id, reason=data.reason,
+                              actor=actor_of(request).scope, to_workshop_id=data.to_workshop_id)
+
+
+@post("/settlement/corrections/adjustment", opt={"roles": MONEY}, sync_to_thread=True,
+      status_code=201)
+def adjust(request: Request[Any, Any, Any], data: AdjustmentIn) -> dict[str, Any]:
+    """Owe a workshop more (+) or less (−) in the next period, against a committee account."""
+    return adjust_workshop(_db(request), workshop_id=data.workshop_id, amount=data.amount,
+                           counter_account=data.counter_account, reason=data.reason,
+                           actor=actor_of(request).scope)
+
+
+# ----------------------------------------------------------------- workshop's own
+
+
+@get("/workshop/statements", opt={"roles": WORKSHOP}, sync_to_thread=True)
+def my_statements(request: Request[Any, Any, Any]) -> list[WorkshopStatementOut]:
+    """The logged-in workshop's statements, newest first."""
+    with _db(request).read() as session:
+        rows = workshop_statements(session, actor_of(request).id)
+    return [WorkshopStatementOut(**r) for r in rows]
+
+
+@get("/workshop/statements/{period_id:int}", opt={"roles": WORKSHOP}, sync_to_thread=True,
+     media_type="application/pdf")
+def my_statement(request: Request[Any, Any, Any], period_id: PeriodId,
+                 fmt: DocFormat = "pdf", encoding: CsvEncoding = "utf-8") -> Stream:
+    """The logged-in workshop's statement of one period, PDF or CSV."""
+    return _download(_db(request), period_id, actor_of(request).id, fmt, encoding)
+
+
+router = Router(
+    path="/",
+    route_handlers=[
+        get_settings, put_fee_rule, put_requester, periods, close, period, paid,
+        all_statements, one_statement, zengin_check, zengin, correct, adjust,
+        my_statements, my_statement,
+    ],
+    tags=["settlement"],
+    before_request=require_json_body,
+)

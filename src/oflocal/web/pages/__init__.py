@@ -1,0 +1,39 @@
+"""Server-rendered pages: login, the sales desk, the workshop booth, errors.
+
+Jinja templates live in ``templates/`` at the repository root, CSS and JavaScript in
+``web/static/`` (no build step, nothing fetched from elsewhere). Pages only draw; every
+change of money is made by the page's JavaScript through the JSON API.
+"""
+
+from __future__ import annotations
+
+from litestar import Router
+from litestar.datastructures import CacheControlHeader
+from litestar.static_files import create_static_files_router
+
+from oflocal.i18n import load_all
+from oflocal.web.pages import auth, booth, desk, home
+from oflocal.web.pages.errors import render_refusal
+from oflocal.web.pages.render import STATIC_DIR, STATIC_PATH, template_config
+
+__all__ = ["render_refusal", "routers", "template_config"]
+
+
+def routers() -> list[Router]:
+    """The page routes and the static files. Compiles the catalogs now, to fail early."""
+    load_all()
+    pages = Router(
+        path="/",
+        route_handlers=[*home.route_handlers, *auth.route_handlers, *desk.route_handlers,
+                        *booth.route_handlers],
+        include_in_schema=False,
+    )
+    static = create_static_files_router(
+        path=STATIC_PATH,
+        directories=[STATIC_DIR],
+        # URLs carry ?v=<content hash>, so a day of caching is safe and saves phone data.
+        cache_control=CacheControlHeader(max_age=86400, public=True),
+        opt={"exclude_from_auth": True},
+        name="static",
+    )
+    return [pages, static]

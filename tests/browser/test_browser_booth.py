@@ -1,0 +1,163 @@
+"""The workshop's phone at the booth, end to end in chromium (390 × 844)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser_live import LiveServer
+from playwright.sync_api import expect
+
+from oflocal.demo import DEMO_PIN
+from oflocal.vouchers.codes import ALPHABET, grouped, parse
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+
+def login_workshop(page: Any, shoot: Callable[[Any, str], Path] | None = None,
+                   code: str = "W01") -> None:
+    page.goto("/booth/login")
+    expect(page.locator("h1")).to_have_text("工房ログイン")
+    page.fill("input[name=workshop_code]", code)
+    if shoot:
+        shoot(page, "login.png")
+    page.fill("input[name=pin]", DEMO_PIN)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/booth")
+    expect(page.locator("#today-total")).to_have_text("¥0")
+
+
+def scan(page: Any, code: str) -> None:
+    page.fill("#code", code)
+    page.press("#code", "Enter")
+
+
+def answer(page: Any) -> Any:
+    return page.locator("#answer")
+
+
+def typo(code: str) -> str:
+    """The same code with one character mistyped (the check character catches it)."""
+    i = 8
+    wrong = ALPHABET[(ALPHABET.index(code[i]) + 1) % 32]
+    return code[:i] + wrong + code[i + 1 :]
+
+
+def test_workshop_takes_refuses_queues_and_undoes(
+    phone: Any, live_server: LiveServer, shoot: Callable[[Any, str], Path]
+) -> None:
+    page = phone
+    tickets = live_server.sold_tickets(booklets=1)  # six ¥500 tickets
+    login_workshop(page, shoot)
+    expect(page.locator("#code")).to_be_focused()
+
+    # One ticket, typed in lower case with its dashes, then Enter: a big green answer.
+    scan(page, grouped(tickets[0]).lower())
+    expect(answer(page)).to_have_class(re.compile("answer-ok"))
+    expect(page.locator("#answer-amount")).to_have_text("¥500")
+    expect(page.locator("#answer-title")).to_contain_text("受け取りOK")
+    expect(page.locator("#today-total")).to_have_text("¥500")
+    shoot(page, "booth-ok.png")
+
+    # The same ticket again: red, with where and when it was used.
+    page.click("#answer-next")
+    scan(page, tickets[0])
+    expect(answer(page)).to_have_class(re.compile("answer-ng"))
+    expect(page.locator("#answer-primary")).to_contain_text("使用済み")
+    expect(page.locator("#answer-primary")).to_contain_text(live_server.workshop_names[0])
+    expect(page.locator("#answer-secondary")).to_contain_text("Already used")
+    shoot(page, "booth-refused.png")
+
+    # A mistyped code is caught on the phone: no request leaves it.
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.click("#answer-next")
+    scan(page, grouped(typo(tickets[1])))
+    expect(answer(page)).to_have_class(re.compile("answer-ng"))
+    expect(page.locator("#answer-primary")).to_contain_text("打ち間違い")
+    page.wait_for_timeout(150)
+    assert not [url for url in requests if "/api/" in url], requests
+
+    # Four tickets handed over together: queue them, one Accept, ¥2,000.
+    page.click("#answer-next")
+    page.click("#multi-btn")
+    for code in tickets[1:5]:
+        scan(page, code)
+    expect(page.locator("#queue-list li")).to_have_count(4)
+    expect(page.locator("#queue-sum")).to_have_text("¥2,000")
+    page.click("#accept")
+    expect(answer(page)).to_have_class(re.compile("answer-ok"))
+    expect(page.locator("#answer-amount")).to_have_text("¥2,000")
+    expect(page.locator("#answer-primary")).to_have_text("4枚")
+    expect(page.locator("#today-total")).to_have_text("¥2,500")
+
+    # Undo the last accept (asked first), and the total goes back.
+    page.click("#answer-next")
+    expect(page.locator("#undo-btn")).to_contain_text("¥2,000")
+    page.click("#undo-btn")
+    expect(page.locator("#confirm")).to_be_visible()
+    page.click("#confirm-yes")
+    expect(answer(page)).to_have_class(re.compile("answer-undo"))
+    expect(page.locator("#today-total")).to_have_text("¥500")
+    expect(page.locator("#today-list li.undone")).to_have_count(1)
+
+
+def test_a_lost_answer_is_retried_with_the_same_key(
+    phone: Any, live_server: LiveServer
+) -> None:
+    """The server commits but the phone never hears back; Retry gets the same answer."""
+    page = phone
+    tickets = live_server.sold_tickets(booklets=1)
+    login_workshop(page, code="W02")
+    sent: list[str] = []
+
+    def lose_first_answer(route: Any) -> None:
+        sent.append(route.request.headers["idempotency-key"])
+        if len(sent) == 1:
+            route.fetch()  # the redemption is committed on the server...
+            route.abort("connectionreset")  # ...but the answer never arrives
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/redemptions", lose_first_answer)
+    scan(page, tickets[0])
+    expect(answer(page)).to_have_class(re.compile("answer-net"))
+    expect(page.locator("#answer-retry")).to_be_visible()
+    page.click("#answer-retry")
+    expect(answer(page)).to_have_class(re.compile("answer-ok"))
+    expect(page.locator("#answer-amount")).to_have_text("¥500")
+    assert len(sent) == 2 and sent[0] == sent[1]
+    expect(page.locator("#today-total")).to_have_text("¥500")
+
+
+def test_the_phone_checks_codes_exactly_like_the_server(
+    phone: Any, live_server: LiveServer
+) -> None:
+    """codes.js is a port of vouchers/codes.py: same verdict on valid codes and typos."""
+    page = phone
+    page.goto("/booth/login")
+    page.add_script_tag(url="/static/js/codes.js")
+    samples: list[str] = []
+    for serial in range(1, 41):
+        code = live_server.signer.make("T", 1 + serial % 3, serial * 7919)
+        samples += [code, grouped(code).lower(), typo(code), code[:-1] + "U", code[1:]]
+        swapped = code[:5] + code[6] + code[5] + code[7:]
+        samples.append(swapped)
+    samples += ["", "hello", "B" * 20, "t01k-oool-" + "1" * 10]
+    results = page.evaluate("codes => codes.map(c => OflocalCodes.parse(c))", samples)
+    for text, got in zip(samples, results, strict=True):
+        try:
+            parsed = parse(text)
+        except ValueError as error:
+            assert not got["ok"], text
+            assert got["reason"] == str(error), text
+        else:
+            assert got["ok"], (text, got)
+            assert (got["kind"], got["programmeId"], got["serial"], got["code"]) == (
+                parsed.kind, parsed.programme_id, parsed.serial, parsed.code)
+    # Full-width input from a Japanese keyboard is folded too (the server gets ASCII).
+    wide = "".join(chr(ord(c) + 0xFEE0) for c in samples[0])
+    assert page.evaluate("c => OflocalCodes.parse(c).code", wide) == samples[0]

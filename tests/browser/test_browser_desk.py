@@ -1,0 +1,77 @@
+"""The sales desk and the language switch, end to end in chromium."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser_live import LiveServer
+from playwright.sync_api import expect
+
+from oflocal.demo import STAFF_LOGINS
+from oflocal.vouchers.codes import grouped
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+DESK_LOGIN = next(login for login in STAFF_LOGINS if login[2] == "desk")
+
+
+def login_desk(page: Any) -> None:
+    page.goto("/desk")  # not logged in: sent to the login form, and back afterwards
+    page.wait_for_url(re.compile(r"/login\?next="))
+    page.fill("input[name=username]", DESK_LOGIN[0])
+    page.fill("input[name=password]", DESK_LOGIN[3])
+    page.click("button[type=submit]")
+    page.wait_for_url("**/desk")
+
+
+def test_desk_sells_two_booklets_and_speaks_english(
+    desktop: Any, live_server: LiveServer, shoot: Callable[[Any, str], Path]
+) -> None:
+    page = desktop
+    first, second = live_server.take_booklets(2)
+    login_desk(page)
+    expect(page.locator("h1")).to_have_text("冊子の販売")
+
+    page.fill("#code", grouped(first))
+    page.press("#code", "Enter")
+    page.fill("#code", second.lower())
+    page.press("#code", "Enter")
+    expect(page.locator("#lines li")).to_have_count(2)
+    expect(page.locator("#total")).to_have_text("¥5,000")
+
+    # A ticket code is not a booklet: refused on the page, nothing added.
+    ticket = live_server.signer.make("T", live_server.programme_id, 999)
+    page.fill("#code", ticket)
+    page.press("#code", "Enter")
+    expect(page.locator("#scan-msg")).to_contain_text("冊子の表紙")
+    expect(page.locator("#lines li")).to_have_count(2)
+
+    page.click("label.method:has(input[value=card])")
+    page.click("#sell")
+    expect(page.locator("#receipt")).to_be_visible()
+    expect(page.locator("#receipt-number")).to_have_text(re.compile(r"^R\d{2}-\d{7}$"))
+    expect(page.locator("#receipt-detail")).to_contain_text("2冊")
+    expect(page.locator("#receipt-detail")).to_contain_text("カード")
+    shoot(page, "desk-sale.png")
+
+    # Selling the same booklet again: refused in red, with when it was sold.
+    page.click("#next-customer")
+    page.fill("#code", first)
+    page.press("#code", "Enter")
+    page.click("#sell")
+    expect(page.locator("#sale-error")).to_be_visible()
+    expect(page.locator("#sale-error .refusal-primary")).to_contain_text("すでに販売済み")
+
+    # English, remembered for the next pages.
+    page.click("a.lang-switch")
+    page.wait_for_url("**/desk")
+    expect(page.locator("h1")).to_have_text("Sell booklets")
+    expect(page.locator("legend")).to_have_text("Payment method")
+    expect(page.locator("#sell")).to_have_text("Sell")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    page.goto("/")
+    expect(page.locator("a.btn.primary")).to_have_text("Sales desk: sell booklets")

@@ -1,0 +1,191 @@
+"""The treasurer's ledger API: the auditor's checks and the trial balance (JSON and CSV),
+through Litestar's TestClient on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+from sqlalchemy import text
+
+from oflocal import clock
+from oflocal.auth.models import StaffUser
+from oflocal.auth.service import issue_api_token
+from oflocal.db.engine import Database
+from oflocal.demo import Scenario, build_event
+from oflocal.ledger.verify import trial_balance
+from oflocal.settings import Settings
+from oflocal.vouchers.codes import CodeSigner
+from oflocal.vouchers.desk import sell_booklets
+from oflocal.vouchers.redeem import redeem_tickets
+from oflocal.web.api.ledger import CSV_HEADER, TOTAL_LABEL, TrialBalance, trial_balance_csv
+from oflocal.web.app import create_app
+
+ROLES = ("admin", "desk", "treasurer")
+
+
+class Ledger:
+    def __init__(self, client: TestClient[Litestar], db: Database, scenario: Scenario,
+                 tokens: dict[str, str]) -> None:
+        self.client, self.db, self.scenario, self.tokens = client, db, scenario, tokens
+
+    def get(self, who: str | None, path: str, **kwargs: Any) -> Any:
+        headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
+        return self.client.get("/api/v1" + path, headers=headers, **kwargs)
+
+
+def _tickets(db: Database, booklet_code: str) -> list[str]:
+    with db.read() as session:
+        return list(session.execute(
+            text("SELECT t.code FROM ticket t JOIN booklet b ON b.id = t.booklet_id "
+                 "WHERE b.code = :c ORDER BY t.serial"), {"c": booklet_code}).scalars())
+
+
+@pytest.fixture
+def ledger(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> Iterator[Ledger]:
+    with db.write() as session:
+        scenario = build_event(session, signer, workshops=3, booklets=5)
+        users = [StaffUser(username=f"l-{r}", display_name=r, role=r, password_hash="!",
+                           created_at=clock.now()) for r in ROLES]
+        session.add_all(users)
+        session.flush()
+        ids = {u.role: u.id for u in users}
+    tokens = {r: issue_api_token(db, name=r, staff_user_id=ids[r]) for r in ROLES}
+    tokens["workshop"] = issue_api_token(db, name="w", workshop_id=scenario.workshop_ids[0])
+    # Money moves: 3 booklets sold (two ways), 4 tickets redeemed at two workshops.
+    sell_booklets(db, signer, programme_id=scenario.programme_id,
+                  codes=scenario.booklet_codes[:2], payment_method="cash", actor="t")
+    sell_booklets(db, signer, programme_id=scenario.programme_id,
+                  codes=scenario.booklet_codes[2:3], payment_method="card", actor="t")
+    codes = _tickets(db, scenario.booklet_codes[0])
+    redeem_tickets(db, signer, workshop_id=scenario.workshop_ids[0], codes=codes[:3])
+    redeem_tickets(db, signer, workshop_id=scenario.workshop_ids[1], codes=codes[3:4])
+    settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
+    with TestClient(create_app(settings, db)) as client:
+        yield Ledger(client, db, scenario, tokens)
+
+
+def test_verify_reports_every_check(ledger: Ledger) -> None:
+    for who in ("admin", "treasurer"):
+        response = ledger.get(who, "/ledger/verify")
+        assert response.status_code == 200, response.text
+        out = response.json()
+        assert out["ok"] is True
+        names = [c["name"] for c in out["checks"]]
+        assert "every entry balances" in names and "sum of all balances is zero" in names
+        assert all(set(c) == {"name", "ok", "detail"} and c["ok"] for c in out["checks"])
+        assert len(out["checks"]) >= 10
+
+
+def test_verify_says_what_is_wrong(ledger: Ledger) -> None:
+    # Break an identity behind the ledger's back: the programme's sold counter drifts.
+    pid = ledger.scenario.programme_id
+    with ledger.db.write() as session:
+        session.execute(text("UPDATE programme SET booklets_sold = booklets_sold + 1 "
+                             "WHERE id = :p"), {"p": pid})
+    out = ledger.get("treasurer", "/ledger/verify")
+    assert out.status_code == 200
+    body = out.json()
+    assert body["ok"] is False
+    failing = [c for c in body["checks"] if not c["ok"]]
+    assert [c["name"] for c in failing] == [
+        f"premium spent P{pid} = premium of booklets sold, within budget"]
+    assert "sales 1500, counter 2000" in failing[0]["detail"]
+
+
+def test_ledger_routes_are_for_money_roles(ledger: Ledger) -> None:
+    eid = ledger.scenario.event_id
+    for path in ("/ledger/verify", f"/events/{eid}/trial-balance",
+                 f"/events/{eid}/trial-balance?format=csv"):
+        for who in ("desk", "workshop"):
+            response = ledger.get(who, path)
+            assert response.status_code == 403 and response.json()["code"] == "auth.forbidden"
+        anonymous = ledger.get(None, path)
+        assert anonymous.status_code == 401 and anonymous.json()["code"] == "auth.required"
+
+
+def test_trial_balance_json(ledger: Ledger) -> None:
+    sc = ledger.scenario
+    response = ledger.get("treasurer", f"/events/{sc.event_id}/trial-balance")
+    assert response.status_code == 200, response.text
+    out = response.json()
+    assert out["event_id"] == sc.event_id and out["event_slug"] == "demo"
+    rows = {r["account"]: r for r in out["rows"]}
+    assert rows["cash"]["debit"] == 5000 and rows["cash"]["credit"] == 0
+    assert rows["provider_receivable"]["debit"] == 2500
+    assert rows["premium_fund"]["debit"] == 1500
+    assert rows[f"voucher_liability:P{sc.programme_id}"]["credit"] == 9000 - 2000
+    assert rows[f"payable:W{sc.workshop_ids[0]}"]["credit"] == 1500
+    assert rows[f"payable:W{sc.workshop_ids[1]}"]["credit"] == 500
+    assert rows[f"payable:W{sc.workshop_ids[2]}"] == {
+        **rows[f"payable:W{sc.workshop_ids[2]}"], "debit": 0, "credit": 0, "balance": 0}
+    for row in out["rows"]:
+        assert isinstance(row["debit"], int) and isinstance(row["credit"], int)
+        assert row["debit"] >= 0 and row["credit"] >= 0 and row["debit"] * row["credit"] == 0
+        assert row["balance"] == row["debit"] - row["credit"]
+    assert out["total_debit"] == sum(r["debit"] for r in out["rows"]) == 9000
+    assert out["total_credit"] == sum(r["credit"] for r in out["rows"]) == 9000
+    assert out["balanced"] is True
+    with ledger.db.read() as session:  # the same figures as the ledger service
+        assert [r["account"] for r in trial_balance(session, sc.event_id)] == list(rows)
+
+
+def test_trial_balance_csv_matches_json_and_balances(ledger: Ledger) -> None:
+    eid = ledger.scenario.event_id
+    as_json = ledger.get("admin", f"/events/{eid}/trial-balance").json()
+    response = ledger.get("admin", f"/events/{eid}/trial-balance", params={"format": "csv"})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    assert "charset=utf-8" in response.headers["content-type"]
+    assert 'filename="trial-balance-demo.csv"' in response.headers["content-disposition"]
+    raw = response.content
+    assert raw.startswith(b"\xef\xbb\xbf")  # the BOM Japanese Excel needs for UTF-8
+    assert b"\r\n" in raw
+    table = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+    header, *body, total = table
+    assert tuple(header) == CSV_HEADER == ("勘定コード", "勘定科目", "区分", "借方", "貸方")
+    assert total[0] == TOTAL_LABEL == "合計"
+    assert [(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in body] == [
+        (r["account"], r["name"], r["kind"], r["debit"], r["credit"]) for r in as_json["rows"]]
+    debit, credit = int(total[3]), int(total[4])
+    assert debit == sum(int(r[3]) for r in body) == as_json["total_debit"]
+    assert credit == sum(int(r[4]) for r in body) == as_json["total_credit"]
+    assert debit - credit == 0 and debit > 0
+    assert all(str(int(cell)) == cell for row in [*body, total] for cell in row[3:5])
+
+
+def test_trial_balance_of_an_empty_event_and_bad_requests(ledger: Ledger) -> None:
+    with ledger.db.write() as session:
+        other = build_event(session, CodeSigner(b"x" * 32), slug="quiet", workshops=1,
+                            booklets=0)
+    out = ledger.get("treasurer", f"/events/{other.event_id}/trial-balance").json()
+    assert out["total_debit"] == out["total_credit"] == 0 and out["balanced"] is True
+    assert all(r["debit"] == r["credit"] == 0 for r in out["rows"])
+    missing = ledger.get("treasurer", "/events/999999/trial-balance")
+    assert missing.status_code == 404 and missing.json()["code"] == "event.not_found"
+    missing_csv = ledger.get("treasurer", "/events/999999/trial-balance?format=csv")
+    assert missing_csv.status_code == 404 and missing_csv.json()["code"] == "event.not_found"
+    wrong = ledger.get("treasurer", f"/events/{other.event_id}/trial-balance?format=xlsx")
+    assert wrong.status_code == 422 and wrong.json()["code"] == "request.invalid"
+
+
+def test_csv_cells_cannot_become_formulas() -> None:
+    balance = TrialBalance.model_validate({
+        "event_id": 1, "event_slug": "x", "total_debit": 5, "total_credit": 5, "balanced": True,
+        "rows": [
+            {"account": "=cmd|' /C calc'!A0", "name": "+SUM(A1)", "kind": "asset",
+             "debit": 5, "credit": 0, "balance": 5},
+            {"account": "@x", "name": "-1+1", "kind": "income", "debit": 0, "credit": 5,
+             "balance": -5},
+        ],
+    })
+    rows = list(csv.reader(io.StringIO(trial_balance_csv(balance).decode("utf-8-sig"))))
+    assert rows[1][:2] == ["'=cmd|' /C calc'!A0", "'+SUM(A1)"]
+    assert rows[2][:2] == ["'@x", "'-1+1"]
+    assert rows[3] == ["合計", "", "", "5", "5"]
