@@ -27,6 +27,7 @@ from oflocal.vouchers.issue import add_booklets, void_booklets
 from oflocal.vouchers.models import Booklet, PrintBatch
 
 PROGRESS_EVERY_SECONDS = 0.5
+SMALL_BATCH = 100
 
 
 def prints_dir(data_dir: Path) -> Path:
@@ -132,7 +133,8 @@ def run_job(db: Database, data_dir: Path, job_id: int, *, workers: int = 2) -> N
                 booklet_faces(session, workshops, batch_id=batch_id),
                 str(target),
                 layout,
-                workers=workers,
+                # starting worker processes costs more than a small batch takes to draw
+                workers=workers if count >= SMALL_BATCH else 1,
                 progress=progress,
                 total=count,
             )

@@ -1,0 +1,169 @@
+"""Printing wired to the database: background jobs through the API, reprints, proofs.
+
+Every code in the downloaded PDF is decoded from the rasterised page and compared with
+the codes stored for that batch; printing never makes a ticket valid.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pypdfium2 as pdfium
+import pytest
+import zxingcpp
+from litestar.testing import TestClient
+from PIL import Image
+from sqlalchemy import select
+
+from oflocal import clock
+from oflocal.auth.service import create_staff_user, issue_api_token
+from oflocal.db.engine import Database
+from oflocal.demo import build_event
+from oflocal.printing.jobs import fail_interrupted
+from oflocal.printing.models import PrintJob
+from oflocal.settings import Settings
+from oflocal.vouchers.codes import CodeSigner
+from oflocal.vouchers.models import Booklet, Ticket
+from oflocal.web.app import create_app
+
+QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+
+
+@pytest.fixture
+def client(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path
+           ) -> Iterator[tuple[TestClient[Any], int]]:
+    with db.write() as session:
+        scenario = build_event(session, signer, workshops=8, booklets=0)
+    user = create_staff_user(db, username="printer", display_name="印刷係", role="desk",
+                             password="printer-pass-1")
+    token = issue_api_token(db, name="t", staff_user_id=user)
+    settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
+    with TestClient(create_app(settings, db)) as test_client:
+        test_client.headers["Authorization"] = f"Bearer {token}"
+        yield test_client, scenario.programme_id
+
+
+def _wait(client: TestClient[Any], job_id: int) -> dict[str, Any]:
+    seen: list[int] = []
+    for _ in range(600):
+        status = client.get(f"/api/v1/print-jobs/{job_id}").json()
+        seen.append(status["percent"])
+        if status["status"] in ("done", "failed"):
+            assert seen == sorted(seen), "progress never goes backwards"
+            return dict(status)
+        time.sleep(0.1)
+    raise AssertionError("print job did not finish in 60 s")
+
+
+def _decoded_codes(pdf: bytes) -> list[str]:
+    document = pdfium.PdfDocument(pdf)
+    try:
+        found = []
+        for page in document:
+            image = page.render(scale=200 / 72, grayscale=True).to_pil()
+            found.extend(r.text for r in zxingcpp.read_barcodes(image, formats=QR_ONLY))
+        return found
+    finally:
+        document.close()
+
+
+def _stored_codes(db: Database, batch_id: int) -> set[str]:
+    with db.read() as session:
+        booklets = session.execute(select(Booklet.code).where(Booklet.batch_id == batch_id))
+        tickets = session.execute(
+            select(Ticket.code).join(Booklet, Booklet.id == Ticket.booklet_id)
+            .where(Booklet.batch_id == batch_id)
+        )
+        return set(booklets.scalars()) | set(tickets.scalars())
+
+
+def test_print_job_runs_in_background_and_every_code_decodes(
+    client: tuple[TestClient[Any], int], db: Database
+) -> None:
+    http, programme_id = client
+    started = http.post(f"/api/v1/programmes/{programme_id}/print-jobs", json={"count": 3})
+    assert started.status_code == 202, started.text
+    job = _wait(http, started.json()["id"])
+    assert job["status"] == "done" and job["done_booklets"] == 3, job
+    pdf = http.get(job["download_url"])
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    with db.read() as session:
+        batch_id = session.execute(select(PrintJob.batch_id)).scalar_one()
+        statuses = set(session.execute(select(Ticket.status)).scalars())
+    decoded = _decoded_codes(pdf.content)
+    assert sorted(decoded) == sorted(_stored_codes(db, batch_id))  # 3 covers + 18 tickets
+    assert len(decoded) == 21
+    assert statuses == {"printed"}  # printing never makes a ticket valid
+
+
+def test_reprint_voids_old_codes_and_prints_replacements(
+    client: tuple[TestClient[Any], int], db: Database
+) -> None:
+    http, programme_id = client
+    _wait(http, http.post(f"/api/v1/programmes/{programme_id}/print-jobs",
+                          json={"count": 2}).json()["id"])
+    with db.read() as session:
+        damaged = session.execute(select(Booklet).order_by(Booklet.serial)).scalars().first()
+        assert damaged is not None
+    response = http.post("/api/v1/booklets/reprint",
+                         json={"booklet_codes": [damaged.code], "reason": "水濡れ"})
+    assert response.status_code == 202, response.text
+    job = _wait(http, response.json()["id"])
+    assert job["status"] == "done"
+    with db.read() as session:
+        old = session.get(Booklet, damaged.id)
+        new = session.execute(
+            select(Booklet).where(Booklet.replaces_booklet_id == damaged.id)
+        ).scalar_one()
+        old_tickets = set(
+            session.execute(select(Ticket.status).where(Ticket.booklet_id == damaged.id)).scalars()
+        )
+    assert old is not None and old.status == "voided" and "水濡れ" in (old.void_reason or "")
+    assert old_tickets == {"voided"}
+    decoded = set(_decoded_codes(http.get(job["download_url"]).content))
+    assert new.code in decoded and damaged.code not in decoded
+    # the voided booklet can no longer be sold
+    refused = http.post("/api/v1/booklets/reprint",
+                        json={"booklet_codes": [damaged.code], "reason": "again"})
+    assert refused.status_code == 409 and refused.json()["code"] == "booklet.voided"
+
+
+def test_proof_png_is_the_first_sheet_with_sample_codes(
+    client: tuple[TestClient[Any], int], db: Database, signer: CodeSigner
+) -> None:
+    http, programme_id = client
+    response = http.get(f"/api/v1/programmes/{programme_id}/proof.png")
+    assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+    image = Image.open(io.BytesIO(response.content))
+    codes = [r.text for r in zxingcpp.read_barcodes(image.convert("L"), formats=QR_ONLY)]
+    assert codes, "the proof shows QR codes"
+    from oflocal.vouchers.codes import parse
+
+    # sample codes are well-formed but signed with a throwaway key: the server refuses them
+    assert all(not signer.is_authentic(parse(code)) for code in codes)
+
+
+def test_wrong_roles_and_bad_counts(client: tuple[TestClient[Any], int]) -> None:
+    http, programme_id = client
+    too_many = http.post(f"/api/v1/programmes/{programme_id}/print-jobs", json={"count": 0})
+    assert too_many.status_code == 422 and too_many.json()["code"] == "request.invalid"
+    missing = http.get("/api/v1/print-jobs/999")
+    assert missing.status_code == 404
+    anonymous = http.get("/api/v1/print-jobs/1", headers={"Authorization": ""})
+    assert anonymous.status_code == 401
+
+
+def test_jobs_left_running_by_a_stopped_server_are_marked_failed(db: Database) -> None:
+    with db.write() as session:
+        scenario = build_event(session, CodeSigner(b"k" * 32), workshops=2, booklets=0)
+        session.add(PrintJob(programme_id=scenario.programme_id, kind="batch", status="running",
+                             total_booklets=5, done_booklets=2, created_by="t",
+                             created_at=clock.now()))
+    assert fail_interrupted(db) == 1
+    with db.read() as session:
+        job = session.execute(select(PrintJob)).scalar_one()
+    assert job.status == "failed" and "restart" in (job.error or "")
