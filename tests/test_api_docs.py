@@ -20,6 +20,7 @@ from litestar import Litestar
 from litestar.routes import HTTPRoute
 from litestar.testing import TestClient
 
+from oflocal.db import migrate
 from oflocal.db.engine import Database
 from oflocal.errors import MESSAGES, Message
 from oflocal.settings import Settings
@@ -43,9 +44,12 @@ def _cell(text: str) -> str:
 
 
 def build_app(directory: Path) -> Litestar:
-    url = f"sqlite:///{directory / 'docs.db'}"  # never opened: the tables need no data
+    """The app over an empty migrated SQLite database (start-up hooks may read it)."""
+    url = f"sqlite:///{directory / 'docs.db'}"
+    database = Database(url)
+    migrate.upgrade(database.engine)
     settings = Settings(data_dir=directory, database_url=url, secret_key=b"docs-" * 8)
-    return create_app(settings, Database(url))
+    return create_app(settings, database)
 
 
 def api_endpoints(app: Litestar) -> list[tuple[str, str, Any]]:

@@ -39,8 +39,9 @@ def python_msgids() -> dict[str, set[str]]:
     for path in sorted(PAGES.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            is_call = isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-            if is_call and node.func.id == "_":  # type: ignore[attr-defined]
+            if not isinstance(node, ast.Call):
+                continue
+            if isinstance(node.func, ast.Name) and node.func.id == "_":
                 arg = node.args[0] if len(node.args) == 1 and not node.keywords else None
                 if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
                     raise AssertionError(f"{path.name}:{node.lineno}: _() needs one literal string")

@@ -27,6 +27,7 @@ from oflocal.auth.service import Actor, issue_api_token, open_session
 from oflocal.db.engine import Database
 from oflocal.demo import build_event
 from oflocal.settings import Settings
+from oflocal.settlement.close import close_period
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.vouchers.desk import sell_booklets
 from oflocal.vouchers.redeem import redeem_tickets
@@ -121,7 +122,8 @@ def test_every_route_is_guarded_or_deliberately_public(db: Database, secret: byt
     app = _app(db, secret, tmp_path)
     problems = []
     for route in app.routes:
-        for handler in route.route_handlers:
+        handlers = route.route_handlers if isinstance(route, HTTPRoute) else [route.route_handler]
+        for handler in handlers:
             methods = sorted(getattr(handler, "http_methods", None) or {"WEBSOCKET"})
             for method in methods:
                 if method == "OPTIONS" and _is_auto_options(handler):
@@ -180,12 +182,15 @@ def world(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> It
     sell_booklets(db, signer, programme_id=main.programme_id, codes=main.booklet_codes[:1],
                   payment_method="cash", actor="t")
     with db.read() as session:
-        ticket = session.execute(text(
-            "SELECT t.code FROM ticket t WHERE t.status = 'active' ORDER BY t.id")).scalars().first()
-        batch_id = session.execute(text("SELECT min(id) FROM print_batch")).scalar_one()
-        booklet_id = session.execute(text("SELECT min(id) FROM booklet")).scalar_one()
-        sale_id = session.execute(text("SELECT min(id) FROM sale")).scalar_one()
-    redemption = redeem_tickets(db, signer, workshop_id=main.workshop_ids[0], codes=[ticket])
+        first, second = session.execute(text(
+            "SELECT code FROM ticket WHERE status = 'active' ORDER BY id")).scalars().all()[:2]
+    # One settled redemption (so a settlement period exists), one still open to undo.
+    redeem_tickets(db, signer, workshop_id=main.workshop_ids[0], codes=[first])
+    close_period(db, event_id=main.event_id, actor="t")
+    redemption = redeem_tickets(db, signer, workshop_id=main.workshop_ids[0], codes=[second])
+    with db.read() as session:
+        ids = {table: session.execute(text(f"SELECT min(id) FROM {table}")).scalar_one()
+               for table in ("print_batch", "booklet", "sale", "settlement_period")}
     actors = {
         **{r: Actor("staff", staff[r], r, r) for r in staff},
         "workshop": Actor("workshop", main.workshop_ids[0], "w", "workshop", main.event_id),
@@ -202,9 +207,11 @@ def world(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> It
         "workshop_id": main.workshop_ids[0],
         "programme_id": main.programme_id,
         "redemption_id": redemption.body["redemption_id"],
-        "batch_id": batch_id,
-        "booklet_id": booklet_id,
-        "sale_id": sale_id,
+        "batch_id": ids["print_batch"],
+        "booklet_id": ids["booklet"],
+        "sale_id": ids["sale"],
+        "period_id": ids["settlement_period"],
+        "chart": "per-day",
         "staff_user_id": staff["admin"],
         "event": "demo",
         "slug": "demo",

@@ -53,7 +53,7 @@ MESSAGES: dict[str, Message] = {
     "ticket.already_redeemed": Message(
         409,
         "この券は{when}に「{workshop}」で使用済みです（{code}）。",
-        "Already used at {workshop_en} on {when} ({code}).",
+        "Already used at {workshop_en} on {when_en} ({code}).",
     ),
     "ticket.voided": Message(
         409,
@@ -128,7 +128,7 @@ MESSAGES: dict[str, Message] = {
     "booklet.already_sold": Message(
         409,
         "この冊子はすでに販売済みです（{code}、{when}）。",
-        "This booklet was already sold ({code}, {when}).",
+        "This booklet was already sold ({code}, {when_en}).",
     ),
     "booklet.voided": Message(
         409,
@@ -194,6 +194,11 @@ MESSAGES: dict[str, Message] = {
     ),
     "programme.dates_invalid": Message(
         422, "日付の前後関係が正しくありません：{detail}", "The dates are out of order: {detail}"
+    ),
+    "programme.not_expired": Message(
+        409,
+        "使用期限（{date}）がまだ過ぎていないため、失効処理はできません。",
+        "Tickets are still valid until {date}; expiry can only run after that day.",
     ),
     "programme.not_found": Message(
         404, "商品券の設定が見つかりません。", "There is no such voucher programme."
@@ -376,6 +381,7 @@ class Refusal(Exception):
         text = template.ja if lang == "ja" else template.en
         facts = dict(self.facts)
         facts.setdefault("workshop_en", facts.get("workshop", ""))
+        facts.setdefault("when_en", facts.get("when", ""))
         try:
             return text.format(**facts)
         except (KeyError, IndexError, ValueError):

@@ -15,5 +15,15 @@ def tokyo_minute(moment: datetime) -> str:
     return as_tokyo(moment).strftime("%Y-%m-%d %H:%M")
 
 
+def ja_minute(moment: datetime) -> str:
+    """「11月28日 14:05」: how a booth tells when a ticket was used."""
+    local = as_tokyo(moment)
+    return f"{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def en_minute(moment: datetime) -> str:
+    return as_tokyo(moment).strftime("%d %b %H:%M").lstrip("0")
+
+
 def ja_date(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"

@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from browser_live import LiveServer
 
+from oflocal.auth import service as auth_service
 from oflocal.auth.service import create_staff_user, set_workshop_pin
 from oflocal.db import migrate
 from oflocal.db.engine import Database
@@ -73,10 +75,17 @@ def live_server(
     migrate.upgrade(db.engine)
     with db.write() as session:
         scenario = build_event(session, signer, workshops=4, booklets=40)
-    for username, name, role, password in STAFF_LOGINS:
-        create_staff_user(db, username=username, display_name=name, role=role, password=password)
-    for code in scenario.workshop_codes:
-        set_workshop_pin(db, event_slug="demo", workshop_code=code, pin=DEMO_PIN)
+    # Cheap argon2 parameters for the demo logins (verifying reads them from each hash).
+    usual = auth_service._hasher
+    auth_service._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    try:
+        for username, name, role, password in STAFF_LOGINS:
+            create_staff_user(db, username=username, display_name=name, role=role,
+                              password=password)
+        for code in scenario.workshop_codes:
+            set_workshop_pin(db, event_slug="demo", workshop_code=code, pin=DEMO_PIN)
+    finally:
+        auth_service._hasher = usual
     settings = Settings(data_dir=folder, database_url=url, secret_key=secret)
     app = create_app(settings, db)
     port = _free_port()
@@ -114,26 +123,33 @@ def browser(chromium_path: Path) -> Iterator[Any]:
         browser.close()
 
 
+def _watched_page(context: Any) -> Iterator[Any]:
+    """A page whose script errors and CSP violations fail the test."""
+    context.set_default_timeout(8000)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+    page.on("console", lambda message: problems.append(f"console: {message.text}")
+            if message.type == "error" and "Content Security Policy" in message.text else None)
+    yield page
+    context.close()
+    assert not problems, problems
+
+
 @pytest.fixture
 def phone(browser: Any, live_server: LiveServer) -> Iterator[Any]:
     """A page in a fresh phone-sized context (390 × 844, touch), in Japanese."""
-    context = browser.new_context(viewport=PHONE, device_scale_factor=1, is_mobile=True,
-                                  has_touch=True, locale="ja-JP", base_url=live_server.url)
-    context.set_default_timeout(8000)
-    page = context.new_page()
-    yield page
-    context.close()
+    yield from _watched_page(browser.new_context(
+        viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True, locale="ja-JP",
+        base_url=live_server.url))
 
 
 @pytest.fixture
 def desktop(browser: Any, live_server: LiveServer) -> Iterator[Any]:
     """A page in a fresh desk-PC context (1024 × 860), in Japanese."""
-    context = browser.new_context(viewport={"width": 1024, "height": 860}, device_scale_factor=1,
-                                  locale="ja-JP", base_url=live_server.url)
-    context.set_default_timeout(8000)
-    page = context.new_page()
-    yield page
-    context.close()
+    yield from _watched_page(browser.new_context(
+        viewport={"width": 1024, "height": 860}, device_scale_factor=1, locale="ja-JP",
+        base_url=live_server.url))
 
 
 @pytest.fixture(scope="session")

@@ -88,6 +88,7 @@ def test_workshop_takes_refuses_queues_and_undoes(
         scan(page, code)
     expect(page.locator("#queue-list li")).to_have_count(4)
     expect(page.locator("#queue-sum")).to_have_text("¥2,000")
+    shoot(page, "booth-queue.png")
     page.click("#accept")
     expect(answer(page)).to_have_class(re.compile("answer-ok"))
     expect(page.locator("#answer-amount")).to_have_text("¥2,000")
@@ -103,6 +104,8 @@ def test_workshop_takes_refuses_queues_and_undoes(
     expect(answer(page)).to_have_class(re.compile("answer-undo"))
     expect(page.locator("#today-total")).to_have_text("¥500")
     expect(page.locator("#today-list li.undone")).to_have_count(1)
+    page.click("#answer-next")
+    shoot(page, "booth.png")
 
 
 def test_a_lost_answer_is_retried_with_the_same_key(
@@ -161,3 +164,42 @@ def test_the_phone_checks_codes_exactly_like_the_server(
     # Full-width input from a Japanese keyboard is folded too (the server gets ASCII).
     wide = "".join(chr(ord(c) + 0xFEE0) for c in samples[0])
     assert page.evaluate("c => OflocalCodes.parse(c).code", wide) == samples[0]
+
+
+CAMERA_STUB = """
+(() => {
+  // A phone whose browser reads QR codes: a fake camera and a detector that "sees" the
+  // code the test puts in window.__qr.
+  window.BarcodeDetector = class {
+    static getSupportedFormats() { return Promise.resolve(["qr_code", "ean_13"]); }
+    constructor(options) { window.__formats = options.formats; }
+    detect() { return Promise.resolve(window.__qr ? [{ rawValue: window.__qr }] : []); }
+  };
+  navigator.mediaDevices.getUserMedia = () => {
+    const canvas = document.createElement("canvas");
+    canvas.width = 64; canvas.height = 64;
+    canvas.getContext("2d").fillRect(0, 0, 64, 64);
+    return Promise.resolve(canvas.captureStream(5));
+  };
+})();
+"""
+
+
+def test_the_camera_button_scans_where_the_browser_reads_qr_codes(
+    phone: Any, live_server: LiveServer
+) -> None:
+    page = phone
+    tickets = live_server.sold_tickets(booklets=1)
+    login_workshop(page, code="W03")
+    expect(page.locator("#camera-btn")).to_be_hidden()  # this chromium has no BarcodeDetector
+
+    page.add_init_script(CAMERA_STUB)
+    page.reload()
+    expect(page.locator("#camera-btn")).to_be_visible()
+    page.click("#camera-btn")
+    expect(page.locator("#camera")).to_be_visible()
+    page.evaluate("code => { window.__qr = code; }", tickets[0])
+    expect(answer(page)).to_have_class(re.compile("answer-ok"))
+    expect(page.locator("#answer-amount")).to_have_text("¥500")
+    expect(page.locator("#camera")).to_be_hidden()  # one ticket: the camera closes
+    assert page.evaluate("window.__formats") == ["qr_code"]

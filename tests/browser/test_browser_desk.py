@@ -75,3 +75,30 @@ def test_desk_sells_two_booklets_and_speaks_english(
     expect(page.locator("html")).to_have_attribute("lang", "en")
     page.goto("/")
     expect(page.locator("a.btn.primary")).to_have_text("Sales desk: sell booklets")
+
+
+def test_a_sale_whose_answer_was_lost_is_retried_with_the_same_key(
+    desktop: Any, live_server: LiveServer
+) -> None:
+    page = desktop
+    (booklet,) = live_server.take_booklets(1)
+    login_desk(page)
+    sent: list[str] = []
+
+    def lose_first_answer(route: Any) -> None:
+        sent.append(route.request.headers["idempotency-key"])
+        if len(sent) == 1:
+            route.fetch()  # sold on the server, but the answer is lost on the way back
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/programmes/*/sales", lose_first_answer)
+    page.fill("#code", booklet)
+    page.press("#code", "Enter")
+    page.click("#sell")
+    expect(page.locator("#retry")).to_be_visible()
+    expect(page.locator("#sale-error")).to_contain_text("サーバーにつながりませんでした")
+    page.click("#retry")
+    expect(page.locator("#receipt-number")).to_have_text(re.compile(r"^R\d{2}-\d{7}$"))
+    assert len(sent) == 2 and sent[0] == sent[1]

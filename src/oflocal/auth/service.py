@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from oflocal import clock
 from oflocal.auth.models import ROLES, ApiToken, StaffUser, WebSession
@@ -81,7 +81,7 @@ def create_staff_user(
 
 
 def set_workshop_pin(db: Database, *, event_slug: str, workshop_code: str, pin: str) -> None:
-    if not (pin.isdigit() and 4 <= len(pin) <= 8):
+    if not (pin.isascii() and pin.isdigit() and 4 <= len(pin) <= 8):
         raise Refusal("request.invalid", detail="a PIN is 4 to 8 digits")
     with db.write() as session:
         workshop = _find_workshop(session, event_slug, workshop_code)
@@ -90,6 +90,8 @@ def set_workshop_pin(db: Database, *, event_slug: str, workshop_code: str, pin: 
         workshop.pin_hash = hash_secret(pin)
         workshop.failed_pins = 0
         workshop.locked_until = None
+        # A new PIN usually means a lost phone: end every session of the old one.
+        session.execute(delete(WebSession).where(WebSession.workshop_id == workshop.id))
 
 
 def _find_workshop(session, event_slug: str, code: str) -> Workshop | None:  # type: ignore[no-untyped-def]

@@ -6,6 +6,10 @@ in memory when first used (babel ``read_po`` + ``write_mo``), so no ``.mo`` file
 in the repository. Nothing is installed globally: each request picks its language and
 passes that catalog's ``gettext`` to its templates as ``_``, which is thread-safe.
 
+To add words: write ``_("English text")`` in a template or a page module and add that
+msgid with its translation to both ``.po`` files; ``tests/test_i18n.py`` fails until both
+have it, and also when an entry is no longer used anywhere.
+
 Refusal messages are not here: they live, already bilingual, in :mod:`oflocal.errors`.
 """
 

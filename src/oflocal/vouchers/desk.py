@@ -18,7 +18,7 @@ from oflocal import clock
 from oflocal.db.engine import Database
 from oflocal.db.rows import affected
 from oflocal.errors import Refusal
-from oflocal.format import tokyo_minute
+from oflocal.format import en_minute, ja_minute, tokyo_minute
 from oflocal.idempotency.store import IdempotencyKey, Outcome, run_once
 from oflocal.ledger.accounts import PAYMENT_ACCOUNT, account_ids, liability_code
 from oflocal.ledger.journal import post_entry
@@ -85,7 +85,10 @@ def _sell(
             sold_at = session.execute(
                 select(Sale.sold_at).where(Sale.id == booklet.sale_id)
             ).scalar_one()
-            raise Refusal("booklet.already_sold", code=code, when=tokyo_minute(sold_at))
+            raise Refusal(
+                "booklet.already_sold", code=code, when=ja_minute(sold_at),
+                when_en=en_minute(sold_at),
+            )
     n = len(codes)
     premium = programme.face_value - programme.price
     claimed = affected(
@@ -153,7 +156,10 @@ def _sell(
         )
     )
     if moved != n:  # another desk sold one of them a moment ago
-        raise Refusal("booklet.already_sold", code=", ".join(codes), when=tokyo_minute(now))
+        raise Refusal(
+            "booklet.already_sold", code=", ".join(codes), when=ja_minute(now),
+            when_en=en_minute(now),
+        )
     session.execute(
         update(Ticket)
         .where(Ticket.booklet_id.in_(ids), Ticket.status == "printed")

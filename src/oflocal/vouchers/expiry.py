@@ -25,10 +25,7 @@ def expire_programme(
     with db.write() as session:
         programme = lock_programme(session, programme_id)
         if clock.tokyo_date(at) <= programme.valid_until:
-            raise Refusal(
-                "programme.dates_invalid",
-                detail=f"tickets are valid until {ja_date(programme.valid_until)}",
-            )
+            raise Refusal("programme.not_expired", date=ja_date(programme.valid_until))
         count, total = session.execute(
             select(func.count(), func.coalesce(func.sum(Ticket.denomination), 0)).where(
                 Ticket.programme_id == programme_id, Ticket.status == "active"

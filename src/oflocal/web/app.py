@@ -25,7 +25,7 @@ from oflocal.web.api import session as session_api
 from oflocal.web.api import settlement as settlement_api
 from oflocal.web.api import setup as setup_api
 from oflocal.web.api import vouchers as vouchers_api
-from oflocal.web.errors import EXCEPTION_HANDLERS
+from oflocal.web.errors import EXCEPTION_HANDLERS, require_json_body
 from oflocal.web.security import ActorMiddleware, roles_guard
 from oflocal.web.state import Services
 
@@ -49,7 +49,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     database = db or Database(settings.database_url)
     services = Services(settings=settings, db=database, signer=CodeSigner(settings.secret_key))
     runner = JobRunner(database, settings.data_dir)
-    v1 = Router(path="/api/v1", route_handlers=[health, *api_routers()])
+    v1 = Router(path="/api/v1", route_handlers=[health, *api_routers()],
+                before_request=require_json_body)
     assert api.__doc__  # the package documents the API's shape
     return Litestar(
         route_handlers=[v1, *pages.routers(), *(extra_routes or [])],

@@ -1,13 +1,12 @@
 """The treasurer's view of the ledger: the auditor's checks and an event's trial balance.
 
-The trial balance is JSON, or with ``?format=csv`` a CSV file that Japanese Excel opens
-as it is (UTF-8 with a byte order mark, CRLF), with integer yen and a total row.
+The trial balance is JSON, or with ``?format=csv`` the same CSV file the CLI writes
+(``reports.exports``): UTF-8 with a byte order mark so Japanese Excel opens it as it
+is (or Shift_JIS on request), CRLF, integer yen and a total row.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from typing import Annotated, Any, Literal
 
@@ -19,13 +18,13 @@ from pydantic import BaseModel, Field
 from oflocal.errors import Refusal
 from oflocal.events.models import Event
 from oflocal.ledger.verify import trial_balance, verify
+from oflocal.reports.csvout import encoding_of
+from oflocal.reports.exports import trial_balance_csv
 from oflocal.web.api.common import MONEY
 from oflocal.web.errors import require_json_body
 from oflocal.web.state import services
 
 MAX_ID = 2**31 - 1
-CSV_HEADER = ("勘定コード", "勘定科目", "区分", "借方", "貸方")
-TOTAL_LABEL = "合計"
 
 
 class Check(BaseModel):
@@ -69,21 +68,6 @@ def run_verify(request: Request[Any, Any, Any]) -> VerifyReport:
     )
 
 
-def _cell(text: str) -> str:
-    """Names are typed by people: keep Excel from reading one as a formula."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def trial_balance_csv(balance: TrialBalance) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_HEADER)
-    for row in balance.rows:
-        writer.writerow((_cell(row.account), _cell(row.name), row.kind, row.debit, row.credit))
-    writer.writerow((TOTAL_LABEL, "", "", balance.total_debit, balance.total_credit))
-    return out.getvalue().encode("utf-8-sig")
-
-
 @get(
     "/events/{event_id:int}/trial-balance",
     opt={"roles": MONEY},
@@ -98,36 +82,36 @@ def event_trial_balance(
         Literal["json", "csv"],
         Parameter(
             query="format",
-            description="`csv` answers a UTF-8 (BOM) CSV file for Excel, with a total row",
+            description="`csv` answers a CSV file for Excel, with a total row",
             examples=[Example(value="csv")],
         ),
     ] = "json",
+    encoding: Annotated[
+        Literal["utf-8", "shift_jis"],
+        Parameter(description="CSV only: `utf-8` (with BOM) or `shift_jis` for older software"),
+    ] = "utf-8",
 ) -> Response[TrialBalance]:
     """Debit and credit of every account of the event, in integer yen; they total equal."""
-    with services(request.app.state).db.read() as session:
+    db = services(request.app.state).db
+    with db.read() as session:
         event = session.get(Event, event_id)
         if event is None:
             raise Refusal("event.not_found")
         event_slug = event.slug
         rows = [TrialBalanceRow.model_validate(r) for r in trial_balance(session, event_id)]
-    balance = TrialBalance(
-        event_id=event_id,
-        event_slug=event_slug,
-        rows=rows,
-        total_debit=sum(r.debit for r in rows),
-        total_credit=sum(r.credit for r in rows),
-        balanced=sum(r.debit for r in rows) == sum(r.credit for r in rows),
-    )
-    if output == "csv":
-        slug = re.sub(r"[^A-Za-z0-9_-]", "_", event_slug)
+    if output == "csv":  # the very file `oflocal report trial-balance` writes
+        csv_bytes = b"".join(trial_balance_csv(db, event_id, encoding_of(encoding)))
+        filename = "trial-balance-" + re.sub(r"[^A-Za-z0-9_-]", "_", event_slug) + ".csv"
         return Response(
-            trial_balance_csv(balance),  # type: ignore[arg-type]
-            media_type="text/csv; charset=utf-8",
-            headers={
-                "Content-Disposition": f'attachment; filename="trial-balance-{slug}.csv"',
-            },
+            csv_bytes,  # type: ignore[arg-type]  # the JSON model is what OpenAPI shows
+            media_type=f"text/csv; charset={encoding}",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
-    return Response(balance)
+    debit, credit = sum(r.debit for r in rows), sum(r.credit for r in rows)
+    return Response(
+        TrialBalance(event_id=event_id, event_slug=event_slug, rows=rows, total_debit=debit,
+                     total_credit=credit, balanced=debit == credit)
+    )
 
 
 router = Router(

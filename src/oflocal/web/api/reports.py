@@ -78,8 +78,7 @@ def summary(request: Request[Any, Any, Any], programme_id: ProgrammeId) -> dict[
         return programme_summary(session, programme_id).as_dict()
 
 
-@get("/programmes/{programme_id:int}/summary.pdf", opt={"roles": MONEY}, sync_to_thread=True,
-     media_type="application/pdf")
+@get("/programmes/{programme_id:int}/summary.pdf", opt={"roles": MONEY}, sync_to_thread=True)
 def summary_as_pdf(request: Request[Any, Any, Any], programme_id: ProgrammeId) -> Stream:
     """The summary with charts of redemptions per day and per workshop, as a PDF."""
     with _db(request).read() as session:
@@ -128,11 +127,11 @@ def _export(chunks: Iterator[bytes], name: str, fmt: str, codec: str) -> Stream:
     else:
         media = "text/csv; charset=utf-8" if codec == "utf-8-sig" else "text/csv; charset=Shift_JIS"
     return Stream(chunks, media_type=media, headers={
+        "Content-Type": media,
         "Content-Disposition": f'attachment; filename="{name}.{fmt}"', "Cache-Control": "no-store"})
 
 
-@get("/events/{event_id:int}/exports/journal", opt={"roles": MONEY}, sync_to_thread=True,
-     media_type="text/csv")
+@get("/events/{event_id:int}/exports/journal", opt={"roles": MONEY}, sync_to_thread=True)
 def journal(request: Request[Any, Any, Any], event_id: EventId, fmt: ExportFormat = "csv",
             encoding: CsvEncoding = "utf-8") -> Stream:
     """Every journal entry with its postings (one row per posting), streamed."""
@@ -143,8 +142,7 @@ def journal(request: Request[Any, Any, Any], event_id: EventId, fmt: ExportForma
     return _export(chunks, f"journal-{slug}", fmt, codec)
 
 
-@get("/events/{event_id:int}/exports/trial-balance", opt={"roles": MONEY}, sync_to_thread=True,
-     media_type="text/csv")
+@get("/events/{event_id:int}/exports/trial-balance", opt={"roles": MONEY}, sync_to_thread=True)
 def trial(request: Request[Any, Any, Any], event_id: EventId, fmt: ExportFormat = "csv",
           encoding: CsvEncoding = "utf-8") -> Stream:
     """The trial balance (every account's debit, credit and balance, with totals)."""

@@ -91,6 +91,7 @@ def workshop_login(request: Request[Any, Any, Any], data: WorkshopLogin) -> Resp
 @post("/session/logout", opt={"roles": (*STAFF, *WORKSHOP)}, sync_to_thread=True,
       status_code=200)
 def logout(request: Request[Any, Any, Any]) -> Response[dict[str, bool]]:
+    """End this browser session."""
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         close_session(services(request.app.state).db, token)
@@ -101,6 +102,7 @@ def logout(request: Request[Any, Any, Any]) -> Response[dict[str, bool]]:
 
 @get("/session", opt={"roles": (*STAFF, *WORKSHOP)}, sync_to_thread=False)
 def whoami(request: Request[Any, Any, Any]) -> WhoAmI:
+    """Who is logged in, and the CSRF token to send with writes."""
     actor = actor_of(request)
     return _who(actor, actor.csrf_token or None)
 

@@ -237,7 +237,8 @@ def _download(db: Database, period_id: int, workshop_id: int | None, fmt: str,
     return Stream(
         statement_stream(db, period_id, workshop_id, fmt, codec),
         media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="{name}"',
+        # explicit, or Litestar appends "; charset=utf-8" to any text/ type
+        headers={"Content-Type": media, "Content-Disposition": f'attachment; filename="{name}"',
                  "Cache-Control": "no-store"},
     )
 
@@ -252,7 +253,8 @@ def get_settings(request: Request[Any, Any, Any], event_id: EventId) -> Settings
 
 
 @put("/events/{event_id:int}/settlement/fee-rule", opt={"roles": MONEY}, sync_to_thread=True)
-def put_fee_rule(request: Request[Any, Any, Any], event_id: EventId, data: FeeRuleIn) -> SettingsOut:
+def put_fee_rule(request: Request[Any, Any, Any], event_id: EventId,
+                 data: FeeRuleIn) -> SettingsOut:
     """Set the fee rule for periods closed from now on; closed periods keep theirs."""
     set_fee_rule(_db(request), event_id=event_id,
                  rule=FeeRule(data.rule, data.rate_bp, data.fixed_yen, data.rounding))
@@ -311,7 +313,7 @@ def paid(request: Request[Any, Any, Any], period_id: PeriodId, data: PaidIn) -> 
 
 
 @get("/settlement/periods/{period_id:int}/statements", opt={"roles": MONEY},
-     sync_to_thread=True, media_type="application/pdf")
+     sync_to_thread=True)
 def all_statements(request: Request[Any, Any, Any], period_id: PeriodId,
                    fmt: DocFormat = "pdf", encoding: CsvEncoding = "utf-8") -> Stream:
     """Every workshop's statement (支払通知書) of the period: one PDF, or one CSV."""
@@ -319,7 +321,7 @@ def all_statements(request: Request[Any, Any, Any], period_id: PeriodId,
 
 
 @get("/settlement/periods/{period_id:int}/statements/{workshop_id:int}",
-     opt={"roles": (*MONEY, *WORKSHOP)}, sync_to_thread=True, media_type="application/pdf")
+     opt={"roles": (*MONEY, *WORKSHOP)}, sync_to_thread=True)
 def one_statement(request: Request[Any, Any, Any], period_id: PeriodId, workshop_id: WorkshopId,
                   fmt: DocFormat = "pdf", encoding: CsvEncoding = "utf-8") -> Stream:
     """One workshop's statement. A workshop may fetch only its own."""
@@ -340,8 +342,7 @@ def zengin_check(request: Request[Any, Any, Any], period_id: PeriodId,
                        problems=[ZenginProblemOut(**p) for p in problems])
 
 
-@get("/settlement/periods/{period_id:int}/zengin", opt={"roles": MONEY}, sync_to_thread=True,
-     media_type="text/plain")
+@get("/settlement/periods/{period_id:int}/zengin", opt={"roles": MONEY}, sync_to_thread=True)
 def zengin(request: Request[Any, Any, Any], period_id: PeriodId,
            transfer_date: date | None = None) -> Response[bytes]:
     """The Zengin 総合振込 file (Shift_JIS half-width kana, 120-byte records, CR LF).
@@ -355,6 +356,7 @@ def zengin(request: Request[Any, Any, Any], period_id: PeriodId,
         data,
         media_type="text/plain; charset=Shift_JIS",
         headers={
+            "Content-Type": "text/plain; charset=Shift_JIS",
             "Content-Disposition": f'attachment; filename="{zengin_filename(number, day)}"',
             "X-Zengin-Payees": str(payees),
             "X-Zengin-Total": str(total),
@@ -395,8 +397,7 @@ def my_statements(request: Request[Any, Any, Any]) -> list[WorkshopStatementOut]
     return [WorkshopStatementOut(**r) for r in rows]
 
 
-@get("/workshop/statements/{period_id:int}", opt={"roles": WORKSHOP}, sync_to_thread=True,
-     media_type="application/pdf")
+@get("/workshop/statements/{period_id:int}", opt={"roles": WORKSHOP}, sync_to_thread=True)
 def my_statement(request: Request[Any, Any, Any], period_id: PeriodId,
                  fmt: DocFormat = "pdf", encoding: CsvEncoding = "utf-8") -> Stream:
     """The logged-in workshop's statement of one period, PDF or CSV."""

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from oflocal import clock
 from oflocal.auth.models import ROLES
-from oflocal.auth.service import Actor, create_staff_user, set_workshop_pin
+from oflocal.auth.service import Actor, create_staff_user, hash_secret, set_workshop_pin
 from oflocal.errors import Refusal
 from oflocal.events.models import Event, Workshop
 from oflocal.events.setup import (
@@ -361,27 +361,19 @@ def new_workshop(request: Request[Any, Any, Any], event_id: EventId,
         invoice_number=data.invoice_number,
         **bank,
     )
+    pin_hash = hash_secret(data.pin) if data.pin is not None else None  # slow: before the tx
     try:
         with s.db.write() as session:
-            event = _event_or_404(session, event_id)
+            _event_or_404(session, event_id)
             workshop = add_workshop(session, event_id, details)
             workshop.participating = data.participating
-            slug, workshop_id = event.slug, workshop.id
+            workshop.pin_hash = pin_hash
+            session.flush()
+            return _workshop_out(workshop, full_bank=True)
     except IntegrityError as error:
         if unique_violation(error, "workshop", "event_id", "code"):
             raise Refusal("workshop.code_taken", code=code) from error
         raise
-    if data.pin is not None:
-        set_workshop_pin(s.db, event_slug=slug, workshop_code=code, pin=data.pin)
-    with s.db.read() as session:
-        return _workshop_out(_workshop_or_404(session, workshop_id), full_bank=True)
-
-
-def _workshop_or_404(session: Session, workshop_id: int) -> Workshop:
-    workshop = session.get(Workshop, workshop_id)
-    if workshop is None:
-        raise Refusal("workshop.not_found")
-    return workshop
 
 
 @patch("/workshops/{workshop_id:int}", opt={"roles": ADMIN}, sync_to_thread=True)

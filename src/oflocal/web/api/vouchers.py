@@ -11,10 +11,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from oflocal import clock
+from oflocal.errors import Refusal
 from oflocal.vouchers.desk import sell_booklets, void_booklet
 from oflocal.vouchers.models import Redemption, Ticket
 from oflocal.vouchers.redeem import redeem_tickets, undo_redemption
 from oflocal.web.api.common import DESK, WORKSHOP, actor_of, answer, idempotency
+from oflocal.web.errors import refusal_response
 from oflocal.web.state import services
 
 Code = Field(min_length=1, max_length=64)
@@ -123,17 +125,23 @@ def void(request: Request[Any, Any, Any], data: VoidRequest) -> dict[str, Any]:
 def redeem(request: Request[Any, Any, Any], data: RedeemRequest) -> Response[RedemptionResult]:
     """Take one or more tickets at the logged-in workshop; all or none. Needs `Idempotency-Key`."""
     s = services(request.app.state)
-    actor = actor_of(request)
-    idem = idempotency(request, actor, data.codes)
-    outcome = redeem_tickets(
-        s.db,
-        s.signer,
-        workshop_id=actor.id,
-        codes=data.codes,
-        undo_window_seconds=s.settings.undo_window_seconds,
-        max_codes=s.settings.max_codes_per_redemption,
-        idem=idem,
-    )
+    try:
+        actor = actor_of(request)
+        idem = idempotency(request, actor, data.codes)
+        outcome = redeem_tickets(
+            s.db,
+            s.signer,
+            workshop_id=actor.id,
+            codes=data.codes,
+            undo_window_seconds=s.settings.undo_window_seconds,
+            max_codes=s.settings.max_codes_per_redemption,
+            idem=idem,
+        )
+    except Refusal as refusal:
+        # "Already used" is an everyday answer at a busy booth: answered here, in the
+        # same shape as the app's exception handler, without the cost of raising it
+        # through the framework's middleware stack.
+        return refusal_response(request, refusal)
     return answer(outcome)
 
 

@@ -59,6 +59,8 @@ def _labels(lang: str) -> dict[str, str]:
         "sending": _("Sending…"),
         "network": _("Could not reach the server. Nothing is lost: press Retry."),
         "sell": _("Sell"),
+        "price": _("Price"),
+        "face": _("Face value"),
         "voided": _("Voided"),
         "void_confirm": _("Void this booklet? Its tickets can never be used."),
     }

@@ -18,7 +18,6 @@ from litestar.datastructures import Cookie
 from litestar.response import Template
 from litestar.template.config import TemplateConfig
 
-from oflocal import clock
 from oflocal.auth.service import Actor
 from oflocal.errors import MESSAGES, Refusal
 from oflocal.format import tokyo_minute, yen
@@ -138,7 +137,6 @@ def page_context(request: AnyRequest) -> dict[str, Any]:
         "csrf": actor.csrf_token if actor is not None and actor.via == "session" else "",
         "here": here(request),
         "home": home_for(actor),
-        "now_tokyo": tokyo_minute(clock.now()),
     }
 
 

@@ -382,6 +382,7 @@
 
   $("scan-form").addEventListener("submit", function (event) {
     event.preventDefault();
+    if (busy || pending) return;  // keep what was typed until the open question is answered
     var text = input.value;
     input.value = "";
     entered(text);
@@ -414,7 +415,16 @@
   $("camera-btn").addEventListener("click", openCamera);
   $("camera-close").addEventListener("click", closeCamera);
 
+  /* Keep the screen on while the booth page is open (HTTPS only; elsewhere a no-op). */
+  function keepAwake() {
+    if (navigator.wakeLock && document.visibilityState === "visible") {
+      navigator.wakeLock.request("screen").catch(function () {});
+    }
+  }
+  document.addEventListener("visibilitychange", keepAwake);
+
   setMulti(false);
+  keepAwake();
   setupCamera();
   refreshToday();
   setInterval(renderUndo, 15000);

@@ -37,7 +37,8 @@
 
   function render() {
     var p = programme();
-    O.setText($("programme-terms"), p.name + " — " + O.yen(p.price) + " (" + O.yen(p.face_value) + ")");
+    O.setText($("programme-terms"),
+      p.name + " — " + L.price + " " + O.yen(p.price) + " · " + L.face + " " + O.yen(p.face_value));
     var list = $("lines");
     list.textContent = "";
     lines.forEach(function (code, index) {
