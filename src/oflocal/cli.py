@@ -106,19 +106,27 @@ def db_upgrade(revision: str) -> None:
 def demo(if_empty: bool, print_logins: bool, workshops: int, booklets: int) -> None:
     """Load a realistic demo event (40 workshops, ¥2,500 for ¥3,000 in 6 × ¥500)."""
     from oflocal.auth.service import create_staff_user, set_workshop_pin
-    from oflocal.demo import DEMO_PIN, STAFF_LOGINS, build_event, database_is_empty
+    from oflocal.demo import (
+        DEMO_PIN,
+        STAFF_LOGINS,
+        add_activity,
+        build_event,
+        database_is_empty,
+    )
 
     with database().read() as session:
         empty = database_is_empty(session)
     if empty:
         with database().write() as session:
             scenario = build_event(session, signer(), workshops=workshops, booklets=booklets)
+        add_activity(database(), signer(), scenario, sold=min(30, booklets))
         for username, name, role, password in STAFF_LOGINS:
             create_staff_user(database(), username=username, display_name=name, role=role,
                               password=password)
         for code in scenario.workshop_codes:
             set_workshop_pin(database(), event_slug="demo", workshop_code=code, pin=DEMO_PIN)
-        click.echo(f"demo event loaded: {workshops} workshops, {booklets} printed booklets")
+        click.echo(f"demo event loaded: {workshops} workshops, {booklets} printed booklets, "
+                   f"{min(30, booklets)} sold, some tickets already used at workshops")
     elif not if_empty:
         click.echo("the database already has data; demo not loaded", err=True)
         sys.exit(1)

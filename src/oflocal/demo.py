@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oflocal import clock
+from oflocal.db.engine import Database
 from oflocal.events.models import Event
 from oflocal.events.setup import (
     ProgrammeTerms,
@@ -23,6 +24,7 @@ from oflocal.events.setup import (
 )
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.vouchers.issue import add_booklets
+from oflocal.vouchers.models import Ticket
 
 # (name, kana for the bank, craft, tools)
 WORKSHOPS: list[tuple[str, str, str, str]] = [
@@ -161,6 +163,28 @@ def build_event(
             signer.make("B", programme.id, batch.first_booklet_serial + i) for i in range(booklets)
         ]
     return scenario
+
+
+def add_activity(db: Database, signer: CodeSigner, scenario: Scenario, *, sold: int = 30,
+                 redeemed: int = 60) -> None:
+    """Sell some booklets at the desk and redeem tickets at workshops, through the real
+    services, so every page (booth totals, treasurer periods) has something to show."""
+    from oflocal.vouchers.desk import sell_booklets
+    from oflocal.vouchers.redeem import redeem_tickets
+
+    codes = scenario.booklet_codes[:sold]
+    for start in range(0, len(codes), 3):
+        sell_booklets(db, signer, programme_id=scenario.programme_id,
+                      codes=codes[start:start + 3], payment_method="cash", actor="demo")
+    with db.read() as session:
+        tickets = list(
+            session.execute(
+                select(Ticket.code).where(Ticket.status == "active").order_by(Ticket.serial)
+            ).scalars()
+        )
+    for i, start in enumerate(range(0, min(redeemed, len(tickets)), 2)):
+        workshop_id = scenario.workshop_ids[i % len(scenario.workshop_ids)]
+        redeem_tickets(db, signer, workshop_id=workshop_id, codes=tickets[start:start + 2])
 
 
 def database_is_empty(session: Session) -> bool:
