@@ -121,8 +121,11 @@ def booklets(
 
 
 class RssSampler:
-    """Peak of (RSS of a process + RSS of all its descendants), sampled from /proc.
+    """Peak memory of a process and all its descendants, sampled from /proc.
 
+    ``peak_kb`` sums RSS (pages shared between the forked workers and their parent
+    are counted once per process: an upper bound); ``peak_pss_kb`` sums PSS, which
+    splits shared pages between the processes sharing them (the memory really used).
     Runs in the benchmark's parent process, so the measured process stays
     single-threaded (which is what lets the print engine fork its workers).
     """
@@ -131,13 +134,14 @@ class RssSampler:
         self.pid = pid
         self.interval = interval
         self.peak_kb = 0
+        self.peak_pss_kb = 0
 
     @staticmethod
-    def _rss_kb(pid: int) -> int:
+    def _field_kb(path: str, field: str) -> int:
         try:
-            with open(f"/proc/{pid}/status") as status:
+            with open(path) as status:
                 for line in status:
-                    if line.startswith("VmRSS:"):
+                    if line.startswith(field):
                         return int(line.split()[1])
         except OSError:
             pass
@@ -155,12 +159,15 @@ class RssSampler:
         return found
 
     def sample(self) -> None:
-        total, todo = 0, [self.pid]
+        rss = pss = 0
+        todo = [self.pid]
         while todo:
             pid = todo.pop()
-            total += self._rss_kb(pid)
+            rss += self._field_kb(f"/proc/{pid}/status", "VmRSS:")
+            pss += self._field_kb(f"/proc/{pid}/smaps_rollup", "Pss:")
             todo.extend(self._children(pid))
-        self.peak_kb = max(self.peak_kb, total)
+        self.peak_kb = max(self.peak_kb, rss)
+        self.peak_pss_kb = max(self.peak_pss_kb, pss)
 
 
 def decode_sample(path: Path, booklet_codes: list[str], ticket_codes: list[str],
@@ -242,7 +249,8 @@ def measure(count: int, workers: int, sample_pages: int) -> dict[str, float | in
         result: dict[str, float | int | str] = json.loads(stdout.strip().splitlines()[-1])
         booklet_codes, ticket_codes = make_codes(count)
         ok, expected = decode_sample(out, booklet_codes, ticket_codes, sample_pages)
-    result.update(peak_mb=rss.peak_kb / 1024, decoded=ok, expected=expected)
+    result.update(peak_mb=rss.peak_kb / 1024, peak_pss_mb=rss.peak_pss_kb / 1024,
+                  decoded=ok, expected=expected)
     return result
 
 
@@ -365,7 +373,7 @@ def main() -> int:
     counts = [int(c) for c in args.counts.split(",") if c]
     workers = [int(w) for w in args.workers.split(",") if w]
     print(f"print engine benchmark: {TICKETS} tickets per booklet, A4 3 x 4, office mode, "
-          f"{os.cpu_count()} CPUs", flush=True)
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}", flush=True)
     rows = []
     for count in counts:
         for w in workers:
@@ -375,16 +383,17 @@ def main() -> int:
     baseline = run_child(["--naive-child", str(args.baseline)]) if args.baseline else None
 
     print()
-    print("| booklets | tickets | workers | wall s | ms/booklet | CPU s | peak RSS MB, all "
-          "processes | max RSS MB main / worker | pages | PDF MB | QR decoded (sample) |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| booklets | tickets | workers | wall s | ms/booklet | CPU s | peak RSS MB "
+          "(sum of processes) | peak PSS MB | max RSS MB main / worker | pages | PDF MB "
+          "| QR decoded (sample) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         count, wall = int(row["count"]), float(row["wall"])
         worker_rss = (f"{float(row['maxrss_worker_mb']):.0f}" if int(row["workers"]) > 1
                       else "-")
         print(f"| {count:,} | {count * TICKETS:,} | {row['workers']} | {wall:.2f} "
               f"| {wall / count * 1000:.2f} | {float(row['cpu']):.2f} "
-              f"| {float(row['peak_mb']):.0f} "
+              f"| {float(row['peak_mb']):.0f} | {float(row['peak_pss_mb']):.0f} "
               f"| {float(row['maxrss_main_mb']):.0f} / {worker_rss} | {row['pages']:,} "
               f"| {float(row['file_mb']):.1f} | {row['decoded']}/{row['expected']} |")
     if baseline:
@@ -399,7 +408,8 @@ def main() -> int:
                 print(f"  vs 1,000 booklets with {row['workers']} worker(s): "
                       f"{per / ours:.1f}x faster")
     font = rows[0]["font"] if rows else "?"
-    print(f"\nfont: {font}")
+    print(f"\nfont: {font}; load average at the end {os.getloadavg()[0]:.1f} (other work on the "
+          "machine inflates wall time; CPU s is the render's own user+system time)")
     return 0
 
 

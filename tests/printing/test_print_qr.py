@@ -66,7 +66,9 @@ def _paint(ops: str, size: int) -> list[list[int]]:
 def test_path_redraws_exactly_the_dark_modules(mask: int) -> None:
     for code in [*CODES, "A" * 30]:
         rows = qr.encode_rows(code, mask)
-        for ops in (qr.path_ops(rows), qr.symbol_path(code, mask)):
+        fast, modules = qr.symbol_path(code, mask)
+        assert modules == len(rows)
+        for ops in (qr.path_ops(rows), fast):
             grid = _paint(ops, len(rows))
             assert [sum(b << c for c, b in enumerate(r)) for r in grid] == list(rows)
 

@@ -152,3 +152,20 @@ def test_many_workshops_fit_the_cover_list(open_pdf: OpenPdf) -> None:
 
 def test_dates_come_from_the_programme() -> None:
     assert (ISSUE.isoformat(), UNTIL.isoformat()) == ("2026-10-01", "2026-11-30")
+
+
+def test_long_texts_are_fitted_and_odd_codes_still_scan(open_pdf: OpenPdf) -> None:
+    from dataclasses import replace
+
+    (booklet,) = booklets(1, 3)
+    odd = replace(booklet, code="B" * 30)  # longer than any real code: a bigger symbol
+    tickets = (replace(booklet.tickets[0], denomination=10000), *booklet.tickets[1:])
+    long_name = "とても長いイベントの名前" * 4
+    prog = replace(programme(), event_name=long_name)
+    pdf = open_pdf(render([replace(odd, tickets=tickets)], programme=prog))
+    assert [d.text for d in decode_page(pdf[0])] == ["B" * 30]
+    cell = page_geometry(PrintLayout()).cells[0]
+    text = _text(pdf[1], cell)
+    assert "¥10,000" in text
+    assert "とても長いイベントの名前" in text and "…" in text  # cut, with an ellipsis
+    assert sorted(d.text for d in decode_page(pdf[1])) == sorted(t.code for t in tickets)

@@ -10,7 +10,7 @@ import pypdfium2 as pdfium
 import pytest
 import zxingcpp
 from PIL import Image
-from print_helpers import booklets, decode_page, programme, render
+from print_helpers import WORKSHOPS, booklets, decode_page, programme, render
 
 from oflocal.printing import BookletFace, PrintLayout, render_booklets, render_first_sheet_png
 from oflocal.printing.writer import CHUNK_BOOKLETS
@@ -82,6 +82,19 @@ def test_bad_input_is_refused_with_the_booklet_named() -> None:
         render([replace(good, code="t01k")])
 
 
+def test_a_broken_workshop_photo_names_the_workshop(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from oflocal.printing import ImageError
+
+    (good,) = booklets(1, 1)
+    shop = replace(WORKSHOPS[0], image=b"\x89PNG but not really")
+    broken = replace(good, tickets=(replace(good.tickets[0], workshop=shop),))
+    with pytest.raises(ImageError, match="workshop '山田刃物製作所'"):
+        render_booklets(programme(), [broken], tmp_path / "out.pdf", PrintLayout())
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_output_may_be_a_plain_non_seekable_stream(open_pdf: OpenPdf) -> None:
     class Pipe:
         def __init__(self) -> None:
@@ -118,6 +131,17 @@ def test_two_workers_write_the_same_bytes_as_one(open_pdf: OpenPdf) -> None:
     assert sorted(d.text for d in decode_page(pdf[len(pdf) - 2])) == sorted(
         t.code for t in last.tickets
     )
+
+
+def test_spawned_workers_write_the_same_bytes_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From a threaded server the workers are spawned, not forked: same output."""
+    import multiprocessing
+
+    from oflocal.printing import writer
+
+    monkeypatch.setattr(writer, "_start_method", lambda: multiprocessing.get_context("spawn"))
+    items = booklets(CHUNK_BOOKLETS + 2, 2)
+    assert render(items, workers=2) == render(items, workers=1)
 
 
 def test_proof_png_shows_cover_and_first_sheet() -> None:

@@ -9,19 +9,20 @@ per ticket: the QR code, the typed code and the serial (see pages.py).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import date
 
-from .content import GREY, INK, LIGHT, WHITE, Colour, Content, colour_ops
+from .content import GREY, INK, LIGHT, WHITE, Colour, Content
 from .faces import ProgrammeFace, WorkshopFace
 from .fonts import DocumentFont
 from .geometry import CROP_MARK_GAP_MM, CROP_MARK_LENGTH_MM, MM, PageGeometry, Rect
 from .layout import PrintLayout, rgb
+from .pages import SERIAL_FORMAT
 from .pdf import num
 
 SAMPLE_TEXT = "見本 SAMPLE"
 SAMPLE_COLOUR: Colour = (0.85, 0.1, 0.1)
 SAMPLE_STATE = "GSsample"  # ExtGState name: translucent stamp
-SERIAL_FORMAT = "No. {:06d}"
 
 
 def jp_date(d: date) -> str:
@@ -34,6 +35,25 @@ def yen(amount: int) -> str:
 
 def serial_text(serial: int) -> str:
     return SERIAL_FORMAT.format(serial)
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A workshop photo already in the document as an image XObject."""
+
+    name: str
+    width: int  # pixels
+    height: int
+
+    def draw(self, c: Content, x: float, y: float, side: float) -> None:
+        """Fill a square, cropping the longer side (no distortion, no empty bands)."""
+        scale = side / min(self.width, self.height)
+        w, h = self.width * scale, self.height * scale
+        c.raw(
+            f"q {num(x)} {num(y)} {num(side)} {num(side)} re W n "
+            f"{num(w)} 0 0 {num(h)} {num(x + (side - w) / 2)} {num(y + (side - h) / 2)} cm "
+            f"/{self.name} Do Q"
+        )
 
 
 def rule_lines(layout: PrintLayout, programme: ProgrammeFace) -> list[str]:
@@ -111,7 +131,7 @@ class Artwork:
                 )
         return c.data()
 
-    def workshop_card(self, workshop: WorkshopFace | None, image: str | None) -> bytes:
+    def workshop_card(self, workshop: WorkshopFace | None, photo: Photo | None) -> bytes:
         """The featured workshop, in the card's own coordinates (see slots.workshop)."""
         card = self.geometry.slots.workshop
         c = self._content()
@@ -121,9 +141,9 @@ class Artwork:
             )
             return c.data()
         x = 0.0
-        if image:
+        if photo:
             side = min(card.h, 18 * MM)
-            c.raw(f"q {num(side)} 0 0 {num(side)} 0 {num(card.h - side)} cm /{image} Do Q")
+            photo.draw(c, 0, card.h - side, side)
             x = side + 2 * MM
         width = card.w - x
         c.fitted_text(x, card.h - 2.9 * MM, workshop.name, 8, width, bold=True)
@@ -135,7 +155,7 @@ class Artwork:
         c.paragraph(x, top, workshop.introduction, size, width, lines, colour=INK)
         return c.data()
 
-    def workshop_back(self, workshop: WorkshopFace | None, image: str | None) -> bytes:
+    def workshop_back(self, workshop: WorkshopFace | None, photo: Photo | None) -> bytes:
         """The back of a ticket (duplex): the workshop's whole introduction."""
         s = self.geometry.slots
         c = self._content()
@@ -146,15 +166,14 @@ class Artwork:
         if workshop is None:
             return c.data()
         text_width = width
-        if image:
+        if photo:
             side = min(24 * MM, width * 0.4)
-            c.raw(f"q {num(side)} 0 0 {num(side)} {num(s.width - pad - side)} "
-                  f"{num(top - side)} cm /{image} Do Q")
+            photo.draw(c, s.width - pad - side, top - side, side)
             text_width = width - side - 2 * MM
         c.fitted_text(pad, top - 8 * MM, workshop.name, 11, text_width, bold=True)
         c.fitted_text(pad, top - 11.5 * MM, workshop.name_kana, 6, text_width, colour=GREY)
         c.fitted_text(pad, top - 16 * MM, workshop.craft, 7.5, text_width, colour=self.accent)
-        intro_top = top - (26 * MM if image else 19 * MM)
+        intro_top = top - (26 * MM if photo else 19 * MM)
         size = 7.0
         bottom = pad + 5 * MM
         lines = max(0, int((intro_top - bottom) / (size * 1.4)))
@@ -164,17 +183,19 @@ class Artwork:
         )
         return c.data()
 
-    def sample_stamp(self, w: float, h: float) -> bytes:
-        """「見本 SAMPLE」 diagonally across a w × h area; translucent, so all stays legible."""
+    def sample_stamp(self, area: Rect) -> bytes:
+        """「見本 SAMPLE」 diagonally across an area; translucent, so all stays legible."""
         c = self._content()
+        w, h = area.w, area.h
         angle = math.atan2(h, w)
         size = math.hypot(w, h) * 0.75 / max(self.font.width(SAMPLE_TEXT, 1), 1)
         cos, sin = math.cos(angle), math.sin(angle)
         c.raw(
             f"q /{SAMPLE_STATE} gs {num(cos)} {num(sin)} {num(-sin)} {num(cos)} "
-            f"{num(w / 2)} {num(h / 2)} cm"
+            f"{num(area.x + w / 2)} {num(area.y + h / 2)} cm"
         )
-        c.raw(f"{colour_ops(SAMPLE_COLOUR, stroke=True)} {num(size * 0.02)} w")
+        # Filled faintly (see the ExtGState), not outlined: a stroked outline across the
+        # QR code kept it from scanning at proof resolution.
         c.text(0, -size * 0.35, SAMPLE_TEXT, size, align="centre", colour=SAMPLE_COLOUR)
         c.raw("Q")
         return c.data()

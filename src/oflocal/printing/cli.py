@@ -23,8 +23,14 @@ def _run_with_bar(job_id: int, out: Path | None, workers: int) -> None:
         import threading
 
         done = threading.Event()
-        worker = threading.Thread(target=lambda: (run_job(db, data_dir, job_id, workers=workers),
-                                                  done.set()))
+
+        def render() -> None:
+            try:
+                run_job(db, data_dir, job_id, workers=workers)
+            finally:
+                done.set()
+
+        worker = threading.Thread(target=render)
         worker.start()
         shown = 0
         while not done.wait(0.3):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from . import qr
-from .artwork import SAMPLE_STATE, Artwork
+from .artwork import SAMPLE_STATE, Artwork, Photo
 from .faces import BookletFace, ProgrammeFace, TicketFace, WorkshopFace
 from .fonts import DocumentFont
 from .geometry import Rect, page_geometry
@@ -48,7 +48,7 @@ class Document:
         self._xobjects: dict[str, int] = {}
         self._frames: dict[int, str] = {}
         self._cards: dict[WorkshopFace | None, tuple[str | None, str | None]] = {}
-        self._images: dict[bytes, str] = {}
+        self._images: dict[bytes, Photo] = {}
         self._states: dict[str, int] = {}
 
         boxes = f"/MediaBox {box(g.media)}"
@@ -59,14 +59,13 @@ class Document:
         sample_ticket = sample_cover = None
         if programme.sample:
             self._states[SAMPLE_STATE] = self.pdf.write_object(
-                None, "<< /Type /ExtGState /ca 0.28 /CA 0.6 >>"
+                None, "<< /Type /ExtGState /ca 0.28 >>"
             )
             cell = Rect(0, 0, g.slots.width, g.slots.height)
-            sample_ticket = self._form("SmpT", self.art.sample_stamp(cell.w, cell.h), cell)
-            area = g.content
-            stamp = self.art.sample_stamp(area.w, area.h)
-            sample_cover = self._form("SmpC", f"q 1 0 0 1 {area.x:.2f} {area.y:.2f} cm\n".encode()
-                                      + stamp + b"\nQ", g.media)
+            sample_ticket = self._form("SmpT", self.art.sample_stamp(cell), cell)
+            sample_cover = self._form("SmpC", self.art.sample_stamp(g.content), g.media)
+        cover = self._form("Cover", self.art.cover(), g.media)
+        assert cover is not None  # the cover always has content
         self.kit = PageKit(
             geometry=g,
             glyphs=font.glyphs(VARIABLE_CHARS),
@@ -75,7 +74,7 @@ class Document:
             duplex=layout.duplex,
             back_workshop=layout.back_side == "workshop",
             mask=qr.DEFAULT_MASK,
-            cover=self._form("Cover", self.art.cover(), g.media) or "",
+            cover=cover,
             cover_marks=self._form("MarksC", self.art.trim_marks(), g.media),
             cut_guides=self._form("Cuts", self.art.cut_guides(), g.media),
             back_marks=self._form("MarksB", self.art.back_marks(), g.media),
@@ -99,15 +98,15 @@ class Document:
         )
         return name
 
-    def _image(self, workshop: WorkshopFace, pending: list[Callable[[], object]]) -> str | None:
+    def _image(self, workshop: WorkshopFace, pending: list[Callable[[], object]]) -> Photo | None:
         raw = workshop.image
         if not raw:
             return None
         if raw in self._images:
             return self._images[raw]
         name = f"Im{len(self._images) + 1}"
-        self._images[raw] = name
         image = prepare_image(raw, f"workshop {workshop.name!r}")  # fail early, in plan()
+        photo = self._images[raw] = Photo(name, image.width, image.height)
 
         def write() -> None:
             entries = (
@@ -131,7 +130,7 @@ class Document:
                 )
 
         pending.append(write)
-        return name
+        return photo
 
     def _frame(self, denomination: int, pending: list[Callable[[], object]]) -> str:
         name = self._frames.get(denomination)
@@ -147,7 +146,7 @@ class Document:
         if workshop in self._cards:
             return self._cards[workshop]
         number = len(self._cards) + 1
-        image = self._image(workshop, pending) if workshop is not None else None
+        photo = self._image(workshop, pending) if workshop is not None else None
         card = f"Wc{number}" if self.layout.show_workshop else None
         back = f"Wb{number}" if self.layout.duplex and self.layout.back_side == "workshop" else None
         if workshop is None:
@@ -156,12 +155,12 @@ class Document:
         if card:
             front_box = Rect(0, 0, s.workshop.w, s.workshop.h)
             pending.append(
-                lambda: self._form(card, self.art.workshop_card(workshop, image), front_box)
+                lambda: self._form(card, self.art.workshop_card(workshop, photo), front_box)
             )
         if back:
             back_box = Rect(0, 0, s.width, s.height)
             pending.append(
-                lambda: self._form(back, self.art.workshop_back(workshop, image), back_box)
+                lambda: self._form(back, self.art.workshop_back(workshop, photo), back_box)
             )
         self._cards[workshop] = (card, back)
         return card, back

@@ -13,7 +13,9 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 
-from . import qr
+from oflocal.vouchers.codes import grouped
+
+from . import geometry, qr
 from .geometry import PageGeometry, Rect
 
 # Characters a ticket composer may draw: QR alphanumerics (every code) and "No. ".
@@ -55,11 +57,6 @@ class PageKit:
     sample_cover: str | None
 
 
-def grouped(code: str) -> str:
-    """Same as oflocal.vouchers.codes.grouped (kept here so workers import nothing else)."""
-    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
-
-
 def compose_booklet(kit: PageKit, job: BookletJob) -> list[bytes]:
     """Flate-compressed content streams of the booklet's pages, in print order."""
     pages = [_cover(kit, job)]
@@ -89,7 +86,9 @@ def _width(kit: PageKit, text: str, size: float) -> float:
 
 
 def _qr(kit: PageKit, code: str, box: Rect, module: float) -> str:
-    path = qr.symbol_path(code, kit.mask)
+    path, modules = qr.symbol_path(code, kit.mask)
+    if modules != geometry.QR_MODULES:  # a longer payload: a bigger symbol, same box
+        module = box.w / modules
     return f"q {module:.4f} 0 0 {module:.4f} {box.x:.2f} {box.y:.2f} cm 0 g {path} Q"
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
+from array import array
 from collections.abc import Iterable, Sequence
 from typing import BinaryIO
 
@@ -45,7 +46,7 @@ def refs(numbers: Iterable[int]) -> str:
 class PdfWriter:
     def __init__(self, out: BinaryIO) -> None:
         self._out = out
-        self._offsets: dict[int, int] = {}
+        self._offsets = array("q", [0])  # by object number; -1: reserved, not yet written
         self._next = 1
         self._pos = 0
         self._digest = hashlib.sha256()
@@ -63,13 +64,18 @@ class PdfWriter:
     def reserve(self) -> int:
         number = self._next
         self._next += 1
+        self._offsets.append(-1)
+        return number
+
+    def _start(self, number: int | None) -> int:
+        number = self.reserve() if number is None else number
+        if self._offsets[number] != -1:
+            raise RuntimeError(f"PDF object {number} written twice")
+        self._offsets[number] = self._pos
         return number
 
     def write_object(self, number: int | None, body: str) -> int:
-        number = self.reserve() if number is None else number
-        if number in self._offsets:
-            raise RuntimeError(f"PDF object {number} written twice")
-        self._offsets[number] = self._pos
+        number = self._start(number)
         self._write(f"{number} 0 obj\n{body}\nendobj\n".encode("latin-1"))
         return number
 
@@ -86,10 +92,7 @@ class PdfWriter:
         if compress and not compressed:
             data = zlib.compress(data, 6)
             compressed = True
-        number = self.reserve() if number is None else number
-        if number in self._offsets:
-            raise RuntimeError(f"PDF object {number} written twice")
-        self._offsets[number] = self._pos
+        number = self._start(number)
         flate = " /Filter /FlateDecode" if compressed else ""
         head = f"{number} 0 obj\n<<{entries}{flate} /Length {len(data)}>>\nstream\n"
         self._write(head.encode("latin-1"))
@@ -98,7 +101,7 @@ class PdfWriter:
         return number
 
     def close(self, root: int, info: int | None = None) -> None:
-        missing = [n for n in range(1, self._next) if n not in self._offsets]
+        missing = [n for n in range(1, self._next) if self._offsets[n] == -1]
         if missing:
             raise RuntimeError(f"PDF objects reserved but never written: {missing[:10]}")
         xref = self._pos

@@ -4,11 +4,12 @@ Every code we print is 20 characters of Crockford base32, which is exactly the c
 of a version 1 symbol (21 x 21 modules) at error level M in alphanumeric mode.  segno
 builds that symbol in ~0.7 ms even with a fixed mask (and ~4 ms when it searches for the
 best mask); 13,000 codes per 1,000 booklets made QR encoding the biggest single cost.
-So this module has a small encoder for exactly that case (~30 µs per code): the function
-patterns and format bits are precomputed per mask, and each codeword XORs a precomputed
-set of module bits into the rows.  Anything else (longer or non-alphanumeric payloads)
-goes through segno.  tests/printing/test_qr.py checks the fast path module for module
-against segno for every mask.
+So this module has a small encoder for exactly that case (~30 µs per code): function
+patterns and format bits are precomputed per mask, and since Reed-Solomon parity is
+linear, each data byte's whole effect on the symbol is a precomputed bit pattern (see
+``_tables``).  Anything else (longer or non-alphanumeric payloads) goes through segno.
+tests/printing/test_print_qr.py checks the fast path module for module against segno
+for every mask.
 
 The mask is fixed (``DEFAULT_MASK``) instead of searched: the search only lowers a
 penalty score that matters for marginal print quality, and the tests decode every code.
@@ -20,6 +21,7 @@ from functools import cache
 
 ALPHANUMERIC = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 _ALNUM_VALUE = {ch: i for i, ch in enumerate(ALPHANUMERIC)}
+_ALNUM_SET = frozenset(ALPHANUMERIC)
 _PAIR_VALUE = {
     a + b: _ALNUM_VALUE[a] * 45 + _ALNUM_VALUE[b] for a in ALPHANUMERIC for b in ALPHANUMERIC
 }
@@ -222,7 +224,7 @@ def _v1m_data(payload: str) -> list[int]:
 
 
 def fits_fast_path(payload: str) -> bool:
-    return 0 < len(payload) <= _MAX_V1M_CHARS and all(ch in _ALNUM_VALUE for ch in payload)
+    return 0 < len(payload) <= _MAX_V1M_CHARS and set(payload) <= _ALNUM_SET
 
 
 def _v1m_symbol(payload: str, mask: int) -> int:
@@ -272,32 +274,54 @@ def path_ops(rows: Rows) -> str:
     return " ".join([_runs(row, 0, top - r) for r, row in enumerate(rows) if row]) + " f"
 
 
-_SEGMENT = 7  # a version 1 row is three 7-module segments
+_SEGMENT = 7  # a version 1 row is three segments of 7 modules
 _SEGMENT_MASK = (1 << _SEGMENT) - 1
-_segment_ops: dict[int, str] = {}
+_ROW_CACHE_LIMIT = 1 << 14
+_row_ops: dict[int, str] = {}
+_segment_ops: dict[int, str] = {}  # at most 21 rows x 3 segments x 128 patterns
 
 
-def symbol_path(payload: str, mask: int = DEFAULT_MASK) -> str:
-    """``path_ops(encode_rows(payload))``, faster for the codes we print.
+def _row_from_segments(r: int, row: int) -> str:
+    """A row's rectangles, assembled from its three segments' (cached) rectangles.
 
-    The path is assembled from the runs of each 7-module row segment; there are only
-    21 x 3 x 128 such pieces, each formatted once and then looked up.  A run that crosses
-    a segment boundary becomes two touching rectangles of the same path, which fill
-    exactly like one.
+    A run crossing a segment boundary becomes two touching rectangles of the same path,
+    which fill exactly like one.
+    """
+    parts = []
+    for segment in range(_SIZE // _SEGMENT):
+        bits = (row >> (segment * _SEGMENT)) & _SEGMENT_MASK
+        if bits:
+            key = (r * 3 + segment) << _SEGMENT | bits
+            ops = _segment_ops.get(key)
+            if ops is None:
+                ops = _segment_ops[key] = _runs(bits, segment * _SEGMENT, _SIZE - 1 - r)
+            parts.append(ops)
+    return " ".join(parts)
+
+
+def symbol_path(payload: str, mask: int = DEFAULT_MASK) -> tuple[str, int]:
+    """(path, modules per side): the modules of ``path_ops(encode_rows(...))``, faster.
+
+    Most rows of a version 1 symbol repeat between codes (the finder patterns fill much
+    of rows 0-8 and 13-20), so each row's rectangles are looked up once formatted; a new
+    row is put together from cached 7-module segments.  The row cache is cleared when
+    it reaches ``_ROW_CACHE_LIMIT`` entries, so memory stays bounded on long runs.
     """
     if not fits_fast_path(payload):
-        return path_ops(encode_rows(payload, mask))
+        rows = encode_rows(payload, mask)
+        return path_ops(rows), len(rows)
     symbol = _v1m_symbol(payload, mask)
-    cache = _segment_ops
+    cache = _row_ops
+    full = (1 << _SIZE) - 1
     parts: list[str] = []
-    for index in range(_SIZE * _SIZE // _SEGMENT):  # row-major, 3 segments per row
-        bits = (symbol >> (index * _SEGMENT)) & _SEGMENT_MASK
-        if not bits:
-            continue
-        key = (index << _SEGMENT) | bits
+    for r in range(_SIZE):
+        row = (symbol >> (r * _SIZE)) & full
+        key = (r << _SIZE) | row
         ops = cache.get(key)
         if ops is None:
-            row, segment = divmod(index, _SIZE // _SEGMENT)
-            ops = cache[key] = _runs(bits, segment * _SEGMENT, _SIZE - 1 - row)
-        parts.append(ops)
-    return " ".join(parts) + " f"
+            if len(cache) >= _ROW_CACHE_LIMIT:
+                cache.clear()
+            ops = cache[key] = _row_from_segments(r, row)
+        if ops:
+            parts.append(ops)
+    return " ".join(parts) + " f", _SIZE
