@@ -8,9 +8,12 @@ overrides it (the Payment Services Act would then apply), in which case we warn.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oflocal import clock
@@ -24,6 +27,26 @@ from oflocal.ledger.accounts import (
 from oflocal.vouchers.models import Programme
 
 INVOICE_NUMBER = re.compile(r"T\d{13}")
+# What a bank accepts as a kana name before conversion (see settlement/kana.py).
+KANA_NAME = re.compile(
+    r"[\u30A1-\u30FA\u30FC\u30FD\u30FE\uFF66-\uFF9F"  # katakana, ー, ｦ..ﾟ
+    r"A-Za-z0-9\uFF10-\uFF19\uFF21-\uFF3A\uFF41-\uFF5A"  # ASCII and full-width letters
+    r" \u3000()\uFF08\uFF09.\uFF0E\-\uFF0D\u2010\u2212]+"  # spaces ( ) . and hyphens
+)
+ACCOUNT_TYPES = (1, 2, 4, 9)  # 普通, 当座, 貯蓄, その他
+BANK_FIELDS = ("bank_code", "branch_code", "account_type", "account_number", "account_holder_kana")
+FIELD_LABELS = {
+    "name_kana": "フリガナ",
+    "bank.bank_code": "銀行コード",
+    "bank.branch_code": "支店コード",
+    "bank.account_type": "預金種目",
+    "bank.account_number": "口座番号",
+    "bank.account_holder_kana": "口座名義",
+}
+EDITABLE = frozenset(
+    {"name", "name_kana", "craft", "introduction", "tools", "contact", "participating",
+     "invoice_number", *BANK_FIELDS}
+)
 VALIDITY_WARNING = (
     "有効期間が発行日から6か月以上です。資金決済法の前払式支払手段として届出・供託等が"
     "必要になる可能性があります。 / Validity is 6 months or more from issue: the Payment "
@@ -89,13 +112,64 @@ class WorkshopDetails:
     image: bytes | None = field(default=None, repr=False)
 
 
-def add_workshop(session: Session, event_id: int, details: WorkshopDetails) -> Workshop:
-    if details.invoice_number and not INVOICE_NUMBER.fullmatch(details.invoice_number):
+def check_kana(field: str, value: str) -> None:
+    if not KANA_NAME.fullmatch(value) or not value.strip(" \u3000"):
+        raise Refusal("workshop.kana_invalid", field=field, label=FIELD_LABELS[field])
+
+
+def check_bank(values: Mapping[str, Any]) -> None:
+    """A bank account is all five fields or none, each in the shape Zengin needs."""
+    given = [values.get(name) is not None for name in BANK_FIELDS]
+    if not any(given):
+        return
+    for name, present in zip(BANK_FIELDS, given, strict=True):
+        if not present:
+            raise Refusal("workshop.bank_invalid", field=f"bank.{name}",
+                          label=FIELD_LABELS[f"bank.{name}"])
+    for name, digits in (("bank_code", 4), ("branch_code", 3), ("account_number", 7)):
+        value = str(values[name])
+        if not (len(value) == digits and value.isascii() and value.isdigit()):
+            raise Refusal("workshop.bank_invalid", field=f"bank.{name}",
+                          label=FIELD_LABELS[f"bank.{name}"])
+    if values["account_type"] not in ACCOUNT_TYPES:
+        raise Refusal("workshop.bank_invalid", field="bank.account_type",
+                      label=FIELD_LABELS["bank.account_type"])
+    check_kana("bank.account_holder_kana", str(values["account_holder_kana"]))
+
+
+def check_workshop(details: Mapping[str, Any]) -> None:
+    check_kana("name_kana", str(details["name_kana"]))
+    invoice = details.get("invoice_number")
+    if invoice is not None and not INVOICE_NUMBER.fullmatch(invoice):
         raise Refusal("workshop.invoice_number_invalid")
+    check_bank(details)
+
+
+def add_workshop(session: Session, event_id: int, details: WorkshopDetails) -> Workshop:
+    check_workshop(details.__dict__)
     workshop = Workshop(event_id=event_id, **details.__dict__)
     session.add(workshop)
     session.flush()
     create_workshop_account(session, event_id, workshop.id, workshop.name)
+    return workshop
+
+
+def update_workshop(session: Session, workshop_id: int, changes: Mapping[str, Any]) -> Workshop:
+    """Change a workshop's texts, participation, invoice number or bank account; the
+    result is checked as a whole, so a half-changed bank account is refused."""
+    unknown = set(changes) - EDITABLE
+    if unknown:
+        raise ValueError(f"not editable: {sorted(unknown)}")
+    workshop = session.execute(
+        select(Workshop).where(Workshop.id == workshop_id).with_for_update()
+    ).scalar_one_or_none()
+    if workshop is None:
+        raise Refusal("workshop.not_found")
+    merged = {name: getattr(workshop, name) for name in EDITABLE} | dict(changes)
+    check_workshop(merged)
+    for name, value in changes.items():
+        setattr(workshop, name, value)
+    session.flush()
     return workshop
 
 

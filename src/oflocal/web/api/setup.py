@@ -9,7 +9,6 @@ and PIN hashes to nobody.
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -26,12 +25,13 @@ from oflocal.auth.service import Actor, create_staff_user, hash_secret, set_work
 from oflocal.errors import Refusal
 from oflocal.events.models import Event, Workshop
 from oflocal.events.setup import (
-    INVOICE_NUMBER,
+    BANK_FIELDS,
     ProgrammeTerms,
     WorkshopDetails,
     add_workshop,
     create_event,
     create_programme,
+    update_workshop,
 )
 from oflocal.idempotency.store import IdempotencyKey, check_key, request_hash, run_once
 from oflocal.vouchers.expiry import expire_programme
@@ -49,22 +49,6 @@ Yen = Annotated[int, Field(ge=0, le=10_000_000)]
 
 # Katakana (full- and half-width, with the long-vowel mark), the ASCII a bank name may
 # carry, and spaces. The Zengin export converts to half-width and checks byte lengths.
-_KANA = re.compile(
-    r"[\u30A1-\u30FA\u30FC\u30FD\u30FE\uFF66-\uFF9F"  # katakana, ー, ｦ..ﾟ
-    r"A-Za-z0-9\uFF10-\uFF19\uFF21-\uFF3A\uFF41-\uFF5A"  # ASCII and full-width letters
-    r" \u3000()\uFF08\uFF09.\uFF0E\-\uFF0D\u2010\u2212]+"  # spaces ( ) . and hyphens
-)
-ACCOUNT_TYPES = (1, 2, 4, 9)  # 普通, 当座, 貯蓄, その他
-_LABELS = {
-    "name_kana": "フリガナ",
-    "bank.bank_code": "銀行コード",
-    "bank.branch_code": "支店コード",
-    "bank.account_type": "預金種目",
-    "bank.account_number": "口座番号",
-    "bank.account_holder_kana": "口座名義",
-}
-
-
 class Input(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -292,33 +276,8 @@ def _workshop_out(workshop: Workshop, *, full_bank: bool) -> WorkshopOut:
     )
 
 
-def _check_kana(field: str, value: str) -> None:
-    if not _KANA.fullmatch(value) or not value.strip(" \u3000"):
-        raise Refusal("workshop.kana_invalid", field=field, label=_LABELS[field])
-
-
-def _check_invoice_number(value: str | None) -> None:
-    if value is not None and not INVOICE_NUMBER.fullmatch(value):
-        raise Refusal("workshop.invoice_number_invalid")
-
-
 def _bank_columns(bank: BankAccountIn | None) -> dict[str, Any]:
-    """The five bank columns, checked for shape; all of them or none."""
-    if bank is None:
-        return dict.fromkeys(
-            ("bank_code", "branch_code", "account_type", "account_number", "account_holder_kana")
-        )
-    shapes = (("bank_code", bank.bank_code, 4), ("branch_code", bank.branch_code, 3),
-              ("account_number", bank.account_number, 7))
-    for name, value, digits in shapes:
-        if not (len(value) == digits and value.isascii() and value.isdigit()):
-            raise Refusal("workshop.bank_invalid", field=f"bank.{name}",
-                          label=_LABELS[f"bank.{name}"])
-    if bank.account_type not in ACCOUNT_TYPES:
-        raise Refusal("workshop.bank_invalid", field="bank.account_type",
-                      label=_LABELS["bank.account_type"])
-    _check_kana("bank.account_holder_kana", bank.account_holder_kana)
-    return bank.model_dump()
+    return bank.model_dump() if bank is not None else dict.fromkeys(BANK_FIELDS)
 
 
 def _is_admin(request: Request[Any, Any, Any]) -> bool:
@@ -344,8 +303,6 @@ def new_workshop(request: Request[Any, Any, Any], event_id: EventId,
     """Add a workshop (and its payable account). A taken code answers 409 `workshop.code_taken`."""
     s = services(request.app.state)
     code = data.code.upper()
-    _check_kana("name_kana", data.name_kana)
-    _check_invoice_number(data.invoice_number)
     bank = _bank_columns(data.bank)
     if data.pin is not None and not (data.pin.isascii() and data.pin.isdigit()
                                      and 4 <= len(data.pin) <= 8):
@@ -389,22 +346,12 @@ def change_workshop(request: Request[Any, Any, Any], workshop_id: WorkshopId,
             if value is None:
                 raise Refusal("request.invalid", detail=f"{name} cannot be null")
             changes[name] = value
-    if "name_kana" in changes:
-        _check_kana("name_kana", changes["name_kana"])
     if "invoice_number" in sent:
-        _check_invoice_number(data.invoice_number)
         changes["invoice_number"] = data.invoice_number
     if "bank" in sent:
         changes.update(_bank_columns(data.bank))
     with services(request.app.state).db.write() as session:
-        workshop = session.execute(
-            select(Workshop).where(Workshop.id == workshop_id).with_for_update()
-        ).scalar_one_or_none()
-        if workshop is None:
-            raise Refusal("workshop.not_found")
-        for name, value in changes.items():
-            setattr(workshop, name, value)
-        session.flush()
+        workshop = update_workshop(session, workshop_id, changes)
         return _workshop_out(workshop, full_bank=True)
 
 
