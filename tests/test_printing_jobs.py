@@ -167,3 +167,21 @@ def test_jobs_left_running_by_a_stopped_server_are_marked_failed(db: Database) -
     with db.read() as session:
         job = session.execute(select(PrintJob)).scalar_one()
     assert job.status == "failed" and "restart" in (job.error or "")
+
+
+def test_a_retried_print_request_returns_the_same_job(
+    client: tuple[TestClient[Any], int], db: Database
+) -> None:
+    http, programme_id = client
+    url = f"/api/v1/programmes/{programme_id}/print-jobs"
+    first = http.post(url, json={"count": 2}, headers={"Idempotency-Key": "print-1"})
+    again = http.post(url, json={"count": 2}, headers={"Idempotency-Key": "print-1"})
+    assert first.status_code == again.status_code == 202
+    assert first.json()["id"] == again.json()["id"]
+    assert again.headers.get("idempotent-replayed") is None  # the answer is the job's status
+    other = http.post(url, json={"count": 3}, headers={"Idempotency-Key": "print-1"})
+    assert other.status_code == 422 and other.json()["code"] == "idempotency.key_reused"
+    _wait(http, first.json()["id"])
+    with db.read() as session:
+        assert len(session.execute(select(PrintJob.id)).all()) == 1
+        assert len(session.execute(select(Booklet.id)).all()) == 2

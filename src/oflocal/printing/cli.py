@@ -68,7 +68,7 @@ def print_booklets(programme_id: int, count: int, out: Path | None, workers: int
     from oflocal.cli import database, signer
 
     job_id = issue_batch_job(database(), signer(), programme_id=programme_id, count=count,
-                             actor="cli")
+                             actor="cli").body["job_id"]
     _run_with_bar(job_id, out, workers)
 
 

@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from oflocal import clock
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
+from oflocal.idempotency.store import IdempotencyKey, Outcome, run_once
 from oflocal.printing.models import PrintJob
 from oflocal.printing.source import booklet_faces, programme_face
 from oflocal.printing.writer import render_booklets
@@ -42,13 +44,19 @@ def job_file(data_dir: Path, job: PrintJob) -> Path:
 
 def issue_batch_job(
     db: Database, signer: CodeSigner, *, programme_id: int, count: int, actor: str,
-    reason: str = "",
-) -> int:
-    """Issue ``count`` new booklets (not yet valid) and queue their PDF. Returns the job id."""
-    with db.write() as session:
+    reason: str = "", idem: IdempotencyKey | None = None,
+) -> Outcome:
+    """Issue ``count`` new booklets (not yet valid) and queue their PDF, once per key.
+
+    The outcome's body names the job; a replayed outcome means the job already exists."""
+
+    def work(session: Session) -> dict[str, Any]:
         batch = add_booklets(session, signer, programme_id, count, now=clock.now(), actor=actor,
                              reason=reason)
-        return _queue(session, programme_id, batch.batch_id, batch.number, count, actor)
+        return {"job_id": _queue(session, programme_id, batch.batch_id, batch.number, count,
+                                 actor)}
+
+    return run_once(db, idem, work, status=202)
 
 
 def reprint_job(

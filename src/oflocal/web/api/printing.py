@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response, Router, get, post
+from litestar.params import Parameter
 from litestar.response import File
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 
 from oflocal.errors import Refusal
 from oflocal.printing.jobs import issue_batch_job, job_file, reprint_job
@@ -15,8 +17,8 @@ from oflocal.printing.models import PrintJob
 from oflocal.printing.proof import render_first_sheet_png
 from oflocal.printing.samples import sample_booklets
 from oflocal.printing.source import programme_face
-from oflocal.vouchers.models import Programme
-from oflocal.web.api.common import DESK, actor_of
+from oflocal.vouchers.models import PrintBatch, Programme
+from oflocal.web.api.common import DESK, actor_of, idempotency
 from oflocal.web.state import services
 
 
@@ -41,6 +43,11 @@ class JobStatus(BaseModel):
     created_at: datetime
     finished_at: datetime | None
     download_url: str | None
+
+
+class JobSummary(JobStatus):
+    batch_number: int | None = Field(description="The print batch's number (第N回)")
+    reason: str = Field(description="The batch's reason; reprints start with `reprint: `")
 
 
 def _status(job: PrintJob) -> JobStatus:
@@ -71,11 +78,20 @@ def _job(request: Request[Any, Any, Any], job_id: int) -> PrintJob:
       status_code=202)
 def start_print(request: Request[Any, Any, Any], programme_id: int,
                 data: PrintRequest) -> JobStatus:
-    """Issue a numbered batch of booklets (not yet valid) and render its PDF in the background."""
+    """Issue a numbered batch of booklets (not yet valid) and render its PDF in the background.
+
+    Send an `Idempotency-Key` so that a retry after a lost answer returns the same job
+    instead of issuing a second batch."""
     s = services(request.app.state)
-    job_id = issue_batch_job(s.db, s.signer, programme_id=programme_id, count=data.count,
-                             actor=actor_of(request).scope)
-    request.app.state.print_runner.submit(job_id)
+    actor = actor_of(request)
+    idem = None
+    if request.headers.get("idempotency-key") is not None:
+        idem = idempotency(request, actor, programme_id, data.count)
+    outcome = issue_batch_job(s.db, s.signer, programme_id=programme_id, count=data.count,
+                              actor=actor.scope, idem=idem)
+    job_id = int(outcome.body["job_id"])
+    if not outcome.replayed:
+        request.app.state.print_runner.submit(job_id)
     return _status(_job(request, job_id))
 
 
@@ -87,6 +103,30 @@ def reprint(request: Request[Any, Any, Any], data: ReprintRequest) -> JobStatus:
                          actor=actor_of(request).scope)
     request.app.state.print_runner.submit(job_id)
     return _status(_job(request, job_id))
+
+
+@get("/programmes/{programme_id:int}/print-jobs", opt={"roles": DESK}, sync_to_thread=True)
+def list_jobs(
+    request: Request[Any, Any, Any],
+    programme_id: int,
+    limit: Annotated[int, Parameter(query="limit", ge=1, le=100,
+                                    description="How many, the latest first")] = 20,
+) -> list[JobSummary]:
+    """A programme's recent print jobs and reprints, the latest first, with their progress."""
+    with services(request.app.state).db.read() as session:
+        if session.get(Programme, programme_id) is None:
+            raise Refusal("programme.not_found")
+        rows = session.execute(
+            select(PrintJob, PrintBatch.number, PrintBatch.reason)
+            .outerjoin(PrintBatch, PrintBatch.id == PrintJob.batch_id)
+            .where(PrintJob.programme_id == programme_id)
+            .order_by(PrintJob.id.desc())
+            .limit(limit)
+        ).all()
+        return [
+            JobSummary(**_status(job).model_dump(), batch_number=number, reason=reason or "")
+            for job, number, reason in rows
+        ]
 
 
 @get("/print-jobs/{job_id:int}", opt={"roles": DESK}, sync_to_thread=True)
@@ -120,5 +160,5 @@ def proof(request: Request[Any, Any, Any], programme_id: int) -> Response[bytes]
     return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
-router = Router(path="/", route_handlers=[start_print, reprint, job_status, job_pdf, proof],
-                tags=["printing"])
+router = Router(path="/", route_handlers=[start_print, reprint, list_jobs, job_status, job_pdf,
+                                          proof], tags=["printing"])

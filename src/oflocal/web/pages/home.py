@@ -31,6 +31,7 @@ def landing(request: AnyRequest) -> Response[Any]:
     else:
         if actor.role in ("admin", "desk"):
             links.append(("/desk", "desk", "primary"))
+            links.append(("/printing", "printing", "secondary"))
         if actor.role in ("admin", "treasurer") and _has_route(request, "/treasurer"):
             links.append(("/treasurer", "treasurer", "secondary"))
     return page(request, "home.html", links=links)

@@ -137,6 +137,8 @@ def page_context(request: AnyRequest) -> dict[str, Any]:
         "csrf": actor.csrf_token if actor is not None and actor.via == "session" else "",
         "here": here(request),
         "home": home_for(actor),
+        # Staff have several pages (desk, printing, treasurer): the brand leads to the list.
+        "brand_home": "/booth" if actor is not None and actor.role == "workshop" else "/",
     }
 
 
