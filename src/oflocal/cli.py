@@ -112,6 +112,7 @@ def demo(if_empty: bool, print_logins: bool, workshops: int, booklets: int) -> N
         add_activity,
         build_event,
         database_is_empty,
+        describe_demo_committee,
     )
 
     with database().read() as session:
@@ -120,6 +121,8 @@ def demo(if_empty: bool, print_logins: bool, workshops: int, booklets: int) -> N
         with database().write() as session:
             scenario = build_event(session, signer(), workshops=workshops, booklets=booklets)
         add_activity(database(), signer(), scenario, sold=min(30, booklets))
+        with database().write() as session:
+            describe_demo_committee(session, scenario.event_id)
         for username, name, role, password in STAFF_LOGINS:
             create_staff_user(database(), username=username, display_name=name, role=role,
                               password=password)

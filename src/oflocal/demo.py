@@ -187,5 +187,15 @@ def add_activity(db: Database, signer: CodeSigner, scenario: Scenario, *, sold: 
         redeem_tickets(db, signer, workshop_id=workshop_id, codes=tickets[start:start + 2])
 
 
+def describe_demo_committee(session: Session, event_id: int) -> None:
+    """The committee's own bank account (a made-up one), so the demo's Zengin file works."""
+    event = session.get(Event, event_id)
+    assert event is not None
+    event.zengin_requester_code = "1234567890"
+    event.zengin_requester_kana = "オープンファクトリージッコウイインカイ"
+    event.payer_bank_code, event.payer_branch_code = "0152", "001"
+    event.payer_account_type, event.payer_account_number = 1, "7654321"
+
+
 def database_is_empty(session: Session) -> bool:
     return session.execute(select(Event.id).limit(1)).first() is None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TypedDict
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import Session
 
 from oflocal.ledger.models import Account, JournalEntry, Posting
@@ -145,12 +145,12 @@ def verify(session: Session) -> Report:
         .having(func.count() > 1)
     ).scalars().all()
     report.check("a ticket is redeemed at most once", not twice, f"tickets {twice[:10]}")
-    live = select(Redemption.ticket_id).where(Redemption.undone_at.is_(None))
+    # EXISTS uses the partial unique index on live redemptions; NOT IN would rescan.
+    live = exists().where(Redemption.ticket_id == Ticket.id, Redemption.undone_at.is_(None))
     mismatched = session.execute(
-        select(func.count()).where(
-            ((Ticket.status == "redeemed") & Ticket.id.not_in(live))
-            | ((Ticket.status != "redeemed") & Ticket.id.in_(live))
-        )
+        select(func.count())
+        .select_from(Ticket)
+        .where(((Ticket.status == "redeemed") & ~live) | ((Ticket.status != "redeemed") & live))
     ).scalar_one()
     report.check("ticket states agree with redemptions", mismatched == 0, f"{mismatched} tickets")
     return report

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -17,12 +18,13 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
+from oflocal.db.engine import Database
 from oflocal.errors import Refusal
 from oflocal.events.models import Event
 from oflocal.format import ja_date, yen
 
 
-def _db():  # type: ignore[no-untyped-def]
+def _db() -> Database:
     from oflocal.cli import database
 
     return database()
@@ -110,9 +112,12 @@ def _progress_export(
     make: Callable[[Callable[[int], None] | None], Iterator[bytes]], total: int, output: Path,
     label: str,
 ) -> int:
-    with click.progressbar(length=max(total, 1), label=label, file=click.get_text_stream("stderr"),
+    with click.progressbar(length=max(total, 1), label=label, file=sys.stderr,
                            show_pos=True) as bar:
-        return _write(make(bar.update), output)
+        def advance(n: int) -> None:
+            bar.update(n)
+
+        return _write(make(advance), output)
 
 
 @report.command("journal")

@@ -33,7 +33,8 @@ def encode_rows(
     rows: Iterable[Sequence[object]], encoding: str = "utf-8-sig", batch: int = 500
 ) -> Iterator[bytes]:
     """Encode CSV rows in batches. ``encoding`` is a codec from :func:`encoding_of`;
-    characters Shift_JIS lacks become ``?`` rather than stopping the export."""
+    in Shift_JIS ¥ is written ￥, and characters it lacks become ``?`` rather than
+    stopping the export."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     first = True
@@ -46,8 +47,8 @@ def encode_rows(
         buffer.truncate()
         if encoding == "utf-8-sig":
             data = text.encode("utf-8-sig" if first else "utf-8")
-        else:
-            data = text.encode(encoding, errors="replace")
+        else:  # cp932 has the full-width yen sign only
+            data = text.replace("¥", "￥").encode(encoding, errors="replace")
         first = False
         return data
 

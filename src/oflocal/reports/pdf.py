@@ -58,7 +58,7 @@ def write_summary_pdf(out: IO[bytes], s: ProgrammeSummary, *, issued: date | Non
         _footer(canvas, s, page)
         canvas.showPage()
         page += 1
-        return PAGE_H - MARGIN - 4 * mm
+        return float(PAGE_H - MARGIN - 4 * mm)
 
     y = PAGE_H - MARGIN - 4 * mm
     text(canvas, MARGIN, y, "商品券 集計表 Programme summary", 16)

@@ -124,7 +124,8 @@ def programme_summary(session: Session, programme_id: int) -> ProgrammeSummary:
     per_workshop = [
         WorkshopRow(wid, code, name, int(n), int(face))
         for wid, code, name, n, face in session.execute(
-            select(Workshop.id, Workshop.code, Workshop.name, func.count(), func.sum(Redemption.amount))
+            select(Workshop.id, Workshop.code, Workshop.name, func.count(),
+                   func.sum(Redemption.amount))
             .join(Workshop, Workshop.id == Redemption.workshop_id)
             .where(*live)
             .group_by(Workshop.id, Workshop.code, Workshop.name)

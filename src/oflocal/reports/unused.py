@@ -56,7 +56,8 @@ class Balance:
             "is_record_date": self.is_record_date,
             "deposit_required": self.deposit_required,
             "programmes": [
-                {"programme_id": pid, "name": name, "balance": bal, "under_payment_services_act": act}
+                {"programme_id": pid, "name": name, "balance": bal,
+                 "under_payment_services_act": act}
                 for pid, name, bal, act in self.by_programme
             ],
         }
@@ -93,7 +94,9 @@ def unused_balance(session: Session, event_id: int, as_of: date) -> Balance:
     )
 
 
-def record_date_balances(session: Session, event_id: int, today: date | None = None) -> list[Balance]:
+def record_date_balances(
+    session: Session, event_id: int, today: date | None = None
+) -> list[Balance]:
     """The balance on every record date (31 March, 30 September) from the event's first
     issue date up to today."""
     first = session.execute(

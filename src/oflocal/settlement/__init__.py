@@ -1,1 +1,11 @@
-"""Settlement: closing periods, paying workshops, and the Zengin bank-transfer file."""
+"""Settlement: closing periods, paying workshops, and the Zengin bank-transfer file.
+
+- ``models``: periods, frozen lines and tallies, corrections;
+- ``close``: :func:`close.close_period`, the one way a period is closed;
+- ``pay``: :func:`pay.mark_period_paid`, the one way payouts are posted;
+- ``corrections``: reversing entries after a period closed, settled by the next one;
+- ``queries`` and ``statements``: what a workshop is paid, as PDF and CSV;
+- ``transfer``: a period's Zengin file (layout in ``zengin``, ``kana``, ``banks``);
+- ``settings`` and ``rules``: the committee's requester data and the fee rule;
+- ``audit``: the settlement identities ``ledger verify`` checks; ``cli``: ``oflocal settle``.
+"""

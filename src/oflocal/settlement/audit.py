@@ -74,6 +74,7 @@ def check_settlement(session: Session, report: _Report) -> None:
         .where(SettlementCorrection.settlement_period_id.is_not(None))
         .group_by(SettlementCorrection.settlement_period_id, SettlementCorrection.workshop_id)
     ):
+        assert p is not None
         adjustments[(p, w)] = int(amount)
     wrong = []
     for key in sorted(set(lines) | set(tallies) | set(settled) | set(adjustments)):
@@ -106,14 +107,16 @@ def check_settlement(session: Session, report: _Report) -> None:
         if paid.get(period_id) and line.payable != 0:
             want = {"payable": line.payable, "bank": -line.net, "fee_income": -line.fee}
             expected[payout_key(period_id, workshop_id)] = {k: v for k, v in want.items() if v}
-    mismatched = sorted(k for k in set(expected) | set(postings) if expected.get(k) != postings.get(k))
+    mismatched = sorted(
+        k for k in set(expected) | set(postings) if expected.get(k) != postings.get(k)
+    )
     report.check(
         "payouts = lines of paid periods (payable, bank, fee), none for unpaid",
         not mismatched,
         f"{mismatched[:10]}",
     )
 
-    ledger = dict(
+    ledger: dict[int | None, int] = dict(
         session.execute(
             select(Account.workshop_id, func.sum(Posting.amount))
             .join(Posting, Posting.account_id == Account.id)
@@ -122,13 +125,12 @@ def check_settlement(session: Session, report: _Report) -> None:
             .group_by(Account.workshop_id)
         ).all()
     )
-    rows = dict(
+    rows: dict[int, int] = dict(
         session.execute(
             select(SettlementCorrection.workshop_id, func.sum(SettlementCorrection.amount))
             .group_by(SettlementCorrection.workshop_id)
         ).all()
     )
-    off = sorted(
-        w for w in set(ledger) | set(rows) if -int(ledger.get(w, 0)) != int(rows.get(w, 0))
-    )
+    workshops = {w for w in (*ledger, *rows) if w is not None}
+    off = sorted(w for w in workshops if -int(ledger.get(w, 0)) != int(rows.get(w, 0)))
     report.check("corrections on payable:W = correction rows", not off, f"workshops {off[:10]}")

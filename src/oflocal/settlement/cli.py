@@ -20,12 +20,13 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
+from oflocal.db.engine import Database
 from oflocal.errors import Refusal
 from oflocal.events.models import Event, Workshop
 from oflocal.format import tokyo_minute, yen
 
 
-def _db():  # type: ignore[no-untyped-def]
+def _db() -> Database:
     from oflocal.cli import database
 
     return database()
@@ -128,21 +129,24 @@ def statements_cmd(period_id: int, workshop_code: str | None, fmt: str, encoding
     """Write the statements (支払通知書) of a period: one PDF or CSV for all workshops,
     or for one."""
     from oflocal.reports.csvout import encoding_of
-    from oflocal.settlement.queries import get_period, iter_statements
+    from oflocal.settlement.queries import get_period, iter_statements, period_lines
     from oflocal.settlement.statements import statements_csv, write_statements_pdf
 
     with _db().read() as session:
         period = get_period(session, period_id)
         workshop_id = _workshop_id(period.event_id, workshop_code) if workshop_code else None
-        statements = iter_statements(session, period_id, workshop_id)
-        with output.open("wb") as out:
+        lines = 1 if workshop_id else len(period_lines(session, period_id))
+        with output.open("wb") as out, click.progressbar(
+            iter_statements(session, period_id, workshop_id), length=max(lines, 1),
+            label="statements", file=sys.stderr, show_pos=True,
+        ) as statements:
             if fmt == "pdf":
                 written = write_statements_pdf(out, statements)
-                click.echo(f"{written} statement(s) → {output}")
             else:
                 for chunk in statements_csv(statements, encoding_of(encoding)):
                     out.write(chunk)
-                click.echo(f"CSV → {output}")
+                written = lines
+    click.echo(f"{written} statement(s) → {output}")
 
 
 @settle.command("zengin")

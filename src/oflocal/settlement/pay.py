@@ -10,9 +10,9 @@ and every payout entry carries a unique ``once_key`` naming the period and works
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from oflocal import clock
@@ -66,12 +66,12 @@ def _pay(
             date=ja_date(transfer_date),
             cutoff=ja_date(cutoff_day),
         )
-    moved = session.execute(
+    moved = cast(CursorResult[Any], session.execute(
         update(SettlementPeriod)
         .where(SettlementPeriod.id == period_id, SettlementPeriod.status == "closed")
         .values(status="paid", transfer_date=transfer_date, paid_at=at, paid_by=actor[:60])
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )).rowcount
     if moved != 1:  # a concurrent payment won (PostgreSQL re-checked our WHERE)
         raise Refusal("settlement.already_paid", date=ja_date(transfer_date))
     lines = session.execute(

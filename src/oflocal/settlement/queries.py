@@ -214,7 +214,9 @@ def workshop_statements(session: Session, workshop_id: int) -> list[dict[str, An
             "number": p.number,
             "status": p.status,
             "cutoff_at": p.cutoff_at.isoformat(),
-            "previous_cutoff_at": p.previous_cutoff_at.isoformat() if p.previous_cutoff_at else None,
+            "previous_cutoff_at": (
+                p.previous_cutoff_at.isoformat() if p.previous_cutoff_at else None
+            ),
             "transfer_date": p.transfer_date.isoformat() if p.transfer_date else None,
             "ticket_count": line.ticket_count,
             "face_total": line.face_total,

@@ -43,9 +43,15 @@ def requester_of(event: Event) -> Requester:
 
 
 def lock_event(session: Any, event_id: int) -> Event:
-    """The event row, locked (PostgreSQL; SQLite writes are serialised already)."""
+    """The event row, locked (PostgreSQL; SQLite writes are serialised already).
+
+    ``FOR NO KEY UPDATE``: closes (and corrections) of one event queue behind each other,
+    but redemptions, whose journal entries only take a key-share lock on the event for
+    their foreign key, go on while a period closes (a plain ``FOR UPDATE`` would stall
+    them all, and deadlock an undo against the close).
+    """
     event = session.execute(
-        select(Event).where(Event.id == event_id).with_for_update()
+        select(Event).where(Event.id == event_id).with_for_update(key_share=True)
     ).scalar_one_or_none()
     if event is None:
         raise Refusal("event.not_found")

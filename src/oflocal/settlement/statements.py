@@ -61,7 +61,7 @@ def csv_rows(statements: Iterable[Statement]) -> Iterator[list[object]]:
             f"{st.bank_name} {st.branch_name} {st.account}".strip(),
         ]
         for denomination, count, face in st.denominations:
-            yield [*head, KIND_DENOMINATION, f"¥{denomination:,}", count, face, *tail]
+            yield [*head, KIND_DENOMINATION, f"{denomination:,}円券", count, face, *tail]
         for day, count, face in st.days:
             yield [*head, KIND_DAY, day.isoformat(), count, face, *tail]
         for reason, amount in st.corrections:
@@ -113,7 +113,8 @@ def draw_statement(canvas: Canvas, st: Statement, issued: date) -> None:
     y -= 24 * mm
     text(canvas, MARGIN, y, "下記のとおり、商品券の換金代金をお支払いいたします。", 10)
     y -= 7 * mm
-    text(canvas, MARGIN, y, f"対象期間（第{st.period_number}回精算）：{period_label(st.previous_cutoff_at, st.cutoff_at)}", 9.5)
+    period = period_label(st.previous_cutoff_at, st.cutoff_at)
+    text(canvas, MARGIN, y, f"対象期間（第{st.period_number}回精算）：{period}", 9.5)
 
     y -= 13 * mm
     canvas.setLineWidth(1.2)
@@ -131,9 +132,10 @@ def draw_statement(canvas: Canvas, st: Statement, issued: date) -> None:
         _page_footer(canvas, st, page)
         canvas.showPage()
         page += 1
-        top = PAGE_H - MARGIN
-        text(canvas, MARGIN, top, f"支払通知書（続き） {st.workshop_name}　第{st.period_number}回精算", 10)
-        return top - 10 * mm
+        top = float(PAGE_H - MARGIN)
+        text(canvas, MARGIN, top,
+             f"支払通知書（続き） {st.workshop_name}　第{st.period_number}回精算", 10)
+        return float(top - 10 * mm)
 
     y -= 11 * mm
     text(canvas, MARGIN, y, "内訳", 11)
@@ -176,6 +178,8 @@ def write_statements_pdf(out: IO[bytes], statements: Iterable[Statement], *,
     return count
 
 
-def statements_pdf(statements: Iterable[Statement], *, issued: date | None = None) -> Iterator[bytes]:
+def statements_pdf(
+    statements: Iterable[Statement], *, issued: date | None = None
+) -> Iterator[bytes]:
     """The PDF as chunks (built in a spooled temporary file, then streamed)."""
     return spooled(lambda out: write_statements_pdf(out, statements, issued=issued))

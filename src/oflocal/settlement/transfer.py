@@ -66,7 +66,9 @@ def _problem_dict(problem: ZenginProblem) -> dict[str, Any]:
     return asdict(problem)
 
 
-def check_period_file(session: Session, period_id: int, transfer_date: date) -> list[dict[str, Any]]:
+def check_period_file(
+    session: Session, period_id: int, transfer_date: date
+) -> list[dict[str, Any]]:
     """Everything that would block the file, as dicts (empty: the file can be made)."""
     requester, payees, paid_on = _inputs(session, period_id)
     today = None if paid_on else clock.tokyo_date(clock.now())

@@ -136,15 +136,21 @@ def upgrade() -> None:
 
     for column in _EVENT_COLUMNS:
         op.execute(f"ALTER TABLE event ADD COLUMN {column}")
-    # No index mentions settlement_period_id, so on PostgreSQL closing a period can
-    # update redemption rows in place (HOT) instead of touching every index.
+    # Closing a period sets settlement_period_id on every redemption it takes, up to a
+    # million rows in one UPDATE. Three choices keep that fast on PostgreSQL:
+    # - no index mentions the column and pages keep room (fillfactor 50), so the update
+    #   is HOT: the new row version stays on its page and no index is touched;
+    # - no foreign key: its check would run once per row (about 8 µs each). The close
+    #   sets the column only to the period it has just inserted, periods are never
+    #   deleted (trigger below), and `ledger verify` checks every settled redemption
+    #   against its period's frozen line;
+    # - the redemption guards are AFTER triggers with WHEN clauses (below): a legal
+    #   update neither locks the row for a BEFORE trigger nor calls a function.
     existing = {c['name'] for c in sa.inspect(op.get_bind()).get_columns('redemption')}
     if 'settlement_period_id' not in existing:  # a SQLite downgrade leaves it behind
-        op.execute(
-            "ALTER TABLE redemption ADD COLUMN settlement_period_id INTEGER "
-            "CONSTRAINT fk_redemption_settlement_period_id_settlement_period "
-            "REFERENCES settlement_period (id)"
-        )
+        op.execute("ALTER TABLE redemption ADD COLUMN settlement_period_id INTEGER")
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute("ALTER TABLE redemption SET (fillfactor = 50)")
     install_guards()
 
 
@@ -167,6 +173,9 @@ def downgrade() -> None:
 # --- Guards the database enforces itself ------------------------------------------------
 
 _APPEND_ONLY = ("settlement_line", "settlement_tally")
+_REDEMPTION_FROZEN = (  # as in 0001
+    "ticket_id", "workshop_id", "programme_id", "amount", "entry_id", "redeemed_at",
+)
 _PERIOD_FROZEN = (
     "event_id", "number", "cutoff_at", "previous_cutoff_at", "fee_rule", "fee_rate_bp",
     "fee_fixed_yen", "fee_rounding", "closed_at", "closed_by",
@@ -193,7 +202,7 @@ SQLITE_GUARDS = [
         f"BEGIN SELECT RAISE(ABORT, 'oflocal: {t} rows are never deleted'); END"
         for t in (*_APPEND_ONLY, "settlement_period", "settlement_correction")
     ),
-    "CREATE TRIGGER settlement_period_moves BEFORE UPDATE ON settlement_period "
+    "CREATE TRIGGER settlement_period_moves BEFORE UPDATE ON settlement_period "  # noqa: S608
     f"WHEN NOT (OLD.status = 'closed' AND NEW.status = 'paid') OR {_changed(_PERIOD_FROZEN, True)} "
     "BEGIN SELECT RAISE(ABORT, 'oflocal: a settlement period only goes from closed to paid, once'); END",
     "CREATE TRIGGER settlement_correction_settled_once BEFORE UPDATE ON settlement_correction "
@@ -246,19 +255,38 @@ POSTGRES_GUARDS = [
     "CREATE TRIGGER settlement_correction_settled_once BEFORE UPDATE ON settlement_correction "
     f"FOR EACH ROW WHEN (OLD.settlement_period_id IS NOT NULL OR {_changed(_CORRECTION_FROZEN, False)}) "
     "EXECUTE FUNCTION oflocal_settlement_refuse('a correction is settled once and never rewritten')",
-    "CREATE TRIGGER redemption_settled_once BEFORE UPDATE ON redemption FOR EACH ROW "
+    # AFTER, not BEFORE: a BEFORE ROW trigger makes PostgreSQL lock (and WAL-log) every
+    # row an UPDATE touches, even when its WHEN clause is false; an AFTER trigger whose
+    # WHEN is false costs nothing. Raising in it still aborts the whole statement.
+    "CREATE TRIGGER redemption_settled_once AFTER UPDATE ON redemption FOR EACH ROW "
     "WHEN (NEW.settlement_period_id IS DISTINCT FROM OLD.settlement_period_id "
     "AND (OLD.settlement_period_id IS NOT NULL OR OLD.undone_at IS NOT NULL)) "
     "EXECUTE FUNCTION oflocal_settlement_refuse('a redemption is settled at most once, and never when undone')",
-    "CREATE TRIGGER redemption_settled_no_undo BEFORE UPDATE ON redemption FOR EACH ROW "
+    "CREATE TRIGGER redemption_settled_no_undo AFTER UPDATE ON redemption FOR EACH ROW "
     "WHEN (OLD.settlement_period_id IS NOT NULL AND NEW.undone_at IS DISTINCT FROM OLD.undone_at) "
     "EXECUTE FUNCTION oflocal_settlement_refuse('a settled redemption cannot be undone')",
+]
+
+# 0001's guard refuses the same changes, but as an AFTER trigger with a WHEN clause: its
+# function is called only for a change it refuses, and no row is locked for it.
+_PG_GUARD_WHEN = (
+    " OR ".join(f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in _REDEMPTION_FROZEN)
+    + " OR (OLD.undone_at IS NOT NULL AND NEW.undone_at IS DISTINCT FROM OLD.undone_at)"
+)
+POSTGRES_GUARDS += [
+    "DROP TRIGGER redemption_guard ON redemption",
+    "CREATE TRIGGER redemption_guard AFTER UPDATE ON redemption FOR EACH ROW "
+    f"WHEN ({_PG_GUARD_WHEN}) EXECUTE FUNCTION oflocal_redemption_guard()",
 ]
 
 POSTGRES_DROP = [
     "DROP TRIGGER IF EXISTS redemption_settled_once ON redemption",
     "DROP TRIGGER IF EXISTS redemption_settled_no_undo ON redemption",
     "DROP FUNCTION IF EXISTS oflocal_settlement_refuse() CASCADE",
+    "DROP TRIGGER redemption_guard ON redemption",
+    "CREATE TRIGGER redemption_guard BEFORE UPDATE ON redemption "
+    "FOR EACH ROW EXECUTE FUNCTION oflocal_redemption_guard()",
+    "ALTER TABLE redemption RESET (fillfactor)",
 ]
 
 

@@ -1,0 +1,323 @@
+"""The treasurer's pages (会計): settlement periods, closing, statements, the Zengin file,
+marking paid, corrections, settings and reports with charts; and each workshop's own
+statements.
+
+Pages draw; every change of money is one call of the same service function the API
+and the CLI use (``close_period``, ``mark_period_paid``, ``correct_redemption``,
+``adjust_workshop``, ``expire_programme``), from an HTML form that carries the
+session's CSRF token. Downloads are links to the JSON API's streamed files.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any
+
+from litestar import Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, Parameter
+from litestar.response import Redirect
+from markupsafe import Markup
+from sqlalchemy import select
+
+from oflocal import clock
+from oflocal.auth.service import Actor
+from oflocal.errors import Refusal
+from oflocal.events.models import Event, Workshop
+from oflocal.format import tokyo_minute
+from oflocal.i18n import gettext_for
+from oflocal.idempotency.store import IdempotencyKey, request_hash
+from oflocal.reports.charts import svg_columns, svg_rows
+from oflocal.reports.pdf import summary_figures
+from oflocal.reports.summary import event_programmes, programme_summary
+from oflocal.reports.unused import next_record_date, record_date_balances, unused_balance
+from oflocal.settlement.close import close_period
+from oflocal.settlement.corrections import adjust_workshop, correct_redemption
+from oflocal.settlement.pay import mark_period_paid
+from oflocal.settlement.queries import list_periods, period_detail, workshop_statements
+from oflocal.settlement.rules import FeeRule
+from oflocal.settlement.settings import RequesterData, set_fee_rule, set_requester, settings_view
+from oflocal.settlement.transfer import check_period_file
+from oflocal.vouchers.expiry import expire_programme
+from oflocal.web.api.common import MONEY, WORKSHOP
+from oflocal.web.pages.render import AnyRequest, page, page_lang, refusal_texts
+from oflocal.web.security import check_form_csrf, current_actor
+from oflocal.web.state import services
+
+Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+FORM = {"roles": MONEY, "csrf": "form"}
+
+
+def _actor(request: AnyRequest, data: Form) -> Actor:
+    actor = current_actor(request)
+    check_form_csrf(actor, data.get("_csrf"))
+    assert actor is not None  # the roles guard let only a logged-in actor in
+    return actor
+
+
+def _events(request: AnyRequest) -> list[tuple[int, str]]:
+    with services(request.app.state).db.read() as session:
+        return [(i, n) for i, n in session.execute(
+            select(Event.id, Event.name).order_by(Event.starts_on.desc(), Event.id.desc()))]
+
+
+def _event_id(request: AnyRequest, chosen: int | None) -> int | None:
+    events = _events(request)
+    if chosen is not None and any(e == chosen for e, _ in events):
+        return chosen
+    return events[0][0] if events else None
+
+
+def _shown(period: dict[str, Any]) -> dict[str, Any]:
+    """Times as people read them: Tokyo, to the minute."""
+    labels = {
+        f"{key}_label": tokyo_minute(datetime.fromisoformat(period[key])) if period.get(key) else ""
+        for key in ("cutoff_at", "previous_cutoff_at")
+    }
+    return {**period, **labels}
+
+
+def _error(request: AnyRequest, refusal: Refusal) -> dict[str, str]:
+    return refusal_texts(refusal, page_lang(request))
+
+
+def _tokyo_input(moment: datetime) -> str:
+    """A value for <input type="datetime-local">, in Tokyo time."""
+    return clock.as_tokyo(moment).strftime("%Y-%m-%dT%H:%M")
+
+
+def _parse_tokyo(value: str) -> datetime:
+    try:
+        naive = datetime.fromisoformat(value.strip())
+    except ValueError as error:
+        raise Refusal("report.date_invalid") from error
+    return naive.replace(tzinfo=clock.TOKYO) if naive.tzinfo is None else naive
+
+
+def _parse_day(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError as error:
+        raise Refusal("report.date_invalid") from error
+
+
+def _int(value: str | None, default: int = 0) -> int:
+    try:
+        return int((value or "").strip() or default)
+    except ValueError as error:
+        raise Refusal("request.invalid", detail=f"not a whole number: {value!r}") from error
+
+
+def _overview(request: AnyRequest, event_id: int | None, *, status: int = 200,
+              error: dict[str, str] | None = None, done: str | None = None) -> Response[Any]:
+    db = services(request.app.state).db
+    periods: list[dict[str, Any]] = []
+    settings: dict[str, Any] | None = None
+    workshops: list[tuple[int, str, str]] = []
+    if event_id is not None:
+        with db.read() as session:
+            periods = [_shown(p) for p in list_periods(session, event_id)]
+            workshops = [(w.id, w.code, w.name) for w in session.execute(
+                select(Workshop).where(Workshop.event_id == event_id).order_by(Workshop.code)
+            ).scalars()]
+        settings = settings_view(db, event_id)
+    return page(
+        request, "treasurer/index.html", status=status,
+        events=_events(request), event_id=event_id, periods=periods, settings=settings,
+        workshops=workshops, error=error, done=done,
+        cutoff_default=_tokyo_input(clock.now()), close_key=uuid.uuid4().hex,
+    )
+
+
+@get("/treasurer", opt={"roles": MONEY}, sync_to_thread=True, include_in_schema=False)
+def overview(request: AnyRequest,
+             event: int | None = Parameter(query="event", default=None, ge=1)) -> Response[Any]:
+    """Periods of the event, the close form, settings and links to reports."""
+    return _overview(request, _event_id(request, event))
+
+
+@post("/treasurer/events/{event_id:int}/close", opt=FORM, sync_to_thread=True,
+      include_in_schema=False)
+def close(request: AnyRequest, event_id: int, data: Form) -> Response[Any]:
+    actor = _actor(request, data)
+    try:
+        cutoff = _parse_tokyo(data.get("cutoff", "")) if data.get("cutoff") else None
+        key = (data.get("key") or "")[:100]
+        idem = IdempotencyKey(actor.scope, f"page-close-{key}",
+                              request_hash("close", event_id, data.get("cutoff"))) if key else None
+        outcome = close_period(services(request.app.state).db, event_id=event_id, cutoff=cutoff,
+                               actor=actor.scope, idem=idem)
+    except Refusal as refusal:
+        return _overview(request, event_id, status=refusal.status, error=_error(request, refusal))
+    return Redirect(f"/treasurer/periods/{outcome.body['period_id']}", status_code=303)
+
+
+@post("/treasurer/events/{event_id:int}/fee", opt=FORM, sync_to_thread=True,
+      include_in_schema=False)
+def fee(request: AnyRequest, event_id: int, data: Form) -> Response[Any]:
+    _actor(request, data)
+    _ = gettext_for(page_lang(request))
+    try:
+        set_fee_rule(services(request.app.state).db, event_id=event_id, rule=FeeRule(
+            data.get("rule", "none"), _int(data.get("rate_bp")), _int(data.get("fixed_yen")),
+            data.get("rounding", "floor")))
+    except Refusal as refusal:
+        return _overview(request, event_id, status=refusal.status, error=_error(request, refusal))
+    return _overview(request, event_id, done=_("The fee rule was saved."))
+
+
+@post("/treasurer/events/{event_id:int}/requester", opt=FORM, sync_to_thread=True,
+      include_in_schema=False)
+def requester(request: AnyRequest, event_id: int, data: Form) -> Response[Any]:
+    _actor(request, data)
+    _ = gettext_for(page_lang(request))
+    try:
+        set_requester(services(request.app.state).db, event_id=event_id, data=RequesterData(
+            data.get("code", "").strip(), data.get("name_kana", ""),
+            data.get("bank_code", "").strip(), data.get("branch_code", "").strip(),
+            _int(data.get("account_type"), 1), data.get("account_number", "").strip()))
+    except Refusal as refusal:
+        return _overview(request, event_id, status=refusal.status, error=_error(request, refusal))
+    return _overview(request, event_id, done=_("The committee's bank account was saved."))
+
+
+@post("/treasurer/events/{event_id:int}/corrections", opt=FORM, sync_to_thread=True,
+      include_in_schema=False)
+def correction(request: AnyRequest, event_id: int, data: Form) -> Response[Any]:
+    actor = _actor(request, data)
+    _ = gettext_for(page_lang(request))
+    db = services(request.app.state).db
+    try:
+        if data.get("redemption_id"):
+            to = _int(data.get("to_workshop_id")) or None
+            correct_redemption(db, redemption_id=_int(data.get("redemption_id")),
+                               reason=data.get("reason", ""), actor=actor.scope,
+                               to_workshop_id=to)
+        else:
+            adjust_workshop(db, workshop_id=_int(data.get("workshop_id")),
+                            amount=_int(data.get("amount")),
+                            counter_account=data.get("counter_account", ""),
+                            reason=data.get("reason", ""), actor=actor.scope)
+    except Refusal as refusal:
+        return _overview(request, event_id, status=refusal.status, error=_error(request, refusal))
+    return _overview(request, event_id,
+                     done=_("The correction was posted; the next period will settle it."))
+
+
+def _period_page(request: AnyRequest, period_id: int, *, status: int = 200,
+                 error: dict[str, str] | None = None,
+                 transfer_date: date | None = None) -> Response[Any]:
+    db = services(request.app.state).db
+    with db.read() as session:
+        detail = _shown(period_detail(session, period_id))
+        day = transfer_date or _next_business_day(clock.tokyo_date(clock.now()) + timedelta(days=1))
+        problems = check_period_file(session, period_id, day) if transfer_date else None
+    if detail["transfer_date"]:
+        day = date.fromisoformat(detail["transfer_date"])
+    return page(request, "treasurer/period.html", status=status, period=detail, error=error,
+                transfer_date=day.isoformat(), problems=problems,
+                checked=transfer_date is not None)
+
+
+def _next_business_day(day: date) -> date:
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
+
+
+@get("/treasurer/periods/{period_id:int}", opt={"roles": MONEY}, sync_to_thread=True,
+     include_in_schema=False)
+def period(request: AnyRequest, period_id: int,
+           transfer_date: str | None = Parameter(query="transfer_date", default=None)
+           ) -> Response[Any]:
+    """One period: its lines, downloads, the Zengin check and file, marking it paid."""
+    return _period_page(request, period_id, transfer_date=_parse_day(transfer_date))
+
+
+@post("/treasurer/periods/{period_id:int}/paid", opt=FORM, sync_to_thread=True,
+      include_in_schema=False)
+def paid(request: AnyRequest, period_id: int, data: Form) -> Response[Any]:
+    actor = _actor(request, data)
+    try:
+        day = _parse_day(data.get("transfer_date"))
+        if day is None:
+            raise Refusal("report.date_invalid")
+        mark_period_paid(services(request.app.state).db, period_id=period_id, transfer_date=day,
+                         actor=actor.scope)
+    except Refusal as refusal:
+        return _period_page(request, period_id, status=refusal.status,
+                            error=_error(request, refusal))
+    return Redirect(f"/treasurer/periods/{period_id}", status_code=303)
+
+
+@get("/treasurer/reports", opt={"roles": MONEY}, sync_to_thread=True, include_in_schema=False)
+def reports(request: AnyRequest,
+            event: int | None = Parameter(query="event", default=None, ge=1),
+            as_of: str | None = Parameter(query="as_of", default=None)) -> Response[Any]:
+    """Programme summaries with charts, the unused balance and the ledger exports."""
+    return _reports_page(request, _event_id(request, event), _parse_day(as_of))
+
+
+def _reports_page(request: AnyRequest, event_id: int | None, as_of: date | None, *,
+                  status: int = 200, error: dict[str, str] | None = None,
+                  done: str | None = None) -> Response[Any]:
+    _ = gettext_for(page_lang(request))
+    today = clock.tokyo_date(clock.now())
+    day = as_of or today
+    programmes: list[dict[str, Any]] = []
+    balance = None
+    records: list[Any] = []
+    with services(request.app.state).db.read() as session:
+        if event_id is not None:
+            for pid, _name in event_programmes(session, event_id):
+                summary = programme_summary(session, pid)
+                programmes.append({
+                    "summary": summary,
+                    "figures": summary_figures(summary),
+                    "per_day_svg": Markup(svg_columns(
+                        [(f"{d.day.month}/{d.day.day}", d.face) for d in summary.per_day],
+                        title=_("Redemptions per day"))),
+                    "per_workshop_svg": Markup(svg_rows(
+                        [(f"{w.code} {w.name}", w.face) for w in summary.per_workshop],
+                        title=_("Redemptions per workshop"))),
+                    "expirable": today > summary.valid_until and summary.outstanding_tickets > 0,
+                })
+            balance = unused_balance(session, event_id, day)
+            records = record_date_balances(session, event_id, today)
+    return page(request, "treasurer/reports.html", status=status, events=_events(request),
+                event_id=event_id, programmes=programmes, balance=balance, records=records,
+                as_of=day.isoformat(), next_record=next_record_date(today), error=error,
+                done=done)
+
+
+@post("/treasurer/programmes/{programme_id:int}/expire", opt=FORM, sync_to_thread=True,
+      include_in_schema=False)
+def expire(request: AnyRequest, programme_id: int, data: Form) -> Response[Any]:
+    actor = _actor(request, data)
+    _ = gettext_for(page_lang(request))
+    event_id = _int(data.get("event_id")) or None
+    try:
+        result = expire_programme(services(request.app.state).db, programme_id=programme_id,
+                                  actor=actor.scope)
+    except Refusal as refusal:
+        return _reports_page(request, event_id, None, status=refusal.status,
+                             error=_error(request, refusal))
+    return _reports_page(request, event_id, None, done=_("Expired tickets: {n}, {amount}")
+                         .format(n=result["tickets"], amount=f"¥{result['amount']:,}"))
+
+
+@get("/statements", opt={"roles": WORKSHOP}, sync_to_thread=True, include_in_schema=False)
+def my_statements(request: AnyRequest) -> Response[Any]:
+    """A workshop's own payment statements, to download as PDF or CSV."""
+    actor = current_actor(request)
+    assert actor is not None
+    with services(request.app.state).db.read() as session:
+        rows = [_shown(r) for r in workshop_statements(session, actor.id)]
+    return page(request, "treasurer/statements.html", statements=rows)
+
+
+route_handlers = [overview, close, fee, requester, correction, period, paid, reports, expire,
+                  my_statements]

@@ -1,0 +1,196 @@
+"""The settlement JSON API on both databases: role guards (treasurer and admin only; a
+workshop sees only its own statements), closing, paying, downloads and Zengin."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+from sqlalchemy import update
+
+from oflocal import clock
+from oflocal.auth.models import StaffUser
+from oflocal.auth.service import issue_api_token
+from oflocal.db.engine import Database
+from oflocal.events.models import Workshop
+from oflocal.settings import Settings
+from oflocal.vouchers.codes import CodeSigner
+from oflocal.web.app import create_app
+from test_settlement import World, make_world
+
+STAFF = ("admin", "desk", "treasurer")
+
+
+class Api:
+    def __init__(self, client: TestClient[Litestar], world: World, tokens: dict[str, str]) -> None:
+        self.client, self.world, self.tokens = client, world, tokens
+
+    def _headers(self, who: str | None, extra: dict[str, str] | None = None) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
+        return {**headers, **(extra or {})}
+
+    def get(self, who: str | None, path: str, **kw: Any) -> Any:
+        return self.client.get("/api/v1" + path, headers=self._headers(who), **kw)
+
+    def post(self, who: str | None, path: str, body: Any = None,
+             headers: dict[str, str] | None = None) -> Any:
+        return self.client.post("/api/v1" + path, json=body, headers=self._headers(who, headers))
+
+    def put(self, who: str | None, path: str, body: Any) -> Any:
+        return self.client.put("/api/v1" + path, json=body, headers=self._headers(who))
+
+
+@pytest.fixture
+def api(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> Iterator[Api]:
+    world = make_world(db, signer)
+    with db.write() as session:
+        users = [StaffUser(username=f"s-{r}", display_name=r, role=r, password_hash="!",
+                           created_at=clock.now()) for r in STAFF]
+        session.add_all(users)
+        session.flush()
+        ids = {u.role: u.id for u in users}
+    tokens = {r: issue_api_token(db, name=r, staff_user_id=ids[r]) for r in STAFF}
+    for i in range(3):
+        tokens[f"w{i}"] = issue_api_token(db, name=f"w{i}", workshop_id=world.sc.workshop_ids[i])
+    settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
+    with TestClient(app=create_app(settings=settings, db=db)) as client:
+        yield Api(client, world, tokens)
+
+
+def test_only_treasurer_and_admin_settle(api: Api) -> None:
+    w = api.world
+    w.redeem(0, 2, minutes=0)
+    w.redeem(1, 1, minutes=0)
+    event = w.sc.event_id
+    for who in (None, "desk", "w0"):
+        closed = api.post(who, f"/events/{event}/settlement/periods",
+                          {"cutoff_at": w.at(5).isoformat()})
+        assert closed.status_code in (401, 403), (who, closed.text)
+        assert closed.json()["code"] in ("auth.required", "auth.forbidden")
+        assert api.get(who, f"/events/{event}/settlement/periods").status_code in (401, 403)
+    first = api.post("treasurer", f"/events/{event}/settlement/periods",
+                     {"cutoff_at": w.at(5).isoformat()})
+    assert first.status_code == 201, first.text
+    period = first.json()
+    assert (period["number"], period["face_total"], period["workshops"]) == (1, 1500, 2)
+    again = api.post("admin", f"/events/{event}/settlement/periods",
+                     {"cutoff_at": w.at(5).isoformat()})
+    assert again.status_code == 200 and again.json()["period_id"] == period["period_id"]
+    listed = api.get("admin", f"/events/{event}/settlement/periods").json()
+    assert [p["period_id"] for p in listed] == [period["period_id"]]
+    detail = api.get("treasurer", f"/settlement/periods/{period['period_id']}").json()
+    assert {ln["workshop_code"]: ln["net"] for ln in detail["lines"]} == {"W01": 1000, "W02": 500}
+    assert all(ln["bank_account"].startswith("普通 ***") for ln in detail["lines"])
+
+    pid = period["period_id"]
+    day = clock.tokyo_date(w.at(5)).isoformat()
+    assert api.post("desk", f"/settlement/periods/{pid}/paid", {"transfer_date": day}
+                    ).status_code == 403
+    paid = api.post("treasurer", f"/settlement/periods/{pid}/paid", {"transfer_date": day},
+                    headers={"Idempotency-Key": "pay-1"})
+    assert paid.status_code == 200 and paid.json()["status"] == "paid"
+    replay = api.post("treasurer", f"/settlement/periods/{pid}/paid", {"transfer_date": day},
+                      headers={"Idempotency-Key": "pay-1"})
+    assert replay.status_code == 200 and replay.headers.get("Idempotent-Replayed") == "true"
+    twice = api.post("admin", f"/settlement/periods/{pid}/paid", {"transfer_date": day})
+    assert twice.status_code == 409 and twice.json()["code"] == "settlement.already_paid"
+    w.assert_verified()
+
+
+def test_workshops_see_only_their_own_statements(api: Api) -> None:
+    w = api.world
+    w.redeem(0, 2, minutes=0)
+    w.redeem(1, 3, minutes=0)
+    pid = api.post("treasurer", f"/events/{w.sc.event_id}/settlement/periods",
+                   {"cutoff_at": w.at(5).isoformat()}).json()["period_id"]
+    mine = api.get("w0", "/workshop/statements").json()
+    assert [(s["period_id"], s["face_total"]) for s in mine] == [(pid, 1000)]
+    assert api.get("w2", "/workshop/statements").json() == []
+    own = api.get("w0", f"/workshop/statements/{pid}")
+    assert own.status_code == 200 and own.content.startswith(b"%PDF")
+    own_csv = api.get("w0", f"/workshop/statements/{pid}", params={"format": "csv"})
+    rows = list(csv.DictReader(io.StringIO(own_csv.content.decode("utf-8-sig"))))
+    assert {r["工房コード"] for r in rows} == {"W01"}
+    assert api.get("w2", f"/workshop/statements/{pid}").json()["code"] == "settlement.not_in_period"
+    wid1 = w.sc.workshop_ids[1]
+    other = api.get("w0", f"/settlement/periods/{pid}/statements/{wid1}")
+    assert other.status_code == 403 and other.json()["code"] == "workshop.forbidden"
+    assert api.get("w1", f"/settlement/periods/{pid}/statements/{wid1}").status_code == 200
+    assert api.get("w0", f"/settlement/periods/{pid}/statements").status_code == 403
+    assert api.get("w0", f"/settlement/periods/{pid}").status_code == 403
+    everyone = api.get("treasurer", f"/settlement/periods/{pid}/statements",
+                       params={"format": "csv", "encoding": "shift_jis"})
+    assert everyone.status_code == 200
+    assert everyone.headers["content-type"] == "text/csv; charset=Shift_JIS"
+    codes = {r["工房コード"] for r in csv.DictReader(io.StringIO(everyone.content.decode("cp932")))}
+    assert codes == {"W01", "W02"}
+    pdf = api.get("admin", f"/settlement/periods/{pid}/statements")
+    assert pdf.headers["content-type"].startswith("application/pdf")
+    assert pdf.content.startswith(b"%PDF") and b"%%EOF" in pdf.content[-1024:]
+    assert api.get("admin", "/settlement/periods/99999/statements").status_code == 404
+
+
+def test_zengin_over_the_api(api: Api) -> None:
+    w = api.world
+    w.redeem(0, 2, minutes=0)
+    w.redeem(2, 1, minutes=0)
+    pid = api.post("treasurer", f"/events/{w.sc.event_id}/settlement/periods",
+                   {"cutoff_at": w.at(5).isoformat()}).json()["period_id"]
+    day = clock.tokyo_date(clock.now()) + timedelta(days=7)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    blocked = api.get("treasurer", f"/settlement/periods/{pid}/zengin",
+                      params={"transfer_date": day.isoformat()})
+    assert blocked.status_code == 409 and blocked.json()["code"] == "zengin.blocked"
+    assert all(p["payee_key"] is None for p in blocked.json()["detail"]["problems"])
+    saved = api.put("treasurer", f"/events/{w.sc.event_id}/settlement/requester", {
+        "code": "0123456789", "name_kana": "ｼﾞﾂｺｳｲｲﾝｶｲ", "bank_code": "0005",
+        "branch_code": "001", "account_type": 1, "account_number": "0000123"})
+    assert saved.status_code == 200 and saved.json()["requester_code"] == "0123456789"
+    with w.db.write() as s:
+        s.execute(update(Workshop).where(Workshop.id == w.sc.workshop_ids[2])
+                  .values(account_number="12"))
+    check = api.get("admin", f"/settlement/periods/{pid}/zengin/check",
+                    params={"transfer_date": day.isoformat()}).json()
+    assert not check["ok"]
+    assert [(p["payee_key"], p["field"]) for p in check["problems"]] == [("W03", "account_number")]
+    with w.db.write() as s:
+        s.execute(update(Workshop).where(Workshop.id == w.sc.workshop_ids[2])
+                  .values(account_number="0000012"))
+    ok = api.get("treasurer", f"/settlement/periods/{pid}/zengin",
+                 params={"transfer_date": day.isoformat()})
+    assert ok.status_code == 200, ok.text
+    assert ok.headers["x-zengin-payees"] == "2" and ok.headers["x-zengin-total"] == "1500"
+    assert ok.headers["content-type"] == "text/plain; charset=Shift_JIS"
+    assert len(ok.content) == 5 * 122 and ok.content.endswith(b"\r\n")
+    assert api.get("desk", f"/settlement/periods/{pid}/zengin",
+                   params={"transfer_date": day.isoformat()}).status_code == 403
+
+
+def test_fee_rule_and_corrections_over_the_api(api: Api) -> None:
+    w = api.world
+    event = w.sc.event_id
+    rule = api.put("treasurer", f"/events/{event}/settlement/fee-rule",
+                   {"rule": "fixed", "fixed_yen": 25})
+    assert rule.status_code == 200 and rule.json()["fee_description_ja"] == "券1枚につき¥25"
+    assert api.put("desk", f"/events/{event}/settlement/fee-rule",
+                   {"rule": "none"}).status_code == 403
+    bad = api.put("treasurer", f"/events/{event}/settlement/fee-rule",
+                  {"rule": "rate", "rate_bp": 20000})
+    assert bad.status_code == 422
+    w.redeem(0, 2, minutes=0)
+    adjusted = api.post("treasurer", "/settlement/corrections/adjustment", {
+        "workshop_id": w.sc.workshop_ids[0], "amount": -300, "counter_account": "breakage",
+        "reason": "破損券"})
+    assert adjusted.status_code == 201, adjusted.text
+    period = api.post("treasurer", f"/events/{event}/settlement/periods", {}).json()
+    assert (period["face_total"], period["adjustment_total"], period["fee_total"],
+            period["net_total"]) == (1000, -300, 50, 650)
+    w.assert_verified()

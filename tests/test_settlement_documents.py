@@ -1,0 +1,224 @@
+"""Statements (PDF and CSV) and the Zengin file of a period, checked against the ledger
+on both databases. The PDF is read back as text with pdfium; the Zengin file is read
+back with the other engineer's independent reader (tests/settlement/zengin_reader.py)."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import sys
+from collections import defaultdict
+from datetime import date, timedelta
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pytest
+from sqlalchemy import update
+
+from oflocal import clock
+from oflocal.db.engine import Database
+from oflocal.errors import Refusal
+from oflocal.events.models import Workshop
+from oflocal.settlement.corrections import adjust_workshop
+from oflocal.settlement.pay import mark_period_paid
+from oflocal.settlement.queries import iter_statements
+from oflocal.settlement.rules import FeeRule
+from oflocal.settlement.settings import RequesterData, set_fee_rule, set_requester
+from oflocal.settlement.statements import CSV_HEADER, statements_csv, statements_pdf
+from oflocal.settlement.transfer import check_period_file, period_zengin_file
+from oflocal.vouchers.codes import CodeSigner
+from test_settlement import World, lines_of, make_world
+
+
+@pytest.fixture
+def world(db: Database, signer: CodeSigner) -> World:
+    return make_world(db, signer)
+
+
+def pdf_pages(data: bytes) -> list[str]:
+    doc = pdfium.PdfDocument(data)
+    try:
+        return [doc[i].get_textpage().get_text_range() for i in range(len(doc))]
+    finally:
+        doc.close()
+
+
+def settled_world(world: World) -> tuple[World, dict[str, object]]:
+    """Fee 2.5 % (rounded half up); W1 4 tickets on day 1 and 2 on day 2 ... one period."""
+    w = world
+    set_fee_rule(w.db, event_id=w.sc.event_id, rule=FeeRule("rate", 250, 0, "round"))
+    # Two Tokyo days: base and base + 1 day (both inside the validity window).
+    w.base = clock.start_of_tokyo_day(clock.tokyo_date(clock.now()) - timedelta(days=1)) + \
+        timedelta(hours=10)
+    w.redeem(0, 4, minutes=0)
+    w.redeem(1, 3, minutes=30)
+    w.redeem(0, 2, minutes=24 * 60)
+    adjust_workshop(w.db, workshop_id=w.sc.workshop_ids[1], amount=77, counter_account="fee_income",
+                    reason="手数料の返金", actor="t", now=w.at(24 * 60 + 1))
+    period = w.close(24 * 60 + 5)
+    return w, period
+
+
+def test_statement_pdf_shows_the_right_totals(world: World) -> None:
+    w, period = settled_world(world)
+    pid = int(str(period["period_id"]))
+    with w.db.read() as s:
+        pdf = b"".join(statements_pdf(iter_statements(s, pid)))
+    pages = pdf_pages(pdf)
+    ids = w.sc.workshop_ids
+    lines = lines_of(w.db, pid)
+    w1, w2 = lines[ids[0]], lines[ids[1]]
+    # W1: 6 × ¥500 = ¥3,000, fee 2.5 % = ¥75, net ¥2,925; W2: ¥1,500, fee ¥38 (37.5), +¥77
+    assert (w1.face_total, w1.fee, w1.net) == (3000, 75, 2925)
+    assert (w2.face_total, w2.fee, w2.adjustment, w2.net) == (1500, 38, 77, 1539)
+    first = next(p for p in pages if "大野木工所" in p)
+    for expected in ("支払通知書", "オープンファクトリー実行委員会", "大野木工所", "T1000000000000",
+                     "¥3,000", "-¥75", "¥2,925", "2.50%", "四捨五入", "普通 ***4500",
+                     "振込日：未定", "第1回精算", "日別の内訳"):
+        assert expected in first, expected
+    second = next(p for p in pages if "高岡銅器" in p)
+    assert "¥1,539" in second and "手数料の返金" in second and "¥77" in second
+    assert "登録番号" not in second  # W2 has no invoice number
+    # per-day breakdown of W1: 4 tickets on day one, 2 on day two
+    day1, day2 = clock.tokyo_date(w.at(0)), clock.tokyo_date(w.at(24 * 60))
+    assert f"{day1.year}年{day1.month}月{day1.day}日" in first and "¥2,000" in first
+    assert f"{day2.year}年{day2.month}月{day2.day}日" in first and "¥1,000" in first
+    assert "大野木工所" not in "\n".join(p for p in pages if "高岡銅器" in p)
+
+    mark_period_paid(w.db, period_id=pid, transfer_date=day2, actor="t")
+    with w.db.read() as s:
+        paid_pdf = b"".join(statements_pdf(iter_statements(s, pid, ids[0])))
+    paid_pages = pdf_pages(paid_pdf)
+    assert len(paid_pages) == 1
+    assert f"振込日：{day2.year}年{day2.month}月{day2.day}日" in paid_pages[0]
+    assert "高岡銅器" not in paid_pages[0]
+
+
+def _csv(data: bytes, encoding: str = "utf-8-sig") -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(data.decode(encoding))))
+
+
+def test_statement_csv_totals_equal_the_ledger(world: World) -> None:
+    w, period = settled_world(world)
+    pid = int(str(period["period_id"]))
+    with w.db.read() as s:
+        data = b"".join(statements_csv(iter_statements(s, pid)))
+    assert data.startswith(b"\xef\xbb\xbf") and b"\r\n" in data
+    rows = _csv(data)
+    assert list(rows[0]) == list(CSV_HEADER)
+    by: dict[tuple[str, str], int] = defaultdict(int)
+    for row in rows:
+        by[(row["工房コード"], row["区分"])] += int(row["金額"])
+    codes = w.sc.workshop_codes
+    # Before payment: face + corrections of each workshop = what the ledger owes it.
+    for i, code in enumerate(codes[:2]):
+        owed = by[(code, "額面合計")] + by[(code, "訂正合計")]
+        assert owed == w.payable(i)
+        assert by[(code, "額面合計")] + by[(code, "訂正合計")] + by[(code, "手数料")] == \
+            by[(code, "支払額")]
+        assert by[(code, "券種")] == by[(code, "日別")] == by[(code, "額面合計")]
+    before = w.balances()
+    mark_period_paid(w.db, period_id=pid, transfer_date=clock.tokyo_date(clock.now()), actor="t")
+    after = w.balances()
+    nets = sum(v for (_, kind), v in by.items() if kind == "支払額")
+    fees = -sum(v for (_, kind), v in by.items() if kind == "手数料")
+    assert before["bank"] - after["bank"] == nets == 2925 + 1539
+    assert before["fee_income"] - after["fee_income"] == fees == 75 + 38
+    assert w.payable(0) == w.payable(1) == 0
+    paid_rows = _csv(b"".join(_statements(w, pid)))
+    assert {r["振込日"] for r in paid_rows} == {clock.tokyo_date(clock.now()).isoformat()}
+    w.assert_verified()
+
+    sjis = _statements(w, pid, encoding="cp932")
+    assert _csv(b"".join(sjis), "cp932")[0]["工房名"] == "大野木工所"
+
+
+def _statements(w: World, pid: int, encoding: str = "utf-8-sig") -> list[bytes]:
+    with w.db.read() as s:
+        return list(statements_csv(iter_statements(s, pid), encoding))
+
+
+def test_one_workshop_statement_and_missing_one(world: World) -> None:
+    w, period = settled_world(world)
+    pid = int(str(period["period_id"]))
+    with w.db.read() as s:
+        rows = _csv(b"".join(statements_csv(iter_statements(s, pid, w.sc.workshop_ids[1]))))
+        assert {r["工房コード"] for r in rows} == {w.sc.workshop_codes[1]}
+        with pytest.raises(Refusal) as none:
+            list(iter_statements(s, pid, w.sc.workshop_ids[2]))
+    assert none.value.code == "settlement.not_in_period"
+
+
+# -------------------------------------------------------------------------- Zengin
+
+
+def _business_day(day: date) -> date:
+    while day.weekday() >= 5 or (day.month, day.day) in {(12, 31), (1, 1), (1, 2), (1, 3)}:
+        day += timedelta(days=1)
+    return day
+
+
+def _reader():  # type: ignore[no-untyped-def]
+    """The independent Zengin reader written with the file format (tests/settlement)."""
+    path = Path(__file__).parent / "settlement" / "zengin_reader.py"
+    spec = importlib.util.spec_from_file_location("oflocal_test_zengin_reader", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_zengin_file_of_a_period(world: World) -> None:
+    w, period = settled_world(world)
+    pid = int(str(period["period_id"]))
+    day = _business_day(clock.tokyo_date(clock.now()) + timedelta(days=3))
+    with w.db.read() as s:
+        with pytest.raises(Refusal) as no_requester:
+            period_zengin_file(s, pid, day)
+        assert no_requester.value.code == "zengin.blocked"
+        assert {p["payee_key"] for p in no_requester.value.facts["problems"]} == {None}
+    set_requester(w.db, event_id=w.sc.event_id, data=RequesterData(
+        "1234567890", "オープンファクトリージッコウイインカイ", "0001", "001", 1, "7654321"))
+    with w.db.read() as s:
+        data, payees, total = period_zengin_file(s, pid, day)
+        assert check_period_file(s, pid, day) == []
+    assert (payees, total) == (2, 2925 + 1539)
+    parsed = _reader().read(data)
+    assert (parsed.count, parsed.total) == (2, total)
+    assert parsed.header.requester_code == "1234567890"
+    assert parsed.header.requester_name == "ｵ-ﾌﾟﾝﾌｱｸﾄﾘ-ｼﾞﾂｺｳｲｲﾝｶｲ"
+    assert parsed.header.transfer_mmdd == f"{day:%m%d}"
+    assert [(r.payee_name, r.amount) for r in parsed.data] == [
+        ("ｵｵﾉﾓﾂｺｳｼﾖ", 2925), ("ﾔﾏﾓﾄﾁﾕｳｿﾞｳ", 1539)]
+    assert [r.account_number for r in parsed.data] == ["1234500", "1234501"]
+    assert [int(r.customer_code_1) for r in parsed.data] == [
+        int(i) for i in w.sc.workshop_ids[:2]]
+    # A workshop whose net is zero is not in the file: W3 redeemed nothing.
+    assert w.sc.workshop_ids[2] not in lines_of(w.db, pid)
+
+
+def test_zengin_is_blocked_by_a_workshop_with_bad_bank_data(world: World) -> None:
+    w, period = settled_world(world)
+    pid = int(str(period["period_id"]))
+    set_requester(w.db, event_id=w.sc.event_id, data=RequesterData(
+        "1234567890", "ｼﾞﾂｺｳｲｲﾝｶｲ", "0001", "001", 1, "7654321"))
+    with w.db.write() as s:
+        s.execute(update(Workshop).where(Workshop.id == w.sc.workshop_ids[0])
+                  .values(bank_code=None))
+        s.execute(update(Workshop).where(Workshop.id == w.sc.workshop_ids[1])
+                  .values(branch_code="999", account_holder_kana="山本鋳造"))
+        # W3 has no line with a positive net: its missing data blocks nothing.
+        s.execute(update(Workshop).where(Workshop.id == w.sc.workshop_ids[2])
+                  .values(account_number=None))
+    day = _business_day(clock.tokyo_date(clock.now()) + timedelta(days=3))
+    with w.db.read() as s, pytest.raises(Refusal) as blocked:
+        period_zengin_file(s, pid, day)
+    problems = blocked.value.facts["problems"]
+    assert blocked.value.facts["count"] == len(problems) == 3
+    w1, w2 = w.sc.workshop_codes[:2]
+    assert {(p["payee_key"], p["field"]) for p in problems} == {
+        (w1, "bank_code"), (w2, "branch_code"), (w2, "name_kana")}
+    assert all(p["message_ja"] and p["message_en"] for p in problems)
+    assert "3件" in blocked.value.message("ja")

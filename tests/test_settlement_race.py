@@ -1,0 +1,216 @@
+"""Closing periods while workshops redeem (and undo) at the same time, through a real
+HTTP server (uvicorn, own process) on SQLite and on PostgreSQL.
+
+What must hold: the sum over all periods equals the sum of live redemptions, every
+redemption is in exactly one period once the last close ran (the column holds one
+value and a trigger keeps it), none is counted twice, an undone redemption is in no
+period, and a redemption acknowledged before a close was sent, redeemed up to that
+cut-off, is in that period or an earlier one.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from oflocal import clock
+from oflocal.auth.models import StaffUser
+from oflocal.auth.service import issue_api_token
+from oflocal.db.engine import Database
+from oflocal.settlement.models import SettlementLine, SettlementPeriod
+from oflocal.vouchers.codes import CodeSigner
+from oflocal.vouchers.models import Redemption
+from test_settlement import make_world
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(db_url: str, secret: bytes, tmp_path: Path) -> Iterator[str]:
+    """``uvicorn --factory oflocal.web.asgi:app_from_env`` against the test database."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "OFLOCAL_DATABASE_URL": db_url,
+        "OFLOCAL_SECRET_KEY": secret.decode(),
+        "OFLOCAL_DATA_DIR": str(tmp_path),
+    }
+    log = (tmp_path / "server.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "oflocal.web.asgi:app_from_env",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/api/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((tmp_path / "server.log").read_text())
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@dataclass
+class Ack:
+    entry_id: int
+    total: int
+    redeemed_at: datetime
+    acked: float  # time.monotonic() when the response arrived
+
+
+@dataclass
+class Close:
+    sent: float
+    cutoff: datetime
+    period_id: int | None = None
+
+
+@dataclass
+class Log:
+    acks: list[Ack] = field(default_factory=list)
+    undone: list[int] = field(default_factory=list)
+    undo_refused: list[int] = field(default_factory=list)
+    closes: list[Close] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def test_closing_while_redeeming_puts_each_redemption_in_exactly_one_period(
+    db: Database, signer: CodeSigner, server: str
+) -> None:
+    world = make_world(db, signer, workshops=4, booklets=40, sold=40)  # 240 tickets
+    with db.write() as session:
+        user = StaffUser(username="race-treasurer", display_name="t", role="treasurer",
+                         password_hash="!", created_at=clock.now())
+        session.add(user)
+        session.flush()
+        treasurer_id = user.id
+    treasurer = issue_api_token(db, name="t", staff_user_id=treasurer_id)
+    workshop_tokens = [issue_api_token(db, name=f"w{i}", workshop_id=w)
+                       for i, w in enumerate(world.sc.workshop_ids)]
+    log = Log()
+    stop = threading.Event()
+    codes = world.tickets
+
+    def redeemer(index: int) -> None:
+        mine = codes[index::len(workshop_tokens)]
+        headers = {"Authorization": f"Bearer {workshop_tokens[index]}"}
+        with httpx.Client(base_url=server, headers=headers, timeout=60) as client:
+            i = 0
+            while i < len(mine):
+                batch = mine[i:i + 1 + (i % 2)]  # one or two tickets per request
+                i += len(batch)
+                r = client.post("/api/v1/redemptions", json={"codes": batch},
+                                headers={"Idempotency-Key": uuid.uuid4().hex})
+                if r.status_code != 201:
+                    with log.lock:
+                        log.errors.append(f"redeem {r.status_code} {r.text}")
+                    continue
+                body = r.json()
+                ack = Ack(body["redemption_id"], body["total"],
+                          datetime.fromisoformat(body["redeemed_at"]), time.monotonic())
+                with log.lock:
+                    log.acks.append(ack)
+                if i % 7 == 0:  # now and then, the booth undoes what it just took
+                    u = client.post(f"/api/v1/redemptions/{ack.entry_id}/undo",
+                                    headers={"Idempotency-Key": uuid.uuid4().hex})
+                    with log.lock:
+                        if u.status_code == 200:
+                            log.undone.append(ack.entry_id)
+                        elif u.json().get("code") == "undo.settled":
+                            log.undo_refused.append(ack.entry_id)
+                        else:
+                            log.errors.append(f"undo {u.status_code} {u.text}")
+
+    def closer() -> None:
+        headers = {"Authorization": f"Bearer {treasurer}"}
+        with httpx.Client(base_url=server, headers=headers, timeout=120) as client:
+            while not stop.is_set():
+                close_once(client)
+                time.sleep(0.15)
+
+    def close_once(client: httpx.Client) -> None:
+        sent = time.monotonic()
+        cutoff = clock.now()
+        r = client.post(f"/api/v1/events/{world.sc.event_id}/settlement/periods",
+                        json={"cutoff_at": cutoff.isoformat()})
+        record = Close(sent, cutoff)
+        if r.status_code == 201:
+            record.period_id = r.json()["period_id"]
+        elif r.json().get("code") != "settlement.nothing_to_settle":
+            with log.lock:
+                log.errors.append(f"close {r.status_code} {r.text}")
+        with log.lock:
+            log.closes.append(record)
+
+    threads = [threading.Thread(target=redeemer, args=(i,)) for i in range(len(workshop_tokens))]
+    closing = threading.Thread(target=closer)
+    closing.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stop.set()
+    closing.join()
+    with httpx.Client(base_url=server, headers={"Authorization": f"Bearer {treasurer}"},
+                      timeout=120) as client:
+        close_once(client)  # after everything: takes whatever is left
+
+    assert not log.errors, log.errors[:5]
+    periods = [c for c in log.closes if c.period_id is not None]
+    assert len(periods) >= 3, "the closes should have overlapped the redemptions"
+    undone = set(log.undone)
+    acked_live = {a.entry_id: a for a in log.acks if a.entry_id not in undone}
+    with db.read() as s:
+        rows = s.execute(select(Redemption.entry_id, Redemption.amount, Redemption.undone_at,
+                                Redemption.settlement_period_id)).all()
+        line_total = s.execute(select(func.sum(SettlementLine.face_total))).scalar_one()
+        number = dict(s.execute(select(SettlementPeriod.id, SettlementPeriod.number)).all())
+    live = [r for r in rows if r.undone_at is None]
+    assert {r.entry_id for r in live} == set(acked_live)
+    # The sum over periods equals the sum of redemptions: none lost, none twice.
+    assert line_total == sum(r.amount for r in live) == sum(a.total for a in acked_live.values())
+    assert all(r.settlement_period_id is not None for r in live)
+    assert all(r.settlement_period_id is None for r in rows if r.undone_at is not None)
+    assert set(log.undo_refused) <= {r.entry_id for r in live}
+    # Acknowledged before a close was sent and redeemed up to its cut-off: in that
+    # period or an earlier one.
+    period_of = {r.entry_id: number[r.settlement_period_id] for r in live}
+    for close in periods:
+        assert close.period_id is not None
+        for ack in acked_live.values():
+            if ack.acked < close.sent and ack.redeemed_at <= close.cutoff:
+                assert period_of[ack.entry_id] <= number[close.period_id], (ack, close)
+    world.assert_verified()
