@@ -1,6 +1,9 @@
 """Alembic environment: the connection is handed in by oflocal.db.migrate."""
 
+from typing import Any, Literal
+
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 
 import oflocal.models  # noqa: F401  (registers every table)
 from oflocal.db.base import Base
@@ -11,7 +14,7 @@ if connection is None:
 
 
 
-def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     # Migrations must not import app code: UTCDateTime is a plain timezone-aware DateTime.
     if type_ == "type" and type(obj).__name__ == "UTCDateTime":
         return "sa.DateTime(timezone=True)"
