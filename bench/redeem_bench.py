@@ -42,7 +42,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -464,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-url", default=os.environ.get(
         "OFLOCAL_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
         help="any database on the server; oflocal_bench is created beside it")
-    parser.add_argument("--max-rate", type=float, default=2500.0,
+    parser.add_argument("--max-rate", type=float, default=1500.0,
                         help="tickets seeded per second of each phase")
     args = parser.parse_args(argv)
     args.seconds_total = args.seconds + args.warmup + 1

@@ -13,14 +13,17 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, bindparam, insert, select
+from sqlalchemy import Insert, Row, Table, bindparam, insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from oflocal import clock
 from oflocal.db.engine import Database
+from oflocal.db.rows import affected
 from oflocal.errors import Refusal
 from oflocal.idempotency.models import IdempotencyRecord
 
@@ -54,18 +57,23 @@ def check_key(key: str | None) -> str:
 
 # Core statements on the session's connection, compiled once: this runs twice per
 # redemption, so it skips the ORM's identity map and unit of work.
-_table = IdempotencyRecord.__table__
+_table = cast(Table, IdempotencyRecord.__table__)
 _STORED = select(_table.c.request_hash, _table.c.status_code, _table.c.body).where(
     _table.c.scope == bindparam("scope"), _table.c.key == bindparam("key")
 )
 _INSERT = insert(_table)
+_INSERT_NEW_SQLITE = sqlite_insert(_table).on_conflict_do_nothing()
+_INSERT_NEW_POSTGRES = postgresql_insert(_table).on_conflict_do_nothing()
 
 
-def _stored(session: Session, idem: IdempotencyKey) -> Row[Any] | None:
+StoredRow = Row[Any, Any, Any]  # request_hash, status_code, body
+
+
+def _stored(session: Session, idem: IdempotencyKey) -> StoredRow | None:
     return session.connection().execute(_STORED, {"scope": idem.scope, "key": idem.key}).first()
 
 
-def _replay(record: Row[Any], idem: IdempotencyKey) -> Outcome:
+def _replay(record: StoredRow, idem: IdempotencyKey) -> Outcome:
     if record.request_hash != idem.request_hash:
         raise Refusal("idempotency.key_reused")
     body = json.loads(record.body)
@@ -74,20 +82,42 @@ def _replay(record: Row[Any], idem: IdempotencyKey) -> Outcome:
     return Outcome(record.status_code, body, replayed=True)
 
 
+def _values(
+    idem: IdempotencyKey, status: int, body: dict[str, Any], at: datetime
+) -> dict[str, Any]:
+    return {
+        "scope": idem.scope,
+        "key": idem.key,
+        "request_hash": idem.request_hash,
+        "status_code": status,
+        "body": json.dumps(body, ensure_ascii=False),
+        "created_at": at,
+    }
+
+
 def _record(
     session: Session, idem: IdempotencyKey, status: int, body: dict[str, Any], at: datetime
 ) -> None:
-    session.connection().execute(
-        _INSERT,
-        {
-            "scope": idem.scope,
-            "key": idem.key,
-            "request_hash": idem.request_hash,
-            "status_code": status,
-            "body": json.dumps(body, ensure_ascii=False),
-            "created_at": at,
-        },
-    )
+    session.connection().execute(_INSERT, _values(idem, status, body, at))
+
+
+def _insert_new(db: Database) -> Insert:
+    """INSERT ... ON CONFLICT DO NOTHING for this database's dialect."""
+    return _INSERT_NEW_SQLITE if db.is_sqlite else _INSERT_NEW_POSTGRES
+
+
+class RefusedBeforeWriting(Exception):
+    """Raised by a work function for a refusal it decided before writing anything.
+
+    :func:`run_once` then stores the refusal in the same transaction and commits,
+    instead of rolling back and opening a second transaction for it. Only raise it when
+    the transaction provably holds no change (e.g. the only statement so far was a
+    conditional UPDATE that matched no row); otherwise raise the plain refusal.
+    """
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.code)
+        self.refusal = refusal
 
 
 def run_once(
@@ -96,20 +126,37 @@ def run_once(
     work: Callable[[Session], dict[str, Any]],
     *,
     status: int = 201,
+    look_first: bool = True,
 ) -> Outcome:
-    """Open a write transaction, do ``work`` in it, and remember the outcome under ``idem``."""
+    """Open a write transaction, do ``work`` in it, and remember the outcome under ``idem``.
+
+    ``look_first=False`` skips looking the key up before the work, for work that cannot
+    succeed twice by itself (a conditional UPDATE of a state). A retry then either is
+    refused by the work, and the refusal path finds the stored outcome before recording
+    anything, or its work succeeds again (the state was undone in between) and the key's
+    primary key makes the INSERT fail, which rolls the whole transaction back and
+    returns the stored outcome. Either way the first outcome is the answer and nothing
+    happens twice; the happy path saves a round trip.
+    """
     if idem is None:
-        with db.write() as session:
-            return Outcome(status, work(session))
+        try:
+            with db.write() as session:
+                return Outcome(status, work(session))
+        except RefusedBeforeWriting as early:
+            raise early.refusal from None
+    refused: Refusal | None = None
     try:
         with db.write() as session:
-            existing = _stored(session, idem)
-            if existing is not None:
-                return _replay(existing, idem)
-            body = work(session)
-            session.flush()  # whatever the work left in the unit of work goes first
-            _record(session, idem, status, body, clock.now())
-        return Outcome(status, body)
+            existing = _stored(session, idem) if look_first else None
+            if existing is None:
+                try:
+                    body = work(session)
+                except RefusedBeforeWriting as early:
+                    refused = early.refusal
+                    existing = _keep_refusal(db, session, idem, refused)
+                else:
+                    session.flush()  # whatever the work left in the unit of work goes first
+                    _record(session, idem, status, body, clock.now())
     except Refusal as refusal:
         if refusal.code.startswith("idempotency."):
             raise
@@ -121,19 +168,30 @@ def run_once(
         if existing is None:
             raise
         return _replay(existing, idem)
+    if existing is not None:
+        return _replay(existing, idem)
+    if refused is not None:
+        raise refused  # committed as the first outcome of this key
+    return Outcome(status, body)
+
+
+def _keep_refusal(
+    db: Database, session: Session, idem: IdempotencyKey, refusal: Refusal
+) -> StoredRow | None:
+    """Store a refusal as the key's first outcome, unless another outcome got there
+    first: one INSERT that does nothing on a conflict. Returns that other outcome."""
+    values = _values(idem, refusal.status, refusal.to_body("en"), clock.now())
+    if affected(session.connection().execute(_insert_new(db), values)) == 1:
+        return None
+    existing = _stored(session, idem)
+    assert existing is not None
+    return existing
 
 
 def _remember_refusal(db: Database, idem: IdempotencyKey, refusal: Refusal) -> Outcome:
-    try:
-        with db.write() as session:
-            existing = _stored(session, idem)
-            if existing is None:
-                _record(session, idem, refusal.status, refusal.to_body("en"), clock.now())
-        if existing is None:
-            raise refusal  # stored (committed) as the first outcome of this key
-    except IntegrityError:
-        pass  # a concurrent request with this key stored its outcome first
-    with db.read() as session:
-        stored = _stored(session, idem)
-    assert stored is not None
-    return _replay(stored, idem)
+    """After the work's transaction was rolled back: store the refusal in a new one."""
+    with db.write() as session:
+        existing = _keep_refusal(db, session, idem, refusal)
+    if existing is not None:
+        return _replay(existing, idem)
+    raise refusal  # committed as the first outcome of this key

@@ -20,17 +20,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from oflocal import clock
 from oflocal.db.engine import Database
+from oflocal.db.rows import affected
 from oflocal.errors import Refusal
 from oflocal.events.models import Workshop
-from oflocal.format import ja_date, tokyo_minute
-from oflocal.idempotency.store import IdempotencyKey, Outcome, run_once
+from oflocal.format import en_minute, ja_date, ja_minute
+from oflocal.idempotency.store import IdempotencyKey, Outcome, RefusedBeforeWriting, run_once
 from oflocal.ledger.accounts import account_ids, liability_code, payable_code
 from oflocal.ledger.journal import post_entry, reverse_entry
 from oflocal.ledger.models import JournalEntry
@@ -38,14 +39,10 @@ from oflocal.vouchers.codes import CodeSigner
 from oflocal.vouchers.lookup import authentic_codes
 from oflocal.vouchers.models import Programme, Redemption, Ticket
 
-_ticket = Ticket.__table__
-_programme = Programme.__table__
-_workshop = Workshop.__table__
-_redemption = Redemption.__table__
-
-_WORKSHOP = select(_workshop.c.event_id, _workshop.c.participating).where(
-    _workshop.c.id == bindparam("workshop_id")
-)
+_ticket = cast(Table, Ticket.__table__)
+_programme = cast(Table, Programme.__table__)
+_workshop = cast(Table, Workshop.__table__)
+_redemption = cast(Table, Redemption.__table__)
 
 # The one statement that decides who gets a ticket: sold, not yet used, of a programme of
 # the workshop's event that is valid today, at a workshop that takes part. Tickets it does
@@ -85,25 +82,31 @@ _TAKE = (
     )
 )
 
-_TICKET_ROWS = (
+# Why tickets were not taken, in one look: the asking workshop (no row: it does not
+# exist), each named ticket with its programme, and where and when a live redemption took
+# it. Only refusals (and a race lost) pay for this.
+_winner = _workshop.alias("winner")
+_DIAGNOSIS = (
     select(
-        _ticket.c.id,
+        _workshop.c.event_id.label("workshop_event_id"),
+        _workshop.c.participating,
         _ticket.c.code,
         _ticket.c.status,
-        _ticket.c.denomination,
-        _ticket.c.programme_id,
         _programme.c.event_id,
         _programme.c.valid_from,
         _programme.c.valid_until,
+        _winner.c.name.label("redeemed_where"),
+        _redemption.c.redeemed_at,
     )
-    .join(_programme, _programme.c.id == _ticket.c.programme_id)
-    .where(_ticket.c.code.in_(bindparam("codes", expanding=True)))
-)
-
-_WHERE_REDEEMED = (
-    select(_workshop.c.name, _redemption.c.redeemed_at)
-    .join(_workshop, _workshop.c.id == _redemption.c.workshop_id)
-    .where(_redemption.c.ticket_id == bindparam("ticket_id"), _redemption.c.undone_at.is_(None))
+    .select_from(_workshop)
+    .outerjoin(_ticket, _ticket.c.code.in_(bindparam("codes", expanding=True)))
+    .outerjoin(_programme, _programme.c.id == _ticket.c.programme_id)
+    .outerjoin(
+        _redemption,
+        and_(_redemption.c.ticket_id == _ticket.c.id, _redemption.c.undone_at.is_(None)),
+    )
+    .outerjoin(_winner, _winner.c.id == _redemption.c.workshop_id)
+    .where(_workshop.c.id == bindparam("workshop_id"))
 )
 
 _RECORD = insert(_redemption)
@@ -127,16 +130,9 @@ def redeem_tickets(
     def work(session: Session) -> dict[str, Any]:
         return _redeem(db, session, workshop_id, canonical, at, undo_window_seconds)
 
-    return run_once(db, idem, work)
-
-
-def _workshop_row(conn: Connection, workshop_id: int) -> Any:
-    workshop = conn.execute(_WORKSHOP, {"workshop_id": workshop_id}).first()
-    if workshop is None:
-        raise Refusal("workshop.not_found")
-    if not workshop.participating:
-        raise Refusal("workshop.not_participating")
-    return workshop
+    # The conditional UPDATE cannot take a ticket twice, so the key need not be looked up
+    # before the work (see run_once): one round trip fewer per redemption.
+    return run_once(db, idem, work, look_first=False)
 
 
 def _account_ids(db: Database, session: Session, event_id: int, *codes: str) -> dict[str, int]:
@@ -166,11 +162,12 @@ def _redeem(
     for _attempt in range(3):
         if not left:
             break
-        # Say why, in the order given; the refusal rolls back what this request took.
-        workshop = _workshop_row(conn, workshop_id)
-        rows = {r.code: r for r in conn.execute(_TICKET_ROWS, {"codes": left})}
-        for code in left:
-            _check_ticket(conn, rows.get(code), code, workshop.event_id, today)
+        try:
+            _refuse(conn, workshop_id, left, today)
+        except Refusal as refusal:
+            if taken:
+                raise  # the refusal rolls back what this request took
+            raise RefusedBeforeWriting(refusal) from None  # nothing taken, nothing written
         # Every ticket left looks valid now: a concurrent undo committed between our
         # UPDATE and our look. Try those again.
         taken.update((r.code, r) for r in conn.execute(_TAKE, {**take, "codes": left}))
@@ -229,7 +226,21 @@ def _redeem(
     }
 
 
-def _check_ticket(conn: Connection, row: Any, code: str, event_id: int, today: date) -> None:
+def _refuse(conn: Connection, workshop_id: int, codes: list[str], today: date) -> None:
+    """Raise the refusal for the first of ``codes`` (in the order given) that is not valid
+    here today; return if they all look valid now."""
+    rows = conn.execute(_DIAGNOSIS, {"workshop_id": workshop_id, "codes": codes}).all()
+    if not rows:
+        raise Refusal("workshop.not_found")
+    if not rows[0].participating:
+        raise Refusal("workshop.not_participating")
+    event_id = rows[0].workshop_event_id
+    tickets = {r.code: r for r in rows if r.code is not None}
+    for code in codes:
+        _check_ticket(tickets.get(code), code, event_id, today)
+
+
+def _check_ticket(row: Any, code: str, event_id: int, today: date) -> None:
     if row is None:
         raise Refusal("code.unknown", code=code)
     if row.event_id != event_id:
@@ -241,9 +252,14 @@ def _check_ticket(conn: Connection, row: Any, code: str, event_id: int, today: d
     if row.status == "expired" or today > row.valid_until:
         raise Refusal("ticket.expired", code=code, date=ja_date(row.valid_until))
     if row.status == "redeemed":
-        where, when = conn.execute(_WHERE_REDEEMED, {"ticket_id": row.id}).one()
+        if row.redeemed_at is None:  # the ticket and its redemption are written together
+            raise AssertionError(f"ticket {code} is redeemed but has no live redemption")
         raise Refusal(
-            "ticket.already_redeemed", code=code, workshop=where, when=tokyo_minute(when)
+            "ticket.already_redeemed",
+            code=code,
+            workshop=row.redeemed_where,
+            when=ja_minute(row.redeemed_at),
+            when_en=en_minute(row.redeemed_at),
         )
     if today < row.valid_from:
         raise Refusal("ticket.not_yet_valid", code=code, date=ja_date(row.valid_from))

@@ -148,6 +148,10 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     if isinstance(exc, IntegrityError):
         log.warning("integrity error on %s %s: %s", request.method, request.url.path, exc.orig)
         return refusal_response(request, Refusal("request.conflict"))
+    if isinstance(exc, RecursionError) and "deserializ" in str(exc):
+        # msgspec refuses JSON nested deeper than Python's recursion limit ([[[[...]]]]).
+        too_deep = Refusal("request.invalid", detail="the JSON body is nested too deeply")
+        return refusal_response(request, too_deep)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return refusal_response(request, Refusal("server.error"))
 
