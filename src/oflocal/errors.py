@@ -277,7 +277,9 @@ MESSAGES: dict[str, Message] = {
         "This workshop has no statement in this settlement period.",
     ),
     "settlement.settings_invalid": Message(
-        422, "精算の設定に誤りがあります：{detail}", "The settlement settings are not valid: {detail}"
+        422,
+        "精算の設定に誤りがあります：{detail}",
+        "The settlement settings are not valid: {detail}",
     ),
     "settlement.correction_invalid": Message(
         422, "訂正の内容に誤りがあります：{detail}", "The correction is not valid: {detail}"
@@ -297,7 +299,9 @@ MESSAGES: dict[str, Message] = {
         "The Zengin transfer file cannot be written: {count} problem(s) to fix, listed below.",
     ),
     "report.date_invalid": Message(
-        422, "日付の形式が正しくありません（例：2026-03-31）。", "Dates are written like 2026-03-31."
+        422,
+        "日付の形式が正しくありません（例：2026-03-31）。",
+        "Dates are written like 2026-03-31.",
     ),
     # Idempotency
     "idempotency.key_missing": Message(

@@ -19,8 +19,8 @@ from oflocal.settings import Settings, get_settings
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.web import api, pages
 from oflocal.web.api import ledger as ledger_api
-from oflocal.web.api import reports as reports_api
 from oflocal.web.api import printing as printing_api
+from oflocal.web.api import reports as reports_api
 from oflocal.web.api import session as session_api
 from oflocal.web.api import settlement as settlement_api
 from oflocal.web.api import setup as setup_api
