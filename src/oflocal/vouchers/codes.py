@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
@@ -111,8 +112,11 @@ class CodeSigner:
 
 
 def normalise(text: str) -> str:
-    """What a person typed or a scanner sent, folded to canonical characters."""
-    cleaned = "".join(ch for ch in text.upper() if ch not in " -\u3000\t\r\n")
+    """What a person typed or a scanner sent, folded to canonical characters.
+
+    NFKC first: a Japanese input method types full-width ＴＯＯ１… and a long dash ー."""
+    folded = unicodedata.normalize("NFKC", text).upper().replace("ー", "-")
+    cleaned = "".join(ch for ch in folded if ch not in " -\u3000\t\r\n")
     return cleaned.translate(_FOLD)
 
 
