@@ -10,10 +10,6 @@ cut-off, is in that period or an earlier one.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -33,53 +29,17 @@ from oflocal.db.engine import Database
 from oflocal.settlement.models import SettlementLine, SettlementPeriod
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.vouchers.models import Redemption
+from serverutil import running_server
 from test_settlement import make_world
 
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(db_url: str, secret: bytes, tmp_path: Path) -> Iterator[str]:
     """``uvicorn --factory oflocal.web.asgi:app_from_env`` against the test database."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "OFLOCAL_DATABASE_URL": db_url,
-        "OFLOCAL_SECRET_KEY": secret.decode(),
-        "OFLOCAL_DATA_DIR": str(tmp_path),
-    }
-    log = (tmp_path / "server.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "oflocal.web.asgi:app_from_env",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(base + "/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((tmp_path / "server.log").read_text())
-            time.sleep(0.2)
+    with running_server(db_url, tmp_path, secret=secret.decode()) as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 @dataclass
