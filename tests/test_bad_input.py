@@ -337,3 +337,4 @@ def test_mutated_codes_through_the_api(booth: Booth, data: st.DataObject | None)
     assert changed <= {code}
     if answer.status_code != 201:
         assert after == before
+

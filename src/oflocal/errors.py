@@ -358,6 +358,11 @@ MESSAGES: dict[str, Message] = {
         "ほかのデータと矛盾するため保存できませんでした。内容を確かめてください。",
         "This conflicts with data already saved, so nothing was changed. Please check it.",
     ),
+    "server.unavailable": Message(
+        503,
+        "サーバーが混み合っています。変更は保存されていません。もう一度お試しください。",
+        "The server is busy or reconnecting. Nothing was changed; please try again.",
+    ),
     "server.error": Message(
         500,
         "サーバーで問題が起きました。変更は保存されていません。",

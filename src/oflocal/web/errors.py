@@ -18,7 +18,7 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE, HTTP_415_UNSUPPORTED_MEDIA_TYPE
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from oflocal.errors import Refusal
 
@@ -148,6 +148,12 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     if isinstance(exc, IntegrityError):
         log.warning("integrity error on %s %s: %s", request.method, request.url.path, exc.orig)
         return refusal_response(request, Refusal("request.conflict"))
+    if isinstance(exc, OperationalError):
+        # A connection the database dropped, or SQLite still busy after its timeout: the
+        # transaction was rolled back, so a retry with the same Idempotency-Key is safe.
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
+                    exc.orig)
+        return refusal_response(request, Refusal("server.unavailable"))
     if isinstance(exc, RecursionError) and "deserializ" in str(exc):
         # msgspec refuses JSON nested deeper than Python's recursion limit ([[[[...]]]]).
         too_deep = Refusal("request.invalid", detail="the JSON body is nested too deeply")
