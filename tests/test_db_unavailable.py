@@ -4,8 +4,8 @@ retry with the same Idempotency-Key goes through (the pool does not ping before 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-import pytest
 from litestar.testing import TestClient
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.pool import NullPool
@@ -21,10 +21,17 @@ from oflocal.web.app import create_app
 
 
 def test_dropped_connection_is_503_then_the_retry_succeeds(
-    db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path
+    templates: Any, signer: CodeSigner, secret: bytes, tmp_path: Path
 ) -> None:
-    if db.is_sqlite:
-        pytest.skip("an embedded SQLite database has no server connection to drop")
+    """PostgreSQL only: an embedded SQLite database has no server connection to drop."""
+    db = Database(templates.postgres_url())
+    try:
+        _drop_and_retry(db, signer, secret, tmp_path)
+    finally:
+        db.dispose()
+
+
+def _drop_and_retry(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> None:
     with db.write() as session:
         scenario = build_event(session, signer, workshops=1, booklets=1)
     sell_booklets(db, signer, programme_id=scenario.programme_id,
