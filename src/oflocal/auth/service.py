@@ -12,6 +12,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -24,8 +25,13 @@ from oflocal.errors import Refusal
 from oflocal.events.models import Event, Workshop
 
 _hasher = PasswordHasher()
-# Compared against when the login is unknown, so timing does not tell who exists.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Checked against when the login is unknown, so timing does not tell who exists.
+    Made on first use: hashing at import slowed every worker's and CLI call's start."""
+    return _hasher.hash("not-a-real-password")
 
 
 @dataclass(frozen=True)
@@ -108,7 +114,7 @@ def login_staff(db: Database, username: str, password: str) -> Actor:
             select(StaffUser).where(StaffUser.username == username.strip())
         ).scalar_one_or_none()
     if user is None or not user.active:
-        _verify(_DUMMY_HASH, password)
+        _verify(_dummy_hash(), password)
         raise Refusal("auth.bad_login")
     if not _verify(user.password_hash, password):
         raise Refusal("auth.bad_login")
@@ -129,7 +135,7 @@ def login_workshop(
     with db.read() as session:
         workshop = _find_workshop(session, event_slug, workshop_code)
     if workshop is None or workshop.pin_hash is None:
-        _verify(_DUMMY_HASH, pin)
+        _verify(_dummy_hash(), pin)
         raise Refusal("auth.bad_login")
     if workshop.locked_until is not None and workshop.locked_until > at:
         raise Refusal("auth.locked", minutes=lock_minutes)
