@@ -19,7 +19,9 @@ For each size it
    (``close_period``), writes the Zengin file, all statements as one CSV and as one
    CSV per workshop, then all statements as one PDF and as one PDF per workshop;
    the child reports its times and its peak RSS (``ru_maxrss``);
-5. runs ``ledger verify`` after (lines = tallies = redemptions, payable = ledger).
+5. runs ``ledger verify`` after (lines = tallies = redemptions, payable = ledger);
+6. baseline, same run and data: the close as migration 0002 made it (stamping every
+   redemption with its period in one UPDATE, then counting), on a copy of the table.
 
 Other engineers' test suites may be running on the same 2-core machine: the load
 average at start and end is printed with the results.
@@ -35,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -164,8 +166,8 @@ def seed(db: Database, *, redemptions: int, workshops: int, days: int) -> dict[s
         s.execute(text("INSERT INTO bench_e VALUES (:w, :d, :e)"), entries)
         s.execute(text(
             "INSERT INTO redemption (ticket_id, workshop_id, programme_id, amount, entry_id,"
-            " redeemed_at) SELECT r.ticket_id, r.workshop_id, :p, r.amount, e.entry_id,"
-            " r.redeemed_at FROM bench_r r JOIN bench_e e USING (workshop_id, day)"
+            " redeemed_at, open_period) SELECT r.ticket_id, r.workshop_id, :p, r.amount,"
+            " e.entry_id, r.redeemed_at, 1 FROM bench_r r JOIN bench_e e USING (workshop_id, day)"
             " ORDER BY r.redeemed_at"), params)
     set_requester(db, event_id=event_id, data=RequesterData(
         "1234567890", "ｵ-ﾌﾟﾝﾌｱｸﾄﾘ-ｼﾞﾂｺｳｲｲﾝｶｲ", "0001", "001", 1, "7654321"))
@@ -185,17 +187,42 @@ def run_verify(db: Database) -> tuple[bool, float, int]:
     return report.ok, time.perf_counter() - t, len(report.checks)
 
 
+def baseline_close(db: Database, event_id: int) -> float:
+    """The close as migration 0002 made it, timed on a copy of the redemptions: one
+    conditional UPDATE stamping every redemption taken with the period (pages kept half
+    empty and no index on the column, so each update is HOT), then the same count."""
+    with db.write() as s:
+        s.execute(text("DROP TABLE IF EXISTS bench_old_close"))
+        s.execute(text("CREATE TABLE bench_old_close (LIKE redemption INCLUDING INDEXES)"
+                       " WITH (fillfactor = 50)"))
+        s.execute(text("ALTER TABLE bench_old_close ADD COLUMN settlement_period_id integer"))
+        s.execute(text("INSERT INTO bench_old_close SELECT * FROM redemption"))
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE bench_old_close"))
+    t = time.perf_counter()
+    with db.write() as s:
+        s.execute(text(
+            "UPDATE bench_old_close SET settlement_period_id = 1"
+            " WHERE programme_id IN (SELECT id FROM programme WHERE event_id = :e)"
+            " AND settlement_period_id IS NULL AND undone_at IS NULL AND redeemed_at <= :at"),
+            {"e": event_id, "at": clock.now()})
+        s.execute(text(
+            "SELECT workshop_id, CAST(timezone('Asia/Tokyo', redeemed_at) AS date), amount,"
+            " count(*), sum(amount) FROM bench_old_close"
+            " WHERE programme_id IN (SELECT id FROM programme WHERE event_id = :e)"
+            " AND settlement_period_id = 1 GROUP BY 1, 2, 3"), {"e": event_id}).all()
+    spent = time.perf_counter() - t
+    with db.write() as s:
+        s.execute(text("DROP TABLE bench_old_close"))
+    return spent
+
+
 # --------------------------------------------------------------------------- measure
-
-
-def _business_day(day: date) -> date:
-    while day.weekday() >= 5:
-        day += timedelta(days=1)
-    return day
 
 
 def measure(url: str, event_id: int, out_dir: Path) -> dict[str, Any]:
     """Runs in the child process: close, Zengin, CSVs, PDFs."""
+    from oflocal.settlement.bank_days import next_bank_day
     from oflocal.settlement.close import close_period
     from oflocal.settlement.queries import iter_statements, period_lines
     from oflocal.settlement.statements import statements_csv, write_statements_pdf
@@ -212,7 +239,7 @@ def measure(url: str, event_id: int, out_dir: Path) -> dict[str, Any]:
     t = time.perf_counter()
     with db.read() as s:
         data, payees, total = period_zengin_file(
-            s, pid, _business_day(clock.tokyo_date(clock.now()) + timedelta(days=2)))
+            s, pid, next_bank_day(clock.tokyo_date(clock.now()) + timedelta(days=2)))
     (out_dir / "zengin.txt").write_bytes(data)
     result["zengin_s"] = time.perf_counter() - t
     result["zengin"] = {"payees": payees, "total": total, "bytes": len(data)}
@@ -261,6 +288,7 @@ def run_size(server: str, size: int, workshops: int, days: int, keep: bool) -> d
             raise RuntimeError(child.stderr)
         measured = json.loads(child.stdout.strip().splitlines()[-1])
     ok_after, verify_after_s, _ = run_verify(db)
+    measured["baseline_close_s"] = baseline_close(db, seeded["event_id"])
     db.dispose()
     if not keep:
         drop_database(server)
@@ -305,12 +333,14 @@ def main() -> int:
     load_end = os.getloadavg()[0]
     print(f"\nload average (1 min) at start {load_start:.1f}, at end {load_end:.1f}; "
           f"machine speed: PostgreSQL counts generate_series(1, 10^7) in {calibration:.2f} s\n")
-    print("| redemptions | seed s | close s | Zengin s | CSV s (all + per workshop) "
+    print("| redemptions | seed s | close s | baseline close s (0002) | Zengin s "
+          "| CSV s (all + per workshop) "
           "| Zengin + CSV s | PDF s (all) | PDF s (per workshop) | peak RSS MB "
           "| verify before/after |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|")
     for r in rows:
-        print(f"| {r['size']:,} | {r['seed_s']:.1f} | {r['close_s']:.2f} | {r['zengin_s']:.2f} "
+        print(f"| {r['size']:,} | {r['seed_s']:.1f} | {r['close_s']:.2f} "
+              f"| {r['baseline_close_s']:.2f} | {r['zengin_s']:.2f} "
               f"| {r['csv_s']:.2f} | {r['zengin_s'] + r['csv_s']:.2f} | {r['pdf_all_s']:.2f} "
               f"| {r['pdf_each_s']:.2f} | {r['peak_rss_mb']:.0f} "
               f"| {'ok' if r['verify_before'] else 'FAIL'}/"

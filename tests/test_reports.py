@@ -31,6 +31,7 @@ from oflocal.reports.exports import journal_csv, journal_xlsx, trial_balance_csv
 from oflocal.reports.summary import programme_summary
 from oflocal.reports.unused import Balance, record_dates, unused_balance
 from oflocal.settings import Settings
+from oflocal.settlement.bank_days import next_bank_day
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.vouchers.desk import void_booklet
 from oflocal.vouchers.expiry import expire_programme
@@ -250,10 +251,10 @@ def test_settle_and_report_commands(world: World, db_url: str, tmp_path: Path) -
     assert blocked.returncode == 2 and "委託者コード" in blocked.stderr
     assert not (tmp_path / "z.txt").exists()
     paid = _cli(db_url, "settle", "paid", "--period", str(period), "--transfer-date",
-                clock.tokyo_date(clock.now()).isoformat())
+                next_bank_day(clock.tokyo_date(clock.now())).isoformat())
     assert paid.returncode == 0 and "3 payout entries" in paid.stdout
     twice = _cli(db_url, "settle", "paid", "--period", str(period), "--transfer-date",
-                 clock.tokyo_date(clock.now()).isoformat())
+                 next_bank_day(clock.tokyo_date(clock.now())).isoformat())
     assert twice.returncode == 2 and "settlement.already_paid" in twice.stderr
     journal = tmp_path / "j.xlsx"
     exported = _cli(db_url, "report", "journal", "--event", "demo", "--format", "xlsx",

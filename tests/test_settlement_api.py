@@ -21,6 +21,7 @@ from oflocal.auth.service import issue_api_token
 from oflocal.db.engine import Database
 from oflocal.events.models import Workshop
 from oflocal.settings import Settings
+from oflocal.settlement.bank_days import next_bank_day
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.web.app import create_app
 from test_settlement import World, make_world
@@ -90,7 +91,7 @@ def test_only_treasurer_and_admin_settle(api: Api) -> None:
     assert all(ln["bank_account"].startswith("普通 ***") for ln in detail["lines"])
 
     pid = period["period_id"]
-    day = clock.tokyo_date(w.at(5)).isoformat()
+    day = next_bank_day(clock.tokyo_date(w.at(5))).isoformat()
     assert api.post("desk", f"/settlement/periods/{pid}/paid", {"transfer_date": day}
                     ).status_code == 403
     paid = api.post("treasurer", f"/settlement/periods/{pid}/paid", {"transfer_date": day},
@@ -143,9 +144,7 @@ def test_zengin_over_the_api(api: Api) -> None:
     w.redeem(2, 1, minutes=0)
     pid = api.post("treasurer", f"/events/{w.sc.event_id}/settlement/periods",
                    {"cutoff_at": w.at(5).isoformat()}).json()["period_id"]
-    day = clock.tokyo_date(clock.now()) + timedelta(days=7)
-    while day.weekday() >= 5:
-        day += timedelta(days=1)
+    day = next_bank_day(clock.tokyo_date(clock.now()) + timedelta(days=7))
     blocked = api.get("treasurer", f"/settlement/periods/{pid}/zengin",
                       params={"transfer_date": day.isoformat()})
     assert blocked.status_code == 409 and blocked.json()["code"] == "zengin.blocked"

@@ -9,7 +9,7 @@ import importlib.util
 import io
 import sys
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -20,6 +20,7 @@ from oflocal import clock
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
 from oflocal.events.models import Workshop
+from oflocal.settlement.bank_days import next_bank_day
 from oflocal.settlement.corrections import adjust_workshop
 from oflocal.settlement.pay import mark_period_paid
 from oflocal.settlement.queries import iter_statements
@@ -86,12 +87,13 @@ def test_statement_pdf_shows_the_right_totals(world: World) -> None:
     assert f"{day2.year}年{day2.month}月{day2.day}日" in first and "¥1,000" in first
     assert "大野木工所" not in "\n".join(p for p in pages if "高岡銅器" in p)
 
-    mark_period_paid(w.db, period_id=pid, transfer_date=day2, actor="t")
+    paid_on = next_bank_day(day2)
+    mark_period_paid(w.db, period_id=pid, transfer_date=paid_on, actor="t")
     with w.db.read() as s:
         paid_pdf = b"".join(statements_pdf(iter_statements(s, pid, ids[0])))
     paid_pages = pdf_pages(paid_pdf)
     assert len(paid_pages) == 1
-    assert f"振込日：{day2.year}年{day2.month}月{day2.day}日" in paid_pages[0]
+    assert f"振込日：{paid_on.year}年{paid_on.month}月{paid_on.day}日" in paid_pages[0]
     assert "高岡銅器" not in paid_pages[0]
 
 
@@ -119,7 +121,8 @@ def test_statement_csv_totals_equal_the_ledger(world: World) -> None:
             by[(code, "支払額")]
         assert by[(code, "券種")] == by[(code, "日別")] == by[(code, "額面合計")]
     before = w.balances()
-    mark_period_paid(w.db, period_id=pid, transfer_date=clock.tokyo_date(clock.now()), actor="t")
+    paid_on = next_bank_day(clock.tokyo_date(clock.now()))
+    mark_period_paid(w.db, period_id=pid, transfer_date=paid_on, actor="t")
     after = w.balances()
     nets = sum(v for (_, kind), v in by.items() if kind == "支払額")
     fees = -sum(v for (_, kind), v in by.items() if kind == "手数料")
@@ -127,7 +130,7 @@ def test_statement_csv_totals_equal_the_ledger(world: World) -> None:
     assert before["fee_income"] - after["fee_income"] == fees == 75 + 38
     assert w.payable(0) == w.payable(1) == 0
     paid_rows = _csv(b"".join(_statements(w, pid)))
-    assert {r["振込日"] for r in paid_rows} == {clock.tokyo_date(clock.now()).isoformat()}
+    assert {r["振込日"] for r in paid_rows} == {paid_on.isoformat()}
     w.assert_verified()
 
     sjis = _statements(w, pid, encoding="cp932")
@@ -153,10 +156,7 @@ def test_one_workshop_statement_and_missing_one(world: World) -> None:
 # -------------------------------------------------------------------------- Zengin
 
 
-def _business_day(day: date) -> date:
-    while day.weekday() >= 5 or (day.month, day.day) in {(12, 31), (1, 1), (1, 2), (1, 3)}:
-        day += timedelta(days=1)
-    return day
+_business_day = next_bank_day
 
 
 def _reader():  # type: ignore[no-untyped-def]

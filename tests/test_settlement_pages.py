@@ -19,6 +19,7 @@ from oflocal.auth.models import StaffUser
 from oflocal.auth.service import Actor, open_session
 from oflocal.db.engine import Database
 from oflocal.settings import Settings
+from oflocal.settlement.bank_days import next_bank_day
 from oflocal.settlement.models import SettlementPeriod
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.web.app import create_app
@@ -107,13 +108,13 @@ def test_treasurer_closes_and_pays_from_the_pages(browser: Browser, world: World
         "rule": "rate", "rate_bp": "20000", "fixed_yen": "0", "rounding": "floor"})
     assert fee.status_code == 422 and "refusal" in fee.text
 
-    paid = browser.post(f"{target}/paid", {"transfer_date": clock.tokyo_date(
-        world.at(5)).isoformat()})
+    paid = browser.post(f"{target}/paid", {"transfer_date": next_bank_day(clock.tokyo_date(
+        world.at(5))).isoformat()})
     assert paid.status_code == 303
     after = browser.get(target)
     assert "支払済み" in after.text and "支払済みにする" not in after.text
-    twice = browser.post(f"{target}/paid", {"transfer_date": clock.tokyo_date(
-        world.at(5)).isoformat()})
+    twice = browser.post(f"{target}/paid", {"transfer_date": next_bank_day(clock.tokyo_date(
+        world.at(5))).isoformat()})
     assert twice.status_code == 409 and "二重に支払うことはできません" in twice.text
     with browser.db.read() as s:
         assert s.execute(select(SettlementPeriod.status)).scalar_one() == "paid"

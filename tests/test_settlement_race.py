@@ -2,10 +2,11 @@
 HTTP server (uvicorn, own process) on SQLite and on PostgreSQL.
 
 What must hold: the sum over all periods equals the sum of live redemptions, every
-redemption is in exactly one period once the last close ran (the column holds one
-value and a trigger keeps it), none is counted twice, an undone redemption is in no
-period, and a redemption acknowledged before a close was sent, redeemed up to that
-cut-off, is in that period or an earlier one.
+redemption is in exactly one period once the last close ran, each period's lines are
+exactly the redemptions the membership rule gives it (worked out independently in
+the test), none is counted twice, an undone redemption is in no period, and a
+redemption acknowledged before a close was sent, redeemed up to that cut-off, is in
+that period or an earlier one.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from oflocal.settlement.models import SettlementLine, SettlementPeriod
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.vouchers.models import Redemption
 from serverutil import running_server
-from test_settlement import make_world
+from test_settlement import make_world, period_numbers
 
 pytestmark = pytest.mark.slow
 
@@ -87,9 +88,17 @@ def test_closing_while_redeeming_puts_each_redemption_in_exactly_one_period(
     def redeemer(index: int) -> None:
         mine = codes[index::len(workshop_tokens)]
         headers = {"Authorization": f"Bearer {workshop_tokens[index]}"}
+        checkpoints = [len(mine) * k // 4 for k in (1, 2, 3)]
         with httpx.Client(base_url=server, headers=headers, timeout=60) as client:
             i = 0
             while i < len(mine):
+                if checkpoints and i >= checkpoints[0]:
+                    # However slow the machine, some closes land inside the stream:
+                    # at each quarter, wait for one more period to have closed.
+                    wanted = 4 - len(checkpoints)
+                    checkpoints.pop(0)
+                    with closed:
+                        closed.wait_for(lambda n=wanted: periods_closed() >= n, timeout=30)
                 batch = mine[i:i + 1 + (i % 2)]  # one or two tickets per request
                 i += len(batch)
                 r = client.post("/api/v1/redemptions", json={"codes": batch},
@@ -134,6 +143,14 @@ def test_closing_while_redeeming_puts_each_redemption_in_exactly_one_period(
                 log.errors.append(f"close {r.status_code} {r.text}")
         with log.lock:
             log.closes.append(record)
+        with closed:
+            closed.notify_all()
+
+    closed = threading.Condition()
+
+    def periods_closed() -> int:
+        with log.lock:
+            return sum(1 for c in log.closes if c.period_id is not None)
 
     threads = [threading.Thread(target=redeemer, args=(i,)) for i in range(len(workshop_tokens))]
     closing = threading.Thread(target=closer)
@@ -154,20 +171,31 @@ def test_closing_while_redeeming_puts_each_redemption_in_exactly_one_period(
     undone = set(log.undone)
     acked_live = {a.entry_id: a for a in log.acks if a.entry_id not in undone}
     with db.read() as s:
-        rows = s.execute(select(Redemption.entry_id, Redemption.amount, Redemption.undone_at,
-                                Redemption.settlement_period_id)).all()
+        rows = s.execute(select(Redemption.id, Redemption.entry_id, Redemption.workshop_id,
+                                Redemption.amount, Redemption.undone_at)).all()
         line_total = s.execute(select(func.sum(SettlementLine.face_total))).scalar_one()
         number = dict(s.execute(select(SettlementPeriod.id, SettlementPeriod.number)).all())
+        frozen = {(number[ln.period_id], ln.workshop_id): (ln.ticket_count, ln.face_total)
+                  for ln in s.execute(select(SettlementLine)).scalars()}
     live = [r for r in rows if r.undone_at is None]
     assert {r.entry_id for r in live} == set(acked_live)
     # The sum over periods equals the sum of redemptions: none lost, none twice.
     assert line_total == sum(r.amount for r in live) == sum(a.total for a in acked_live.values())
-    assert all(r.settlement_period_id is not None for r in live)
-    assert all(r.settlement_period_id is None for r in rows if r.undone_at is not None)
+    numbers = period_numbers(db)
+    settled_in = {r.id: n for r in live if (n := numbers[r.id]) is not None}
+    assert len(settled_in) == len(live), "a live redemption is in no period"
+    assert all(numbers[r.id] is None for r in rows if r.undone_at is not None)
+    # Every line is exactly what the rule gives its period and workshop.
+    expected: dict[tuple[int, int], tuple[int, int]] = {}
+    for r in live:
+        key = (settled_in[r.id], r.workshop_id)
+        count, face = expected.get(key, (0, 0))
+        expected[key] = (count + 1, face + r.amount)
+    assert frozen == expected
     assert set(log.undo_refused) <= {r.entry_id for r in live}
     # Acknowledged before a close was sent and redeemed up to its cut-off: in that
     # period or an earlier one.
-    period_of = {r.entry_id: number[r.settlement_period_id] for r in live}
+    period_of = {r.entry_id: settled_in[r.id] for r in live}
     for close in periods:
         assert close.period_id is not None
         for ack in acked_live.values():

@@ -271,6 +271,11 @@ MESSAGES: dict[str, Message] = {
         "振込日（{date}）は締め日（{cutoff}）以降の日付にしてください。",
         "The transfer date ({date}) must not be before the cut-off day ({cutoff}).",
     ),
+    "settlement.transfer_date_bank_holiday": Message(
+        422,
+        "振込日（{date}）は{reason}で銀行が休みです。銀行の営業日を入力してください。",
+        "Banks are closed on {date} ({reason_en}); enter a bank business day.",
+    ),
     "settlement.not_in_period": Message(
         404,
         "この工房はこの精算期間に支払明細がありません。",

@@ -281,10 +281,14 @@ def test_a_file_with_nothing_to_pay_is_refused() -> None:
     assert codes(problems) == {(None, "payees", "zengin.no_payments")}
 
 
-@pytest.mark.parametrize("day", [date(2026, 10, 3), date(2026, 10, 4), date(2026, 12, 31)])
-def test_a_transfer_date_when_banks_are_closed_is_refused(day: date) -> None:
+@pytest.mark.parametrize(("day", "why"), [
+    (date(2026, 10, 3), "土曜日"), (date(2026, 10, 4), "日曜日"), (date(2026, 12, 31), "年末年始"),
+    (date(2026, 11, 3), "文化の日"), (date(2026, 9, 22), "国民の休日"),
+])
+def test_a_transfer_date_when_banks_are_closed_is_refused(day: date, why: str) -> None:
     problems = validate(REQUESTER, PAYEES, day)
     assert codes(problems) == {(None, "transfer_date", "zengin.transfer_date_not_business_day")}
+    assert why in problems[0].message_ja and "banks are closed" in problems[0].message_en
 
 
 def test_a_past_transfer_date_is_refused_when_today_is_given() -> None:

@@ -32,6 +32,7 @@ class Event(Base):
             "payer_account_type IS NULL OR payer_account_type IN (1, 2, 9)",
             name="payer_acct_type",
         ),
+        CheckConstraint("open_period >= 1", name="open_period"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -57,6 +58,9 @@ class Event(Base):
     fee_rate_bp: Mapped[int] = mapped_column(Integer, default=0)
     fee_fixed_yen: Mapped[int] = mapped_column(Integer, default=0)
     fee_rounding: Mapped[str] = mapped_column(String(5), default="floor")
+    # The number of the settlement period now open (migration 0004): every redemption
+    # copies it, and closing period N makes it N + 1 (settlement/membership.py).
+    open_period: Mapped[int] = mapped_column(Integer, default=1)
 
 
 class Workshop(Base):

@@ -2,6 +2,7 @@
 
 - ``models``: periods, frozen lines and tallies, corrections;
 - ``close``: :func:`close.close_period`, the one way a period is closed;
+- ``membership``: which period a redemption belongs to, and the locks that keep it exact;
 - ``pay``: :func:`pay.mark_period_paid`, the one way payouts are posted;
 - ``corrections``: reversing entries after a period closed, settled by the next one;
 - ``queries`` and ``statements``: what a workshop is paid, as PDF and CSV;

@@ -1,8 +1,8 @@
 """The settlement identities the auditor (ledger/verify.py) checks, each from two sides.
 
-- every frozen line equals its tallies, and the tallies equal the redemptions given to
-  its period (count and face value per workshop); a period's corrections equal the
-  line's adjustment;
+- every frozen line equals its tallies, and the tallies equal the live redemptions that
+  belong to its period, recounted by the membership rule (count and face value per
+  workshop); a period's corrections equal the line's adjustment;
 - a paid period has one payout entry per line that owed something, and its postings
   are the line: payable:W debited face + corrections, bank credited the net, fee income
   the fee; a period not paid has no payout entries;
@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from oflocal.ledger.models import Account, JournalEntry, Posting
+from oflocal.settlement.membership import in_period
 from oflocal.settlement.models import (
     SettlementCorrection,
     SettlementLine,
@@ -25,7 +26,7 @@ from oflocal.settlement.models import (
     SettlementTally,
 )
 from oflocal.settlement.pay import payout_key
-from oflocal.vouchers.models import Redemption
+from oflocal.vouchers.models import Programme, Redemption
 
 
 class _Report(Protocol):
@@ -53,16 +54,30 @@ def check_settlement(session: Session, report: _Report) -> None:
             func.sum(SettlementTally.face_total),
         ).group_by(SettlementTally.period_id, SettlementTally.workshop_id),
     )
+    # Recounted from the redemptions by the membership rule, joined to every period.
     settled = _sums(
         session,
         select(
-            Redemption.settlement_period_id,
+            SettlementPeriod.id,
             Redemption.workshop_id,
             func.count(),
             func.sum(Redemption.amount),
         )
-        .where(Redemption.settlement_period_id.is_not(None))
-        .group_by(Redemption.settlement_period_id, Redemption.workshop_id),
+        .select_from(Redemption)
+        .join(Programme, Programme.id == Redemption.programme_id)
+        .join(
+            SettlementPeriod,
+            and_(
+                SettlementPeriod.event_id == Programme.event_id,
+                in_period(
+                    SettlementPeriod.number,
+                    SettlementPeriod.cutoff_at,
+                    SettlementPeriod.previous_cutoff_at,
+                ),
+            ),
+        )
+        .where(Redemption.undone_at.is_(None))
+        .group_by(SettlementPeriod.id, Redemption.workshop_id),
     )
     adjustments: dict[Key, int] = defaultdict(int)
     for p, w, amount in session.execute(

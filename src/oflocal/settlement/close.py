@@ -2,23 +2,25 @@
 
 Closing an event's period at a cut-off time, in one write transaction:
 
-1. lock the event row, so closes of one event run one after another;
+1. lock the event row, so closes (and corrections) of one event run one after another,
+   and hold redemptions (:func:`membership.hold_redemptions`): the close waits for the
+   redemptions and undos in flight to commit, new ones wait for the close (well under a
+   second even for a million redemptions);
 2. the same cut-off again returns the period already closed (idempotent);
    a cut-off in the future or not after the last one is refused;
-3. one conditional UPDATE gives every live redemption of the event that is not yet
-   settled and was redeemed at or before the cut-off to the new period
-   (``WHERE settlement_period_id IS NULL``); what it took is counted per workshop,
-   Tokyo day and denomination into ``settlement_tally`` (one INSERT ... SELECT);
-4. pending corrections recorded up to the cut-off are given to the period likewise;
-5. one line per workshop is frozen: tickets, face value, corrections, fee, net.
+3. the period takes the event's open period number, and the event's open period moves
+   on by one; redemptions written from now on belong to a later period;
+4. the live redemptions that belong to it (membership.py: opened up to this number,
+   redeemed up to the cut-off, not in the previous period) are counted per workshop,
+   Tokyo day and denomination into ``settlement_tally`` in one INSERT ... SELECT;
+   nothing is written to the redemptions themselves;
+5. pending corrections recorded up to the cut-off are given to the period (a few rows);
+6. one line per workshop is frozen: tickets, face value, corrections, fee, net.
 
-Why a redemption is in exactly one period: the UPDATE only takes rows whose
-``settlement_period_id`` is NULL and sets it, and a trigger refuses to change it
-again. A redemption that committed before the close's UPDATE ran is seen by it (and
-taken if redeemed up to the cut-off); one still in flight then (stamped before the
-cut-off, committed a moment after) is left NULL and taken by the next close, whose
-cut-off is later. On PostgreSQL a row locked by a concurrent undo is re-checked after
-that undo commits (an undone redemption is not taken); on SQLite writers queue.
+Why a redemption is in exactly one period: which period is a function of the row and
+the periods (membership.py), and the copy of the open period is exact because a close
+and a redemption write exclude each other. A redemption redeemed before the cut-off
+but committed after the close copied the next number, so the next close takes it.
 """
 
 from __future__ import annotations
@@ -28,16 +30,17 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Integer, func, insert, literal, select, update
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from oflocal import clock
 from oflocal.db.engine import Database
+from oflocal.db.rows import affected
 from oflocal.errors import Refusal
-from oflocal.events.models import Workshop
+from oflocal.events.models import Event, Workshop
 from oflocal.format import tokyo_minute
 from oflocal.idempotency.store import IdempotencyKey, Outcome, run_once
 from oflocal.reports.sql import tokyo_day
+from oflocal.settlement.membership import hold_redemptions, in_period, last_period
 from oflocal.settlement.models import (
     SettlementCorrection,
     SettlementLine,
@@ -70,15 +73,7 @@ def close_period(
     def work(session: Session) -> dict[str, Any]:
         return _close(session, event_id, cut, actor, at)
 
-    for attempt in range(3):
-        try:
-            outcome = run_once(db, idem, work, status=201)
-            break
-        except OperationalError as error:
-            # A deadlock with a concurrent undo (PostgreSQL picks one side to abort):
-            # nothing was written, and the close is idempotent by its cut-off.
-            if getattr(error.orig, "sqlstate", None) != "40P01" or attempt == 2:
-                raise
+    outcome = run_once(db, idem, work, status=201)
     if outcome.body.get("replayed"):
         return Outcome(200, outcome.body, outcome.replayed)
     return outcome
@@ -88,6 +83,7 @@ def _close(
     session: Session, event_id: int, cut: datetime, actor: str, at: datetime
 ) -> dict[str, Any]:
     event = lock_event(session, event_id)
+    hold_redemptions(session)
     existing = session.execute(
         select(SettlementPeriod).where(
             SettlementPeriod.event_id == event_id, SettlementPeriod.cutoff_at == cut
@@ -95,12 +91,7 @@ def _close(
     ).scalar_one_or_none()
     if existing is not None:
         return {**period_summary(session, existing), "replayed": True}
-    last = session.execute(
-        select(SettlementPeriod)
-        .where(SettlementPeriod.event_id == event_id)
-        .order_by(SettlementPeriod.number.desc())
-        .limit(1)
-    ).scalar_one_or_none()
+    last = last_period(session, event_id)
     if last is not None and cut <= last.cutoff_at:
         raise Refusal(
             "settlement.cutoff_not_after_last",
@@ -110,7 +101,7 @@ def _close(
     rule = fee_rule_of(event)
     period = SettlementPeriod(
         event_id=event_id,
-        number=(last.number + 1) if last else 1,
+        number=event.open_period,
         cutoff_at=cut,
         previous_cutoff_at=last.cutoff_at if last else None,
         status="closed",
@@ -123,41 +114,42 @@ def _close(
     )
     session.add(period)
     session.flush()
-    _take_redemptions(session, event_id, period.id, cut)
+    moved = session.execute(
+        update(Event)
+        .where(Event.id == event_id, Event.open_period == period.number)
+        .values(open_period=period.number + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if affected(moved) != 1:  # the event row is locked: nobody else can move it
+        raise AssertionError("the open period moved during a close")
+    _count_redemptions(session, event_id, period)
     _take_corrections(session, event_id, period.id, cut)
     if not _freeze_lines(session, period, rule):
         raise Refusal("settlement.nothing_to_settle", cutoff=tokyo_minute(cut))
     return {**period_summary(session, period), "replayed": False}
 
 
-def _take_redemptions(session: Session, event_id: int, period_id: int, cutoff: datetime) -> None:
-    """The one conditional UPDATE, then the tallies counted from what it took."""
+def _count_redemptions(session: Session, event_id: int, period: SettlementPeriod) -> None:
+    """The tallies of the live redemptions that belong to the period: one INSERT ...
+    SELECT, a single pass over the event's redemptions."""
     dialect = session.get_bind().dialect.name
-    of_event = Redemption.programme_id.in_(
-        select(Programme.id).where(Programme.event_id == event_id)
-    )
-    session.execute(
-        update(Redemption)
-        .where(
-            of_event,
-            Redemption.settlement_period_id.is_(None),
-            Redemption.undone_at.is_(None),
-            Redemption.redeemed_at <= cutoff,
-        )
-        .values(settlement_period_id=period_id)
-        .execution_options(synchronize_session=False)
-    )
     day = tokyo_day(Redemption.redeemed_at, dialect)
     tally = (
         select(
-            literal(period_id, Integer),
+            literal(period.id, Integer),
             Redemption.workshop_id,
             day,
             Redemption.amount,
             func.count(),
             func.sum(Redemption.amount),
         )
-        .where(of_event, Redemption.settlement_period_id == period_id)
+        .where(
+            Redemption.programme_id.in_(
+                select(Programme.id).where(Programme.event_id == event_id)
+            ),
+            Redemption.undone_at.is_(None),
+            in_period(period.number, period.cutoff_at, period.previous_cutoff_at),
+        )
         .group_by(Redemption.workshop_id, day, Redemption.amount)
     )
     columns = ["period_id", "workshop_id", "day", "denomination", "ticket_count", "face_total"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, not_, select
 from sqlalchemy.orm import Session
 
 from oflocal import clock
@@ -29,6 +29,7 @@ from oflocal.errors import Refusal
 from oflocal.events.models import Workshop
 from oflocal.ledger.accounts import account_ids, payable_code
 from oflocal.ledger.journal import post_entry
+from oflocal.settlement.membership import is_settled, last_period, settled
 from oflocal.settlement.models import SettlementCorrection
 from oflocal.settlement.settings import lock_event
 from oflocal.vouchers.models import Programme, Redemption
@@ -47,10 +48,11 @@ def _workshop(session: Session, workshop_id: int, event_id: int | None = None) -
 def pending_for(session: Session, workshop_id: int) -> int:
     """What the next close would give the workshop before fees: unsettled live
     redemptions plus unsettled corrections."""
+    workshop = _workshop(session, workshop_id)
     redeemed = session.execute(
         select(func.coalesce(func.sum(Redemption.amount), 0)).where(
             Redemption.workshop_id == workshop_id,
-            Redemption.settlement_period_id.is_(None),
+            not_(settled(last_period(session, workshop.event_id))),
             Redemption.undone_at.is_(None),
         )
     ).scalar_one()
@@ -100,7 +102,7 @@ def correct_redemption(
         lock_event(session, event_id)
         if redemption.undone_at is not None:
             raise Refusal("undo.already_undone")
-        if redemption.settlement_period_id is None:
+        if not is_settled(redemption, last_period(session, event_id)):
             raise Refusal("settlement.not_settled")
         done = session.execute(
             select(func.count()).where(

@@ -2,9 +2,10 @@
 
 A period is ``closed`` (cut-off fixed, lines frozen) and later ``paid`` (payouts posted).
 Its lines (one per workshop) and tallies (per workshop, day and denomination) are
-written once when it closes and never changed: database triggers refuse it. Every
-redemption and every correction belongs to at most one period, set by the close in a
-single conditional UPDATE (``WHERE settlement_period_id IS NULL``) and never changed.
+written once when it closes and never changed: database triggers refuse it. Which
+period a redemption belongs to follows from its ``open_period`` and the periods
+(membership.py); a correction is given to one by the close's conditional UPDATE
+(``WHERE settlement_period_id IS NULL``) and never changed.
 """
 
 from __future__ import annotations

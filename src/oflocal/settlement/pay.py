@@ -22,6 +22,7 @@ from oflocal.format import ja_date
 from oflocal.idempotency.store import IdempotencyKey, Outcome, run_once
 from oflocal.ledger.accounts import account_ids, payable_code
 from oflocal.ledger.journal import post_entry
+from oflocal.settlement.bank_days import why_closed
 from oflocal.settlement.close import period_summary
 from oflocal.settlement.models import SettlementLine, SettlementPeriod
 
@@ -59,6 +60,14 @@ def _pay(
     if period.status == "paid":
         assert period.transfer_date is not None
         raise Refusal("settlement.already_paid", date=ja_date(period.transfer_date))
+    closed = why_closed(transfer_date)
+    if closed:  # no bank moves money then: a typo, and the books would say otherwise
+        raise Refusal(
+            "settlement.transfer_date_bank_holiday",
+            date=ja_date(transfer_date),
+            reason=closed[0],
+            reason_en=closed[1],
+        )
     cutoff_day = clock.tokyo_date(period.cutoff_at)
     if transfer_date < cutoff_day:
         raise Refusal(

@@ -45,10 +45,10 @@ def requester_of(event: Event) -> Requester:
 def lock_event(session: Any, event_id: int) -> Event:
     """The event row, locked (PostgreSQL; SQLite writes are serialised already).
 
-    ``FOR NO KEY UPDATE``: closes (and corrections) of one event queue behind each other,
-    but redemptions, whose journal entries only take a key-share lock on the event for
-    their foreign key, go on while a period closes (a plain ``FOR UPDATE`` would stall
-    them all, and deadlock an undo against the close).
+    ``FOR NO KEY UPDATE``: closes, corrections and settings changes of one event queue
+    behind each other, while redemptions, whose journal entries take a key-share lock on
+    the event for their foreign key, are not held by it. (A close holds redemptions with
+    a table lock instead, which queues fairly: settlement/membership.py.)
     """
     event = session.execute(
         select(Event).where(Event.id == event_id).with_for_update(key_share=True)

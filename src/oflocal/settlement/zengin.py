@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from oflocal.settlement.bank_days import why_closed
 from oflocal.settlement.banks import is_bank_code, is_branch_code, lookup_bank, lookup_branch
 from oflocal.settlement.kana import KanaError, describe_char, fit, to_zengin_kana
 
@@ -202,15 +203,10 @@ def _check_payee(payee: Payee) -> list[ZenginProblem]:
 
 def _check_date(transfer_date: date, today: date | None) -> list[ZenginProblem]:
     shown = transfer_date.isoformat()
-    closed = transfer_date.weekday() >= 5 or (transfer_date.month, transfer_date.day) in {
-        (12, 31),
-        (1, 1),
-        (1, 2),
-        (1, 3),
-    }
+    closed = why_closed(transfer_date)
     if closed:
-        ja = f"振込指定日 {shown} は土日または年末年始で銀行が休みです"
-        en = f"the transfer date {shown} is a weekend or New Year bank holiday"
+        ja = f"振込指定日 {shown} は{closed[0]}で銀行が休みです"
+        en = f"the transfer date {shown} is {closed[1]}, when banks are closed"
         return [_problem(_FILE, "transfer_date", "transfer_date_not_business_day", ja, en)]
     if today is not None and transfer_date < today:
         ja, en = f"振込指定日 {shown} は過去の日付です", f"the transfer date {shown} is in the past"

@@ -164,6 +164,7 @@ class Redemption(Base):
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount"),
         CheckConstraint("(undone_at IS NULL) = (undo_entry_id IS NULL)", name="undo_pair"),
+        CheckConstraint("open_period >= 1", name="open_period"),
         # A ticket is redeemed at most once, ever (an undone redemption no longer counts).
         Index(
             "uq_redemption_ticket_live",
@@ -184,7 +185,7 @@ class Redemption(Base):
     redeemed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     undo_entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entry.id"))
-    # Set once, by closing a settlement period (migration 0002); a settled redemption
-    # cannot be undone (redeem._undo refuses, and a database trigger too). No foreign
-    # key, for speed: see migration 0002; `ledger verify` checks it against the period.
-    settlement_period_id: Mapped[int | None] = mapped_column(Integer)
+    # The event's open settlement period when this was written (migration 0004): the
+    # redemption belongs to the first period from this one whose cut-off is at or after
+    # redeemed_at (settlement/membership.py). Never changed; a trigger checks the copy.
+    open_period: Mapped[int] = mapped_column(Integer)

@@ -35,6 +35,7 @@ from oflocal.idempotency.store import IdempotencyKey, Outcome, RefusedBeforeWrit
 from oflocal.ledger.accounts import account_ids, liability_code, payable_code
 from oflocal.ledger.journal import post_entry, reverse_entry
 from oflocal.ledger.models import JournalEntry
+from oflocal.settlement.membership import OPEN_PERIOD_NOW, hold_closes, is_settled, last_period
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.vouchers.lookup import authentic_codes
 from oflocal.vouchers.models import Programme, Redemption, Ticket
@@ -109,7 +110,9 @@ _DIAGNOSIS = (
     .where(_workshop.c.id == bindparam("workshop_id"))
 )
 
-_RECORD = insert(_redemption)
+# Each redemption copies the event's open settlement period, which decides the period
+# it is settled in (settlement/membership.py).
+_RECORD = insert(_redemption).values(open_period=OPEN_PERIOD_NOW)
 
 
 def redeem_tickets(
@@ -211,6 +214,7 @@ def _redeem(
                 "amount": taken[c].denomination,
                 "entry_id": entry_id,
                 "redeemed_at": now,
+                "event_id": event_id,
             }
             for c in codes
         ],
@@ -286,6 +290,7 @@ def undo_redemption(
 def _undo(
     session: Session, workshop_id: int, entry_id: int, now: datetime, window: int
 ) -> dict[str, Any]:
+    hold_closes(session)  # "not settled" below stays true until this commits
     redemptions = session.execute(
         select(Redemption).where(Redemption.entry_id == entry_id).with_for_update()
     ).scalars().all()
@@ -298,7 +303,8 @@ def _undo(
         raise Refusal("undo.already_undone")
     if now - redemptions[0].redeemed_at > timedelta(seconds=window):
         raise Refusal("undo.window_passed", minutes=window // 60)
-    if any(getattr(r, "settlement_period_id", None) is not None for r in redemptions):
+    last = last_period(session, entry.event_id)
+    if any(is_settled(r, last) for r in redemptions):
         raise Refusal("undo.settled")
     undo_entry = reverse_entry(
         session,

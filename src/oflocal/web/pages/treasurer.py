@@ -32,6 +32,7 @@ from oflocal.reports.charts import svg_columns, svg_rows
 from oflocal.reports.pdf import summary_figures
 from oflocal.reports.summary import event_programmes, programme_summary
 from oflocal.reports.unused import next_record_date, record_date_balances, unused_balance
+from oflocal.settlement.bank_days import next_bank_day
 from oflocal.settlement.close import close_period
 from oflocal.settlement.corrections import adjust_workshop, correct_redemption
 from oflocal.settlement.pay import mark_period_paid
@@ -213,19 +214,13 @@ def _period_page(request: AnyRequest, period_id: int, *, status: int = 200,
     db = services(request.app.state).db
     with db.read() as session:
         detail = _shown(period_detail(session, period_id))
-        day = transfer_date or _next_business_day(clock.tokyo_date(clock.now()) + timedelta(days=1))
+        day = transfer_date or next_bank_day(clock.tokyo_date(clock.now()) + timedelta(days=1))
         problems = check_period_file(session, period_id, day) if transfer_date else None
     if detail["transfer_date"]:
         day = date.fromisoformat(detail["transfer_date"])
     return page(request, "treasurer/period.html", status=status, period=detail, error=error,
                 transfer_date=day.isoformat(), problems=problems,
                 checked=transfer_date is not None)
-
-
-def _next_business_day(day: date) -> date:
-    while day.weekday() >= 5:
-        day += timedelta(days=1)
-    return day
 
 
 @get("/treasurer/periods/{period_id:int}", opt={"roles": MONEY}, sync_to_thread=True,
