@@ -1,5 +1,6 @@
 """Migration 0004 (a redemption's period from its open period, not a stored period id)
-keeps every redemption exactly where it was, both ways, on SQLite and PostgreSQL.
+keeps every redemption exactly where it was, both ways, on SQLite and PostgreSQL; 0005
+gives paid periods their copy of the accounts paid to.
 
 A history with two closed periods, a late arrival (redeemed before the first cut-off,
 written after it), an undo and unsettled redemptions is taken down to 0003, where
@@ -19,9 +20,10 @@ from sqlalchemy import create_engine, text
 from oflocal.db import migrate
 from oflocal.db.engine import Database
 from oflocal.settings import normalise_database_url
+from oflocal.settlement.pay import mark_period_paid
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.vouchers.redeem import undo_redemption
-from test_settlement import make_world, period_numbers
+from test_settlement import bank_day, make_world, period_numbers
 
 PG_URL = os.environ.get("OFLOCAL_TEST_POSTGRES_URL")
 
@@ -67,7 +69,9 @@ def test_0004_keeps_every_redemption_in_its_period_down_and_up(
     undo_redemption(fresh_db, workshop_id=w.sc.workshop_ids[0],
                     redemption_id=undone["redemption_id"], now=w.at(7))
     w.redeem(1, 2, minutes=8)
-    w.close(10)
+    second = w.close(10)
+    mark_period_paid(fresh_db, period_id=second["period_id"], transfer_date=bank_day(w.at(10)),
+                     actor="test")  # 0005 copies its accounts again on the way up
     w.redeem(2, 3, minutes=12)  # not settled yet
     before = period_numbers(fresh_db)
     assert sorted(before.values(), key=lambda n: (n is None, n or 0)) == [
@@ -85,6 +89,9 @@ def test_0004_keeps_every_redemption_in_its_period_down_and_up(
 
     migrate.upgrade(fresh_db.engine)
     assert period_numbers(fresh_db) == before
+    with fresh_db.read() as s:
+        copied = s.execute(text("SELECT COUNT(*) FROM settlement_payment")).scalar_one()
+    assert copied == 2  # the two workshops paid in period 2
     with fresh_db.read() as s:
         assert s.execute(text("SELECT open_period FROM event")).scalar_one() == 3
     w.assert_verified()

@@ -14,16 +14,18 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
+from sqlalchemy.exc import DBAPIError
 
 from oflocal import clock
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
 from oflocal.events.models import Workshop
+from oflocal.events.setup import update_workshop
 from oflocal.settlement.bank_days import next_bank_day
 from oflocal.settlement.corrections import adjust_workshop
 from oflocal.settlement.pay import mark_period_paid
-from oflocal.settlement.queries import iter_statements
+from oflocal.settlement.queries import iter_statements, period_lines
 from oflocal.settlement.rules import FeeRule
 from oflocal.settlement.settings import RequesterData, set_fee_rule, set_requester
 from oflocal.settlement.statements import CSV_HEADER, statements_csv, statements_pdf
@@ -222,3 +224,50 @@ def test_zengin_is_blocked_by_a_workshop_with_bad_bank_data(world: World) -> Non
         (w1, "bank_code"), (w2, "branch_code"), (w2, "name_kana")}
     assert all(p["message_ja"] and p["message_en"] for p in problems)
     assert "3件" in blocked.value.message("ja")
+
+
+# ------------------------------------------------------------ the account paid to
+
+
+def test_a_paid_period_keeps_showing_the_account_it_was_paid_to(world: World) -> None:
+    """W1 moves banks after being paid: the paid period's statement, CSV, lines and Zengin
+    file still show the old account (where the money went); the next period the new."""
+    w, period = settled_world(world)
+    pid = int(str(period["period_id"]))
+    set_requester(w.db, event_id=w.sc.event_id, data=RequesterData(
+        "1234567890", "ｼﾞﾂｺｳｲｲﾝｶｲ", "0001", "001", 1, "7654321"))
+    paid_on = next_bank_day(clock.tokyo_date(clock.now()))
+    mark_period_paid(w.db, period_id=pid, transfer_date=paid_on, actor="t")
+    w1 = w.sc.workshop_ids[0]
+    with w.db.write() as s:
+        update_workshop(s, w1, {"bank_code": "0005", "branch_code": "001",
+                                "account_number": "7777777", "account_holder_kana": "ｼﾝｺｳｻﾞ"})
+    w.redeem(0, 1, minutes=24 * 60 + 10)
+    later = int(w.close(24 * 60 + 20)["period_id"])
+
+    with w.db.read() as s:
+        old_lines = {ln["workshop_id"]: ln for ln in period_lines(s, pid)}
+        new_lines = {ln["workshop_id"]: ln for ln in period_lines(s, later)}
+        old_pdf = pdf_pages(b"".join(statements_pdf(iter_statements(s, pid, w1))))[0]
+        new_pdf = pdf_pages(b"".join(statements_pdf(iter_statements(s, later, w1))))[0]
+        old_csv = _csv(b"".join(statements_csv(iter_statements(s, pid, w1))))
+        old_file, _, _ = period_zengin_file(s, pid)  # a paid period: its transfer date
+        new_file, _, _ = period_zengin_file(s, later, next_bank_day(paid_on + timedelta(days=1)))
+    assert old_lines[w1]["bank_account"] == "普通 ***4500"
+    assert new_lines[w1]["bank_account"] == "普通 ***7777"
+    assert "普通 ***4500" in old_pdf and "7777" not in old_pdf
+    assert "普通 ***7777" in new_pdf
+    assert any("***4500" in value for row in old_csv for value in row.values())
+    old_rows = {r.account_number: r for r in _reader().read(old_file).data}
+    new_rows = {r.account_number: r for r in _reader().read(new_file).data}
+    assert "1234500" in old_rows and "7777777" not in old_rows
+    assert old_rows["1234500"].payee_name == "ｵｵﾉﾓﾂｺｳｼﾖ"
+    assert new_rows["7777777"].payee_name == "ｼﾝｺｳｻﾞ" and new_rows["7777777"].bank_code == "0005"
+    w.assert_verified()
+
+    # The copy is append-only, like the lines it belongs to.
+    for statement in ("UPDATE settlement_payment SET account_number = '7777777'",
+                      "DELETE FROM settlement_payment"):
+        with pytest.raises(DBAPIError), w.db.write() as s:
+            s.execute(text(statement))
+    w.assert_verified()

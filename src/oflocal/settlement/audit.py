@@ -3,6 +3,7 @@
 - every frozen line equals its tallies, and the tallies equal the live redemptions that
   belong to its period, recounted by the membership rule (count and face value per
   workshop); a period's corrections equal the line's adjustment;
+- a paid period has a copy of the account paid to for every line with a net amount;
 - a paid period has one payout entry per line that owed something, and its postings
   are the line: payable:W debited face + corrections, bank credited the net, fee income
   the fee; a period not paid has no payout entries;
@@ -22,6 +23,7 @@ from oflocal.settlement.membership import in_period
 from oflocal.settlement.models import (
     SettlementCorrection,
     SettlementLine,
+    SettlementPayment,
     SettlementPeriod,
     SettlementTally,
 )
@@ -129,6 +131,17 @@ def check_settlement(session: Session, report: _Report) -> None:
         "payouts = lines of paid periods (payable, bank, fee), none for unpaid",
         not mismatched,
         f"{mismatched[:10]}",
+    )
+
+    sent = {
+        (p.period_id, p.workshop_id): p.amount
+        for p in session.execute(select(SettlementPayment)).scalars()
+    }
+    owed = {key: line.net for key, line in lines.items() if paid.get(key[0]) and line.net > 0}
+    report.check(
+        "a paid account copy for every line of a paid period with a net, none for unpaid",
+        sent == owed,
+        f"{sorted(set(sent.items()) ^ set(owed.items()))[:10]}",
     )
 
     ledger: dict[int | None, int] = dict(

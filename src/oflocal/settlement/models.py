@@ -47,7 +47,8 @@ class SettlementPeriod(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id"), index=True)
     number: Mapped[int] = mapped_column(Integer)  # 1, 2, ... per event
-    # Redemptions with redeemed_at <= cutoff_at, not in an earlier period, belong here.
+    # Live redemptions opened up to this number and redeemed up to cutoff_at, not in an
+    # earlier period, belong here (membership.py).
     cutoff_at: Mapped[datetime] = mapped_column(UTCDateTime())
     previous_cutoff_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(10), default="closed")
@@ -87,6 +88,29 @@ class SettlementLine(Base):
     def payable(self) -> int:
         """What leaves payable:W when the period is paid (face + corrections)."""
         return self.face_total + self.adjustment
+
+
+class SettlementPayment(Base):
+    """Where a workshop's money for a paid period went: its bank account as it was when
+    the period was marked paid, so the statement and the Zengin file of that period say
+    the same later, whatever the workshop's account is by then. One per line with a
+    positive net amount (migration 0005). Append-only."""
+
+    __tablename__ = "settlement_payment"
+    __table_args__ = (
+        UniqueConstraint("period_id", "workshop_id"),
+        CheckConstraint("amount > 0", name="amount"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("settlement_period.id"), index=True)
+    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshop.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)  # the line's net, as transferred
+    bank_code: Mapped[str | None] = mapped_column(String(4))
+    branch_code: Mapped[str | None] = mapped_column(String(3))
+    account_type: Mapped[int | None] = mapped_column(Integer)
+    account_number: Mapped[str | None] = mapped_column(String(7))
+    account_holder_kana: Mapped[str | None] = mapped_column(String(200))
 
 
 class SettlementTally(Base):

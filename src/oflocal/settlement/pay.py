@@ -25,6 +25,7 @@ from oflocal.ledger.journal import post_entry
 from oflocal.settlement.bank_days import why_closed
 from oflocal.settlement.close import period_summary
 from oflocal.settlement.models import SettlementLine, SettlementPeriod
+from oflocal.settlement.payments import record_payments
 
 
 def payout_key(period_id: int, workshop_id: int) -> str:
@@ -109,5 +110,6 @@ def _pay(
             once_key=payout_key(period_id, line.workshop_id),
         )
         entries += 1
+    record_payments(session, period_id, lines)  # the accounts the money went to
     session.refresh(period)
     return {**period_summary(session, period), "payout_entries": entries}

@@ -24,6 +24,7 @@ from oflocal.settlement.models import (
     SettlementPeriod,
     SettlementTally,
 )
+from oflocal.settlement.payments import BankAccount, accounts_for
 from oflocal.settlement.rules import FeeRule, masked_account
 
 
@@ -44,6 +45,7 @@ def list_periods(session: Session, event_id: int) -> list[dict[str, Any]]:
 
 
 def period_lines(session: Session, period_id: int) -> list[dict[str, Any]]:
+    accounts = accounts_for(session, get_period(session, period_id))
     rows = session.execute(
         select(SettlementLine, Workshop)
         .join(Workshop, Workshop.id == SettlementLine.workshop_id)
@@ -60,7 +62,9 @@ def period_lines(session: Session, period_id: int) -> list[dict[str, Any]]:
             "adjustment": line.adjustment,
             "fee": line.fee,
             "net": line.net,
-            "bank_account": masked_account(w.account_type, w.account_number),
+            "bank_account": masked_account(
+                accounts[w.id].account_type, accounts[w.id].account_number
+            ),
         }
         for line, w in rows
     ]
@@ -103,12 +107,12 @@ class Statement:
     corrections: list[tuple[str, int]] = field(default_factory=list)  # reason, amount
 
 
-def _bank_names(workshop: Workshop) -> tuple[str, str]:
-    bank = lookup_bank(workshop.bank_code or "")
-    branch = lookup_branch(workshop.bank_code or "", workshop.branch_code or "")
+def _bank_names(account: BankAccount) -> tuple[str, str]:
+    bank = lookup_bank(account.bank_code)
+    branch = lookup_branch(account.bank_code, account.branch_code)
     return (
-        bank.name if bank else (workshop.bank_code or "未登録"),
-        branch.name if branch else (workshop.branch_code or ""),
+        bank.name if bank else (account.bank_code or "未登録"),
+        branch.name if branch else account.branch_code,
     )
 
 
@@ -129,9 +133,11 @@ def iter_statements(
     if workshop_id is not None:
         query = query.where(SettlementLine.workshop_id == workshop_id)
     found = False
+    accounts = accounts_for(session, period)
     for line, workshop in session.execute(query).all():
         found = True
-        bank, branch = _bank_names(workshop)
+        account = accounts[workshop.id]
+        bank, branch = _bank_names(account)
         statement = Statement(
             event_name=event.name,
             committee_name=event.committee_name,
@@ -149,7 +155,7 @@ def iter_statements(
             invoice_number=workshop.invoice_number,
             bank_name=bank,
             branch_name=branch,
-            account=masked_account(workshop.account_type, workshop.account_number),
+            account=masked_account(account.account_type, account.account_number),
             fee_rule=rule,
             ticket_count=line.ticket_count,
             face_total=line.face_total,

@@ -18,6 +18,7 @@ from oflocal import clock
 from oflocal.errors import Refusal
 from oflocal.events.models import Event, Workshop
 from oflocal.settlement.models import SettlementLine
+from oflocal.settlement.payments import accounts_for
 from oflocal.settlement.queries import get_period
 from oflocal.settlement.settings import requester_of
 from oflocal.settlement.zengin import (
@@ -31,23 +32,24 @@ from oflocal.settlement.zengin import (
 
 
 def payees_of(session: Session, period_id: int) -> list[Payee]:
-    """Workshops with a positive net amount in the period, in workshop-code order."""
+    """Workshops with a positive net amount in the period, in workshop-code order, each
+    with the account it is paid to (payments.py: the copy once the period is paid)."""
     rows = session.execute(
         select(SettlementLine, Workshop)
         .join(Workshop, Workshop.id == SettlementLine.workshop_id)
         .where(SettlementLine.period_id == period_id, SettlementLine.net > 0)
         .order_by(Workshop.code)
     ).all()
+    accounts = accounts_for(session, get_period(session, period_id))
     return [
         Payee(
             key=workshop.code,
             display_name=f"{workshop.code} {workshop.name}",
-            # The bank's account-holder name; the workshop's own kana when none is given.
-            name_kana=(workshop.account_holder_kana or workshop.name_kana or "").strip(),
-            bank_code=workshop.bank_code or "",
-            branch_code=workshop.branch_code or "",
-            account_type=workshop.account_type or 0,
-            account_number=workshop.account_number or "",
+            name_kana=accounts[workshop.id].holder_kana,
+            bank_code=accounts[workshop.id].bank_code,
+            branch_code=accounts[workshop.id].branch_code,
+            account_type=accounts[workshop.id].account_type,
+            account_number=accounts[workshop.id].account_number,
             amount=line.net,
             customer_code=str(workshop.id),
         )

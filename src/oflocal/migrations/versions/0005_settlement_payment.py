@@ -1,0 +1,74 @@
+"""settlement_payment: the bank account each paid line was sent to
+
+Revision ID: 0005
+Revises: 0004
+
+Statements and the Zengin file of a paid period used to show the workshop's account as
+it is today; now marking a period paid copies it (settlement/payments.py). Periods
+already paid are given their workshops' accounts as they are at this upgrade, the best
+that is known. Append-only, like the lines.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0005"
+down_revision: str | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "settlement_payment",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("period_id", sa.Integer(), nullable=False),
+        sa.Column("workshop_id", sa.Integer(), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("bank_code", sa.String(length=4), nullable=True),
+        sa.Column("branch_code", sa.String(length=3), nullable=True),
+        sa.Column("account_type", sa.Integer(), nullable=True),
+        sa.Column("account_number", sa.String(length=7), nullable=True),
+        sa.Column("account_holder_kana", sa.String(length=200), nullable=True),
+        sa.CheckConstraint("amount > 0", name=op.f("ck_settlement_payment_amount")),
+        sa.ForeignKeyConstraint(["period_id"], ["settlement_period.id"],
+                                name=op.f("fk_settlement_payment_period_id_settlement_period")),
+        sa.ForeignKeyConstraint(["workshop_id"], ["workshop.id"],
+                                name=op.f("fk_settlement_payment_workshop_id_workshop")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_settlement_payment")),
+        sa.UniqueConstraint("period_id", "workshop_id",
+                            name=op.f("uq_settlement_payment_period_id_workshop_id")),
+    )
+    op.create_index(op.f("ix_settlement_payment_period_id"), "settlement_payment", ["period_id"])
+    op.execute(
+        "INSERT INTO settlement_payment (period_id, workshop_id, amount, bank_code, branch_code,"
+        " account_type, account_number, account_holder_kana)"
+        " SELECT l.period_id, l.workshop_id, l.net, w.bank_code, w.branch_code, w.account_type,"
+        " w.account_number, COALESCE(w.account_holder_kana, w.name_kana)"
+        " FROM settlement_line l JOIN settlement_period p ON p.id = l.period_id"
+        " JOIN workshop w ON w.id = l.workshop_id WHERE p.status = 'paid' AND l.net > 0"
+    )
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(
+            "CREATE TRIGGER settlement_payment_no_update BEFORE UPDATE ON settlement_payment "
+            "BEGIN SELECT RAISE(ABORT, 'oflocal: settlement_payment rows are append-only'); END"
+        )
+        op.execute(
+            "CREATE TRIGGER settlement_payment_no_delete BEFORE DELETE ON settlement_payment "
+            "BEGIN SELECT RAISE(ABORT, 'oflocal: settlement_payment rows are never deleted'); END"
+        )
+    else:  # oflocal_refuse() comes from 0001
+        op.execute(
+            "CREATE TRIGGER settlement_payment_append_only BEFORE UPDATE OR DELETE ON "
+            "settlement_payment FOR EACH ROW EXECUTE FUNCTION oflocal_refuse()"
+        )
+        op.execute(
+            "CREATE TRIGGER settlement_payment_no_truncate BEFORE TRUNCATE ON settlement_payment "
+            "FOR EACH STATEMENT EXECUTE FUNCTION oflocal_refuse()"
+        )
+
+
+def downgrade() -> None:
+    op.drop_table("settlement_payment")  # its triggers go with it
