@@ -6,7 +6,8 @@ on SQLite and PostgreSQL; each side is paused inside its transaction by the test
 What must hold: whoever started first finishes first and the other waits for it; a
 redemption in flight when a close starts is in that period; one written while a close
 is in flight (even if redeemed before the cut-off) is in the next one, never in none;
-an undo that reaches a settled redemption is refused cleanly.
+an undo that reaches a settled redemption is refused cleanly; a correction never gives
+back an undone redemption; a close does not wait forever for a transaction left open.
 """
 
 from __future__ import annotations
@@ -18,11 +19,18 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from oflocal import clock
+from oflocal.db.engine import Database
 from oflocal.errors import Refusal
-from oflocal.settlement.close import _close
+from oflocal.idempotency.store import IdempotencyKey
+from oflocal.settlement import membership
+from oflocal.settlement.close import _close, close_period
+from oflocal.settlement.corrections import correct_redemption
+from oflocal.vouchers.models import Redemption
 from oflocal.vouchers.redeem import _redeem, _undo, redeem_tickets, undo_redemption
 from test_settlement import World, make_world, period_numbers
 
@@ -159,3 +167,68 @@ def test_an_undo_reaching_a_closing_period_is_refused_cleanly(world: World) -> N
     assert refused.value.code == "undo.settled"
     assert Counter(period_numbers(w.db).values()) == {1: 2}
     w.assert_verified()
+
+
+def test_a_correction_waiting_behind_a_close_sees_the_undo_that_committed_first(
+    world: World,
+) -> None:
+    """An undo in flight holds the close; a correction of the same redemption reads it
+    and then waits for the close. The undo commits, the close settles the period
+    without it: the correction must see the undo and refuse (else the ticket's money
+    would go back twice)."""
+    w = world
+    w.redeem(1, 1, minutes=0)
+    undone = w.redeem(0, 1, minutes=1)
+    w.redeem(0, 2, minutes=5)  # after the cut-off: pending, enough to take one ticket back
+    with w.db.read() as s:
+        redemption_id = s.execute(
+            select(Redemption.id).where(Redemption.entry_id == undone["redemption_id"])
+        ).scalar_one()
+    work = lambda s: _undo(s, w.sc.workshop_ids[0], undone["redemption_id"],  # noqa: E731
+                           w.at(2), 600)
+    with Paused(w, work):
+        close = Beside(lambda: w.close(2))
+        assert close.waited()
+        correction = Beside(lambda: correct_redemption(
+            w.db, redemption_id=redemption_id, reason="wrong booth", actor="test"))
+        assert correction.waited()
+    close.outcome()
+    with pytest.raises(Refusal) as refused:
+        correction.outcome()
+    assert refused.value.code == "undo.already_undone"
+    # And the database refuses it too, whatever the service thought.
+    with pytest.raises(DBAPIError), w.db.write() as s:
+        s.execute(text(
+            "INSERT INTO settlement_correction (event_id, workshop_id, amount, counter_account,"
+            " reason, redemption_id, entry_id, created_at, created_by) SELECT p.event_id,"
+            " r.workshop_id, -r.amount, 'breakage', 'x', r.id, r.entry_id, r.redeemed_at, 't'"
+            " FROM redemption r JOIN programme p ON p.id = r.programme_id WHERE r.id = :r"),
+            {"r": redemption_id})
+    w.assert_verified()
+
+
+def test_a_close_gives_up_on_redemptions_that_do_not_finish(
+    templates: Any, signer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL only (SQLite writers queue on the database file, answered 503 after its
+    busy timeout): a transaction left open must not freeze every booth behind a close.
+    The close gives up after LOCK_WAIT, changes nothing, and the same key works later."""
+    monkeypatch.setattr(membership, "LOCK_WAIT", "300ms")
+    db = Database(templates.postgres_url())
+    try:
+        w = make_world(db, signer, workshops=2, booklets=4, sold=4)
+        w.redeem(1, 1, minutes=0)
+        key = IdempotencyKey("staff:1", "close-1", "same")
+        with Paused(w, _redeem_in(w, 1, w.at(1))):
+            with pytest.raises(Refusal) as busy:
+                close_period(db, event_id=w.sc.event_id, actor="test", idem=key)
+            assert busy.value.code == "settlement.close_busy" and busy.value.status == 503
+            # meanwhile another booth is not held: its redemption goes through
+            w.redeem(1, 1, minutes=2)
+        with db.read() as s:
+            assert s.execute(text("SELECT COUNT(*) FROM settlement_period")).scalar_one() == 0
+        again = close_period(db, event_id=w.sc.event_id, actor="test", idem=key)
+        assert again.status == 201 and again.body["ticket_count"] == 3
+        w.assert_verified()
+    finally:
+        db.dispose()

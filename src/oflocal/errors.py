@@ -271,6 +271,13 @@ MESSAGES: dict[str, Message] = {
         "振込日（{date}）は締め日（{cutoff}）以降の日付にしてください。",
         "The transfer date ({date}) must not be before the cut-off day ({cutoff}).",
     ),
+    "settlement.close_busy": Message(
+        503,
+        "引換え・取消しの処理が終わらないため、締めを中止しました（何も変更していません）。"
+        "少し待ってからもう一度締めてください。",
+        "Redemptions in progress did not finish in time, so the period was not closed "
+        "(nothing was changed). Please try again in a moment.",
+    ),
     "settlement.transfer_date_bank_holiday": Message(
         422,
         "振込日（{date}）は{reason}で銀行が休みです。銀行の営業日を入力してください。",

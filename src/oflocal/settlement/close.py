@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Integer, func, insert, literal, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from oflocal import clock
@@ -73,7 +74,14 @@ def close_period(
     def work(session: Session) -> dict[str, Any]:
         return _close(session, event_id, cut, actor, at)
 
-    outcome = run_once(db, idem, work, status=201)
+    try:
+        outcome = run_once(db, idem, work, status=201)
+    except OperationalError as error:
+        # Redemptions in flight did not finish within membership.LOCK_WAIT: nothing was
+        # written. Raised here, outside run_once, so the key is not spent on it.
+        if getattr(error.orig, "sqlstate", None) == "55P03":
+            raise Refusal("settlement.close_busy") from None
+        raise
     if outcome.body.get("replayed"):
         return Outcome(200, outcome.body, outcome.replayed)
     return outcome

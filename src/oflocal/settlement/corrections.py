@@ -100,6 +100,9 @@ def correct_redemption(
             raise Refusal("undo.not_found")
         redemption, event_id = row
         lock_event(session, event_id)
+        # Read it again under the lock: an undo may have committed while we waited for
+        # a close, and an undone redemption is not the workshop's to give back twice.
+        session.refresh(redemption)
         if redemption.undone_at is not None:
             raise Refusal("undo.already_undone")
         if not is_settled(redemption, last_period(session, event_id)):

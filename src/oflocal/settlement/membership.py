@@ -15,15 +15,17 @@ Why none is missed: the copy and the close exclude each other. A close bumps
 (:func:`hold_redemptions`), which waits for every transaction that has written a
 redemption to commit and makes new writers wait until the close commits. So a
 redemption that copied number N is committed before close N counts, and one written
-after close N copies N + 1. A redemption waiting for that lock re-reads the event row
-with ``FOR KEY SHARE``, which always returns its newest committed version. Database
-triggers (migration 0004) refuse a copy that is not the event's current number, a
-number that is not one more than the last, and the undo of a settled redemption.
-SQLite runs one writer at a time, so there the exclusion is given. The table lock
-holds the redemptions of every event in the database for the moment of a close (under
-a second at a million redemptions): a deployment serves one committee, and a lock
-queue is fair, unlike row locks, which a steady stream of key-share lockers could
-keep a close waiting behind forever.
+after close N copies N + 1: its INSERT takes its table lock before its snapshot is
+taken (PostgreSQL, READ COMMITTED: each statement's snapshot comes after the locks it
+needs), so it reads the bumped number. Database triggers (migration 0004) refuse a
+copy that is not the event's current number, a number that is not one more than the
+last, and the undo of a settled redemption, so a stale copy could never be stored
+silently. SQLite runs one writer at a time, so there the exclusion is given. The table
+lock holds the redemptions of every event in the database for the moment of a close
+(under a second at a million redemptions): a deployment serves one committee, and a
+lock queue is fair, unlike row locks, which a steady stream of key-share lockers could
+keep a close waiting behind forever. A close waits at most ``LOCK_WAIT`` for writers in
+flight (an abandoned transaction must not freeze every booth behind it), then gives up.
 
 Undone redemptions are in no period: a close counts the live ones, and an undo is
 refused once a redemption is settled (:func:`hold_closes` makes undo and close wait
@@ -43,21 +45,24 @@ from oflocal.vouchers.models import Redemption
 
 _event = cast(Table, Event.__table__)
 
-# For the INSERT of a redemption: the event's open period, read with a key-share lock
-# (the journal entry's foreign key takes the same lock, so it costs no wait).
+# For the INSERT of a redemption: the event's open period, read in the INSERT itself.
 OPEN_PERIOD_NOW = (
-    select(_event.c.open_period)
-    .where(_event.c.id == bindparam("event_id"))
-    .with_for_update(read=True, key_share=True)
-    .scalar_subquery()
+    select(_event.c.open_period).where(_event.c.id == bindparam("event_id")).scalar_subquery()
 )
+
+LOCK_WAIT = "5s"  # how long a close waits for redemptions in flight (PostgreSQL)
 
 
 def hold_redemptions(session: Session) -> None:
     """Wait for redemptions and undos in flight to commit; hold new ones until this
-    transaction ends (PostgreSQL; a SQLite write transaction holds everything already)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("LOCK TABLE redemption IN SHARE MODE"))
+    transaction ends (PostgreSQL; a SQLite write transaction holds everything already).
+    After ``LOCK_WAIT`` the statement fails with lock_not_available (55P03) and the
+    transaction rolls back: see close.close_period."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(text("SELECT set_config('lock_timeout', :wait, true)"), {"wait": LOCK_WAIT})
+    session.execute(text("LOCK TABLE redemption IN SHARE MODE"))
+    session.execute(text("SELECT set_config('lock_timeout', '0', true)"))
 
 
 def hold_closes(session: Session) -> None:

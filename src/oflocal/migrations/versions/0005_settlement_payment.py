@@ -1,4 +1,5 @@
-"""settlement_payment: the bank account each paid line was sent to
+"""settlement_payment: the bank account each paid line was sent to; corrections only of
+live redemptions
 
 Revision ID: 0005
 Revises: 0004
@@ -7,6 +8,9 @@ Statements and the Zengin file of a paid period used to show the workshop's acco
 it is today; now marking a period paid copies it (settlement/payments.py). Periods
 already paid are given their workshops' accounts as they are at this upgrade, the best
 that is known. Append-only, like the lines.
+
+A correction that takes a redemption back from its workshop is refused if the
+redemption was undone: the undo already gave that money back.
 """
 
 from collections.abc import Sequence
@@ -42,33 +46,62 @@ def upgrade() -> None:
                             name=op.f("uq_settlement_payment_period_id_workshop_id")),
     )
     op.create_index(op.f("ix_settlement_payment_period_id"), "settlement_payment", ["period_id"])
-    op.execute(
-        "INSERT INTO settlement_payment (period_id, workshop_id, amount, bank_code, branch_code,"
-        " account_type, account_number, account_holder_kana)"
-        " SELECT l.period_id, l.workshop_id, l.net, w.bank_code, w.branch_code, w.account_type,"
-        " w.account_number, COALESCE(w.account_holder_kana, w.name_kana)"
+    # Periods already paid: the accounts as they are now, normalised as the service does.
+    bind = op.get_bind()
+    rows = bind.execute(sa.text(
+        "SELECT l.period_id, l.workshop_id, l.net, w.bank_code, w.branch_code, w.account_type,"
+        " w.account_number, w.account_holder_kana, w.name_kana"
         " FROM settlement_line l JOIN settlement_period p ON p.id = l.period_id"
         " JOIN workshop w ON w.id = l.workshop_id WHERE p.status = 'paid' AND l.net > 0"
-    )
-    if op.get_bind().dialect.name == "sqlite":
-        op.execute(
-            "CREATE TRIGGER settlement_payment_no_update BEFORE UPDATE ON settlement_payment "
-            "BEGIN SELECT RAISE(ABORT, 'oflocal: settlement_payment rows are append-only'); END"
-        )
-        op.execute(
-            "CREATE TRIGGER settlement_payment_no_delete BEFORE DELETE ON settlement_payment "
-            "BEGIN SELECT RAISE(ABORT, 'oflocal: settlement_payment rows are never deleted'); END"
-        )
-    else:  # oflocal_refuse() comes from 0001
-        op.execute(
-            "CREATE TRIGGER settlement_payment_append_only BEFORE UPDATE OR DELETE ON "
-            "settlement_payment FOR EACH ROW EXECUTE FUNCTION oflocal_refuse()"
-        )
-        op.execute(
-            "CREATE TRIGGER settlement_payment_no_truncate BEFORE TRUNCATE ON settlement_payment "
-            "FOR EACH STATEMENT EXECUTE FUNCTION oflocal_refuse()"
-        )
+    )).all()
+    if rows:
+        bind.execute(sa.text(
+            "INSERT INTO settlement_payment (period_id, workshop_id, amount, bank_code,"
+            " branch_code, account_type, account_number, account_holder_kana)"
+            " VALUES (:p, :w, :a, :bank, :branch, :type, :number, :holder)"
+        ), [
+            {"p": r[0], "w": r[1], "a": r[2], "bank": r[3] or None, "branch": r[4] or None,
+             "type": r[5] or None, "number": r[6] or None,
+             "holder": (r[7] or r[8] or "").strip() or None}
+            for r in rows
+        ])
+    for statement in SQLITE_GUARDS if bind.dialect.name == "sqlite" else POSTGRES_GUARDS:
+        op.execute(statement)
 
 
 def downgrade() -> None:
+    for statement in SQLITE_DROP if op.get_bind().dialect.name == "sqlite" else POSTGRES_DROP:
+        op.execute(statement)
     op.drop_table("settlement_payment")  # its triggers go with it
+
+
+_UNDONE = "a correction cannot give back an undone redemption (the undo already did)"
+_UNDONE_WHEN = (
+    "NEW.redemption_id IS NOT NULL AND "
+    "(SELECT undone_at FROM redemption WHERE id = NEW.redemption_id) IS NOT NULL"
+)
+SQLITE_GUARDS = [
+    "CREATE TRIGGER settlement_payment_no_update BEFORE UPDATE ON settlement_payment "
+    "BEGIN SELECT RAISE(ABORT, 'oflocal: settlement_payment rows are append-only'); END",
+    "CREATE TRIGGER settlement_payment_no_delete BEFORE DELETE ON settlement_payment "
+    "BEGIN SELECT RAISE(ABORT, 'oflocal: settlement_payment rows are never deleted'); END",
+    f"CREATE TRIGGER settlement_correction_live_redemption BEFORE INSERT ON "
+    f"settlement_correction WHEN {_UNDONE_WHEN} BEGIN SELECT RAISE(ABORT, 'oflocal: {_UNDONE}'); END",
+]
+SQLITE_DROP = ["DROP TRIGGER settlement_correction_live_redemption"]
+
+POSTGRES_GUARDS = [  # oflocal_refuse() comes from 0001
+    "CREATE TRIGGER settlement_payment_append_only BEFORE UPDATE OR DELETE ON "
+    "settlement_payment FOR EACH ROW EXECUTE FUNCTION oflocal_refuse()",
+    "CREATE TRIGGER settlement_payment_no_truncate BEFORE TRUNCATE ON settlement_payment "
+    "FOR EACH STATEMENT EXECUTE FUNCTION oflocal_refuse()",
+    "CREATE FUNCTION oflocal_correction_live_redemption() RETURNS trigger AS $$ BEGIN "
+    f"IF {_UNDONE_WHEN} THEN RAISE EXCEPTION 'oflocal: {_UNDONE}'; END IF; "
+    "RETURN NEW; END $$ LANGUAGE plpgsql",
+    "CREATE TRIGGER settlement_correction_live_redemption BEFORE INSERT ON "
+    "settlement_correction FOR EACH ROW EXECUTE FUNCTION oflocal_correction_live_redemption()",
+]
+POSTGRES_DROP = [
+    "DROP TRIGGER settlement_correction_live_redemption ON settlement_correction",
+    "DROP FUNCTION oflocal_correction_live_redemption()",
+]
