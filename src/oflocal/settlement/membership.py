@@ -62,7 +62,7 @@ def hold_redemptions(session: Session) -> None:
         return
     session.execute(text("SELECT set_config('lock_timeout', :wait, true)"), {"wait": LOCK_WAIT})
     session.execute(text("LOCK TABLE redemption IN SHARE MODE"))
-    session.execute(text("SELECT set_config('lock_timeout', '0', true)"))
+    session.execute(text("SET LOCAL lock_timeout TO DEFAULT"))  # the server's own again
 
 
 def hold_closes(session: Session) -> None:
