@@ -38,7 +38,7 @@ import threading
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -235,12 +235,30 @@ class Window:
         return done < self.end
 
 
-def split(tickets: list[str], parts: int) -> list[list[str]]:
-    return [tickets[i::parts] for i in range(parts)]
+class _Pool:
+    """One queue of tickets that every client draws from (thread-safe): a fast client is
+    not left without tickets while a slow one still holds its share."""
+
+    def __init__(self, tickets: list[str]) -> None:
+        self._tickets = iter(tickets)
+        self._lock = threading.Lock()
+
+    def __iter__(self) -> _Pool:
+        return self
+
+    def __next__(self) -> str:
+        with self._lock:
+            return next(self._tickets)
+
+
+def split(tickets: list[str], parts: int) -> list[_Pool]:
+    """The same pool for each of ``parts`` clients; it runs out only when all are used."""
+    pool = _Pool(tickets)
+    return [pool] * parts
 
 
 async def _raw_client(
-    host: str, port: int, token: str, scope_tag: str, tickets: list[str],
+    host: str, port: int, token: str, scope_tag: str, tickets: Iterable[str],
     window: Window, result: Result,
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port)
