@@ -24,7 +24,7 @@ from oflocal.settlement.models import SettlementPeriod
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.web.app import create_app
 from oflocal.web.security import SESSION_COOKIE
-from test_settlement import World, make_world
+from test_settlement import World, lines_of, make_world
 
 
 class Browser:
@@ -139,3 +139,35 @@ def test_reports_page_and_workshop_statements(browser: Browser, world: World) ->
     mine = browser.get("/statements")
     assert mine.status_code == 200 and "¥1,500" in mine.text and "¥1,000" not in mine.text
     assert browser.get("/treasurer").status_code == 403
+
+
+def test_a_cutoff_typed_to_the_minute_includes_that_whole_minute(
+    browser: Browser, world: World
+) -> None:
+    """「10:41まで」 takes a ticket redeemed at 10:41:30; a minute not over yet means now."""
+    event = world.sc.event_id
+    minute = clock.as_tokyo(world.at(60)).replace(second=0, microsecond=0)
+    inside = (minute + timedelta(seconds=30) - world.base).total_seconds() / 60
+    after = (minute + timedelta(seconds=61) - world.base).total_seconds() / 60
+    world.redeem(2, 1, minutes=inside)
+    world.redeem(2, 1, minutes=after)  # the next minute: the next period
+    browser.login("treasurer")
+    closed = browser.post(f"/treasurer/events/{event}/close",
+                          {"cutoff": minute.strftime("%Y-%m-%dT%H:%M"), "key": "minute-1"})
+    assert closed.status_code == 303, closed.text
+    with browser.db.read() as s:
+        period = s.execute(select(SettlementPeriod)).scalar_one()
+    assert clock.as_tokyo(period.cutoff_at) == minute + timedelta(minutes=1, microseconds=-1)
+    lines = lines_of(browser.db, period.id)
+    assert sum(ln.ticket_count for ln in lines.values()) == 3 + 2 + 1  # the fixture's 5
+
+    now_minute = clock.as_tokyo(clock.now()).strftime("%Y-%m-%dT%H:%M")
+    later = browser.post(f"/treasurer/events/{event}/close",
+                         {"cutoff": now_minute, "key": "minute-2"})
+    assert later.status_code == 303, later.text  # not refused as a cut-off in the future
+    with browser.db.read() as s:
+        second = s.execute(select(SettlementPeriod).where(SettlementPeriod.number == 2)
+                           ).scalar_one()
+    assert second.cutoff_at <= clock.now()
+    assert sum(ln.ticket_count for ln in lines_of(browser.db, second.id).values()) == 1
+    world.assert_verified()

@@ -96,6 +96,13 @@ def _parse_tokyo(value: str) -> datetime:
     return naive.replace(tzinfo=clock.TOKYO) if naive.tzinfo is None else naive
 
 
+def _form_cutoff(value: str) -> datetime:
+    """A cut-off typed to the minute includes that whole minute (「23:59まで」): tickets
+    redeemed at 23:59:30 are in. If that minute is not over yet, the cut-off is now."""
+    start = _parse_tokyo(value).replace(second=0, microsecond=0)
+    return min(start + timedelta(minutes=1, microseconds=-1), clock.now())
+
+
 def _parse_day(value: str | None) -> date | None:
     if not value:
         return None
@@ -145,7 +152,7 @@ def overview(request: AnyRequest,
 def close(request: AnyRequest, event_id: int, data: Form) -> Response[Any]:
     actor = _actor(request, data)
     try:
-        cutoff = _parse_tokyo(data.get("cutoff", "")) if data.get("cutoff") else None
+        cutoff = _form_cutoff(data.get("cutoff", "")) if data.get("cutoff") else None
         key = (data.get("key") or "")[:100]
         idem = IdempotencyKey(actor.scope, f"page-close-{key}",
                               request_hash("close", event_id, data.get("cutoff"))) if key else None
