@@ -90,8 +90,18 @@ def test_0004_keeps_every_redemption_in_its_period_down_and_up(
     migrate.upgrade(fresh_db.engine)
     assert period_numbers(fresh_db) == before
     with fresh_db.read() as s:
-        copied = s.execute(text("SELECT COUNT(*) FROM settlement_payment")).scalar_one()
-    assert copied == 2  # the two workshops paid in period 2
+        copied = s.execute(text(
+            "SELECT c.workshop_id, c.amount, c.account_number, c.account_holder_kana,"
+            " w.account_number, w.account_holder_kana, l.net FROM settlement_payment c"
+            " JOIN workshop w ON w.id = c.workshop_id JOIN settlement_line l"
+            " ON l.period_id = c.period_id AND l.workshop_id = c.workshop_id")).all()
+        payer = s.execute(text(
+            "SELECT p.number FROM settlement_payer c JOIN settlement_period p"
+            " ON p.id = c.period_id")).scalars().all()
+    # the two workshops paid in period 2, with their accounts as they are now
+    assert sorted(r.workshop_id for r in copied) == sorted(w.sc.workshop_ids[1:3])
+    assert all((r[1], r[2], r[3]) == (r[6], r[4], r[5]) for r in copied), copied
+    assert payer == [2]
     with fresh_db.read() as s:
         assert s.execute(text("SELECT open_period FROM event")).scalar_one() == 3
     w.assert_verified()

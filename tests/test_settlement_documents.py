@@ -36,7 +36,10 @@ from test_settlement import World, lines_of, make_world
 
 @pytest.fixture
 def world(db: Database, signer: CodeSigner) -> World:
-    return make_world(db, signer)
+    # Valid from the day before yesterday, so two whole past days can be redeemed on at
+    # any hour of the day (Tokyo).
+    return make_world(db, signer,
+                      programme_day=clock.tokyo_date(clock.now()) - timedelta(days=1))
 
 
 def pdf_pages(data: bytes) -> list[str]:
@@ -51,8 +54,8 @@ def settled_world(world: World) -> tuple[World, dict[str, object]]:
     """Fee 2.5 % (rounded half up); W1 4 tickets on day 1 and 2 on day 2 ... one period."""
     w = world
     set_fee_rule(w.db, event_id=w.sc.event_id, rule=FeeRule("rate", 250, 0, "round"))
-    # Two Tokyo days: base and base + 1 day (both inside the validity window).
-    w.base = clock.start_of_tokyo_day(clock.tokyo_date(clock.now()) - timedelta(days=1)) + \
+    # Two past Tokyo days: base and base + 1 day (both inside the validity window).
+    w.base = clock.start_of_tokyo_day(clock.tokyo_date(clock.now()) - timedelta(days=2)) + \
         timedelta(hours=10)
     w.redeem(0, 4, minutes=0)
     w.redeem(1, 3, minutes=30)
@@ -230,8 +233,9 @@ def test_zengin_is_blocked_by_a_workshop_with_bad_bank_data(world: World) -> Non
 
 
 def test_a_paid_period_keeps_showing_the_account_it_was_paid_to(world: World) -> None:
-    """W1 moves banks after being paid: the paid period's statement, CSV, lines and Zengin
-    file still show the old account (where the money went); the next period the new."""
+    """W1 and the committee move banks after a period is paid: that period's statement,
+    CSV, lines and Zengin file still show the old accounts (where the money went and came
+    from); the next period the new ones."""
     w, period = settled_world(world)
     pid = int(str(period["period_id"]))
     set_requester(w.db, event_id=w.sc.event_id, data=RequesterData(
@@ -242,6 +246,8 @@ def test_a_paid_period_keeps_showing_the_account_it_was_paid_to(world: World) ->
     with w.db.write() as s:
         update_workshop(s, w1, {"bank_code": "0005", "branch_code": "001",
                                 "account_number": "7777777", "account_holder_kana": "ｼﾝｺｳｻﾞ"})
+    set_requester(w.db, event_id=w.sc.event_id, data=RequesterData(
+        "9876543210", "ｼﾝｲｲﾝｶｲ", "0005", "001", 1, "1111111"))
     w.redeem(0, 1, minutes=24 * 60 + 10)
     later = int(w.close(24 * 60 + 20)["period_id"])
 
@@ -258,8 +264,13 @@ def test_a_paid_period_keeps_showing_the_account_it_was_paid_to(world: World) ->
     assert "普通 ***4500" in old_pdf and "7777" not in old_pdf
     assert "普通 ***7777" in new_pdf
     assert any("***4500" in value for row in old_csv for value in row.values())
-    old_rows = {r.account_number: r for r in _reader().read(old_file).data}
-    new_rows = {r.account_number: r for r in _reader().read(new_file).data}
+    old_parsed, new_parsed = _reader().read(old_file), _reader().read(new_file)
+    assert (old_parsed.header.requester_code, old_parsed.header.account_number) == (
+        "1234567890", "7654321")
+    assert (new_parsed.header.requester_code, new_parsed.header.account_number) == (
+        "9876543210", "1111111")
+    old_rows = {r.account_number: r for r in old_parsed.data}
+    new_rows = {r.account_number: r for r in new_parsed.data}
     assert "1234500" in old_rows and "7777777" not in old_rows
     assert old_rows["1234500"].payee_name == "ｵｵﾉﾓﾂｺｳｼﾖ"
     assert new_rows["7777777"].payee_name == "ｼﾝｺｳｻﾞ" and new_rows["7777777"].bank_code == "0005"
@@ -267,7 +278,9 @@ def test_a_paid_period_keeps_showing_the_account_it_was_paid_to(world: World) ->
 
     # The copy is append-only, like the lines it belongs to.
     for statement in ("UPDATE settlement_payment SET account_number = '7777777'",
-                      "DELETE FROM settlement_payment"):
+                      "DELETE FROM settlement_payment",
+                      "UPDATE settlement_payer SET account_number = '1111111'",
+                      "DELETE FROM settlement_payer"):
         with pytest.raises(DBAPIError), w.db.write() as s:
             s.execute(text(statement))
     w.assert_verified()

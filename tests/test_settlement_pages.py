@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from oflocal import clock
 from oflocal.auth.models import StaffUser
@@ -144,7 +144,8 @@ def test_reports_page_and_workshop_statements(browser: Browser, world: World) ->
 def test_a_cutoff_typed_to_the_minute_includes_that_whole_minute(
     browser: Browser, world: World
 ) -> None:
-    """「10:41まで」 takes a ticket redeemed at 10:41:30; a minute not over yet means now."""
+    """「10:41まで」 takes a ticket redeemed at 10:41:30; the minute now running means now;
+    a minute to come is refused."""
     event = world.sc.event_id
     minute = clock.as_tokyo(world.at(60)).replace(second=0, microsecond=0)
     inside = (minute + timedelta(seconds=30) - world.base).total_seconds() / 60
@@ -170,4 +171,14 @@ def test_a_cutoff_typed_to_the_minute_includes_that_whole_minute(
                            ).scalar_one()
     assert second.cutoff_at <= clock.now()
     assert sum(ln.ticket_count for ln in lines_of(browser.db, second.id).values()) == 1
+
+    # A minute still to come is refused, and the form keeps what was typed and its key,
+    # so that sending it again later closes at the same cut-off.
+    tomorrow = (clock.as_tokyo(clock.now()) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    future = browser.post(f"/treasurer/events/{event}/close",
+                          {"cutoff": tomorrow, "key": "minute-3"})
+    assert future.status_code == 422 and "refusal" in future.text
+    assert f'value="{tomorrow}"' in future.text and 'value="minute-3"' in future.text
+    with browser.db.read() as s:
+        assert s.execute(select(func.count()).select_from(SettlementPeriod)).scalar_one() == 2
     world.assert_verified()

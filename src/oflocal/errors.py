@@ -273,7 +273,7 @@ MESSAGES: dict[str, Message] = {
     ),
     "settlement.close_busy": Message(
         503,
-        "引換え・取消しの処理が終わらないため、締めを中止しました（何も変更していません）。"
+        "工房での利用・取消しの処理が終わらないため、締めを中止しました（何も変更していません）。"
         "少し待ってからもう一度締めてください。",
         "Redemptions in progress did not finish in time, so the period was not closed "
         "(nothing was changed). Please try again in a moment.",
@@ -281,7 +281,7 @@ MESSAGES: dict[str, Message] = {
     "settlement.transfer_date_bank_holiday": Message(
         422,
         "振込日（{date}）は{reason}で銀行が休みです。銀行の営業日を入力してください。",
-        "Banks are closed on {date} ({reason_en}); enter a bank business day.",
+        "Banks are closed on {date_en} ({reason_en}); enter a bank business day.",
     ),
     "settlement.not_in_period": Message(
         404,

@@ -16,9 +16,9 @@ from oflocal.settlement.bank_days import is_bank_day, next_bank_day, why_closed
     (date(2026, 11, 29), "日曜日", "a Sunday"),
     (date(2026, 11, 3), "祝日（文化の日）", "Culture Day"),
     (date(2026, 11, 23), "祝日（勤労感謝の日）", "Labor Thanksgiving Day"),
-    (date(2026, 5, 6), "祝日（振替休日）", "national holiday"),  # 5/3 fell on a Sunday
-    (date(2026, 9, 22), "祝日（国民の休日）", "national holiday"),  # between 9/21 and 9/23
-    (date(2027, 3, 22), "祝日（振替休日）", "national holiday"),  # 春分の日 3/21 was a Sunday
+    (date(2026, 5, 6), "休日（振替休日）", "national holiday"),  # 5/3 fell on a Sunday
+    (date(2026, 9, 22), "休日（国民の休日）", "national holiday"),  # between 9/21 and 9/23
+    (date(2027, 3, 22), "休日（振替休日）", "national holiday"),  # 春分の日 3/21 was a Sunday
     (date(2026, 12, 31), "年末年始の休業日", "New Year"),
     (date(2027, 1, 1), "祝日（元日）", "New Year"),
     (date(2027, 1, 2), "土曜日", "Saturday"),

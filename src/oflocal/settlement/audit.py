@@ -23,6 +23,7 @@ from oflocal.settlement.membership import in_period
 from oflocal.settlement.models import (
     SettlementCorrection,
     SettlementLine,
+    SettlementPayer,
     SettlementPayment,
     SettlementPeriod,
     SettlementTally,
@@ -138,10 +139,14 @@ def check_settlement(session: Session, report: _Report) -> None:
         for p in session.execute(select(SettlementPayment)).scalars()
     }
     owed = {key: line.net for key, line in lines.items() if paid.get(key[0]) and line.net > 0}
+    payers = set(session.execute(select(SettlementPayer.period_id)).scalars())
+    paid_periods = {period_id for period_id, is_paid in paid.items() if is_paid}
     report.check(
-        "a paid account copy for every line of a paid period with a net, none for unpaid",
-        sent == owed,
-        f"{sorted(set(sent.items()) ^ set(owed.items()))[:10]}",
+        "a paid account copy for every line of a paid period with a net, and of the "
+        "committee's account for every paid period; none for unpaid",
+        sent == owed and payers == paid_periods,
+        f"{sorted(set(sent.items()) ^ set(owed.items()))[:10]} "
+        f"periods {sorted(payers ^ paid_periods)[:10]}",
     )
 
     ledger: dict[int | None, int] = dict(

@@ -28,7 +28,10 @@ def why_closed(day: date) -> tuple[str, str] | None:
         return "日曜日", "a Sunday"
     name = _national(day.year, "ja").get(day)
     if name:
-        return f"祝日（{name}）", f"a national holiday ({_national(day.year, 'en_US').get(day)})"
+        # 振替休日 and 国民の休日 are 休日 by the law, not 祝日 themselves.
+        kind = "休日" if name in ("振替休日", "国民の休日") else "祝日"
+        english = _national(day.year, "en_US").get(day)
+        return f"{kind}（{name}）", f"{english}, a national holiday"
     if (day.month, day.day) in _NEW_YEAR:
         return "年末年始の休業日", "a New Year bank holiday"
     return None

@@ -113,6 +113,22 @@ class SettlementPayment(Base):
     account_holder_kana: Mapped[str | None] = mapped_column(String(200))
 
 
+class SettlementPayer(Base):
+    """The committee's own account a paid period was sent from (the Zengin requester), as
+    it was when the period was marked paid (migration 0005). Append-only."""
+
+    __tablename__ = "settlement_payer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("settlement_period.id"), unique=True)
+    requester_code: Mapped[str | None] = mapped_column(String(10))
+    requester_kana: Mapped[str | None] = mapped_column(String(200))
+    bank_code: Mapped[str | None] = mapped_column(String(4))
+    branch_code: Mapped[str | None] = mapped_column(String(3))
+    account_type: Mapped[int | None] = mapped_column(Integer)
+    account_number: Mapped[str | None] = mapped_column(String(7))
+
+
 class SettlementTally(Base):
     """Redemptions of one period counted per workshop, Tokyo day and denomination."""
 

@@ -61,20 +61,21 @@ def _pay(
     if period.status == "paid":
         assert period.transfer_date is not None
         raise Refusal("settlement.already_paid", date=ja_date(period.transfer_date))
-    closed = why_closed(transfer_date)
-    if closed:  # no bank moves money then: a typo, and the books would say otherwise
-        raise Refusal(
-            "settlement.transfer_date_bank_holiday",
-            date=ja_date(transfer_date),
-            reason=closed[0],
-            reason_en=closed[1],
-        )
     cutoff_day = clock.tokyo_date(period.cutoff_at)
     if transfer_date < cutoff_day:
         raise Refusal(
             "settlement.transfer_date_invalid",
             date=ja_date(transfer_date),
             cutoff=ja_date(cutoff_day),
+        )
+    closed = why_closed(transfer_date)
+    if closed:  # no bank moves money then: a typo, and the books would say otherwise
+        raise Refusal(
+            "settlement.transfer_date_bank_holiday",
+            date=ja_date(transfer_date),
+            date_en=transfer_date.isoformat(),
+            reason=closed[0],
+            reason_en=closed[1],
         )
     moved = cast(CursorResult[Any], session.execute(
         update(SettlementPeriod)
@@ -110,6 +111,6 @@ def _pay(
             once_key=payout_key(period_id, line.workshop_id),
         )
         entries += 1
-    record_payments(session, period_id, lines)  # the accounts the money went to
+    record_payments(session, period, lines)  # the accounts the money went from and to
     session.refresh(period)
     return {**period_summary(session, period), "payout_entries": entries}

@@ -1,9 +1,10 @@
-"""The bank account each workshop is paid to, for a period.
+"""The bank accounts of a period's transfers: each workshop's, and the committee's own.
 
-Until a period is paid, that is the workshop's account now (the treasurer may still fix
-it when the Zengin check blocks the file). Marking the period paid copies it into
-``settlement_payment``, and from then on statements and the Zengin file of that period
-show the copy: where the money went, even if the workshop changes banks later.
+Until a period is paid, they are the accounts as they are now (the treasurer may still
+fix one when the Zengin check blocks the file). Marking the period paid copies them
+(``settlement_payment``, ``settlement_payer``), and from then on statements and the
+Zengin file of that period show the copies: where the money went and where it came
+from, even if a workshop or the committee changes banks later.
 """
 
 from __future__ import annotations
@@ -14,8 +15,15 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from oflocal.events.models import Workshop
-from oflocal.settlement.models import SettlementLine, SettlementPayment, SettlementPeriod
+from oflocal.events.models import Event, Workshop
+from oflocal.settlement.models import (
+    SettlementLine,
+    SettlementPayer,
+    SettlementPayment,
+    SettlementPeriod,
+)
+from oflocal.settlement.settings import requester_of
+from oflocal.settlement.zengin import Requester
 
 
 @dataclass(frozen=True)
@@ -47,15 +55,33 @@ class BankAccount:
         )
 
 
-def record_payments(session: Session, period_id: int, lines: Iterable[SettlementLine]) -> int:
-    """Copy the account of every line paid by transfer (net > 0); returns how many."""
+def record_payments(session: Session, period: SettlementPeriod,
+                    lines: Iterable[SettlementLine]) -> int:
+    """Copy the committee's account and that of every line paid by transfer (net > 0);
+    returns how many workshop accounts were copied."""
+    event = session.get(Event, period.event_id)
+    assert event is not None
+    payer = requester_of(event)
+    session.add(SettlementPayer(
+        period_id=period.id,
+        requester_code=payer.code or None,
+        requester_kana=payer.name_kana or None,
+        bank_code=payer.bank_code or None,
+        branch_code=payer.branch_code or None,
+        account_type=payer.account_type or None,
+        account_number=payer.account_number or None,
+    ))
+    period_id = period.id
+    paid = [line for line in lines if line.net > 0]
+    workshops = {
+        w.id: w
+        for w in session.execute(
+            select(Workshop).where(Workshop.id.in_([line.workshop_id for line in paid]))
+        ).scalars()
+    }
     rows = []
-    for line in lines:
-        if line.net <= 0:
-            continue
-        workshop = session.get(Workshop, line.workshop_id)
-        assert workshop is not None
-        account = BankAccount.of_workshop(workshop)
+    for line in paid:
+        account = BankAccount.of_workshop(workshops[line.workshop_id])
         rows.append(SettlementPayment(
             period_id=period_id,
             workshop_id=line.workshop_id,
@@ -71,19 +97,41 @@ def record_payments(session: Session, period_id: int, lines: Iterable[Settlement
     return len(rows)
 
 
-def accounts_for(session: Session, period: SettlementPeriod) -> dict[int, BankAccount]:
-    """Workshop id → the account its money for ``period`` goes (or went) to."""
-    current = {
-        w.id: BankAccount.of_workshop(w)
-        for w in session.execute(
-            select(Workshop)
-            .join(SettlementLine, SettlementLine.workshop_id == Workshop.id)
-            .where(SettlementLine.period_id == period.id)
-        ).scalars()
-    }
+def payer_for(session: Session, period: SettlementPeriod) -> Requester:
+    """The committee's account the period's transfers come (or came) from."""
+    copy = session.execute(
+        select(SettlementPayer).where(SettlementPayer.period_id == period.id)
+    ).scalar_one_or_none()
+    if period.status == "paid" and copy is not None:
+        return Requester(
+            code=copy.requester_code or "",
+            name_kana=copy.requester_kana or "",
+            bank_code=copy.bank_code or "",
+            branch_code=copy.branch_code or "",
+            account_type=copy.account_type or 0,
+            account_number=copy.account_number or "",
+        )
+    event = session.get(Event, period.event_id)
+    assert event is not None
+    return requester_of(event)
+
+
+def accounts_for(
+    session: Session, period: SettlementPeriod, workshop_id: int | None = None
+) -> dict[int, BankAccount]:
+    """Workshop id → the account its money for ``period`` goes (or went) to; only
+    ``workshop_id``'s when given."""
+    workshops = (
+        select(Workshop)
+        .join(SettlementLine, SettlementLine.workshop_id == Workshop.id)
+        .where(SettlementLine.period_id == period.id)
+    )
+    payments = select(SettlementPayment).where(SettlementPayment.period_id == period.id)
+    if workshop_id is not None:
+        workshops = workshops.where(Workshop.id == workshop_id)
+        payments = payments.where(SettlementPayment.workshop_id == workshop_id)
+    current = {w.id: BankAccount.of_workshop(w) for w in session.execute(workshops).scalars()}
     if period.status != "paid":
         return current
-    paid = session.execute(
-        select(SettlementPayment).where(SettlementPayment.period_id == period.id)
-    ).scalars()
+    paid = session.execute(payments).scalars()
     return {**current, **{p.workshop_id: BankAccount.of_payment(p) for p in paid}}

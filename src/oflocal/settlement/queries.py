@@ -133,7 +133,7 @@ def iter_statements(
     if workshop_id is not None:
         query = query.where(SettlementLine.workshop_id == workshop_id)
     found = False
-    accounts = accounts_for(session, period)
+    accounts = accounts_for(session, period, workshop_id)
     for line, workshop in session.execute(query).all():
         found = True
         account = accounts[workshop.id]

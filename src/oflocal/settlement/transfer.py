@@ -16,11 +16,10 @@ from sqlalchemy.orm import Session
 
 from oflocal import clock
 from oflocal.errors import Refusal
-from oflocal.events.models import Event, Workshop
+from oflocal.events.models import Workshop
 from oflocal.settlement.models import SettlementLine
-from oflocal.settlement.payments import accounts_for
+from oflocal.settlement.payments import accounts_for, payer_for
 from oflocal.settlement.queries import get_period
-from oflocal.settlement.settings import requester_of
 from oflocal.settlement.zengin import (
     Payee,
     Requester,
@@ -59,9 +58,7 @@ def payees_of(session: Session, period_id: int) -> list[Payee]:
 
 def _inputs(session: Session, period_id: int) -> tuple[Requester, list[Payee], date | None]:
     period = get_period(session, period_id)
-    event = session.get(Event, period.event_id)
-    assert event is not None
-    return requester_of(event), payees_of(session, period_id), period.transfer_date
+    return payer_for(session, period), payees_of(session, period_id), period.transfer_date
 
 
 def _problem_dict(problem: ZenginProblem) -> dict[str, Any]:

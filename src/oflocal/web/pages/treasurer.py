@@ -98,9 +98,12 @@ def _parse_tokyo(value: str) -> datetime:
 
 def _form_cutoff(value: str) -> datetime:
     """A cut-off typed to the minute includes that whole minute (「23:59まで」): tickets
-    redeemed at 23:59:30 are in. If that minute is not over yet, the cut-off is now."""
+    redeemed at 23:59:30 are in. During that very minute, the cut-off is now; a later
+    minute stays in the future and close_period refuses it."""
     start = _parse_tokyo(value).replace(second=0, microsecond=0)
-    return min(start + timedelta(minutes=1, microseconds=-1), clock.now())
+    end = start + timedelta(minutes=1, microseconds=-1)
+    now = clock.now()
+    return now if start <= now < end else end
 
 
 def _parse_day(value: str | None) -> date | None:
@@ -120,7 +123,10 @@ def _int(value: str | None, default: int = 0) -> int:
 
 
 def _overview(request: AnyRequest, event_id: int | None, *, status: int = 200,
-              error: dict[str, str] | None = None, done: str | None = None) -> Response[Any]:
+              error: dict[str, str] | None = None, done: str | None = None,
+              close_form: Form | None = None) -> Response[Any]:
+    """``close_form``: a refused close, shown again as typed with its unspent key, so
+    that sending it again closes at the same cut-off."""
     db = services(request.app.state).db
     periods: list[dict[str, Any]] = []
     settings: dict[str, Any] | None = None
@@ -136,7 +142,8 @@ def _overview(request: AnyRequest, event_id: int | None, *, status: int = 200,
         request, "treasurer/index.html", status=status,
         events=_events(request), event_id=event_id, periods=periods, settings=settings,
         workshops=workshops, error=error, done=done,
-        cutoff_default=_tokyo_input(clock.now()), close_key=uuid.uuid4().hex,
+        cutoff_default=(close_form or {}).get("cutoff") or _tokyo_input(clock.now()),
+        close_key=(close_form or {}).get("key") or uuid.uuid4().hex,
     )
 
 
@@ -159,7 +166,8 @@ def close(request: AnyRequest, event_id: int, data: Form) -> Response[Any]:
         outcome = close_period(services(request.app.state).db, event_id=event_id, cutoff=cutoff,
                                actor=actor.scope, idem=idem)
     except Refusal as refusal:
-        return _overview(request, event_id, status=refusal.status, error=_error(request, refusal))
+        return _overview(request, event_id, status=refusal.status, error=_error(request, refusal),
+                         close_form=data)
     return Redirect(f"/treasurer/periods/{outcome.body['period_id']}", status_code=303)
 
 
