@@ -18,7 +18,9 @@ For each size it
 4. in a fresh child process (so its peak memory is its own): closes the period
    (``close_period``), writes the Zengin file, all statements as one CSV and as one
    CSV per workshop, then all statements as one PDF and as one PDF per workshop;
-   the child reports its times and its peak RSS (``ru_maxrss``);
+   then marks the period paid (payout entries and account copies) and makes the Zengin
+   file again from the copies (it must be byte for byte the same); the child reports
+   its times and its peak RSS (``ru_maxrss``);
 5. runs ``ledger verify`` after (lines = tallies = redemptions, payable = ledger);
 6. baseline, same run and data: the close as migration 0002 made it (stamping every
    redemption with its period in one UPDATE, then counting), on a copy of the table.
@@ -224,6 +226,7 @@ def measure(url: str, event_id: int, out_dir: Path) -> dict[str, Any]:
     """Runs in the child process: close, Zengin, CSVs, PDFs."""
     from oflocal.settlement.bank_days import next_bank_day
     from oflocal.settlement.close import close_period
+    from oflocal.settlement.pay import mark_period_paid
     from oflocal.settlement.queries import iter_statements, period_lines
     from oflocal.settlement.statements import statements_csv, write_statements_pdf
     from oflocal.settlement.transfer import period_zengin_file
@@ -237,9 +240,9 @@ def measure(url: str, event_id: int, out_dir: Path) -> dict[str, Any]:
                                                "face_total", "net_total")}
     pid = period["period_id"]
     t = time.perf_counter()
+    transfer_day = next_bank_day(clock.tokyo_date(clock.now()) + timedelta(days=2))
     with db.read() as s:
-        data, payees, total = period_zengin_file(
-            s, pid, next_bank_day(clock.tokyo_date(clock.now()) + timedelta(days=2)))
+        data, payees, total = period_zengin_file(s, pid, transfer_day)
     (out_dir / "zengin.txt").write_bytes(data)
     result["zengin_s"] = time.perf_counter() - t
     result["zengin"] = {"payees": payees, "total": total, "bytes": len(data)}
@@ -266,6 +269,16 @@ def measure(url: str, event_id: int, out_dir: Path) -> dict[str, Any]:
         with db.read() as s, (out_dir / f"statement-W{wid}.pdf").open("wb") as f:
             write_statements_pdf(f, iter_statements(s, pid, wid))
     result["pdf_each_s"] = time.perf_counter() - t
+
+    # Mark it paid (one payout entry per workshop and the account copies), then the
+    # Zengin file again, now from the copies.
+    t = time.perf_counter()
+    paid = mark_period_paid(db, period_id=pid, transfer_date=transfer_day, actor="bench").body
+    result["pay_s"] = time.perf_counter() - t
+    assert paid["payout_entries"] == period["workshops"]
+    with db.read() as s:
+        again, _, _ = period_zengin_file(s, pid)
+    assert again == data, "the paid period's file differs from the file that was paid"
     result["files"] = len(list(out_dir.iterdir()))
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     db.dispose()
@@ -335,14 +348,14 @@ def main() -> int:
           f"machine speed: PostgreSQL counts generate_series(1, 10^7) in {calibration:.2f} s\n")
     print("| redemptions | seed s | close s | baseline close s (0002) | Zengin s "
           "| CSV s (all + per workshop) "
-          "| Zengin + CSV s | PDF s (all) | PDF s (per workshop) | peak RSS MB "
+          "| Zengin + CSV s | PDF s (all) | PDF s (per workshop) | mark paid s | peak RSS MB "
           "| verify before/after |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|")
     for r in rows:
         print(f"| {r['size']:,} | {r['seed_s']:.1f} | {r['close_s']:.2f} "
               f"| {r['baseline_close_s']:.2f} | {r['zengin_s']:.2f} "
               f"| {r['csv_s']:.2f} | {r['zengin_s'] + r['csv_s']:.2f} | {r['pdf_all_s']:.2f} "
-              f"| {r['pdf_each_s']:.2f} | {r['peak_rss_mb']:.0f} "
+              f"| {r['pdf_each_s']:.2f} | {r['pay_s']:.2f} | {r['peak_rss_mb']:.0f} "
               f"| {'ok' if r['verify_before'] else 'FAIL'}/"
               f"{'ok' if r['verify_after'] else 'FAIL'} |")
     failed = [r for r in rows if not (r["verify_before"] and r["verify_after"])]
