@@ -101,8 +101,8 @@ def payer_for(session: Session, period: SettlementPeriod) -> Requester:
     """The committee's account the period's transfers come (or came) from."""
     copy = session.execute(
         select(SettlementPayer).where(SettlementPayer.period_id == period.id)
-    ).scalar_one_or_none()
-    if period.status == "paid" and copy is not None:
+    ).scalar_one_or_none() if period.status == "paid" else None
+    if copy is not None:
         return Requester(
             code=copy.requester_code or "",
             name_kana=copy.requester_kana or "",
