@@ -178,7 +178,9 @@ def test_a_retried_print_request_returns_the_same_job(
     again = http.post(url, json={"count": 2}, headers={"Idempotency-Key": "print-1"})
     assert first.status_code == again.status_code == 202
     assert first.json()["id"] == again.json()["id"]
-    assert again.headers.get("idempotent-replayed") is None  # the answer is the job's status
+    # The answer is the job's status now, marked as a replay like every retried write.
+    assert first.headers.get("idempotent-replayed") is None
+    assert again.headers.get("idempotent-replayed") == "true"
     other = http.post(url, json={"count": 3}, headers={"Idempotency-Key": "print-1"})
     assert other.status_code == 422 and other.json()["code"] == "idempotency.key_reused"
     _wait(http, first.json()["id"])

@@ -23,7 +23,7 @@ from sqlalchemy import text
 
 from oflocal import clock
 from oflocal.auth.models import StaffUser
-from oflocal.auth.service import Actor, issue_api_token, open_session
+from oflocal.auth.service import Actor, issue_api_token, new_api_token, open_session
 from oflocal.db.engine import Database
 from oflocal.demo import build_event
 from oflocal.settings import Settings
@@ -202,7 +202,10 @@ def world(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> It
             {"staff_user_id": a.id} if a.kind == "staff" else {"workshop_id": a.id}))
         for who, a in actors.items()
     }
+    # A token of its own for DELETE /tokens/{token_id}: revoking a caller's would log it out.
+    spare_token, _ = new_api_token(db, name="spare", workshop_id=main.workshop_ids[1])
     path_values: dict[str, Any] = {
+        "token_id": spare_token,
         "event_id": main.event_id,
         "workshop_id": main.workshop_ids[0],
         "programme_id": main.programme_id,

@@ -187,7 +187,7 @@ def test_fee_rule_and_corrections_over_the_api(api: Api) -> None:
     w.redeem(0, 2, minutes=0)
     adjusted = api.post("treasurer", "/settlement/corrections/adjustment", {
         "workshop_id": w.sc.workshop_ids[0], "amount": -300, "counter_account": "breakage",
-        "reason": "破損券"})
+        "reason": "破損券"}, headers={"Idempotency-Key": "adjust-1"})
     assert adjusted.status_code == 201, adjusted.text
     period = api.post("treasurer", f"/events/{event}/settlement/periods", {}).json()
     assert (period["face_total"], period["adjustment_total"], period["fee_total"],

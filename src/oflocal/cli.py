@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from oflocal import clock
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
 from oflocal.settings import Settings, get_settings
@@ -192,6 +193,40 @@ def user_token(staff_username: str | None, workshop_code: str | None, event_slug
         raise Refusal("request.invalid", detail="name an existing --staff or --workshop")
     click.echo(issue_api_token(database(), name=name, staff_user_id=staff_id,
                                workshop_id=workshop_id))
+
+
+@user.command("tokens")
+def user_tokens() -> None:
+    """List API tokens: id, holder, name, issued, revoked (never the token itself)."""
+    from oflocal.auth.service import list_api_tokens
+
+    for t in list_api_tokens(database()):
+        revoked = f"revoked {clock.as_tokyo(t.revoked_at):%Y-%m-%d %H:%M}" if t.revoked_at \
+            else "live"
+        click.echo(f"{t.id:>5}  {t.holder:<28} {t.name:<24} "
+                   f"{clock.as_tokyo(t.created_at):%Y-%m-%d %H:%M}  {revoked}")
+
+
+@user.command("revoke-token")
+@click.argument("token_id", type=int)
+def user_revoke_token(token_id: int) -> None:
+    """Revoke an API token by id: every server process refuses it from now on."""
+    from oflocal.auth.service import revoke_api_token
+
+    token = revoke_api_token(database(), token_id)
+    assert token.revoked_at is not None
+    click.echo(f"token {token.id} ({token.holder}, {token.name}) revoked "
+               f"{clock.as_tokyo(token.revoked_at):%Y-%m-%d %H:%M}")
+
+
+@user.command("unlock")
+@click.argument("username")
+def user_unlock(username: str) -> None:
+    """Let a staff user locked out by wrong passwords log in again."""
+    from oflocal.auth.service import unlock_staff_user
+
+    unlock_staff_user(database(), username)
+    click.echo(f"{username} may log in again")
 
 
 @main.group()

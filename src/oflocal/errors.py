@@ -343,8 +343,11 @@ MESSAGES: dict[str, Message] = {
     ),
     "auth.locked": Message(
         429,
-        "PINを何度も間違えたため、{minutes}分間ログインできません。",
-        "Too many wrong PINs: login is locked for {minutes} minutes.",
+        "パスワード（PIN）を何度も間違えたため、{minutes}分間ログインできません。",
+        "Too many wrong passwords (PINs): login is locked for {minutes} minutes.",
+    ),
+    "token.not_found": Message(
+        404, "APIトークンが見つかりません。", "There is no such API token."
     ),
     "csrf.failed": Message(
         403,

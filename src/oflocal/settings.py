@@ -32,6 +32,14 @@ def _load_or_create_secret(data_dir: Path) -> bytes:
 
 
 @dataclass(frozen=True)
+class Lockout:
+    """How many wrong passwords or PINs a login takes before it locks, and for how long."""
+
+    attempts: int = 5
+    minutes: int = 15
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
@@ -39,8 +47,7 @@ class Settings:
     undo_window_seconds: int = 600
     session_hours: int = 12
     secure_cookies: bool = False
-    pin_attempts_before_lock: int = 5
-    pin_lock_minutes: int = 15
+    lockout: Lockout = Lockout()  # staff passwords and workshop PINs alike
     max_codes_per_redemption: int = 50
 
     @property
@@ -60,6 +67,10 @@ def from_env() -> Settings:
         undo_window_seconds=int(os.environ.get("OFLOCAL_UNDO_WINDOW_SECONDS", "600")),
         session_hours=int(os.environ.get("OFLOCAL_SESSION_HOURS", "12")),
         secure_cookies=_flag("OFLOCAL_SECURE_COOKIES"),
+        lockout=Lockout(
+            attempts=int(os.environ.get("OFLOCAL_LOGIN_ATTEMPTS", "5")),
+            minutes=int(os.environ.get("OFLOCAL_LOGIN_LOCK_MINUTES", "15")),
+        ),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oflocal.db.base import Base, UTCDateTime
@@ -14,7 +14,10 @@ ROLES = ("admin", "desk", "treasurer")
 
 class StaffUser(Base):
     __tablename__ = "staff_user"
-    __table_args__ = (CheckConstraint("role IN ('admin', 'desk', 'treasurer')", name="role"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'desk', 'treasurer')", name="role"),
+        CheckConstraint("failed_logins >= 0", name="failed_logins"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(60), unique=True)
@@ -23,6 +26,9 @@ class StaffUser(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Password attempts since the last right one, and the lock they led to (migration 0006).
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 _ONE_HOLDER = "(staff_user_id IS NULL) <> (workshop_id IS NULL)"

@@ -1,9 +1,12 @@
 """Logging in and knowing who is asking: staff passwords, workshop PINs, sessions, tokens.
 
 Secrets are stored as hashes only: argon2 for passwords and PINs; SHA-256 for random
-session and API tokens (they are long random values, so a fast hash is enough). Wrong
-PINs are counted on the workshop row with a conditional UPDATE and lock the login for
-a while, so guessing a 4-digit PIN from a phone at the booth is not practical.
+session and API tokens (they are long random values, so a fast hash is enough). Every
+password or PIN attempt is counted on the staff or workshop row by one conditional
+UPDATE *before* the secret is checked, and the attempt that reaches the limit locks the
+login for a while: parallel guesses cannot get past the count, so guessing a 4-digit
+PIN is not practical. API tokens are looked up on every request, so a revoked token
+stops working at once in every server process.
 """
 
 from __future__ import annotations
@@ -13,16 +16,20 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, case, delete, null, or_, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from oflocal import clock
 from oflocal.auth.models import ROLES, ApiToken, StaffUser, WebSession
 from oflocal.db.engine import Database
+from oflocal.db.rows import affected
 from oflocal.errors import Refusal
 from oflocal.events.models import Event, Workshop
+from oflocal.settings import Lockout
 
 _hasher = PasswordHasher()
 
@@ -108,7 +115,60 @@ def _find_workshop(session, event_slug: str, code: str) -> Workshop | None:  # t
     ).scalar_one_or_none()
 
 
-def login_staff(db: Database, username: str, password: str) -> Actor:
+def _attempts(model: type[StaffUser] | type[Workshop]) -> InstrumentedAttribute[int]:
+    return StaffUser.failed_logins if model is StaffUser else Workshop.failed_pins
+
+
+def _take_attempt(session: Session, model: type[StaffUser] | type[Workshop],
+                  row_id: int, lockout: Lockout, at: datetime) -> int | None:
+    """Count one attempt on the login's row *before* its secret is checked.
+
+    One conditional UPDATE decides, so however many guesses arrive at once (threads,
+    server processes), at most ``lockout.attempts`` are ever checked per lock window:
+    the attempt that reaches the limit also sets the lock, and a locked row matches no
+    row. A lock that has run out starts the count again. Returns the attempt's number,
+    or None while the login is locked."""
+    count, locked_until = _attempts(model), model.locked_until
+    expired = locked_until.is_not(None)  # only unlocked rows match: a lock here has run out
+    attempt = case((expired, 1), else_=count + 1)
+    result: int | None = session.execute(
+        update(model)
+        .where(model.id == row_id, or_(locked_until.is_(None), locked_until <= at))
+        .values({
+            count: attempt,
+            locked_until: case(
+                (attempt >= lockout.attempts, at + timedelta(minutes=lockout.minutes)),
+                else_=null(),
+            ),
+        })
+        .returning(count)
+    ).scalar_one_or_none()
+    return result
+
+
+def _check_secret(db: Database, model: type[StaffUser] | type[Workshop], row_id: int,
+                  secret_hash: str, secret: str, lockout: Lockout) -> None:
+    """Take an attempt, check the secret, and clear the count when it is right.
+
+    The attempt is committed before the (slow, ~50 ms) argon2 check, so parallel
+    guesses queue on the row for a moment, not for the hash."""
+    at = clock.now()
+    with db.write() as session:
+        attempt = _take_attempt(session, model, row_id, lockout, at)
+    if attempt is None:
+        raise Refusal("auth.locked", minutes=lockout.minutes)
+    if _verify(secret_hash, secret):
+        with db.write() as session:
+            session.execute(update(model).where(model.id == row_id)
+                            .values({_attempts(model): 0, model.locked_until: None}))
+        return
+    if attempt >= lockout.attempts:
+        raise Refusal("auth.locked", minutes=lockout.minutes)
+    raise Refusal("auth.bad_login")
+
+
+def login_staff(db: Database, username: str, password: str,
+                lockout: Lockout = Lockout()) -> Actor:
     with db.read() as session:
         user = session.execute(
             select(StaffUser).where(StaffUser.username == username.strip())
@@ -116,56 +176,32 @@ def login_staff(db: Database, username: str, password: str) -> Actor:
     if user is None or not user.active:
         _verify(_dummy_hash(), password)
         raise Refusal("auth.bad_login")
-    if not _verify(user.password_hash, password):
-        raise Refusal("auth.bad_login")
+    _check_secret(db, StaffUser, user.id, user.password_hash, password, lockout)
     return Actor("staff", user.id, user.display_name, user.role)
 
 
 def login_workshop(
-    db: Database,
-    *,
-    event_slug: str,
-    workshop_code: str,
-    pin: str,
-    attempts_before_lock: int = 5,
-    lock_minutes: int = 15,
-    now: datetime | None = None,
+    db: Database, *, event_slug: str, workshop_code: str, pin: str,
+    lockout: Lockout = Lockout(),
 ) -> Actor:
-    at = now or clock.now()
     with db.read() as session:
         workshop = _find_workshop(session, event_slug, workshop_code)
     if workshop is None or workshop.pin_hash is None:
         _verify(_dummy_hash(), pin)
         raise Refusal("auth.bad_login")
-    if workshop.locked_until is not None and workshop.locked_until > at:
-        raise Refusal("auth.locked", minutes=lock_minutes)
-    if _verify(workshop.pin_hash, pin):
-        with db.write() as session:
-            session.execute(
-                update(Workshop)
-                .where(Workshop.id == workshop.id)
-                .values(failed_pins=0, locked_until=None)
-            )
-        return Actor("workshop", workshop.id, workshop.name, "workshop", workshop.event_id)
+    _check_secret(db, Workshop, workshop.id, workshop.pin_hash, pin, lockout)
+    return Actor("workshop", workshop.id, workshop.name, "workshop", workshop.event_id)
+
+
+def unlock_staff_user(db: Database, username: str) -> None:
+    """An admin lets a locked-out colleague try again (the CLI's `user unlock`)."""
     with db.write() as session:
-        failures = session.execute(
-            update(Workshop)
-            .where(Workshop.id == workshop.id)
-            .values(failed_pins=Workshop.failed_pins + 1)
-            .returning(Workshop.failed_pins)
-        ).scalar_one()
-        if failures >= attempts_before_lock:
-            session.execute(
-                update(Workshop)
-                .where(Workshop.id == workshop.id)
-                .values(failed_pins=0, locked_until=at + timedelta(minutes=lock_minutes))
-            )
-            raise_locked = True
-        else:
-            raise_locked = False
-    if raise_locked:
-        raise Refusal("auth.locked", minutes=lock_minutes)
-    raise Refusal("auth.bad_login")
+        done = session.execute(
+            update(StaffUser).where(StaffUser.username == username.strip())
+            .values(failed_logins=0, locked_until=None)
+        )
+        if affected(done) == 0:
+            raise Refusal("request.invalid", detail=f"no staff user {username!r}")
 
 
 def open_session(db: Database, actor: Actor, *, hours: int) -> tuple[str, str]:
@@ -193,22 +229,101 @@ def close_session(db: Database, token: str) -> None:
             session.delete(row)
 
 
-def issue_api_token(db: Database, *, name: str, staff_user_id: int | None = None,
-                    workshop_id: int | None = None) -> str:
+def new_api_token(db: Database, *, name: str, staff_user_id: int | None = None,
+                  workshop_id: int | None = None) -> tuple[int, str]:
+    """A new bearer token for one staff user or one workshop: (its id, the token)."""
     if (staff_user_id is None) == (workshop_id is None):
         raise Refusal("request.invalid", detail="a token belongs to one staff user or one workshop")
     token = "ofl_" + secrets.token_urlsafe(32)
     with db.write() as session:
-        session.add(
-            ApiToken(
-                token_hash=_token_hash(token),
-                name=name,
-                staff_user_id=staff_user_id,
-                workshop_id=workshop_id,
-                created_at=clock.now(),
-            )
+        row = ApiToken(
+            token_hash=_token_hash(token),
+            name=name,
+            staff_user_id=staff_user_id,
+            workshop_id=workshop_id,
+            created_at=clock.now(),
         )
-    return token
+        session.add(row)
+        session.flush()
+        return row.id, token
+
+
+def issue_api_token(db: Database, *, name: str, staff_user_id: int | None = None,
+                    workshop_id: int | None = None) -> str:
+    return new_api_token(db, name=name, staff_user_id=staff_user_id,
+                         workshop_id=workshop_id)[1]
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """An API token as an admin sees it: never the token itself, which is shown once."""
+
+    id: int
+    name: str
+    holder: str  # "staff:<username>" or "workshop:<event slug>/<code>"
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def _token_infos(session: Session, *where: Any) -> list[TokenInfo]:
+    rows = session.execute(
+        select(ApiToken, StaffUser.username, Event.slug, Workshop.code)
+        .outerjoin(StaffUser, StaffUser.id == ApiToken.staff_user_id)
+        .outerjoin(Workshop, Workshop.id == ApiToken.workshop_id)
+        .outerjoin(Event, Event.id == Workshop.event_id)
+        .where(*where)
+        .order_by(ApiToken.id)
+    ).all()
+    return [
+        TokenInfo(t.id, t.name, f"staff:{user}" if user else f"workshop:{slug}/{code}",
+                  t.created_at, t.revoked_at)
+        for t, user, slug, code in rows
+    ]
+
+
+def list_api_tokens(db: Database) -> list[TokenInfo]:
+    with db.read() as session:
+        return _token_infos(session)
+
+
+def revoke_api_token(db: Database, token_id: int) -> TokenInfo:
+    """Revoke a token for good. It stops working at once in every server process: tokens
+    are looked up on each request, never remembered. Revoking it again changes nothing."""
+    with db.write() as session:
+        session.execute(
+            update(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=clock.now())
+        )
+        found = _token_infos(session, ApiToken.id == token_id)
+    if not found:
+        raise Refusal("token.not_found")
+    return found[0]
+
+
+# Who holds a live token, in one statement: this runs on every bearer request (each
+# booth scan), so it is compiled once and skips the ORM.
+_TOKEN_HOLDER = (
+    select(
+        ApiToken.staff_user_id, StaffUser.display_name, StaffUser.role,
+        ApiToken.workshop_id, Workshop.name, Workshop.event_id,
+    )
+    .outerjoin(StaffUser, (StaffUser.id == ApiToken.staff_user_id) & StaffUser.active)
+    .outerjoin(Workshop, Workshop.id == ApiToken.workshop_id)
+    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None))
+)
+
+
+def actor_from_token(db: Database, token: str) -> Actor | None:
+    with db.engine.connect() as conn:
+        row = conn.execute(_TOKEN_HOLDER, {"token_hash": _token_hash(token)}).first()
+    if row is None:
+        return None
+    staff_id, staff_name, role, workshop_id, workshop_name, event_id = row
+    if staff_id is not None:  # None: its staff user was switched off
+        return None if staff_name is None else Actor("staff", staff_id, staff_name, role,
+                                                     None, "token")
+    assert workshop_id is not None  # the holder check: one staff user or one workshop
+    return Actor("workshop", workshop_id, workshop_name, "workshop", event_id, "token")
 
 
 def _actor_for(session, staff_user_id: int | None, workshop_id: int | None,  # type: ignore[no-untyped-def]
@@ -230,13 +345,3 @@ def actor_from_session(db: Database, token: str) -> Actor | None:
         if row is None or row.expires_at <= clock.now():
             return None
         return _actor_for(session, row.staff_user_id, row.workshop_id, "session", row.csrf_token)
-
-
-def actor_from_token(db: Database, token: str) -> Actor | None:
-    with db.read() as session:
-        row = session.execute(
-            select(ApiToken).where(ApiToken.token_hash == _token_hash(token))
-        ).scalar_one_or_none()
-        if row is None or row.revoked_at is not None:
-            return None
-        return _actor_for(session, row.staff_user_id, row.workshop_id, "token")

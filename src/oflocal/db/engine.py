@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -63,7 +64,13 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
 
 
 class Database:
-    """One engine, two kinds of transaction: read, and write (serialised on SQLite)."""
+    """One engine, two kinds of transaction: read, and write (serialised on SQLite).
+
+    A write (or read) opened while this thread already holds one of this database's
+    writes joins it: one transaction, committed or rolled back by the outer one. That is how a route
+    runs a service inside :func:`oflocal.idempotency.store.run_once`, so the service's
+    change and the request's Idempotency-Key commit together or not at all.
+    """
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = normalise_database_url(url)
@@ -74,6 +81,8 @@ class Database:
         # Facts that never change once written (e.g. account ids), remembered per database
         # by the hot paths that need them. Only ever add what cannot become stale.
         self.memo: dict[str, Any] = {}
+        self._open_write: ContextVar[Session | None] = ContextVar(f"write:{id(self)}",
+                                                                  default=None)
 
     @property
     def is_sqlite(self) -> bool:
@@ -82,11 +91,25 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction: committed on success, rolled back on any exception."""
+        joined = self._open_write.get()
+        if joined is not None:
+            yield joined
+            return
         with self._write() as session, session.begin():
-            yield session
+            token = self._open_write.set(session)
+            try:
+                yield session
+            finally:
+                self._open_write.reset(token)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
+        """A read transaction; inside this thread's open write, that write (it sees its
+        own changes)."""
+        joined = self._open_write.get()
+        if joined is not None:
+            yield joined
+            return
         with self._read() as session, session.begin():
             yield session
 

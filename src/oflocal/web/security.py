@@ -4,23 +4,16 @@ Cookie-authenticated unsafe requests must carry the session's CSRF token, in the
 ``X-CSRF-Token`` header (JavaScript) or the ``_csrf`` form field (HTML forms, checked by
 the page handler). Bearer tokens are not sent by browsers on their own, so they need none.
 
-Bearer tokens (booth tablets, scanners, scripts) are looked up once and then remembered
-for :data:`TOKEN_TTL_SECONDS` in the worker process (:class:`TokenCache`), so a queue of
-redemptions does not pay a database transaction per request just to learn who is asking.
-Why that is safe: only tokens the database *accepted* are remembered (an unknown or just
-issued token is always looked up), the cache key is the token's SHA-256 (the same as the
-database stores), and what it could make stale is bounded: a revoked token, or a staff
-user switched off, keeps working for at most ``TOKEN_TTL_SECONDS`` in each worker. The
-money itself is never decided from the cache: a workshop's participation is re-checked
-inside every redemption's transaction. Browser sessions are not cached (logout and
-expiry take effect at once; their CSRF token lives in the session row).
+Bearer tokens (booth tablets, scanners, scripts) are looked up on every request with
+one statement (``auth.service.actor_from_token``). They used to be remembered for 10 s
+per worker process; that let a revoked token work on for those seconds in every
+process, so revocation now takes effect at once. Browser sessions are looked up the
+same way (logout and expiry take effect at once; their CSRF token lives in the row).
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import time
 from typing import Any
 
 from anyio import to_thread
@@ -35,39 +28,6 @@ from oflocal.web.state import services
 SESSION_COOKIE = "oflocal_session"
 LOGIN_CSRF_COOKIE = "oflocal_login_csrf"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-TOKEN_TTL_SECONDS = 10.0
-
-
-class TokenCache:
-    """Actors of recently accepted bearer tokens, by token hash, for a few seconds."""
-
-    def __init__(self, ttl: float = TOKEN_TTL_SECONDS, max_entries: int = 10_000) -> None:
-        self.ttl = ttl
-        self.max_entries = max_entries
-        self._entries: dict[str, tuple[float, Actor]] = {}
-
-    def get(self, key: str) -> Actor | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if entry[0] <= time.monotonic():
-            self._entries.pop(key, None)
-            return None
-        return entry[1]
-
-    def put(self, key: str, actor: Actor) -> None:
-        if len(self._entries) >= self.max_entries:
-            self._entries.clear()  # crude but bounded; refilled on the next requests
-        self._entries[key] = (time.monotonic() + self.ttl, actor)
-
-
-def token_cache(connection: ASGIConnection[Any, Any, Any, Any]) -> TokenCache:
-    state = connection.app.state
-    cache = state.get("token_cache")
-    if cache is None:
-        cache = state["token_cache"] = TokenCache()
-    assert isinstance(cache, TokenCache)
-    return cache
 
 
 class ActorMiddleware(AbstractAuthenticationMiddleware):
@@ -78,15 +38,9 @@ class ActorMiddleware(AbstractAuthenticationMiddleware):
         header = connection.headers.get("authorization", "")
         actor: Actor | None = None
         if header.lower().startswith("bearer "):
-            token = header[7:].strip()
-            cache = token_cache(connection)
-            key = hashlib.sha256(token.encode()).hexdigest()
-            actor = cache.get(key)
+            actor = await to_thread.run_sync(actor_from_token, db, header[7:].strip())
             if actor is None:
-                actor = await to_thread.run_sync(actor_from_token, db, token)
-                if actor is None:
-                    raise Refusal("auth.required")
-                cache.put(key, actor)
+                raise Refusal("auth.required")
         elif cookie := connection.cookies.get(SESSION_COOKIE):
             actor = await to_thread.run_sync(actor_from_session, db, cookie)
         return AuthenticationResult(user=actor, auth=actor.via if actor else None)

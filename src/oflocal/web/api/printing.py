@@ -18,7 +18,7 @@ from oflocal.printing.proof import render_first_sheet_png
 from oflocal.printing.samples import sample_booklets
 from oflocal.printing.source import programme_face
 from oflocal.vouchers.models import PrintBatch, Programme
-from oflocal.web.api.common import DESK, actor_of, idempotency
+from oflocal.web.api.common import DESK, KEY_OPTIONAL, actor_of, idempotency, once
 from oflocal.web.state import services
 
 
@@ -74,35 +74,45 @@ def _job(request: Request[Any, Any, Any], job_id: int) -> PrintJob:
     return job
 
 
-@post("/programmes/{programme_id:int}/print-jobs", opt={"roles": DESK}, sync_to_thread=True,
-      status_code=202)
+@post("/programmes/{programme_id:int}/print-jobs", opt={"roles": DESK, "idempotency": KEY_OPTIONAL},
+      sync_to_thread=True, status_code=202)
 def start_print(request: Request[Any, Any, Any], programme_id: int,
-                data: PrintRequest) -> JobStatus:
+                data: PrintRequest) -> Response[JobStatus]:
     """Issue a numbered batch of booklets (not yet valid) and render its PDF in the background.
 
     Send an `Idempotency-Key` so that a retry after a lost answer returns the same job
     instead of issuing a second batch."""
     s = services(request.app.state)
     actor = actor_of(request)
-    idem = None
-    if request.headers.get("idempotency-key") is not None:
-        idem = idempotency(request, actor, programme_id, data.count)
+    idem = idempotency(request, actor, programme_id, data.count)
     outcome = issue_batch_job(s.db, s.signer, programme_id=programme_id, count=data.count,
                               actor=actor.scope, idem=idem)
-    job_id = int(outcome.body["job_id"])
-    if not outcome.replayed:
+    return _started(request, int(outcome.body["job_id"]), replayed=outcome.replayed)
+
+
+def _started(request: Request[Any, Any, Any], job_id: int, *,
+             replayed: bool) -> Response[JobStatus]:
+    """The job's status now; a retry (the same Idempotency-Key) starts nothing more."""
+    if not replayed:
         request.app.state.print_runner.submit(job_id)
-    return _status(_job(request, job_id))
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    return Response(_status(_job(request, job_id)), status_code=202, headers=headers)
 
 
-@post("/booklets/reprint", opt={"roles": DESK}, sync_to_thread=True, status_code=202)
-def reprint(request: Request[Any, Any, Any], data: ReprintRequest) -> JobStatus:
-    """Void damaged unsold booklets and print replacements with new codes."""
+@post("/booklets/reprint", opt={"roles": DESK, "idempotency": KEY_OPTIONAL}, sync_to_thread=True,
+      status_code=202)
+def reprint(request: Request[Any, Any, Any], data: ReprintRequest) -> Response[JobStatus]:
+    """Void damaged unsold booklets and print replacements with new codes. An
+    `Idempotency-Key` is optional: a retry answers the same job and prints nothing more."""
     s = services(request.app.state)
-    job_id = reprint_job(s.db, s.signer, codes=data.booklet_codes, reason=data.reason,
-                         actor=actor_of(request).scope)
-    request.app.state.print_runner.submit(job_id)
-    return _status(_job(request, job_id))
+
+    def work() -> dict[str, Any]:
+        return {"job_id": reprint_job(s.db, s.signer, codes=data.booklet_codes,
+                                      reason=data.reason, actor=actor_of(request).scope)}
+
+    answered = once(request, work, data.model_dump())
+    return _started(request, int(answered.content["job_id"]),
+                    replayed="Idempotent-Replayed" in answered.headers)
 
 
 @get("/programmes/{programme_id:int}/print-jobs", opt={"roles": DESK}, sync_to_thread=True)

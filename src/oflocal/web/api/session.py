@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Response, Router, delete, get, post
 from litestar.datastructures import Cookie
+from litestar.params import Parameter
 from pydantic import BaseModel, Field
 
 from oflocal.auth.service import (
     Actor,
     close_session,
-    issue_api_token,
+    list_api_tokens,
     login_staff,
     login_workshop,
+    new_api_token,
     open_session,
+    revoke_api_token,
 )
-from oflocal.web.api.common import ADMIN, STAFF, WORKSHOP, actor_of
+from oflocal.web.api.common import ADMIN, KEY_OPTIONAL, STAFF, WORKSHOP, actor_of, once
 from oflocal.web.security import SESSION_COOKIE
 from oflocal.web.state import Services, services
 
@@ -47,6 +51,22 @@ class TokenRequest(BaseModel):
     workshop_id: int | None = None
 
 
+class TokenIssued(BaseModel):
+    id: int
+    token: str = Field(description="Shown this once; only its hash is kept")
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    holder: str = Field(description='"staff:<username>" or "workshop:<event>/<code>"')
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+TokenId = Annotated[int, Parameter(ge=1, le=2**31 - 1, description="API token id")]
+
+
 def _who(actor: Actor, csrf: str | None = None) -> WhoAmI:
     return WhoAmI(kind=actor.kind, id=actor.id, name=actor.name, role=actor.role,
                   event_id=actor.event_id, csrf_token=csrf)
@@ -70,7 +90,8 @@ def start_session(s: Services, actor: Actor) -> Response[WhoAmI]:
 def staff_login(request: Request[Any, Any, Any], data: StaffLogin) -> Response[WhoAmI]:
     """Staff log in with username and password; answers the CSRF token for later writes."""
     s = services(request.app.state)
-    return start_session(s, login_staff(s.db, data.username, data.password))
+    return start_session(s, login_staff(s.db, data.username, data.password,
+                                             s.settings.lockout))
 
 
 @post("/session/workshop", sync_to_thread=True, status_code=200)
@@ -82,8 +103,7 @@ def workshop_login(request: Request[Any, Any, Any], data: WorkshopLogin) -> Resp
         event_slug=data.event,
         workshop_code=data.workshop_code,
         pin=data.pin,
-        attempts_before_lock=s.settings.pin_attempts_before_lock,
-        lock_minutes=s.settings.pin_lock_minutes,
+        lockout=s.settings.lockout,
     )
     return start_session(s, actor)
 
@@ -108,14 +128,29 @@ def whoami(request: Request[Any, Any, Any]) -> WhoAmI:
 
 
 @post("/tokens", opt={"roles": ADMIN}, sync_to_thread=True, status_code=201)
-def create_token(request: Request[Any, Any, Any], data: TokenRequest) -> dict[str, str]:
+def create_token(request: Request[Any, Any, Any], data: TokenRequest) -> TokenIssued:
     """Issue an API token for a staff user or a workshop (shown once)."""
     s = services(request.app.state)
-    token = issue_api_token(
+    token_id, token = new_api_token(
         s.db, name=data.name, staff_user_id=data.staff_user_id, workshop_id=data.workshop_id
     )
-    return {"token": token}
+    return TokenIssued(id=token_id, token=token)
+
+
+@get("/tokens", opt={"roles": ADMIN}, sync_to_thread=True)
+def tokens(request: Request[Any, Any, Any]) -> list[TokenOut]:
+    """Every API token: its id, name, holder and whether it was revoked (never the token)."""
+    return [TokenOut(**vars(t)) for t in list_api_tokens(services(request.app.state).db)]
+
+
+@delete("/tokens/{token_id:int}", opt={"roles": ADMIN, "idempotency": KEY_OPTIONAL},
+        sync_to_thread=True, status_code=200)
+def revoke_token(request: Request[Any, Any, Any], token_id: TokenId) -> Response[TokenOut]:
+    """Revoke an API token: refused at once by every server process from now on.
+    Revoking it again answers the same token and changes nothing."""
+    db = services(request.app.state).db
+    return once(request, lambda: TokenOut(**vars(revoke_api_token(db, token_id))), token_id)
 
 
 router = Router(path="/", route_handlers=[staff_login, workshop_login, logout, whoami,
-                                          create_token], tags=["session"])
+                                          create_token, tokens, revoke_token], tags=["session"])

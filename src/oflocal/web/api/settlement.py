@@ -3,8 +3,9 @@ marking paid, corrections; and each workshop's own statements.
 
 The treasurer and admins do everything here; a workshop sees only its own
 statements (``/workshop/statements``, or a period's statement with its own id).
-Closing and paying take an optional ``Idempotency-Key``; closing is idempotent by its
-cut-off anyway (the same cut-off answers the same period, status 200).
+Every write takes an ``Idempotency-Key``; corrections and adjustments need one (a retry
+without it would post twice). Closing is idempotent by its cut-off anyway (the same
+cut-off answers the same period, status 200).
 """
 
 from __future__ import annotations
@@ -19,10 +20,8 @@ from litestar.params import Parameter
 from litestar.response import Stream
 from pydantic import AwareDatetime, BaseModel, Field
 
-from oflocal.auth.service import Actor
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
-from oflocal.idempotency.store import IdempotencyKey, check_key, request_hash
 from oflocal.reports.csvout import encoding_of
 from oflocal.settlement.close import close_period
 from oflocal.settlement.corrections import COUNTER_ACCOUNTS, adjust_workshop, correct_redemption
@@ -43,7 +42,16 @@ from oflocal.settlement.settings import (
 )
 from oflocal.settlement.statements import statements_csv, statements_pdf
 from oflocal.settlement.transfer import check_period_file, period_zengin_file, zengin_filename
-from oflocal.web.api.common import MONEY, WORKSHOP, actor_of, answer
+from oflocal.web.api.common import (
+    KEY_OPTIONAL,
+    KEY_REQUIRED,
+    MONEY,
+    WORKSHOP,
+    actor_of,
+    answer,
+    idempotency,
+    once,
+)
 from oflocal.web.errors import require_json_body
 from oflocal.web.state import services
 
@@ -186,13 +194,6 @@ class WorkshopStatementOut(BaseModel):
 assert set(COUNTER_ACCOUNTS) == {"premium_fund", "fee_income", "breakage"}
 
 
-def _idem(request: Request[Any, Any, Any], actor: Actor, *parts: Any) -> IdempotencyKey | None:
-    sent = request.headers.get("idempotency-key")
-    if sent is None:
-        return None
-    return IdempotencyKey(actor.scope, check_key(sent), request_hash(request.url.path, *parts))
-
-
 def _db(request: Request[Any, Any, Any]) -> Database:
     return services(request.app.state).db
 
@@ -252,21 +253,29 @@ def get_settings(request: Request[Any, Any, Any], event_id: EventId) -> Settings
     return SettingsOut(**settings_view(_db(request), event_id))
 
 
-@put("/events/{event_id:int}/settlement/fee-rule", opt={"roles": MONEY}, sync_to_thread=True)
+@put("/events/{event_id:int}/settlement/fee-rule",
+     opt={"roles": MONEY, "idempotency": KEY_OPTIONAL}, sync_to_thread=True)
 def put_fee_rule(request: Request[Any, Any, Any], event_id: EventId,
-                 data: FeeRuleIn) -> SettingsOut:
+                 data: FeeRuleIn) -> Response[SettingsOut]:
     """Set the fee rule for periods closed from now on; closed periods keep theirs."""
-    set_fee_rule(_db(request), event_id=event_id,
-                 rule=FeeRule(data.rule, data.rate_bp, data.fixed_yen, data.rounding))
-    return SettingsOut(**settings_view(_db(request), event_id))
+    def work() -> SettingsOut:
+        set_fee_rule(_db(request), event_id=event_id,
+                     rule=FeeRule(data.rule, data.rate_bp, data.fixed_yen, data.rounding))
+        return SettingsOut(**settings_view(_db(request), event_id))
+
+    return once(request, work, event_id, data.model_dump())
 
 
-@put("/events/{event_id:int}/settlement/requester", opt={"roles": MONEY}, sync_to_thread=True)
+@put("/events/{event_id:int}/settlement/requester",
+     opt={"roles": MONEY, "idempotency": KEY_OPTIONAL}, sync_to_thread=True)
 def put_requester(request: Request[Any, Any, Any], event_id: EventId,
-                  data: RequesterIn) -> SettingsOut:
+                  data: RequesterIn) -> Response[SettingsOut]:
     """Set the committee's bank data for the Zengin file (委託者コード, 口座)."""
-    return SettingsOut(**set_requester(_db(request), event_id=event_id,
-                                       data=RequesterData(**data.model_dump())))
+    def work() -> SettingsOut:
+        return SettingsOut(**set_requester(_db(request), event_id=event_id,
+                                           data=RequesterData(**data.model_dump())))
+
+    return once(request, work, event_id, data.model_dump())
 
 
 # -------------------------------------------------------------------------- periods
@@ -279,8 +288,8 @@ def periods(request: Request[Any, Any, Any], event_id: EventId) -> list[PeriodOu
         return [PeriodOut(**p) for p in list_periods(session, event_id)]
 
 
-@post("/events/{event_id:int}/settlement/periods", opt={"roles": MONEY}, sync_to_thread=True,
-      status_code=201)
+@post("/events/{event_id:int}/settlement/periods",
+      opt={"roles": MONEY, "idempotency": KEY_OPTIONAL}, sync_to_thread=True, status_code=201)
 def close(request: Request[Any, Any, Any], event_id: EventId,
           data: CloseIn | None = None) -> Response[PeriodOut]:
     """Close the next period at the cut-off (default now): every unsettled redemption up
@@ -288,7 +297,7 @@ def close(request: Request[Any, Any, Any], event_id: EventId,
     period with status 200."""
     actor = actor_of(request)
     cutoff = data.cutoff_at if data else None
-    idem = _idem(request, actor, event_id, cutoff.isoformat() if cutoff else None)
+    idem = idempotency(request, actor, event_id, cutoff.isoformat() if cutoff else None)
     return answer(close_period(_db(request), event_id=event_id, cutoff=cutoff,
                                actor=actor.scope, idem=idem))
 
@@ -300,13 +309,13 @@ def period(request: Request[Any, Any, Any], period_id: PeriodId) -> PeriodDetail
         return PeriodDetail(**period_detail(session, period_id))
 
 
-@post("/settlement/periods/{period_id:int}/paid", opt={"roles": MONEY}, sync_to_thread=True,
-      status_code=200)
+@post("/settlement/periods/{period_id:int}/paid",
+      opt={"roles": MONEY, "idempotency": KEY_OPTIONAL}, sync_to_thread=True, status_code=200)
 def paid(request: Request[Any, Any, Any], period_id: PeriodId, data: PaidIn) -> Response[PeriodOut]:
     """The bank transferred: mark the period paid and post one payout per workshop.
     A period is paid once; a second request is refused (409)."""
     actor = actor_of(request)
-    idem = _idem(request, actor, period_id, data.transfer_date.isoformat())
+    idem = idempotency(request, actor, period_id, data.transfer_date.isoformat())
     outcome = mark_period_paid(_db(request), period_id=period_id,
                                transfer_date=data.transfer_date, actor=actor.scope, idem=idem)
     return answer(outcome)
@@ -368,22 +377,31 @@ def zengin(request: Request[Any, Any, Any], period_id: PeriodId,
 # ---------------------------------------------------------------------- corrections
 
 
-@post("/settlement/corrections/redemption", opt={"roles": MONEY}, sync_to_thread=True,
-      status_code=201)
-def correct(request: Request[Any, Any, Any], data: RedemptionCorrectionIn) -> dict[str, Any]:
+@post("/settlement/corrections/redemption",
+      opt={"roles": MONEY, "idempotency": KEY_REQUIRED}, sync_to_thread=True, status_code=201)
+def correct(request: Request[Any, Any, Any],
+            data: RedemptionCorrectionIn) -> Response[dict[str, Any]]:
     """Take a settled redemption back from its workshop (to another workshop or to
-    breakage) by a reversing entry that the next period settles."""
-    return correct_redemption(_db(request), redemption_id=data.redemption_id, reason=data.reason,
-                              actor=actor_of(request).scope, to_workshop_id=data.to_workshop_id)
+    breakage) by a reversing entry that the next period settles. Needs `Idempotency-Key`."""
+    def work() -> dict[str, Any]:
+        return correct_redemption(_db(request), redemption_id=data.redemption_id,
+                                  reason=data.reason, actor=actor_of(request).scope,
+                                  to_workshop_id=data.to_workshop_id)
+
+    return once(request, work, data.model_dump())
 
 
-@post("/settlement/corrections/adjustment", opt={"roles": MONEY}, sync_to_thread=True,
-      status_code=201)
-def adjust(request: Request[Any, Any, Any], data: AdjustmentIn) -> dict[str, Any]:
-    """Owe a workshop more (+) or less (−) in the next period, against a committee account."""
-    return adjust_workshop(_db(request), workshop_id=data.workshop_id, amount=data.amount,
-                           counter_account=data.counter_account, reason=data.reason,
-                           actor=actor_of(request).scope)
+@post("/settlement/corrections/adjustment",
+      opt={"roles": MONEY, "idempotency": KEY_REQUIRED}, sync_to_thread=True, status_code=201)
+def adjust(request: Request[Any, Any, Any], data: AdjustmentIn) -> Response[dict[str, Any]]:
+    """Owe a workshop more (+) or less (−) in the next period, against a committee account.
+    Needs `Idempotency-Key`: a retry returns the first answer and posts nothing more."""
+    def work() -> dict[str, Any]:
+        return adjust_workshop(_db(request), workshop_id=data.workshop_id, amount=data.amount,
+                               counter_account=data.counter_account, reason=data.reason,
+                               actor=actor_of(request).scope)
+
+    return once(request, work, data.model_dump())
 
 
 # ----------------------------------------------------------------- workshop's own

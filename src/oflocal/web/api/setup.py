@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from oflocal import clock
 from oflocal.auth.models import ROLES
-from oflocal.auth.service import Actor, create_staff_user, hash_secret, set_workshop_pin
+from oflocal.auth.service import create_staff_user, hash_secret, set_workshop_pin
 from oflocal.errors import Refusal
 from oflocal.events.models import Event, Workshop
 from oflocal.events.setup import (
@@ -33,11 +33,20 @@ from oflocal.events.setup import (
     create_programme,
     update_workshop,
 )
-from oflocal.idempotency.store import IdempotencyKey, check_key, request_hash, run_once
+from oflocal.idempotency.store import run_once
 from oflocal.vouchers.expiry import expire_programme
 from oflocal.vouchers.issue import add_booklets
 from oflocal.vouchers.models import Booklet, PrintBatch, Programme, Ticket
-from oflocal.web.api.common import ADMIN, MONEY, STAFF, actor_of, answer
+from oflocal.web.api.common import (
+    ADMIN,
+    KEY_OPTIONAL,
+    MONEY,
+    STAFF,
+    actor_of,
+    answer,
+    idempotency,
+    once,
+)
 from oflocal.web.errors import require_json_body, unique_violation
 from oflocal.web.state import services
 
@@ -126,18 +135,23 @@ def list_events(request: Request[Any, Any, Any]) -> list[EventOut]:
         return [_event_out(e) for e in events]
 
 
-@post("/events", opt={"roles": ADMIN}, sync_to_thread=True, status_code=201)
-def new_event(request: Request[Any, Any, Any], data: EventIn) -> EventOut:
+@post("/events", opt={"roles": ADMIN, "idempotency": KEY_OPTIONAL}, sync_to_thread=True,
+      status_code=201)
+def new_event(request: Request[Any, Any, Any], data: EventIn) -> Response[EventOut]:
     """Create an event with its chart of accounts. A taken slug answers 409 `event.slug_taken`."""
     db = services(request.app.state).db
-    try:
-        with db.write() as session:
-            event = create_event(session, **data.model_dump())
-            return _event_out(event)
-    except IntegrityError as error:
-        if unique_violation(error, "event", "slug"):
-            raise Refusal("event.slug_taken", slug=data.slug) from error
-        raise
+
+    def work() -> EventOut:
+        try:
+            with db.write() as session:
+                event = create_event(session, **data.model_dump())
+                return _event_out(event)
+        except IntegrityError as error:
+            if unique_violation(error, "event", "slug"):
+                raise Refusal("event.slug_taken", slug=data.slug) from error
+            raise
+
+    return once(request, work, data.model_dump())
 
 
 @get("/events/{event_id:int}", opt={"roles": STAFF}, sync_to_thread=True)
@@ -296,10 +310,10 @@ def list_workshops(request: Request[Any, Any, Any], event_id: EventId) -> list[W
         return [_workshop_out(w, full_bank=full) for w in rows]
 
 
-@post("/events/{event_id:int}/workshops", opt={"roles": ADMIN}, sync_to_thread=True,
-      status_code=201)
+@post("/events/{event_id:int}/workshops", opt={"roles": ADMIN, "idempotency": KEY_OPTIONAL},
+      sync_to_thread=True, status_code=201)
 def new_workshop(request: Request[Any, Any, Any], event_id: EventId,
-                 data: WorkshopIn) -> WorkshopOut:
+                 data: WorkshopIn) -> Response[WorkshopOut]:
     """Add a workshop (and its payable account). A taken code answers 409 `workshop.code_taken`."""
     s = services(request.app.state)
     code = data.code.upper()
@@ -319,23 +333,28 @@ def new_workshop(request: Request[Any, Any, Any], event_id: EventId,
         **bank,
     )
     pin_hash = hash_secret(data.pin) if data.pin is not None else None  # slow: before the tx
-    try:
-        with s.db.write() as session:
-            _event_or_404(session, event_id)
-            workshop = add_workshop(session, event_id, details)
-            workshop.participating = data.participating
-            workshop.pin_hash = pin_hash
-            session.flush()
-            return _workshop_out(workshop, full_bank=True)
-    except IntegrityError as error:
-        if unique_violation(error, "workshop", "event_id", "code"):
-            raise Refusal("workshop.code_taken", code=code) from error
-        raise
+
+    def work() -> WorkshopOut:
+        try:
+            with s.db.write() as session:
+                _event_or_404(session, event_id)
+                workshop = add_workshop(session, event_id, details)
+                workshop.participating = data.participating
+                workshop.pin_hash = pin_hash
+                session.flush()
+                return _workshop_out(workshop, full_bank=True)
+        except IntegrityError as error:
+            if unique_violation(error, "workshop", "event_id", "code"):
+                raise Refusal("workshop.code_taken", code=code) from error
+            raise
+
+    return once(request, work, event_id, data.model_dump(exclude={"pin"}))
 
 
-@patch("/workshops/{workshop_id:int}", opt={"roles": ADMIN}, sync_to_thread=True)
+@patch("/workshops/{workshop_id:int}", opt={"roles": ADMIN, "idempotency": KEY_OPTIONAL},
+       sync_to_thread=True)
 def change_workshop(request: Request[Any, Any, Any], workshop_id: WorkshopId,
-                    data: WorkshopPatch) -> WorkshopOut:
+                    data: WorkshopPatch) -> Response[WorkshopOut]:
     """Change texts, the participating flag, the invoice number or the bank account."""
     sent = data.model_fields_set
     changes: dict[str, Any] = {}
@@ -350,13 +369,18 @@ def change_workshop(request: Request[Any, Any, Any], workshop_id: WorkshopId,
         changes["invoice_number"] = data.invoice_number
     if "bank" in sent:
         changes.update(_bank_columns(data.bank))
-    with services(request.app.state).db.write() as session:
-        workshop = update_workshop(session, workshop_id, changes)
-        return _workshop_out(workshop, full_bank=True)
+    def work() -> WorkshopOut:
+        with services(request.app.state).db.write() as session:
+            workshop = update_workshop(session, workshop_id, changes)
+            return _workshop_out(workshop, full_bank=True)
+
+    return once(request, work, workshop_id, data.model_dump(exclude_unset=True))
 
 
-@put("/workshops/{workshop_id:int}/pin", opt={"roles": ADMIN}, sync_to_thread=True)
-def reset_pin(request: Request[Any, Any, Any], workshop_id: WorkshopId, data: PinIn) -> PinSet:
+@put("/workshops/{workshop_id:int}/pin", opt={"roles": ADMIN, "idempotency": KEY_OPTIONAL},
+     sync_to_thread=True)
+def reset_pin(request: Request[Any, Any, Any], workshop_id: WorkshopId,
+              data: PinIn) -> Response[PinSet]:
     """Set a new PIN (4 to 8 digits); it also lifts a lock after wrong PINs."""
     db = services(request.app.state).db
     with db.read() as session:
@@ -367,8 +391,13 @@ def reset_pin(request: Request[Any, Any, Any], workshop_id: WorkshopId, data: Pi
         ).one_or_none()
     if found is None:
         raise Refusal("workshop.not_found")
-    set_workshop_pin(db, event_slug=found.slug, workshop_code=found.code, pin=data.pin)
-    return PinSet(workshop_id=workshop_id, pin_set=True)
+
+    def work() -> PinSet:
+        set_workshop_pin(db, event_slug=found.slug, workshop_code=found.code, pin=data.pin)
+        return PinSet(workshop_id=workshop_id, pin_set=True)
+
+    # The PIN stays out of the stored request hash: four digits are quickly guessed.
+    return once(request, work, workshop_id)
 
 
 # ------------------------------------------------------------------------ programmes
@@ -487,19 +516,22 @@ def _programme_out(p: Programme) -> dict[str, Any]:
     }
 
 
-@post("/events/{event_id:int}/programmes", opt={"roles": ADMIN}, sync_to_thread=True,
-      status_code=201)
+@post("/events/{event_id:int}/programmes", opt={"roles": ADMIN, "idempotency": KEY_OPTIONAL},
+      sync_to_thread=True, status_code=201)
 def new_programme(request: Request[Any, Any, Any], event_id: EventId,
-                  data: ProgrammeIn) -> ProgrammeCreated:
+                  data: ProgrammeIn) -> Response[ProgrammeCreated]:
     """Set up a voucher programme. Validity of 6 months or more from issue is refused
     (`programme.validity_too_long`) unless `validity_override` is true; then the answer
     carries a warning."""
-    with services(request.app.state).db.write() as session:
-        _event_or_404(session, event_id)
-        programme, warnings = create_programme(
-            session, event_id, ProgrammeTerms(**data.model_dump())
-        )
-        return ProgrammeCreated(**_programme_out(programme), warnings=warnings)
+    def work() -> ProgrammeCreated:
+        with services(request.app.state).db.write() as session:
+            _event_or_404(session, event_id)
+            programme, warnings = create_programme(
+                session, event_id, ProgrammeTerms(**data.model_dump())
+            )
+            return ProgrammeCreated(**_programme_out(programme), warnings=warnings)
+
+    return once(request, work, event_id, data.model_dump())
 
 
 @get("/programmes/{programme_id:int}", opt={"roles": STAFF}, sync_to_thread=True)
@@ -583,16 +615,8 @@ class BatchIssued(BaseModel):
     last_booklet_code: str
 
 
-def _optional_idempotency(request: Request[Any, Any, Any], actor: Actor,
-                          *parts: Any) -> IdempotencyKey | None:
-    sent = request.headers.get("idempotency-key")
-    if sent is None:
-        return None
-    return IdempotencyKey(actor.scope, check_key(sent), request_hash(request.url.path, *parts))
-
-
-@post("/programmes/{programme_id:int}/batches", opt={"roles": ADMIN}, sync_to_thread=True,
-      status_code=201)
+@post("/programmes/{programme_id:int}/batches", opt={"roles": ADMIN, "idempotency": KEY_OPTIONAL},
+      sync_to_thread=True, status_code=201)
 def issue_batch(request: Request[Any, Any, Any], programme_id: ProgrammeId,
                 data: BatchIn) -> Response[BatchIssued]:
     """Issue a numbered print batch of booklets (not valid until sold; printing comes later).
@@ -615,7 +639,7 @@ def issue_batch(request: Request[Any, Any, Any], programme_id: ProgrammeId,
             last_booklet_code=s.signer.make("B", programme_id, last),
         ).model_dump()
 
-    idem = _optional_idempotency(request, actor, data.model_dump())
+    idem = idempotency(request, actor, data.model_dump())
     return answer(run_once(s.db, idem, work, status=201))
 
 
@@ -626,14 +650,17 @@ class ExpiryOut(BaseModel):
     entry_id: int | None
 
 
-@post("/programmes/{programme_id:int}/expire", opt={"roles": MONEY}, sync_to_thread=True,
-      status_code=200)
-def expire(request: Request[Any, Any, Any], programme_id: ProgrammeId) -> ExpiryOut:
+@post("/programmes/{programme_id:int}/expire", opt={"roles": MONEY, "idempotency": KEY_OPTIONAL},
+      sync_to_thread=True, status_code=200)
+def expire(request: Request[Any, Any, Any], programme_id: ProgrammeId) -> Response[ExpiryOut]:
     """After the last day of use: unredeemed sold tickets expire in one breakage entry.
     Running it again finds nothing left and posts nothing."""
-    out = expire_programme(services(request.app.state).db, programme_id=programme_id,
-                           actor=actor_of(request).scope)
-    return ExpiryOut(**out)
+    def work() -> ExpiryOut:
+        return ExpiryOut(**expire_programme(services(request.app.state).db,
+                                            programme_id=programme_id,
+                                            actor=actor_of(request).scope))
+
+    return once(request, work, programme_id)
 
 
 # ----------------------------------------------------------------------------- staff
@@ -653,24 +680,30 @@ class StaffUserOut(BaseModel):
     role: str
 
 
-@post("/staff-users", opt={"roles": ADMIN}, sync_to_thread=True, status_code=201)
-def new_staff_user(request: Request[Any, Any, Any], data: StaffUserIn) -> StaffUserOut:
+@post("/staff-users", opt={"roles": ADMIN, "idempotency": KEY_OPTIONAL}, sync_to_thread=True,
+      status_code=201)
+def new_staff_user(request: Request[Any, Any, Any], data: StaffUserIn) -> Response[StaffUserOut]:
     """Create a staff login. A taken login name answers 409 `staff.username_taken`."""
     assert data.role in ROLES
-    try:
-        user_id = create_staff_user(
-            services(request.app.state).db,
-            username=data.username,
-            display_name=data.display_name,
-            role=data.role,
-            password=data.password,
-        )
-    except IntegrityError as error:
-        if unique_violation(error, "staff_user", "username"):
-            raise Refusal("staff.username_taken", username=data.username) from error
-        raise
-    return StaffUserOut(id=user_id, username=data.username, display_name=data.display_name,
-                        role=data.role)
+
+    def work() -> StaffUserOut:
+        try:
+            user_id = create_staff_user(
+                services(request.app.state).db,
+                username=data.username,
+                display_name=data.display_name,
+                role=data.role,
+                password=data.password,
+            )
+        except IntegrityError as error:
+            if unique_violation(error, "staff_user", "username"):
+                raise Refusal("staff.username_taken", username=data.username) from error
+            raise
+        return StaffUserOut(id=user_id, username=data.username,
+                            display_name=data.display_name, role=data.role)
+
+    # The password stays out of the stored request hash.
+    return once(request, work, data.model_dump(exclude={"password"}))
 
 
 router = Router(

@@ -15,7 +15,16 @@ from oflocal.errors import Refusal
 from oflocal.vouchers.desk import sell_booklets, void_booklet
 from oflocal.vouchers.models import Redemption, Ticket
 from oflocal.vouchers.redeem import redeem_tickets, undo_redemption
-from oflocal.web.api.common import DESK, WORKSHOP, actor_of, answer, idempotency
+from oflocal.web.api.common import (
+    DESK,
+    KEY_OPTIONAL,
+    KEY_REQUIRED,
+    WORKSHOP,
+    actor_of,
+    answer,
+    idempotency,
+    once,
+)
 from oflocal.web.errors import refusal_response
 from oflocal.web.state import services
 
@@ -89,7 +98,7 @@ class TodaySummary(BaseModel):
 
 @post(
     "/programmes/{programme_id:int}/sales",
-    opt={"roles": DESK},
+    opt={"roles": DESK, "idempotency": KEY_REQUIRED},
     sync_to_thread=True,
     status_code=201,
     responses=None,
@@ -113,15 +122,21 @@ def sell(
     return answer(outcome)
 
 
-@post("/booklets/void", opt={"roles": DESK}, sync_to_thread=True, status_code=200)
-def void(request: Request[Any, Any, Any], data: VoidRequest) -> dict[str, Any]:
+@post("/booklets/void", opt={"roles": DESK, "idempotency": KEY_OPTIONAL}, sync_to_thread=True,
+      status_code=200)
+def void(request: Request[Any, Any, Any], data: VoidRequest) -> Response[dict[str, Any]]:
     """Void an unsold booklet that was lost or damaged."""
     s = services(request.app.state)
-    return void_booklet(s.db, s.signer, code=data.code, reason=data.reason,
-                        actor=actor_of(request).scope)
+
+    def work() -> dict[str, Any]:
+        return void_booklet(s.db, s.signer, code=data.code, reason=data.reason,
+                            actor=actor_of(request).scope)
+
+    return once(request, work, data.model_dump())
 
 
-@post("/redemptions", opt={"roles": WORKSHOP}, sync_to_thread=True, status_code=201)
+@post("/redemptions", opt={"roles": WORKSHOP, "idempotency": KEY_REQUIRED}, sync_to_thread=True,
+      status_code=201)
 def redeem(request: Request[Any, Any, Any], data: RedeemRequest) -> Response[RedemptionResult]:
     """Take one or more tickets at the logged-in workshop; all or none. Needs `Idempotency-Key`."""
     s = services(request.app.state)
@@ -147,7 +162,7 @@ def redeem(request: Request[Any, Any, Any], data: RedeemRequest) -> Response[Red
 
 @post(
     "/redemptions/{redemption_id:int}/undo",
-    opt={"roles": WORKSHOP},
+    opt={"roles": WORKSHOP, "idempotency": KEY_REQUIRED},
     sync_to_thread=True,
     status_code=200,
 )

@@ -106,7 +106,7 @@ def staff_login(request: AnyRequest, data: Form) -> Response[Any]:
     next_path = safe_next(data.get("next"), "")
     try:
         check_form_csrf(None, data.get("_csrf"), request.cookies.get(LOGIN_CSRF_COOKIE))
-        actor = login_staff(s.db, username, data.get("password", ""))
+        actor = login_staff(s.db, username, data.get("password", ""), s.settings.lockout)
     except Refusal as refusal:
         return _staff_form(request, status=refusal.status, error=refusal, username=username,
                            next_path=next_path)
@@ -131,8 +131,7 @@ def booth_login(request: AnyRequest, data: Form) -> Response[Any]:
             event_slug=event,
             workshop_code=code,
             pin=data.get("pin", "").strip(),
-            attempts_before_lock=s.settings.pin_attempts_before_lock,
-            lock_minutes=s.settings.pin_lock_minutes,
+            lockout=s.settings.lockout,
         )
     except Refusal as refusal:
         return _booth_form(request, status=refusal.status, error=refusal, event=event,

@@ -1,0 +1,236 @@
+"""Every API route that changes money or state honours ``Idempotency-Key``.
+
+A black-box attack retried ``POST /settlement/corrections/adjustment`` with the same key
+and got two entries: a retried adjustment paid twice. This test reads the routes from
+``app.routes`` when it runs, so a route added later without the key fails here: each
+unsafe route must declare ``opt["idempotency"]`` ("required" or "optional") and have a
+case below, or be named in :data:`EXEMPT` with the reason. Each case is sent, then sent
+again with the same key: the answer must be the first one again (status, body, and the
+``Idempotent-Replayed`` header), and no table may gain or lose a row. Routes that need
+the key refuse a request without one and change nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.routes import HTTPRoute
+from litestar.testing import TestClient
+from sqlalchemy import text
+
+from oflocal import clock
+from oflocal.auth.service import create_staff_user, issue_api_token, new_api_token
+from oflocal.db.engine import Database
+from oflocal.demo import build_event
+from oflocal.settings import Settings
+from oflocal.settlement.bank_days import next_bank_day
+from oflocal.settlement.close import close_period
+from oflocal.vouchers.codes import CodeSigner
+from oflocal.vouchers.desk import sell_booklets
+from oflocal.vouchers.redeem import redeem_tickets
+from oflocal.web.app import create_app
+from test_api_setup import programme_body, workshop_body
+
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+# Unsafe routes without a key, and why. Adding one here is a decision.
+EXEMPT = {
+    ("POST", "/api/v1/session/staff"): "logging in answers a new session secret, never stored",
+    ("POST", "/api/v1/session/workshop"): "the same",
+    ("POST", "/api/v1/session/logout"): "ending a session twice ends it once",
+    ("POST", "/api/v1/tokens"): "answers a new token, which must not be stored; a stray "
+                                "second token can be revoked",
+}
+# Tables a replay may not change. Sessions, stored outcomes and print progress are not
+# the request's business.
+SKIP_TABLES = frozenset({"idempotency_record", "web_session", "alembic_version"})
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    route: str  # as in app.routes
+    url: str
+    body: dict[str, Any] | None
+    who: str = "admin"
+    other: dict[str, Any] | None = None  # another request, refused under the same key
+    same: str | None = None  # compare only this field (a print job's progress moves on)
+
+
+@dataclass
+class World:
+    client: TestClient[Litestar]
+    db: Database
+    tokens: dict[str, str]
+    cases: list[Case]
+
+
+@pytest.fixture
+def world(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> Iterator[World]:
+    now = clock.now()
+    with db.write() as session:
+        sc = build_event(session, signer, slug="idem", workshops=3, booklets=6)
+        over = build_event(session, signer, slug="over", workshops=1, booklets=0,
+                           now=now - timedelta(days=10),
+                           today=clock.tokyo_date(now - timedelta(days=10)))
+    admin = create_staff_user(db, username="boss", display_name="事務局", role="admin",
+                              password="a long admin password")
+    tokens = {"admin": issue_api_token(db, name="admin", staff_user_id=admin),
+              "workshop": issue_api_token(db, name="booth", workshop_id=sc.workshop_ids[0])}
+    spare, _ = new_api_token(db, name="spare", workshop_id=sc.workshop_ids[1])
+    sell_booklets(db, signer, programme_id=sc.programme_id, codes=sc.booklet_codes[:1],
+                  payment_method="cash", actor="t")
+    with db.read() as session:
+        tickets = session.execute(text(
+            "SELECT code FROM ticket WHERE status = 'active' ORDER BY id")).scalars().all()
+    redeem_tickets(db, signer, workshop_id=sc.workshop_ids[0], codes=[tickets[0]])
+    closed = close_period(db, event_id=sc.event_id, actor="t").body
+    to_undo = redeem_tickets(db, signer, workshop_id=sc.workshop_ids[0], codes=[tickets[1]])
+    with db.read() as session:
+        settled = session.execute(text("SELECT min(id) FROM redemption")).scalar_one()
+    event, programme, workshop = sc.event_id, sc.programme_id, sc.workshop_ids[0]
+    today = clock.tokyo_date(clock.now())
+    cases = [
+        Case("PUT", "/api/v1/events/{event_id:int}/settlement/requester",
+             f"/api/v1/events/{event}/settlement/requester",
+             {"code": "1234567890", "name_kana": "ｵｰﾌﾟﾝﾌｧｸﾄﾘｰｼﾞｯｺｳｲｲﾝｶｲ", "bank_code": "0001",
+              "branch_code": "001", "account_type": 1, "account_number": "1234567"},
+             other={"code": "1234567899", "name_kana": "ｲｲﾝｶｲ", "bank_code": "0001",
+                    "branch_code": "001", "account_type": 1, "account_number": "1234567"}),
+        Case("PUT", "/api/v1/events/{event_id:int}/settlement/fee-rule",
+             f"/api/v1/events/{event}/settlement/fee-rule", {"rule": "fixed", "fixed_yen": 25},
+             other={"rule": "fixed", "fixed_yen": 30}),
+        Case("POST", "/api/v1/events", "/api/v1/events",
+             {"slug": "idem-2027", "name": "二〇二七", "committee_name": "実行委員会",
+              "starts_on": (today + timedelta(days=30)).isoformat(),
+              "ends_on": (today + timedelta(days=32)).isoformat()}),
+        Case("POST", "/api/v1/events/{event_id:int}/workshops",
+             f"/api/v1/events/{event}/workshops", workshop_body("H09", pin="2468")),
+        Case("PATCH", "/api/v1/workshops/{workshop_id:int}", f"/api/v1/workshops/{workshop}",
+             {"craft": "鋳物"}),
+        Case("PUT", "/api/v1/workshops/{workshop_id:int}/pin",
+             f"/api/v1/workshops/{sc.workshop_ids[2]}/pin", {"pin": "97531"}),
+        Case("POST", "/api/v1/events/{event_id:int}/programmes",
+             f"/api/v1/events/{event}/programmes", programme_body()),
+        Case("POST", "/api/v1/programmes/{programme_id:int}/batches",
+             f"/api/v1/programmes/{programme}/batches", {"count": 2}),
+        Case("POST", "/api/v1/programmes/{programme_id:int}/print-jobs",
+             f"/api/v1/programmes/{programme}/print-jobs", {"count": 1}, other={"count": 2},
+             same="id"),
+        Case("POST", "/api/v1/programmes/{programme_id:int}/sales",
+             f"/api/v1/programmes/{programme}/sales",
+             {"booklet_codes": [sc.booklet_codes[1]], "payment_method": "cash"},
+             other={"booklet_codes": [sc.booklet_codes[1]], "payment_method": "card"}),
+        Case("POST", "/api/v1/booklets/void", "/api/v1/booklets/void",
+             {"code": sc.booklet_codes[2], "reason": "雨で濡れた"}),
+        Case("POST", "/api/v1/booklets/reprint", "/api/v1/booklets/reprint",
+             {"booklet_codes": [sc.booklet_codes[3]], "reason": "印刷かすれ"}, same="id"),
+        Case("POST", "/api/v1/redemptions", "/api/v1/redemptions",
+             {"codes": [tickets[2]]}, who="workshop", other={"codes": [tickets[3]]}),
+        Case("POST", "/api/v1/redemptions/{redemption_id:int}/undo",
+             f"/api/v1/redemptions/{to_undo.body['redemption_id']}/undo", None, who="workshop"),
+        Case("POST", "/api/v1/settlement/corrections/redemption",
+             "/api/v1/settlement/corrections/redemption",
+             {"redemption_id": settled, "reason": "別の工房の券", "to_workshop_id":
+              sc.workshop_ids[1]}),
+        Case("POST", "/api/v1/settlement/corrections/adjustment",
+             "/api/v1/settlement/corrections/adjustment",
+             {"workshop_id": workshop, "amount": 300, "counter_account": "premium_fund",
+              "reason": "釣り銭の立替"},
+             other={"workshop_id": workshop, "amount": 301, "counter_account": "premium_fund",
+                    "reason": "釣り銭の立替"}),
+        Case("POST", "/api/v1/events/{event_id:int}/settlement/periods",
+             f"/api/v1/events/{event}/settlement/periods", {}),
+        Case("POST", "/api/v1/settlement/periods/{period_id:int}/paid",
+             f"/api/v1/settlement/periods/{closed['period_id']}/paid",
+             {"transfer_date": next_bank_day(today + timedelta(days=1)).isoformat()}),
+        Case("POST", "/api/v1/programmes/{programme_id:int}/expire",
+             f"/api/v1/programmes/{over.programme_id}/expire", None),
+        Case("POST", "/api/v1/staff-users", "/api/v1/staff-users",
+             {"username": "desk2", "display_name": "受付", "role": "desk",
+              "password": "another long password"}),
+        Case("DELETE", "/api/v1/tokens/{token_id:int}", f"/api/v1/tokens/{spare}", None),
+    ]
+    settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
+    with TestClient(app=create_app(settings=settings, db=db)) as client:
+        yield World(client, db, tokens, cases)
+
+
+def unsafe_routes(app: Litestar) -> dict[tuple[str, str], Any]:
+    return {
+        (method, route.path): handler
+        for route in app.routes if isinstance(route, HTTPRoute)
+        and route.path.startswith("/api/")
+        for method, (handler, _) in route.route_handler_map.items() if method in UNSAFE
+    }
+
+
+def row_counts(db: Database) -> dict[str, int]:
+    with db.read() as session:
+        names = [t for t in session.connection().dialect.get_table_names(session.connection())
+                 if t not in SKIP_TABLES]
+        return {t: session.execute(text(f'SELECT count(*) FROM "{t}"')).scalar_one()
+                for t in names}
+
+
+def send(world: World, case: Case, key: str | None, body: Any = None) -> Any:
+    headers = {"Authorization": f"Bearer {world.tokens[case.who]}"}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    sent = case.body if body is None else body
+    return world.client.request(case.method, case.url, headers=headers,
+                                json=sent if sent is not None else None)
+
+
+def test_every_state_changing_route_honours_the_key(world: World) -> None:
+    routes = unsafe_routes(world.client.app)
+    covered = {(c.method, c.route) for c in world.cases}
+    assert set(routes) == covered | set(EXEMPT), (
+        "unsafe routes with neither a case here nor a reason in EXEMPT: "
+        f"{sorted(set(routes) - covered - set(EXEMPT))}; stale: "
+        f"{sorted((covered | set(EXEMPT)) - set(routes))}")
+    problems: list[str] = []
+    for n, case in enumerate(world.cases):
+        name = f"{case.method} {case.route}"
+        mode = routes[case.method, case.route].opt.get("idempotency")
+        if mode not in ("required", "optional"):
+            problems.append(f"{name}: declares no idempotency ({mode!r})")
+            continue
+        if mode == "required":
+            before = row_counts(world.db)
+            missing = send(world, case, None)
+            if (missing.status_code, missing.json().get("code")) != (
+                    400, "idempotency.key_missing") or row_counts(world.db) != before:
+                problems.append(f"{name}: without a key got {missing.status_code}")
+        key = f"idem-{n}"
+        first = send(world, case, key)
+        if not 200 <= first.status_code < 300:
+            problems.append(f"{name}: first call {first.status_code} {first.text[:200]}")
+            continue
+        after_first = row_counts(world.db)
+        again = send(world, case, key)
+        seen, expected = again.json(), first.json()
+        if case.same:
+            seen, expected = seen[case.same], expected[case.same]
+        if (again.status_code, seen) != (first.status_code, expected):
+            problems.append(f"{name}: the retry answered {again.status_code} {again.text[:200]}"
+                            f" instead of {first.status_code} {first.text[:200]}")
+        if again.headers.get("idempotent-replayed") != "true":
+            problems.append(f"{name}: the retry was not a replay")
+        if (changed := row_counts(world.db)) != after_first:
+            diff = {t: (after_first[t], changed[t]) for t in changed
+                    if changed[t] != after_first.get(t)}
+            problems.append(f"{name}: the retry changed rows {diff}")
+        if case.other:  # the same key for another request is refused, and changes nothing
+            other = send(world, case, key, case.other)
+            if other.json().get("code") != "idempotency.key_reused" or (
+                    row_counts(world.db) != after_first):
+                problems.append(f"{name}: another request with the same key got "
+                                f"{other.status_code} {other.text[:200]}")
+    assert not problems, "\n".join(problems)
