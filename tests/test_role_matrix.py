@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import pytest
-from litestar import Litestar, get
+from litestar import Litestar, get, post
+from litestar.enums import RequestEncodingType
 from litestar.handlers.base import BaseRouteHandler
+from litestar.params import Body
 from litestar.routes import HTTPRoute
 from litestar.testing import TestClient
 from sqlalchemy import text
@@ -32,7 +34,7 @@ from oflocal.vouchers.codes import CodeSigner
 from oflocal.vouchers.desk import sell_booklets
 from oflocal.vouchers.redeem import redeem_tickets
 from oflocal.web.app import create_app
-from oflocal.web.security import SESSION_COOKIE
+from oflocal.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE
 
 # Routes anyone may call. Adding a route here is a decision: say why in the comment.
 PUBLIC: frozenset[tuple[str, str]] = frozenset({
@@ -369,3 +371,57 @@ def test_cookie_session_needs_csrf_on_unsafe_routes(world: World) -> None:
                          headers={"Idempotency-Key": "csrf-1"})
     assert redeem.status_code == 403 and redeem.json()["code"] == "csrf.failed"
     client.cookies.clear()
+
+
+def test_every_form_route_refuses_a_post_without_its_csrf_field(world: World) -> None:
+    """The roles guard checks every HTML form's ``_csrf``: a handler cannot forget it.
+    Each form route is posted as a role it allows, with a live session, without the
+    field and then with a wrong one; both are refused and nothing is written."""
+    forms = [e for e in endpoints(world.client.app) if e.form_csrf]
+    assert len(forms) >= 4 and any(e.path == "/login" for e in forms)
+    before = world.db.engine.dialect.name, _table_counts(world.db)
+    problems = []
+    for endpoint in forms:
+        who = next((w for w, role in IDENTITIES.items() if role in (endpoint.roles or ())),
+                   "admin")
+        for field in ({}, {"_csrf": "forged"}):
+            client = world.client
+            client.cookies.clear()
+            token, _csrf = open_session(world.db, world.actors[who], hours=1)
+            client.cookies.set(SESSION_COOKIE, token)
+            client.cookies.set(LOGIN_CSRF_COOKIE, "a-login-form-token")
+            response = client.request(endpoint.method, _url(world, endpoint),
+                                      data={"username": "admin", "password": "x", **field},
+                                      follow_redirects=False)
+            if response.status_code != 403:
+                problems.append(f"{endpoint} as {who} with {field}: {response.status_code}")
+    assert not problems, "\n".join(problems)
+    assert (world.db.engine.dialect.name, _table_counts(world.db)) == before
+
+
+def _table_counts(db: Database) -> dict[str, int]:
+    with db.read() as session:
+        conn = session.connection()
+        names = [t for t in conn.dialect.get_table_names(conn) if t != "web_session"]
+        return {t: session.execute(text(f'SELECT count(*) FROM "{t}"')).scalar_one()
+                for t in names}
+
+
+def test_a_new_form_route_is_protected_without_doing_anything(
+        db: Database, secret: bytes, tmp_path: Path, world: World) -> None:
+    """A form handler that never looks at ``_csrf`` is still refused without it."""
+    posted: list[str] = []
+
+    @post("/forgetful", opt={"roles": ("admin",), "csrf": "form"}, sync_to_thread=False)
+    def forgetful(data: Annotated[dict[str, str], Body(
+            media_type=RequestEncodingType.URL_ENCODED)]) -> dict[str, str]:
+        posted.append(data.get("note", ""))
+        return {}
+
+    settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
+    token, csrf = open_session(db, world.actors["admin"], hours=1)
+    with TestClient(create_app(settings, db, extra_routes=[forgetful])) as client:
+        client.cookies.set(SESSION_COOKIE, token)
+        assert client.post("/forgetful", data={"note": "no"}).status_code == 403
+        assert client.post("/forgetful", data={"note": "ok", "_csrf": csrf}).status_code == 201
+    assert posted == ["ok"]

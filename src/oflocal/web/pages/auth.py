@@ -28,7 +28,7 @@ from oflocal.web.pages.render import (
     refusal_texts,
     safe_next,
 )
-from oflocal.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, check_form_csrf
+from oflocal.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE
 from oflocal.web.state import Services, services
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -105,7 +105,6 @@ def staff_login(request: AnyRequest, data: Form) -> Response[Any]:
     username = data.get("username", "").strip()
     next_path = safe_next(data.get("next"), "")
     try:
-        check_form_csrf(None, data.get("_csrf"), request.cookies.get(LOGIN_CSRF_COOKIE))
         actor = login_staff(s.db, username, data.get("password", ""), s.settings.lockout)
     except Refusal as refusal:
         return _staff_form(request, status=refusal.status, error=refusal, username=username,
@@ -125,7 +124,6 @@ def booth_login(request: AnyRequest, data: Form) -> Response[Any]:
     event = data.get("event", "").strip()
     code = data.get("workshop_code", "").strip().upper()
     try:
-        check_form_csrf(None, data.get("_csrf"), request.cookies.get(LOGIN_CSRF_COOKIE))
         actor = login_workshop(
             s.db,
             event_slug=event,
@@ -144,7 +142,6 @@ def booth_login(request: AnyRequest, data: Form) -> Response[Any]:
 def logout(request: AnyRequest, data: Form) -> Redirect:
     actor = request.scope.get("user")
     assert isinstance(actor, Actor)  # the roles guard let only a logged-in actor in
-    check_form_csrf(actor, data.get("_csrf"))
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         close_session(services(request.app.state).db, token)
