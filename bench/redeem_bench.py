@@ -52,13 +52,13 @@ os.environ.setdefault("OFLOCAL_SECRET_KEY", SECRET)
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
 from oflocal import clock  # noqa: E402
+from oflocal.audit import verify  # noqa: E402
 from oflocal.auth.service import issue_api_token  # noqa: E402
 from oflocal.db import migrate  # noqa: E402
 from oflocal.db.engine import Database  # noqa: E402
 from oflocal.demo import build_event  # noqa: E402
 from oflocal.events.setup import ProgrammeTerms, create_programme  # noqa: E402
 from oflocal.idempotency.store import IdempotencyKey, request_hash  # noqa: E402
-from oflocal.ledger.verify import verify  # noqa: E402
 from oflocal.settings import normalise_database_url  # noqa: E402
 from oflocal.vouchers.codes import CodeSigner  # noqa: E402
 from oflocal.vouchers.desk import sell_booklets  # noqa: E402

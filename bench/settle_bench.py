@@ -50,13 +50,13 @@ os.environ.setdefault("OFLOCAL_SECRET_KEY", "bench-secret-key-0123456789abcdef")
 from sqlalchemy import bindparam, create_engine, text  # noqa: E402
 
 from oflocal import clock  # noqa: E402
+from oflocal.audit import verify  # noqa: E402
 from oflocal.db import migrate  # noqa: E402
 from oflocal.db.engine import Database  # noqa: E402
 from oflocal.demo import build_event  # noqa: E402
 from oflocal.events.setup import ProgrammeTerms, create_programme  # noqa: E402
 from oflocal.ledger.accounts import account_ids, liability_code, payable_code  # noqa: E402
 from oflocal.ledger.journal import post_entry  # noqa: E402
-from oflocal.ledger.verify import verify  # noqa: E402
 from oflocal.settings import normalise_database_url  # noqa: E402
 from oflocal.settlement.settings import RequesterData, set_requester  # noqa: E402
 from oflocal.vouchers.codes import CodeSigner  # noqa: E402

@@ -17,12 +17,12 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from oflocal import clock
+from oflocal.audit import verify
 from oflocal.auth.models import StaffUser
 from oflocal.auth.service import issue_api_token
 from oflocal.db.engine import Database
 from oflocal.demo import Scenario, build_event
 from oflocal.events.models import Event, Workshop
-from oflocal.ledger.verify import verify
 from oflocal.settings import Settings
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.vouchers.desk import sell_booklets

@@ -9,12 +9,13 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from oflocal import clock
+from oflocal.audit import verify
 from oflocal.db.engine import Database
 from oflocal.demo import build_event
 from oflocal.errors import Refusal
 from oflocal.idempotency.store import IdempotencyKey, request_hash
 from oflocal.ledger.models import Posting
-from oflocal.ledger.verify import trial_balance, verify
+from oflocal.ledger.verify import trial_balance
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.vouchers.desk import sell_booklets, void_booklet
 from oflocal.vouchers.expiry import expire_programme

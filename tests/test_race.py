@@ -28,12 +28,12 @@ import pytest
 from sqlalchemy import func, select
 
 from oflocal import clock
+from oflocal.audit import verify
 from oflocal.auth.service import issue_api_token
 from oflocal.db.engine import Database
 from oflocal.demo import build_event
 from oflocal.events.setup import ProgrammeTerms, create_programme
 from oflocal.ledger.models import Account, JournalEntry, Posting
-from oflocal.ledger.verify import verify
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.vouchers.desk import sell_booklets
 from oflocal.vouchers.issue import add_booklets

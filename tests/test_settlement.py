@@ -14,10 +14,11 @@ from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import DBAPIError
 
 from oflocal import clock
+from oflocal.audit import verify
 from oflocal.db.engine import Database
 from oflocal.demo import Scenario, build_event
 from oflocal.errors import Refusal
-from oflocal.ledger.verify import trial_balance, verify
+from oflocal.ledger.verify import trial_balance
 from oflocal.settlement.bank_days import next_bank_day
 from oflocal.settlement.close import close_period
 from oflocal.settlement.corrections import adjust_workshop, correct_redemption

@@ -37,13 +37,14 @@ from hypothesis.stateful import (
 from sqlalchemy import func, select
 
 from oflocal import clock
+from oflocal.audit import verify
 from oflocal.db.engine import Database
 from oflocal.demo import build_event
 from oflocal.errors import Refusal
 from oflocal.events.models import Workshop
 from oflocal.idempotency.store import IdempotencyKey, Outcome, request_hash
 from oflocal.ledger.models import JournalEntry
-from oflocal.ledger.verify import trial_balance, verify
+from oflocal.ledger.verify import trial_balance
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.vouchers.desk import sell_booklets, void_booklet
 from oflocal.vouchers.expiry import expire_programme

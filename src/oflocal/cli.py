@@ -273,7 +273,7 @@ def ledger() -> None:
 @ledger.command("verify")
 def ledger_verify() -> None:
     """Check every ledger identity; exit 1 with a report when one fails."""
-    from oflocal.ledger.verify import verify
+    from oflocal.audit import verify
 
     with database().read() as session:
         report = verify(session)

@@ -1,5 +1,6 @@
-"""The settlement identities the auditor (ledger/verify.py) checks, each from two sides.
+"""The settlement identities the auditor (``oflocal.audit``) checks, each from two sides.
 
+- payable:W = redeemed at W + corrections of W − paid to W, never negative;
 - every frozen line equals its tallies, and the tallies equal the live redemptions that
   belong to its period, recounted by the membership rule (count and face value per
   workshop); a period's corrections equal the line's adjustment;
@@ -13,12 +14,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Protocol
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from oflocal.ledger.models import Account, JournalEntry, Posting
+from oflocal.ledger.verify import Report
+from oflocal.ledger.verify import balances as ledger_balances
 from oflocal.settlement.membership import in_period
 from oflocal.settlement.models import (
     SettlementCorrection,
@@ -31,11 +33,6 @@ from oflocal.settlement.models import (
 from oflocal.settlement.pay import payout_key
 from oflocal.vouchers.models import Programme, Redemption
 
-
-class _Report(Protocol):
-    def check(self, name: str, ok: bool, detail: str = "") -> None: ...
-
-
 Key = tuple[int, int]  # (period id, workshop id)
 
 
@@ -43,7 +40,45 @@ def _sums(session: Session, stmt: object) -> dict[Key, tuple[int, int]]:
     return {(p, w): (int(a), int(b)) for p, w, a, b in session.execute(stmt)}  # type: ignore[call-overload]
 
 
-def check_settlement(session: Session, report: _Report) -> None:
+def check_payables(session: Session, report: Report) -> None:
+    balances = ledger_balances(session)
+    redeemed = dict(
+        session.execute(
+            select(Redemption.workshop_id, func.sum(Redemption.amount))
+            .where(Redemption.undone_at.is_(None))
+            .group_by(Redemption.workshop_id)
+        ).all()
+    )
+    paid = dict(
+        session.execute(
+            select(Account.workshop_id, func.sum(Posting.amount))
+            .join(Posting, Posting.account_id == Account.id)
+            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+            .where(Account.workshop_id.is_not(None), JournalEntry.kind == "payout")
+            .group_by(Account.workshop_id)
+        ).all()
+    )
+    corrected = dict(
+        session.execute(
+            select(SettlementCorrection.workshop_id, func.sum(SettlementCorrection.amount))
+            .group_by(SettlementCorrection.workshop_id)
+        ).all()
+    )
+    payables = select(Account).where(Account.workshop_id.is_not(None))
+    for account in session.execute(payables).scalars():
+        wid = account.workshop_id
+        assert wid is not None
+        owed = int(redeemed.get(wid, 0)) + int(corrected.get(wid, 0)) - int(paid.get(wid, 0))
+        ledger = -balances.get(f"{account.event_id}/{account.code}", 0)
+        report.check(
+            f"payable W{wid} = redeemed + corrections − paid, never negative",
+            ledger == owed and owed >= 0,
+            f"ledger {ledger} vs redeemed+corrections−paid {owed}",
+        )
+
+
+def check_settlement(session: Session, report: Report) -> None:
+    check_payables(session, report)
     lines = {
         (ln.period_id, ln.workshop_id): ln
         for ln in session.execute(select(SettlementLine)).scalars()

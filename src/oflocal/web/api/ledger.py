@@ -15,9 +15,10 @@ from litestar.openapi.spec import Example
 from litestar.params import Parameter
 from pydantic import BaseModel, Field
 
+from oflocal.audit import verify
 from oflocal.errors import Refusal
 from oflocal.events.models import Event
-from oflocal.ledger.verify import trial_balance, verify
+from oflocal.ledger.verify import trial_balance
 from oflocal.reports.csvout import encoding_of
 from oflocal.reports.exports import trial_balance_csv
 from oflocal.web.api.common import MONEY
