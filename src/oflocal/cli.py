@@ -1,60 +1,22 @@
 """``oflocal``: the command line for staff scripts and operations.
 
-Each capability adds its own command group in its own module (see ``_GROUPS``); this
-file only wires them together and holds the commands of the core.
+Each capability adds its own command group in its own module (printing, settlement,
+reports); this file wires them together and holds the commands of the core.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
-from functools import cache
-from typing import Any
 
 import click
 
 from oflocal import clock
-from oflocal.db.engine import Database
+from oflocal.cli_base import OflocalGroup, database, settings, signer
 from oflocal.errors import Refusal
-from oflocal.settings import Settings, get_settings
-from oflocal.vouchers.codes import CodeSigner
-
-# module path → name of its click group; a module missing here is simply not installed.
-_GROUPS: list[tuple[str, str]] = [
-    ("oflocal.printing.cli", "print_group"),
-    ("oflocal.settlement.cli", "settle"),
-    ("oflocal.reports.cli", "report"),
-]
-
-
-@cache
-def settings() -> Settings:
-    return get_settings()
-
-
-@cache
-def database() -> Database:
-    return Database(settings().database_url)
-
-
-def signer() -> CodeSigner:
-    return CodeSigner(settings().secret_key)
-
-
-def fail(refusal: Refusal) -> None:
-    click.echo(f"✕ {refusal.message('ja')}\n  {refusal.message('en')} [{refusal.code}]", err=True)
-    sys.exit(2)
-
-
-class OflocalGroup(click.Group):
-    """Turns a Refusal into its bilingual message and exit code 2 instead of a traceback."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except Refusal as refusal:
-            fail(refusal)
+from oflocal.printing.cli import print_group
+from oflocal.reports.cli import report
+from oflocal.settlement.cli import settle
 
 
 @click.group(cls=OflocalGroup)
@@ -351,10 +313,5 @@ def vouchers_expire(programme_id: int) -> None:
     click.echo(f"expired {result['tickets']} ticket(s), ¥{result['amount']:,}")
 
 
-def _register_groups() -> None:
-    for module_path, attribute in _GROUPS:
-        module = importlib.import_module(module_path)
-        main.add_command(getattr(module, attribute))
-
-
-_register_groups()
+for group in (print_group, settle, report):
+    main.add_command(group)

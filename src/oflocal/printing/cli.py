@@ -7,12 +7,12 @@ from pathlib import Path
 
 import click
 
+from oflocal.cli_base import database, settings, signer
 from oflocal.printing.jobs import issue_batch_job, job_file, reprint_job, run_job
 from oflocal.printing.models import PrintJob
 
 
 def _run_with_bar(job_id: int, out: Path | None, workers: int) -> None:
-    from oflocal.cli import database, settings
 
     db, data_dir = database(), settings().data_dir
     with db.read() as session:
@@ -65,7 +65,6 @@ def print_group() -> None:
 @click.option("--workers", type=click.IntRange(1, 16), default=2, show_default=True)
 def print_booklets(programme_id: int, count: int, out: Path | None, workers: int) -> None:
     """Issue COUNT new booklets (not valid until sold) and write their PDF."""
-    from oflocal.cli import database, signer
 
     job_id = issue_batch_job(database(), signer(), programme_id=programme_id, count=count,
                              actor="cli").body["job_id"]
@@ -78,7 +77,6 @@ def print_booklets(programme_id: int, count: int, out: Path | None, workers: int
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
 def print_reprint(codes: tuple[str, ...], reason: str, out: Path | None) -> None:
     """Void damaged unsold booklets and print replacements with new codes."""
-    from oflocal.cli import database, signer
 
     job_id = reprint_job(database(), signer(), codes=list(codes), reason=reason, actor="cli")
     _run_with_bar(job_id, out, 1)
@@ -90,7 +88,6 @@ def print_reprint(codes: tuple[str, ...], reason: str, out: Path | None) -> None
 @click.option("--png", is_flag=True, help="Write the first sheet as a PNG instead of a PDF.")
 def print_sample(programme_id: int, out: Path, png: bool) -> None:
     """A proof: one booklet with the real layout, marked 見本 SAMPLE, codes that never work."""
-    from oflocal.cli import database
     from oflocal.printing.proof import render_first_sheet_png
     from oflocal.printing.samples import sample_booklets
     from oflocal.printing.source import programme_face

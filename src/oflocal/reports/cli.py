@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
+from oflocal.cli_base import database
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
 from oflocal.events.models import Event
@@ -25,8 +26,6 @@ from oflocal.format import ja_date, yen
 
 
 def _db() -> Database:
-    from oflocal.cli import database
-
     return database()
 
 

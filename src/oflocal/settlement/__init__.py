@@ -10,5 +10,6 @@
 - ``queries`` and ``statements``: what a workshop is paid, as PDF and CSV;
 - ``transfer``: a period's Zengin file (layout in ``zengin``, ``kana``, ``banks``);
 - ``settings`` and ``rules``: the committee's requester data and the fee rule;
-- ``audit``: the settlement identities (payables included) ``ledger verify`` checks; ``cli``: ``oflocal settle``.
+- ``audit``: the settlement identities (payables included) ``ledger verify`` checks;
+- ``cli``: ``oflocal settle``.
 """

@@ -20,6 +20,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
+from oflocal.cli_base import database
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
 from oflocal.events.models import Event, Workshop
@@ -27,8 +28,6 @@ from oflocal.format import tokyo_minute, yen
 
 
 def _db() -> Database:
-    from oflocal.cli import database
-
     return database()
 
 
