@@ -23,7 +23,7 @@ $(STAMP_DEV): pyproject.toml | $(BIN)/python
 
 run: $(STAMP_RUN)
 	$(BIN)/oflocal db upgrade
-	$(BIN)/oflocal demo --if-empty --print-logins
+	$(BIN)/oflocal demo --if-empty --print-logins --url http://$(HOST):$(PORT)
 	$(BIN)/oflocal serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP_DEV)

@@ -156,6 +156,9 @@ def world(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> It
              {"username": "desk2", "display_name": "受付", "role": "desk",
               "password": "another long password"}),
         Case("DELETE", "/api/v1/tokens/{token_id:int}", f"/api/v1/tokens/{spare}", None),
+        Case("POST", "/api/v1/session/password", "/api/v1/session/password",
+             {"current_password": "a long admin password",
+              "new_password": "an even longer admin password"}),
     ]
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
     with TestClient(app=create_app(settings=settings, db=db)) as client:

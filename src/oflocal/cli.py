@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import click
 
@@ -62,11 +63,46 @@ def db_upgrade(revision: str) -> None:
 
 
 @main.command()
+@click.option("--admin", "username", default="admin", show_default=True,
+              help="Login name of the first admin.")
+@click.option("--password-file", type=click.File(), default=None,
+              help="Read the admin's password from this file (else a one-time one is printed).")
+def init(username: str, password_file: Any) -> None:
+    """Start your own installation: an empty database and its first admin."""
+    from sqlalchemy import select
+
+    from oflocal.auth.models import StaffUser
+    from oflocal.auth.passwords import generate_password
+    from oflocal.auth.service import create_staff_user
+    from oflocal.db import migrate
+    from oflocal.demo import database_is_empty
+
+    if settings().is_sqlite:
+        settings().data_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(database().engine)
+    with database().read() as session:
+        if not database_is_empty(session) or session.execute(select(StaffUser.id)).first():
+            raise Refusal("request.invalid", detail="this database already has data; "
+                          "init only starts an empty installation")
+    given = password_file.read().strip() if password_file is not None else None
+    password = given or generate_password()
+    create_staff_user(database(), username=username, display_name=username, role="admin",
+                      password=password, must_change_password=given is None)
+    click.echo(f"empty installation ready; first admin: {username}")
+    if given is None:
+        click.echo(f"one-time password (shown once, changed at the first login): {password}")
+    click.echo("next: oflocal serve, log in at /login, then set up your event at /admin")
+
+
+@main.command()
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database has data.")
 @click.option("--print-logins", is_flag=True, help="Print staff and workshop logins.")
 @click.option("--workshops", default=40, show_default=True)
 @click.option("--booklets", default=200, show_default=True)
-def demo(if_empty: bool, print_logins: bool, workshops: int, booklets: int) -> None:
+@click.option("--url", "base_url", default="http://127.0.0.1:8000", show_default=True,
+              help="Where the server will answer, for the printed logins.")
+def demo(if_empty: bool, print_logins: bool, workshops: int, booklets: int,
+         base_url: str) -> None:
     """Load a realistic demo event (40 workshops, ¥2,500 for ¥3,000 in 6 × ¥500)."""
     from oflocal.auth.service import create_staff_user, set_workshop_pin
     from oflocal.demo import (
@@ -98,11 +134,12 @@ def demo(if_empty: bool, print_logins: bool, workshops: int, booklets: int) -> N
         sys.exit(1)
     if print_logins:
         click.echo("\nLogins (demo only: change them before real use)")
+        base = base_url.rstrip("/")
         for username, _name, role, password in STAFF_LOGINS:
-            click.echo(f"  staff    {role:<9} http://127.0.0.1:8000/login  {username} / {password}")
-        click.echo(f"  workshop W01..W{workshops:02d}  http://127.0.0.1:8000/booth/login "
+            click.echo(f"  staff    {role:<9} {base}/login  {username} / {password}")
+        click.echo(f"  workshop W01..W{workshops:02d}  {base}/booth/login "
                    f"event 'demo', code W01, PIN {DEMO_PIN}")
-        click.echo("  API docs        http://127.0.0.1:8000/schema\n")
+        click.echo(f"  API docs        {base}/schema\n")
 
 
 @main.group()
@@ -124,6 +161,46 @@ def user_create(username: str, role: str, display_name: str | None, password: st
         role=role, password=password,
     )
     click.echo(f"created staff user {username} ({role}), id {user_id}")
+
+
+@user.command("passwd")
+@click.argument("username")
+@click.option("--generate", is_flag=True,
+              help="Make a one-time password (printed once, changed at the next login).")
+@click.option("--password", default=None, hide_input=True, confirmation_prompt=True,
+              prompt="New password", prompt_required=False, help="Prompted for when omitted.")
+def user_passwd(username: str, generate: bool, password: str | None) -> None:
+    """Set a staff user's password (ends their sessions and lifts a lock-out)."""
+    from oflocal.auth.passwords import reset_password, set_password, user_id
+
+    if generate:
+        click.echo(f"one-time password for {username}: {reset_password(database(), username)}")
+        click.echo("it must be changed at the first login")
+        return
+    if password is None:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    set_password(database(), user_id(database(), username), password, must_change=False)
+    click.echo(f"password of {username} changed")
+
+
+@user.command("disable")
+@click.argument("username")
+def user_disable(username: str) -> None:
+    """Switch a staff login off: its sessions and tokens stop at once."""
+    from oflocal.auth.passwords import set_active
+
+    set_active(database(), username, False)
+    click.echo(f"{username} can no longer log in")
+
+
+@user.command("enable")
+@click.argument("username")
+def user_enable(username: str) -> None:
+    """Switch a staff login on again."""
+    from oflocal.auth.passwords import set_active
+
+    set_active(database(), username, True)
+    click.echo(f"{username} may log in again")
 
 
 @user.command("token")

@@ -346,6 +346,23 @@ MESSAGES: dict[str, Message] = {
         "パスワード（PIN）を何度も間違えたため、{minutes}分間ログインできません。",
         "Too many wrong passwords (PINs): login is locked for {minutes} minutes.",
     ),
+    "auth.password_too_short": Message(
+        422,
+        "パスワードは{minimum}文字以上にしてください。",
+        "A password needs at least {minimum} characters.",
+    ),
+    "auth.password_mismatch": Message(
+        422, "新しいパスワードが2回とも同じではありません。", "The two new passwords differ."
+    ),
+    "auth.password_wrong": Message(
+        422, "今のパスワードが違います。", "The current password is not right."
+    ),
+    "auth.password_change_required": Message(
+        403,
+        "はじめにパスワードを変更してください。",
+        "Please change your password first.",
+    ),
+    "staff.not_found": Message(404, "スタッフが見つかりません。", "There is no such staff user."),
     "token.not_found": Message(
         404, "APIトークンが見つかりません。", "There is no such API token."
     ),

@@ -29,6 +29,8 @@ class StaffUser(Base):
     # Password attempts since the last right one, and the lock they led to (migration 0006).
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A generated password (oflocal init, an admin's reset) must be replaced at first login.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 _ONE_HOLDER = "(staff_user_id IS NULL) <> (workshop_id IS NULL)"

@@ -52,6 +52,7 @@ class Actor:
     event_id: int | None = None
     via: str = "session"  # "session" (cookie, needs CSRF) or "token"
     csrf_token: str = ""
+    must_change_password: bool = False  # then only the password page and logout are open
 
     @property
     def scope(self) -> str:
@@ -62,24 +63,33 @@ def hash_secret(secret: str) -> str:
     return _hasher.hash(secret)
 
 
-def _verify(hash_: str, secret: str) -> bool:
+def verify_secret(hash_: str, secret: str) -> bool:
     try:
         return _hasher.verify(hash_, secret)
     except (VerificationError, InvalidHashError):
         return False
 
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+MIN_PASSWORD = 10
+
+
+def check_password(password: str) -> None:
+    """The one rule for a new staff password: long enough to resist guessing offline."""
+    if len(password) < MIN_PASSWORD:
+        raise Refusal("auth.password_too_short", minimum=MIN_PASSWORD)
+
+
 def create_staff_user(
-    db: Database, *, username: str, display_name: str, role: str, password: str
+    db: Database, *, username: str, display_name: str, role: str, password: str,
+    must_change_password: bool = False,
 ) -> int:
     if role not in ROLES:
         raise Refusal("request.invalid", detail=f"role must be one of {', '.join(ROLES)}")
-    if len(password) < 10:
-        raise Refusal("request.invalid", detail="password must be at least 10 characters")
+    check_password(password)
     with db.write() as session:
         user = StaffUser(
             username=username,
@@ -87,6 +97,7 @@ def create_staff_user(
             role=role,
             password_hash=hash_secret(password),
             created_at=clock.now(),
+            must_change_password=must_change_password,
         )
         session.add(user)
         session.flush()
@@ -157,7 +168,7 @@ def _check_secret(db: Database, model: type[StaffUser] | type[Workshop], row_id:
         attempt = _take_attempt(session, model, row_id, lockout, at)
     if attempt is None:
         raise Refusal("auth.locked", minutes=lockout.minutes)
-    if _verify(secret_hash, secret):
+    if verify_secret(secret_hash, secret):
         with db.write() as session:
             session.execute(update(model).where(model.id == row_id)
                             .values({_attempts(model): 0, model.locked_until: None}))
@@ -174,10 +185,11 @@ def login_staff(db: Database, username: str, password: str,
             select(StaffUser).where(StaffUser.username == username.strip())
         ).scalar_one_or_none()
     if user is None or not user.active:
-        _verify(_dummy_hash(), password)
+        verify_secret(_dummy_hash(), password)
         raise Refusal("auth.bad_login")
     _check_secret(db, StaffUser, user.id, user.password_hash, password, lockout)
-    return Actor("staff", user.id, user.display_name, user.role)
+    return Actor("staff", user.id, user.display_name, user.role,
+                 must_change_password=user.must_change_password)
 
 
 def login_workshop(
@@ -187,7 +199,7 @@ def login_workshop(
     with db.read() as session:
         workshop = _find_workshop(session, event_slug, workshop_code)
     if workshop is None or workshop.pin_hash is None:
-        _verify(_dummy_hash(), pin)
+        verify_secret(_dummy_hash(), pin)
         raise Refusal("auth.bad_login")
     _check_secret(db, Workshop, workshop.id, workshop.pin_hash, pin, lockout)
     return Actor("workshop", workshop.id, workshop.name, "workshop", workshop.event_id)
@@ -211,7 +223,7 @@ def open_session(db: Database, actor: Actor, *, hours: int) -> tuple[str, str]:
     with db.write() as session:
         session.add(
             WebSession(
-                token_hash=_token_hash(token),
+                token_hash=token_hash(token),
                 staff_user_id=actor.id if actor.kind == "staff" else None,
                 workshop_id=actor.id if actor.kind == "workshop" else None,
                 csrf_token=csrf,
@@ -224,7 +236,7 @@ def open_session(db: Database, actor: Actor, *, hours: int) -> tuple[str, str]:
 
 def close_session(db: Database, token: str) -> None:
     with db.write() as session:
-        row = session.get(WebSession, _token_hash(token))
+        row = session.get(WebSession, token_hash(token))
         if row is not None:
             session.delete(row)
 
@@ -237,7 +249,7 @@ def new_api_token(db: Database, *, name: str, staff_user_id: int | None = None,
     token = "ofl_" + secrets.token_urlsafe(32)
     with db.write() as session:
         row = ApiToken(
-            token_hash=_token_hash(token),
+            token_hash=token_hash(token),
             name=name,
             staff_user_id=staff_user_id,
             workshop_id=workshop_id,
@@ -315,7 +327,7 @@ _TOKEN_HOLDER = (
 
 def actor_from_token(db: Database, token: str) -> Actor | None:
     with db.engine.connect() as conn:
-        row = conn.execute(_TOKEN_HOLDER, {"token_hash": _token_hash(token)}).first()
+        row = conn.execute(_TOKEN_HOLDER, {"token_hash": token_hash(token)}).first()
     if row is None:
         return None
     staff_id, staff_name, role, workshop_id, workshop_name, event_id = row
@@ -332,7 +344,8 @@ def _actor_for(session, staff_user_id: int | None, workshop_id: int | None,  # t
         user = session.get(StaffUser, staff_user_id)
         if user is None or not user.active:
             return None
-        return Actor("staff", user.id, user.display_name, user.role, None, via, csrf)
+        return Actor("staff", user.id, user.display_name, user.role, None, via, csrf,
+                     user.must_change_password)
     workshop = session.get(Workshop, workshop_id)
     if workshop is None:
         return None
@@ -341,7 +354,7 @@ def _actor_for(session, staff_user_id: int | None, workshop_id: int | None,  # t
 
 def actor_from_session(db: Database, token: str) -> Actor | None:
     with db.read() as session:
-        row = session.get(WebSession, _token_hash(token))
+        row = session.get(WebSession, token_hash(token))
         if row is None or row.expires_at <= clock.now():
             return None
         return _actor_for(session, row.staff_user_id, row.workshop_id, "session", row.csrf_token)

@@ -66,6 +66,8 @@ async def roles_guard(connection: ASGIConnection[Any, Any, Any, Any],
             raise Refusal("auth.required")
         if actor.role not in roles:
             raise Refusal("auth.forbidden")
+        if actor.must_change_password and not handler.opt.get("before_password_change"):
+            raise Refusal("auth.password_change_required")
     if connection.scope.get("method", "GET") not in UNSAFE:
         return
     if handler.opt.get("csrf") == "form":

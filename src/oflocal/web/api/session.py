@@ -10,6 +10,7 @@ from litestar.datastructures import Cookie
 from litestar.params import Parameter
 from pydantic import BaseModel, Field
 
+from oflocal.auth.passwords import change_own_password
 from oflocal.auth.service import (
     Actor,
     close_session,
@@ -43,6 +44,7 @@ class WhoAmI(BaseModel):
     role: str
     event_id: int | None
     csrf_token: str | None = None
+    must_change_password: bool = False
 
 
 class TokenRequest(BaseModel):
@@ -69,7 +71,8 @@ TokenId = Annotated[int, Parameter(ge=1, le=2**31 - 1, description="API token id
 
 def _who(actor: Actor, csrf: str | None = None) -> WhoAmI:
     return WhoAmI(kind=actor.kind, id=actor.id, name=actor.name, role=actor.role,
-                  event_id=actor.event_id, csrf_token=csrf)
+                  event_id=actor.event_id, csrf_token=csrf,
+                  must_change_password=actor.must_change_password)
 
 
 def start_session(s: Services, actor: Actor) -> Response[WhoAmI]:
@@ -108,7 +111,8 @@ def workshop_login(request: Request[Any, Any, Any], data: WorkshopLogin) -> Resp
     return start_session(s, actor)
 
 
-@post("/session/logout", opt={"roles": (*STAFF, *WORKSHOP)}, sync_to_thread=True,
+@post("/session/logout", opt={"roles": (*STAFF, *WORKSHOP), "before_password_change": True},
+      sync_to_thread=True,
       status_code=200)
 def logout(request: Request[Any, Any, Any]) -> Response[dict[str, bool]]:
     """End this browser session."""
@@ -120,11 +124,35 @@ def logout(request: Request[Any, Any, Any]) -> Response[dict[str, bool]]:
     return response
 
 
-@get("/session", opt={"roles": (*STAFF, *WORKSHOP)}, sync_to_thread=False)
+@get("/session", opt={"roles": (*STAFF, *WORKSHOP), "before_password_change": True},
+     sync_to_thread=False)
 def whoami(request: Request[Any, Any, Any]) -> WhoAmI:
     """Who is logged in, and the CSRF token to send with writes."""
     actor = actor_of(request)
     return _who(actor, actor.csrf_token or None)
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=1, max_length=200)
+
+
+@post("/session/password", opt={"roles": STAFF, "idempotency": KEY_OPTIONAL,
+                                "before_password_change": True},
+      sync_to_thread=True, status_code=200)
+def change_password(request: Request[Any, Any, Any],
+                    data: PasswordChange) -> Response[dict[str, bool]]:
+    """Change your own password (the current one is asked again). Your other sessions end;
+    a generated password must be changed this way before anything else."""
+    actor = actor_of(request)
+    db = services(request.app.state).db
+
+    def work() -> dict[str, bool]:
+        change_own_password(db, actor.id, data.current_password, data.new_password,
+                            this_session=request.cookies.get(SESSION_COOKIE))
+        return {"changed": True}
+
+    return once(request, work)  # the passwords stay out of the stored request hash
 
 
 @post("/tokens", opt={"roles": ADMIN}, sync_to_thread=True, status_code=201)
@@ -153,4 +181,5 @@ def revoke_token(request: Request[Any, Any, Any], token_id: TokenId) -> Response
 
 
 router = Router(path="/", route_handlers=[staff_login, workshop_login, logout, whoami,
-                                          create_token, tokens, revoke_token], tags=["session"])
+                                          change_password, create_token, tokens, revoke_token],
+                tags=["session"])

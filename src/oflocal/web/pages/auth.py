@@ -109,6 +109,8 @@ def staff_login(request: AnyRequest, data: Form) -> Response[Any]:
     except Refusal as refusal:
         return _staff_form(request, status=refusal.status, error=refusal, username=username,
                            next_path=next_path)
+    if actor.must_change_password:  # a one-time password: choose your own first
+        return _start_session(s, actor, "/account/password")
     return _start_session(s, actor, next_path or home_for(actor))
 
 
@@ -137,7 +139,8 @@ def booth_login(request: AnyRequest, data: Form) -> Response[Any]:
     return _start_session(s, actor, "/booth")
 
 
-@post("/logout", opt={"roles": EVERYONE, "csrf": "form"}, sync_to_thread=True,
+@post("/logout", opt={"roles": EVERYONE, "csrf": "form", "before_password_change": True},
+      sync_to_thread=True,
       include_in_schema=False)
 def logout(request: AnyRequest, data: Form) -> Redirect:
     actor = request.scope.get("user")

@@ -36,6 +36,8 @@ def render_refusal(request: AnyRequest, refusal: Refusal) -> Response[Any]:
         if login == "/login" and request.method == "GET" and request.url.path != login:
             return Redirect(login, status_code=303, query_params={"next": here(request)})
         return Redirect(login, status_code=303)
+    if refusal.code == "auth.password_change_required":
+        return Redirect("/account/password", status_code=303)
     lang = page_lang(request)
     texts = refusal_texts(refusal, lang)
     try:
