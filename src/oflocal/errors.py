@@ -365,6 +365,17 @@ MESSAGES: dict[str, Message] = {
         405, "この操作はできません。", "This method is not allowed here."
     ),
     "request.too_large": Message(413, "送信データが大きすぎます。", "The request is too large."),
+    "request.body_timeout": Message(
+        408,
+        "送信データが{seconds:g}秒以内に届かなかったため、受け付けを打ち切りました。"
+        "もう一度送ってください。",
+        "The request body did not arrive within {seconds:g} seconds. Please send it again.",
+    ),
+    "request.body_incomplete": Message(
+        400,
+        "送信データが届き終わる前に接続が切れました。もう一度送ってください。",
+        "The connection closed before the whole request body arrived. Please send it again.",
+    ),
     "request.conflict": Message(
         409,
         "ほかのデータと矛盾するため保存できませんでした。内容を確かめてください。",

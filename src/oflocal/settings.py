@@ -42,6 +42,8 @@ class Settings:
     pin_attempts_before_lock: int = 5
     pin_lock_minutes: int = 15
     max_codes_per_redemption: int = 50
+    # How long a client may take to send a request body once the app reads it (408 after).
+    body_timeout_seconds: float = 10.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -60,6 +62,7 @@ def from_env() -> Settings:
         undo_window_seconds=int(os.environ.get("OFLOCAL_UNDO_WINDOW_SECONDS", "600")),
         session_hours=int(os.environ.get("OFLOCAL_SESSION_HOURS", "12")),
         secure_cookies=_flag("OFLOCAL_SECURE_COOKIES"),
+        body_timeout_seconds=float(os.environ.get("OFLOCAL_BODY_TIMEOUT_SECONDS", "10")),
     )
 
 
