@@ -193,3 +193,43 @@ def test_fee_rule_and_corrections_over_the_api(api: Api) -> None:
     assert (period["face_total"], period["adjustment_total"], period["fee_total"],
             period["net_total"]) == (1000, -300, 50, 650)
     w.assert_verified()
+
+
+def test_every_text_download_names_its_charset_once(api: Api) -> None:
+    """Issue 8 item 7a: Litestar appended "; charset=utf-8" to the trial balance's own
+    charset. Each CSV and text download, in each encoding, has exactly one charset."""
+    w = api.world
+    w.redeem(0, 2, minutes=0)
+    event = w.sc.event_id
+    pid = api.post("treasurer", f"/events/{event}/settlement/periods",
+                   {"cutoff_at": w.at(5).isoformat()}).json()["period_id"]
+    api.put("treasurer", f"/events/{event}/settlement/requester", {
+        "code": "0123456789", "name_kana": "ｼﾞﾂｺｳｲｲﾝｶｲ", "bank_code": "0005",
+        "branch_code": "001", "account_type": 1, "account_number": "0000123"})
+    day = next_bank_day(clock.tokyo_date(clock.now()) + timedelta(days=7)).isoformat()
+    wid = w.sc.workshop_ids[0]
+    csv_routes = [
+        ("treasurer", f"/events/{event}/trial-balance", {"format": "csv"}),
+        ("treasurer", f"/events/{event}/exports/journal", {}),
+        ("treasurer", f"/events/{event}/exports/trial-balance", {}),
+        ("treasurer", f"/settlement/periods/{pid}/statements", {"format": "csv"}),
+        ("treasurer", f"/settlement/periods/{pid}/statements/{wid}", {"format": "csv"}),
+        ("w0", f"/workshop/statements/{pid}", {"format": "csv"}),
+    ]
+    for who, path, params in csv_routes:
+        for encoding, expected in (("utf-8", "text/csv; charset=utf-8"),
+                                   ("shift_jis", "text/csv; charset=Shift_JIS")):
+            got = api.get(who, path, params={**params, "encoding": encoding})
+            assert got.status_code == 200, (path, got.text)
+            assert got.headers["content-type"] == expected, (path, encoding)
+            assert got.headers["content-disposition"].startswith("attachment; filename=")
+        default = api.get(who, path, params=params)
+        assert default.headers["content-type"] == "text/csv; charset=utf-8", path
+    zengin = api.get("treasurer", f"/settlement/periods/{pid}/zengin",
+                     params={"transfer_date": day})
+    assert zengin.status_code == 200, zengin.text
+    assert zengin.headers["content-type"] == "text/plain; charset=Shift_JIS"
+    for path in (f"/settlement/periods/{pid}/statements", f"/workshop/statements/{pid}",
+                 f"/programmes/{w.sc.programme_id}/summary.pdf"):
+        pdf = api.get("w0" if path.startswith("/workshop") else "treasurer", path)
+        assert pdf.headers["content-type"] == "application/pdf", path

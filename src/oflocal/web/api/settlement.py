@@ -43,7 +43,14 @@ from oflocal.settlement.settings import (
 )
 from oflocal.settlement.statements import statements_csv, statements_pdf
 from oflocal.settlement.transfer import check_period_file, period_zengin_file, zengin_filename
-from oflocal.web.api.common import MONEY, WORKSHOP, actor_of, answer
+from oflocal.web.api.common import (
+    MONEY,
+    WORKSHOP,
+    actor_of,
+    answer,
+    csv_media_type,
+    download_headers,
+)
 from oflocal.web.errors import require_json_body
 from oflocal.web.state import services
 
@@ -231,16 +238,9 @@ def _download(db: Database, period_id: int, workshop_id: int | None, fmt: str,
     codec = _encoding(encoding)
     who = f"-W{workshop_id}" if workshop_id is not None else ""
     name = f"statements-period{number}{who}.{fmt}"
-    media = "application/pdf" if fmt == "pdf" else (
-        "text/csv; charset=utf-8" if codec == "utf-8-sig" else "text/csv; charset=Shift_JIS"
-    )
-    return Stream(
-        statement_stream(db, period_id, workshop_id, fmt, codec),
-        media_type=media,
-        # explicit, or Litestar appends "; charset=utf-8" to any text/ type
-        headers={"Content-Type": media, "Content-Disposition": f'attachment; filename="{name}"',
-                 "Cache-Control": "no-store"},
-    )
+    media = "application/pdf" if fmt == "pdf" else csv_media_type(codec)
+    return Stream(statement_stream(db, period_id, workshop_id, fmt, codec), media_type=media,
+                  headers=download_headers(media, name))
 
 
 # ------------------------------------------------------------------------- settings
@@ -352,17 +352,12 @@ def zengin(request: Request[Any, Any, Any], period_id: PeriodId,
         number = get_period(session, period_id).number
         data, payees, total = period_zengin_file(session, period_id, transfer_date)
         day = transfer_date or get_period(session, period_id).transfer_date
-    return Response(
-        data,
-        media_type="text/plain; charset=Shift_JIS",
-        headers={
-            "Content-Type": "text/plain; charset=Shift_JIS",
-            "Content-Disposition": f'attachment; filename="{zengin_filename(number, day)}"',
-            "X-Zengin-Payees": str(payees),
-            "X-Zengin-Total": str(total),
-            "Cache-Control": "no-store",
-        },
-    )
+    media = "text/plain; charset=Shift_JIS"
+    return Response(data, media_type=media, headers={
+        **download_headers(media, zengin_filename(number, day)),
+        "X-Zengin-Payees": str(payees),
+        "X-Zengin-Total": str(total),
+    })
 
 
 # ---------------------------------------------------------------------- corrections
