@@ -237,14 +237,18 @@ def test_settle_and_report_commands(world: World, db_url: str, tmp_path: Path) -
 
         period = s.execute(select(SettlementPeriod.id)).scalar_one()
     out = tmp_path / "st.csv"
-    assert _cli(db_url, "settle", "statements", "--period", str(period), "--format", "csv",
-                "-o", str(out)).returncode == 0
+    as_csv = _cli(db_url, "settle", "statements", "--period", str(period), "--format", "csv",
+                  "-o", str(out))
+    # Success says one line on stdout and nothing on stderr (it said "statements").
+    assert (as_csv.returncode, as_csv.stderr) == (0, "")
+    assert as_csv.stdout == f"3 statement(s) → {out}\n"
     nets = [int(r[8]) for r in _csv_rows(out.read_bytes())[1:] if r[5] == "支払額"]
     assert sum(nets) == 13500
     pdf = tmp_path / "st.pdf"
     made = _cli(db_url, "settle", "statements", "--period", str(period), "--workshop", "W02",
                 "-o", str(pdf))
     assert made.returncode == 0 and "1 statement(s)" in made.stdout
+    assert made.stderr == ""
     blocked = _cli(db_url, "settle", "zengin", "--period", str(period), "--transfer-date",
                    (clock.tokyo_date(clock.now()) + timedelta(days=30)).isoformat(),
                    "-o", str(tmp_path / "z.txt"))
@@ -260,6 +264,7 @@ def test_settle_and_report_commands(world: World, db_url: str, tmp_path: Path) -
     exported = _cli(db_url, "report", "journal", "--event", "demo", "--format", "xlsx",
                     "-o", str(journal))
     assert exported.returncode == 0 and journal.read_bytes()[:2] == b"PK"
+    assert exported.stderr == ""
     summary = _cli(db_url, "report", "summary", "--programme", str(w.sc.programme_id))
     assert "¥13,500" in summary.stdout
     w.assert_verified()

@@ -12,14 +12,14 @@ from oflocal.printing.models import PrintJob
 
 
 def _run_with_bar(job_id: int, out: Path | None, workers: int) -> None:
-    from oflocal.cli import database, settings
+    from oflocal.cli import database, progress_bar, settings
 
     db, data_dir = database(), settings().data_dir
     with db.read() as session:
         job = session.get(PrintJob, job_id)
         assert job is not None
         total = job.total_booklets
-    with click.progressbar(length=total, label="印刷データ作成 Rendering", show_pos=True) as bar:
+    with progress_bar(length=total, label="印刷データ作成 Rendering") as bar:
         import threading
 
         done = threading.Event()

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -112,8 +111,9 @@ def _progress_export(
     make: Callable[[Callable[[int], None] | None], Iterator[bytes]], total: int, output: Path,
     label: str,
 ) -> int:
-    with click.progressbar(length=max(total, 1), label=label, file=sys.stderr,
-                           show_pos=True) as bar:
+    from oflocal.cli import progress_bar
+
+    with progress_bar(length=max(total, 1), label=label) as bar:
         def advance(n: int) -> None:
             bar.update(n)
 

@@ -128,6 +128,7 @@ def statements_cmd(period_id: int, workshop_code: str | None, fmt: str, encoding
                    output: Path) -> None:
     """Write the statements (支払通知書) of a period: one PDF or CSV for all workshops,
     or for one."""
+    from oflocal.cli import progress_bar
     from oflocal.reports.csvout import encoding_of
     from oflocal.settlement.queries import get_period, iter_statements, period_lines
     from oflocal.settlement.statements import statements_csv, write_statements_pdf
@@ -136,9 +137,9 @@ def statements_cmd(period_id: int, workshop_code: str | None, fmt: str, encoding
         period = get_period(session, period_id)
         workshop_id = _workshop_id(period.event_id, workshop_code) if workshop_code else None
         lines = 1 if workshop_id else len(period_lines(session, period_id))
-        with output.open("wb") as out, click.progressbar(
+        with output.open("wb") as out, progress_bar(
             iter_statements(session, period_id, workshop_id), length=max(lines, 1),
-            label="statements", file=sys.stderr, show_pos=True,
+            label="statements",
         ) as statements:
             if fmt == "pdf":
                 written = write_statements_pdf(out, statements)
