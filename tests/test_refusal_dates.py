@@ -1,6 +1,7 @@
 """Every refusal that names a day or a moment writes it the reader's way (issue 8 item 7b):
 Japanese 2026年12月10日 (14:05), English 10 Dec 2026 (14:05), in Asia/Tokyo; ``detail``
-carries ISO 8601. Each refusal is raised by the real service on both databases.
+carries ISO 8601 (UTC, like every answer). Each refusal is raised by the real service on
+both databases.
 
 The expected words are written here independently of ``oflocal.format``.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -73,7 +74,7 @@ def assert_words(refusal: Refusal, facts: dict[str, date | datetime]) -> None:
         if isinstance(value, datetime):
             assert ja_at(value) in ja, (name, ja)
             assert en_at(value) in en, (name, en)
-            iso = value.astimezone(TOKYO).isoformat(timespec="seconds")
+            iso = value.astimezone(UTC).isoformat(timespec="seconds")
             assert body["detail"][name] == iso
         else:
             assert ja_day(value) in ja, (name, ja)

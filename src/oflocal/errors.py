@@ -11,10 +11,9 @@ ISO 8601, so a replay says the same words.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from oflocal.clock import as_tokyo
 from oflocal.format import shown_moment
 
 
@@ -455,8 +454,8 @@ def _moment(name: str, value: Any) -> date | None:
 
 
 def _json_fact(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return as_tokyo(value).isoformat(timespec="seconds")
+    if isinstance(value, datetime):  # like every datetime the API answers: UTC
+        return value.astimezone(UTC).isoformat(timespec="seconds")
     if isinstance(value, date):
         return value.isoformat()
     return value
