@@ -22,7 +22,7 @@ from oflocal.db.engine import Database
 from oflocal.events.models import Workshop
 from oflocal.settings import Settings
 from oflocal.settlement.bank_days import next_bank_day
-from oflocal.vouchers.codes import CodeSigner
+from oflocal.vouchers.codes import CodeSigner, grouped
 from oflocal.web.app import create_app
 from test_settlement import World, make_world
 
@@ -233,3 +233,41 @@ def test_every_text_download_names_its_charset_once(api: Api) -> None:
                  f"/programmes/{w.sc.programme_id}/summary.pdf"):
         pdf = api.get("w0" if path.startswith("/workshop") else "treasurer", path)
         assert pdf.headers["content-type"] == "application/pdf", path
+
+
+def test_a_correction_names_the_ticket_and_keeps_redemption_id_for_the_booths(api: Api) -> None:
+    """Issue 8 item 7c: ``redemption_id`` is the id the booth gets from a redemption and
+    undoes with (its journal entry). A correction used the same name for a ticket's row id,
+    shown to a treasurer nowhere; it now takes the ticket's code."""
+    w = api.world
+    event = w.sc.event_id
+    taken = w.redeem(0, 2, minutes=0)  # scanned on W01's phone, meant for W03
+    api.post("treasurer", f"/events/{event}/settlement/periods",
+             {"cutoff_at": w.at(5).isoformat()})
+    w.redeem(0, 1, minutes=6)  # W01 has ¥500 pending: the correction fits
+    ticket = taken["tickets"][1]["code"]
+    old = api.post("treasurer", "/settlement/corrections/redemption",
+                   {"redemption_id": taken["redemption_id"], "reason": "wrong booth"})
+    assert old.status_code == 422 and old.json()["code"] == "request.invalid"
+    assert "ticket_code" in old.json()["detail"]["detail"]
+    assert api.post("desk", "/settlement/corrections/redemption",
+                    {"ticket_code": ticket, "reason": "x"}).status_code == 403
+    done = api.post("treasurer", "/settlement/corrections/redemption", {
+        "ticket_code": grouped(ticket).lower(), "reason": "wrong booth",
+        "to_workshop_id": w.sc.workshop_ids[2]})
+    assert done.status_code == 201, done.text
+    body = done.json()
+    assert body["ticket_code"] == ticket
+    assert body["redemption_id"] == taken["redemption_id"]  # the booth's id, same meaning
+    assert (body["amount"], body["counter_account"]) == (500, f"payable:W{w.sc.workshop_ids[2]}")
+    again = api.post("treasurer", "/settlement/corrections/redemption",
+                     {"ticket_code": ticket, "reason": "again"})
+    assert again.status_code == 409 and again.json()["code"] == "settlement.already_corrected"
+    unused = api.post("admin", "/settlement/corrections/redemption",
+                      {"ticket_code": w.take(1)[0], "reason": "x"})
+    assert unused.status_code == 404
+    assert unused.json()["code"] == "settlement.redemption_not_found"
+    booklet = api.post("admin", "/settlement/corrections/redemption",
+                       {"ticket_code": w.sc.booklet_codes[0], "reason": "x"})
+    assert booklet.status_code == 422 and booklet.json()["code"] == "code.not_a_ticket"
+    w.assert_verified()

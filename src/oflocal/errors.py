@@ -308,6 +308,11 @@ MESSAGES: dict[str, Message] = {
         "この利用はまだ精算されていません。取り消しは工房の画面から受付後すぐに行えます。",
         "This redemption is not settled yet; the workshop can still undo it within the window.",
     ),
+    "settlement.redemption_not_found": Message(
+        404,
+        "この券（{code}）は利用されていないため、訂正できません。",
+        "This ticket ({code}) was never redeemed, so there is nothing to correct.",
+    ),
     "settlement.already_corrected": Message(
         409, "この利用はすでに訂正されています。", "This redemption was already corrected."
     ),

@@ -162,7 +162,11 @@ class ZenginCheck(BaseModel):
 
 
 class RedemptionCorrectionIn(BaseModel):
-    redemption_id: int = Field(ge=1, le=2**62, description="The redemption row (one ticket)")
+    ticket_code: str = Field(
+        min_length=1, max_length=40,
+        description="The code printed on the ticket (dashes and case do not matter)",
+        examples=["T01K-0003-Q7ZD-X2M9-4F8H"],
+    )
     reason: str = Field(min_length=1, max_length=300)
     to_workshop_id: int | None = Field(
         default=None, ge=1, le=MAX_ID, description="Give it to this workshop instead of breakage"
@@ -368,7 +372,7 @@ def zengin(request: Request[Any, Any, Any], period_id: PeriodId,
 def correct(request: Request[Any, Any, Any], data: RedemptionCorrectionIn) -> dict[str, Any]:
     """Take a settled redemption back from its workshop (to another workshop or to
     breakage) by a reversing entry that the next period settles."""
-    return correct_redemption(_db(request), redemption_id=data.redemption_id, reason=data.reason,
+    return correct_redemption(_db(request), ticket_code=data.ticket_code, reason=data.reason,
                               actor=actor_of(request).scope, to_workshop_id=data.to_workshop_id)
 
 
