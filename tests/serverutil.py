@@ -56,14 +56,18 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def running_server(
-    db_url: str, data_dir: Path, *, workers: int = 1, secret: str | None = None
+    db_url: str, data_dir: Path, *, workers: int = 1, secret: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[str]:
-    """Serve oflocal on ``db_url``; yields the base URL (``http://127.0.0.1:PORT``)."""
-    env = {
+    """Serve oflocal on ``db_url``; yields the base URL (``http://127.0.0.1:PORT``).
+
+    ``env`` adds or overrides ``OFLOCAL_*`` settings for the server."""
+    environment = {
         **os.environ,
         "OFLOCAL_DATABASE_URL": db_url,
         "OFLOCAL_SECRET_KEY": secret or os.environ["OFLOCAL_SECRET_KEY"],
         "OFLOCAL_DATA_DIR": str(data_dir),
+        **(env or {}),
     }
     log_path = data_dir / "uvicorn.log"
     for _attempt in range(3):  # another process may grab the free port before uvicorn
@@ -77,7 +81,7 @@ def running_server(
                     "--workers", str(workers),
                     "--no-access-log", "--log-level", "warning",
                 ],
-                env=env,
+                env=environment,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

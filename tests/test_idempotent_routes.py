@@ -92,8 +92,6 @@ def world(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> It
     redeem_tickets(db, signer, workshop_id=sc.workshop_ids[0], codes=[tickets[0]])
     closed = close_period(db, event_id=sc.event_id, actor="t").body
     to_undo = redeem_tickets(db, signer, workshop_id=sc.workshop_ids[0], codes=[tickets[1]])
-    with db.read() as session:
-        settled = session.execute(text("SELECT min(id) FROM redemption")).scalar_one()
     event, programme, workshop = sc.event_id, sc.programme_id, sc.workshop_ids[0]
     today = clock.tokyo_date(clock.now())
     cases = [
@@ -137,7 +135,7 @@ def world(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> It
              f"/api/v1/redemptions/{to_undo.body['redemption_id']}/undo", None, who="workshop"),
         Case("POST", "/api/v1/settlement/corrections/redemption",
              "/api/v1/settlement/corrections/redemption",
-             {"redemption_id": settled, "reason": "別の工房の券", "to_workshop_id":
+             {"ticket_code": tickets[0], "reason": "別の工房の券", "to_workshop_id":
               sc.workshop_ids[1]}),
         Case("POST", "/api/v1/settlement/corrections/adjustment",
              "/api/v1/settlement/corrections/adjustment",

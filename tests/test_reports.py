@@ -32,9 +32,10 @@ from oflocal.reports.summary import programme_summary
 from oflocal.reports.unused import Balance, record_dates, unused_balance
 from oflocal.settings import Settings
 from oflocal.settlement.bank_days import next_bank_day
-from oflocal.vouchers.codes import CodeSigner
+from oflocal.vouchers.codes import CodeSigner, grouped
 from oflocal.vouchers.desk import void_booklet
 from oflocal.vouchers.expiry import expire_programme
+from oflocal.vouchers.models import Redemption, Ticket
 from oflocal.vouchers.redeem import undo_redemption
 from oflocal.web.app import create_app
 from test_settlement import World, make_world
@@ -237,14 +238,18 @@ def test_settle_and_report_commands(world: World, db_url: str, tmp_path: Path) -
 
         period = s.execute(select(SettlementPeriod.id)).scalar_one()
     out = tmp_path / "st.csv"
-    assert _cli(db_url, "settle", "statements", "--period", str(period), "--format", "csv",
-                "-o", str(out)).returncode == 0
+    as_csv = _cli(db_url, "settle", "statements", "--period", str(period), "--format", "csv",
+                  "-o", str(out))
+    # Success says one line on stdout and nothing on stderr (it said "statements").
+    assert (as_csv.returncode, as_csv.stderr) == (0, "")
+    assert as_csv.stdout == f"3 statement(s) → {out}\n"
     nets = [int(r[8]) for r in _csv_rows(out.read_bytes())[1:] if r[5] == "支払額"]
     assert sum(nets) == 13500
     pdf = tmp_path / "st.pdf"
     made = _cli(db_url, "settle", "statements", "--period", str(period), "--workshop", "W02",
                 "-o", str(pdf))
     assert made.returncode == 0 and "1 statement(s)" in made.stdout
+    assert made.stderr == ""
     blocked = _cli(db_url, "settle", "zengin", "--period", str(period), "--transfer-date",
                    (clock.tokyo_date(clock.now()) + timedelta(days=30)).isoformat(),
                    "-o", str(tmp_path / "z.txt"))
@@ -260,6 +265,38 @@ def test_settle_and_report_commands(world: World, db_url: str, tmp_path: Path) -
     exported = _cli(db_url, "report", "journal", "--event", "demo", "--format", "xlsx",
                     "-o", str(journal))
     assert exported.returncode == 0 and journal.read_bytes()[:2] == b"PK"
+    assert exported.stderr == ""
     summary = _cli(db_url, "report", "summary", "--programme", str(w.sc.programme_id))
     assert "¥13,500" in summary.stdout
+    w.assert_verified()
+
+
+def test_settle_correct_names_the_ticket_by_its_code(world: World, db_url: str) -> None:
+    """A treasurer corrects a settled redemption by the code printed on the ticket
+    (issue 8 item 7c: ``--redemption`` took a row id shown nowhere)."""
+    w = world
+    cutoff = (clock.now() - timedelta(seconds=1)).isoformat()
+    assert _cli(db_url, "settle", "close", "--event", "demo", "--cutoff", cutoff).returncode == 0
+    with w.db.read() as s:
+        code, entry_id = s.execute(
+            select(Ticket.code, Redemption.entry_id)
+            .join(Redemption, Redemption.ticket_id == Ticket.id)
+            .where(Redemption.workshop_id == w.sc.workshop_ids[0],
+                   Redemption.undone_at.is_(None))
+            .order_by(Redemption.id).limit(1)
+        ).one()
+    w.redeem(0, 1, minutes=(clock.now() - w.base) / timedelta(minutes=1))  # W01 has ¥500 due
+    old = _cli(db_url, "settle", "correct", "--redemption", "1", "--reason", "x")
+    assert old.returncode == 2 and "--redemption" in old.stderr  # the old option is gone
+    done = _cli(db_url, "settle", "correct", "--ticket", grouped(code), "--reason",
+                "wrong booth", "--to", "W02")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert "¥500 → payable:W" in done.stdout
+    with w.db.read() as s:
+        memo = s.execute(select(JournalEntry.memo).where(JournalEntry.kind == "correction")
+                         ).scalar_one()
+    assert memo == f"訂正 券{code}（仕訳{entry_id}の利用）: wrong booth"
+    again = _cli(db_url, "settle", "correct", "--ticket", code, "--reason", "again")
+    assert again.returncode == 2 and "settlement.already_corrected" in again.stderr
     w.assert_verified()

@@ -27,7 +27,7 @@ from oflocal.settlement.pay import mark_period_paid
 from oflocal.settlement.queries import period_detail
 from oflocal.settlement.rules import FeeRule
 from oflocal.settlement.settings import set_fee_rule
-from oflocal.vouchers.codes import CodeSigner
+from oflocal.vouchers.codes import CodeSigner, grouped
 from oflocal.vouchers.desk import sell_booklets
 from oflocal.vouchers.models import Redemption
 from oflocal.vouchers.redeem import redeem_tickets, undo_redemption
@@ -456,20 +456,21 @@ def test_a_correction_is_a_reversing_entry_in_the_next_period(world: World) -> N
     first = w.close(5)
     mark_period_paid(w.db, period_id=first["period_id"], transfer_date=bank_day(w.at(5)),
                      actor="test")
-    with w.db.read() as s:
-        wrong = s.execute(select(Redemption.id).where(
-            Redemption.entry_id == out["redemption_id"]).order_by(Redemption.id)).scalars().first()
-    assert wrong is not None
+    wrong = out["tickets"][0]["code"]  # the treasurer names the ticket by its code
     # W1 has nothing pending yet: it cannot give back what it was already paid.
     with pytest.raises(Refusal) as nothing:
-        correct_redemption(w.db, redemption_id=wrong, reason="wrong booth", actor="t",
+        correct_redemption(w.db, ticket_code=wrong, reason="wrong booth", actor="t",
                            to_workshop_id=w.sc.workshop_ids[2], now=w.at(7))
     assert nothing.value.code == "settlement.correction_invalid"
     w.redeem(0, 3, minutes=8)  # W1 takes more tickets: now the correction fits
-    correct_redemption(w.db, redemption_id=wrong, reason="wrong booth", actor="t",
-                       to_workshop_id=w.sc.workshop_ids[2], now=w.at(9))
+    typed = grouped(wrong).lower()  # as a person types it: groups of four, any case
+    done = correct_redemption(w.db, ticket_code=typed, reason="wrong booth", actor="t",
+                              to_workshop_id=w.sc.workshop_ids[2], now=w.at(9))
+    # redemption_id keeps the booth's meaning: the redemption's journal entry.
+    assert (done["ticket_code"], done["redemption_id"]) == (wrong, out["redemption_id"])
+    assert done["amount"] == 500
     with pytest.raises(Refusal) as again:
-        correct_redemption(w.db, redemption_id=wrong, reason="again", actor="t", now=w.at(9))
+        correct_redemption(w.db, ticket_code=wrong, reason="again", actor="t", now=w.at(9))
     assert again.value.code == "settlement.already_corrected"
     adjust_workshop(w.db, workshop_id=w.sc.workshop_ids[1], amount=120,
                     counter_account="fee_income", reason="fee refund", actor="t", now=w.at(9))
@@ -490,12 +491,19 @@ def test_a_correction_is_a_reversing_entry_in_the_next_period(world: World) -> N
 
 def test_an_unsettled_redemption_is_undone_not_corrected(world: World) -> None:
     w = world
-    w.redeem(0, 1, minutes=0)
-    with w.db.read() as s:
-        rid = s.execute(select(Redemption.id)).scalar_one()
+    code = w.redeem(0, 1, minutes=0)["tickets"][0]["code"]
     with pytest.raises(Refusal) as refused:
-        correct_redemption(w.db, redemption_id=rid, reason="x", actor="t")
+        correct_redemption(w.db, ticket_code=code, reason="x", actor="t")
     assert refused.value.code == "settlement.not_settled"
+    unused = w.take(1)[0]  # sold, never redeemed
+    with pytest.raises(Refusal) as never:
+        correct_redemption(w.db, ticket_code=unused, reason="x", actor="t")
+    assert never.value.code == "settlement.redemption_not_found"
+    for typo, expected in ((unused[:-1] + "0" if unused[-1] != "0" else unused[:-1] + "1",
+                            "code.checksum"), ("hello", "code.malformed")):
+        with pytest.raises(Refusal) as bad_code:
+            correct_redemption(w.db, ticket_code=typo, reason="x", actor="t")
+        assert bad_code.value.code == expected
     with pytest.raises(Refusal) as bad:
         adjust_workshop(w.db, workshop_id=w.sc.workshop_ids[0], amount=-501,
                         counter_account="breakage", reason="too much", actor="t")

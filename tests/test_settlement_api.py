@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -22,7 +23,7 @@ from oflocal.db.engine import Database
 from oflocal.events.models import Workshop
 from oflocal.settings import Settings
 from oflocal.settlement.bank_days import next_bank_day
-from oflocal.vouchers.codes import CodeSigner
+from oflocal.vouchers.codes import CodeSigner, grouped
 from oflocal.web.app import create_app
 from test_settlement import World, make_world
 
@@ -42,6 +43,8 @@ class Api:
 
     def post(self, who: str | None, path: str, body: Any = None,
              headers: dict[str, str] | None = None) -> Any:
+        """A client sends a fresh Idempotency-Key with every write unless told otherwise."""
+        headers = {"Idempotency-Key": uuid.uuid4().hex, **(headers or {})}
         return self.client.post("/api/v1" + path, json=body, headers=self._headers(who, headers))
 
     def put(self, who: str | None, path: str, body: Any) -> Any:
@@ -192,4 +195,82 @@ def test_fee_rule_and_corrections_over_the_api(api: Api) -> None:
     period = api.post("treasurer", f"/events/{event}/settlement/periods", {}).json()
     assert (period["face_total"], period["adjustment_total"], period["fee_total"],
             period["net_total"]) == (1000, -300, 50, 650)
+    w.assert_verified()
+
+
+def test_every_text_download_names_its_charset_once(api: Api) -> None:
+    """Issue 8 item 7a: Litestar appended "; charset=utf-8" to the trial balance's own
+    charset. Each CSV and text download, in each encoding, has exactly one charset."""
+    w = api.world
+    w.redeem(0, 2, minutes=0)
+    event = w.sc.event_id
+    pid = api.post("treasurer", f"/events/{event}/settlement/periods",
+                   {"cutoff_at": w.at(5).isoformat()}).json()["period_id"]
+    api.put("treasurer", f"/events/{event}/settlement/requester", {
+        "code": "0123456789", "name_kana": "ｼﾞﾂｺｳｲｲﾝｶｲ", "bank_code": "0005",
+        "branch_code": "001", "account_type": 1, "account_number": "0000123"})
+    day = next_bank_day(clock.tokyo_date(clock.now()) + timedelta(days=7)).isoformat()
+    wid = w.sc.workshop_ids[0]
+    csv_routes = [
+        ("treasurer", f"/events/{event}/trial-balance", {"format": "csv"}),
+        ("treasurer", f"/events/{event}/exports/journal", {}),
+        ("treasurer", f"/events/{event}/exports/trial-balance", {}),
+        ("treasurer", f"/settlement/periods/{pid}/statements", {"format": "csv"}),
+        ("treasurer", f"/settlement/periods/{pid}/statements/{wid}", {"format": "csv"}),
+        ("w0", f"/workshop/statements/{pid}", {"format": "csv"}),
+    ]
+    for who, path, params in csv_routes:
+        for encoding, expected in (("utf-8", "text/csv; charset=utf-8"),
+                                   ("shift_jis", "text/csv; charset=Shift_JIS")):
+            got = api.get(who, path, params={**params, "encoding": encoding})
+            assert got.status_code == 200, (path, got.text)
+            assert got.headers["content-type"] == expected, (path, encoding)
+            assert got.headers["content-disposition"].startswith("attachment; filename=")
+        default = api.get(who, path, params=params)
+        assert default.headers["content-type"] == "text/csv; charset=utf-8", path
+    zengin = api.get("treasurer", f"/settlement/periods/{pid}/zengin",
+                     params={"transfer_date": day})
+    assert zengin.status_code == 200, zengin.text
+    assert zengin.headers["content-type"] == "text/plain; charset=Shift_JIS"
+    for path in (f"/settlement/periods/{pid}/statements", f"/workshop/statements/{pid}",
+                 f"/programmes/{w.sc.programme_id}/summary.pdf"):
+        pdf = api.get("w0" if path.startswith("/workshop") else "treasurer", path)
+        assert pdf.headers["content-type"] == "application/pdf", path
+
+
+def test_a_correction_names_the_ticket_and_keeps_redemption_id_for_the_booths(api: Api) -> None:
+    """Issue 8 item 7c: ``redemption_id`` is the id the booth gets from a redemption and
+    undoes with (its journal entry). A correction used the same name for a ticket's row id,
+    shown to a treasurer nowhere; it now takes the ticket's code."""
+    w = api.world
+    event = w.sc.event_id
+    taken = w.redeem(0, 2, minutes=0)  # scanned on W01's phone, meant for W03
+    api.post("treasurer", f"/events/{event}/settlement/periods",
+             {"cutoff_at": w.at(5).isoformat()})
+    w.redeem(0, 1, minutes=6)  # W01 has ¥500 pending: the correction fits
+    ticket = taken["tickets"][1]["code"]
+    old = api.post("treasurer", "/settlement/corrections/redemption",
+                   {"redemption_id": taken["redemption_id"], "reason": "wrong booth"})
+    assert old.status_code == 422 and old.json()["code"] == "request.invalid"
+    assert "ticket_code" in old.json()["detail"]["detail"]
+    assert api.post("desk", "/settlement/corrections/redemption",
+                    {"ticket_code": ticket, "reason": "x"}).status_code == 403
+    done = api.post("treasurer", "/settlement/corrections/redemption", {
+        "ticket_code": grouped(ticket).lower(), "reason": "wrong booth",
+        "to_workshop_id": w.sc.workshop_ids[2]})
+    assert done.status_code == 201, done.text
+    body = done.json()
+    assert body["ticket_code"] == ticket
+    assert body["redemption_id"] == taken["redemption_id"]  # the booth's id, same meaning
+    assert (body["amount"], body["counter_account"]) == (500, f"payable:W{w.sc.workshop_ids[2]}")
+    again = api.post("treasurer", "/settlement/corrections/redemption",
+                     {"ticket_code": ticket, "reason": "again"})
+    assert again.status_code == 409 and again.json()["code"] == "settlement.already_corrected"
+    unused = api.post("admin", "/settlement/corrections/redemption",
+                      {"ticket_code": w.take(1)[0], "reason": "x"})
+    assert unused.status_code == 404
+    assert unused.json()["code"] == "settlement.redemption_not_found"
+    booklet = api.post("admin", "/settlement/corrections/redemption",
+                       {"ticket_code": w.sc.booklet_codes[0], "reason": "x"})
+    assert booklet.status_code == 422 and booklet.json()["code"] == "code.not_a_ticket"
     w.assert_verified()

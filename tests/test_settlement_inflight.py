@@ -180,6 +180,7 @@ def test_a_correction_waiting_behind_a_close_sees_the_undo_that_committed_first(
     w.redeem(1, 1, minutes=0)
     undone = w.redeem(0, 1, minutes=1)
     w.redeem(0, 2, minutes=5)  # after the cut-off: pending, enough to take one ticket back
+    ticket_code = undone["tickets"][0]["code"]
     with w.db.read() as s:
         redemption_id = s.execute(
             select(Redemption.id).where(Redemption.entry_id == undone["redemption_id"])
@@ -190,7 +191,7 @@ def test_a_correction_waiting_behind_a_close_sees_the_undo_that_committed_first(
         close = Beside(lambda: w.close(2))
         assert close.waited()
         correction = Beside(lambda: correct_redemption(
-            w.db, redemption_id=redemption_id, reason="wrong booth", actor="test"))
+            w.db, ticket_code=ticket_code, reason="wrong booth", actor="test"))
         assert correction.waited()
     close.outcome()
     with pytest.raises(Refusal) as refused:

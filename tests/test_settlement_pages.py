@@ -20,8 +20,9 @@ from oflocal.auth.service import Actor, open_session
 from oflocal.db.engine import Database
 from oflocal.settings import Settings
 from oflocal.settlement.bank_days import next_bank_day
-from oflocal.settlement.models import SettlementPeriod
-from oflocal.vouchers.codes import CodeSigner
+from oflocal.settlement.models import SettlementCorrection, SettlementPeriod
+from oflocal.vouchers.codes import CodeSigner, grouped
+from oflocal.vouchers.models import Redemption, Ticket
 from oflocal.web.app import create_app
 from oflocal.web.security import SESSION_COOKIE
 from test_settlement import World, lines_of, make_world
@@ -182,3 +183,33 @@ def test_a_cutoff_typed_to_the_minute_includes_that_whole_minute(
     with browser.db.read() as s:
         assert s.execute(select(func.count()).select_from(SettlementPeriod)).scalar_one() == 2
     world.assert_verified()
+
+
+def test_a_correction_is_posted_by_ticket_code_from_the_page(browser: Browser,
+                                                            world: World) -> None:
+    """The form asks for the code printed on the ticket (issue 8 item 7c)."""
+    w = world
+    event = w.sc.event_id
+    browser.login("treasurer")
+    home = browser.get("/treasurer")
+    assert 'name="ticket_code"' in home.text and "券の番号" in home.text
+    assert 'name="redemption_id"' not in home.text
+    key = re.search(r'name="key" value="([0-9a-f]+)"', home.text)
+    assert key is not None
+    cutoff = clock.as_tokyo(w.at(5)).strftime("%Y-%m-%dT%H:%M")
+    assert browser.post(f"/treasurer/events/{event}/close",
+                        {"cutoff": cutoff, "key": key.group(1)}).status_code == 303
+    taken = w.redeem(0, 1, minutes=10)  # after the cut-off: W01 has ¥500 pending
+    with browser.db.read() as s:
+        settled = s.execute(
+            select(Ticket.code).join(Redemption, Redemption.ticket_id == Ticket.id)
+            .where(Redemption.workshop_id == w.sc.workshop_ids[0],
+                   Redemption.entry_id != taken["redemption_id"])
+            .order_by(Redemption.id).limit(1)).scalar_one()
+    posted = browser.post(f"/treasurer/events/{event}/corrections", {
+        "ticket_code": grouped(settled), "to_workshop_id": "", "reason": "汚れて読めない券"})
+    assert posted.status_code == 200, posted.text
+    assert "訂正を記帳しました" in posted.text
+    with browser.db.read() as s:
+        assert s.execute(select(func.count()).select_from(SettlementCorrection)).scalar_one() == 1
+    w.assert_verified()

@@ -7,8 +7,9 @@ never ``oflocal.cli``, which imports them.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import click
 
@@ -16,6 +17,11 @@ from oflocal.db.engine import Database
 from oflocal.errors import Refusal
 from oflocal.settings import Settings, get_settings
 from oflocal.vouchers.codes import CodeSigner
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
+
+V = TypeVar("V")
 
 
 @cache
@@ -30,6 +36,23 @@ def database() -> Database:
 
 def signer() -> CodeSigner:
     return CodeSigner(settings().secret_key)
+
+
+@overload
+def progress_bar(iterable: Iterable[V], *, length: int, label: str) -> ProgressBar[V]: ...
+
+
+@overload
+def progress_bar(iterable: None = None, *, length: int, label: str) -> ProgressBar[int]: ...
+
+
+def progress_bar(iterable: Iterable[Any] | None = None, *, length: int,
+                 label: str) -> ProgressBar[Any]:
+    """A progress bar on stderr for a person at a terminal, and nothing otherwise: when
+    stderr is a pipe or a file, click would print the bare label there once (a stray
+    "statements" after a successful ``oflocal settle statements``)."""
+    return click.progressbar(iterable, length=length, label=label, file=sys.stderr,
+                             show_pos=True, hidden=not sys.stderr.isatty())
 
 
 def fail(refusal: Refusal) -> None:

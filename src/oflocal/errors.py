@@ -1,13 +1,20 @@
 """Every refusal oflocal can give: a stable code, an HTTP status, and words in ja/en.
 
 Domain code raises :class:`Refusal` with a code from :data:`MESSAGES` and the facts
-the message needs; the web, CLI and POS pages all show the same sentences.
+the message needs; the web, CLI and POS pages all show the same sentences. Days and
+moments are given as ``date``/``datetime`` facts, not strings: each language writes them
+its own way (2026年12月10日 / 10 Dec 2026, Asia/Tokyo), and ``detail`` has them in ISO 8601.
+A refusal rebuilt from a stored ``detail`` (an idempotent replay) reads them back from
+ISO 8601, so a replay says the same words.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
+
+from oflocal.format import shown_moment
 
 
 @dataclass(frozen=True)
@@ -281,7 +288,7 @@ MESSAGES: dict[str, Message] = {
     "settlement.transfer_date_bank_holiday": Message(
         422,
         "振込日（{date}）は{reason}で銀行が休みです。銀行の営業日を入力してください。",
-        "Banks are closed on {date_en} ({reason_en}); enter a bank business day.",
+        "Banks are closed on {date} ({reason_en}); enter a bank business day.",
     ),
     "settlement.not_in_period": Message(
         404,
@@ -300,6 +307,11 @@ MESSAGES: dict[str, Message] = {
         409,
         "この利用はまだ精算されていません。取り消しは工房の画面から受付後すぐに行えます。",
         "This redemption is not settled yet; the workshop can still undo it within the window.",
+    ),
+    "settlement.redemption_not_found": Message(
+        404,
+        "この券（{code}）は利用されていないため、訂正できません。",
+        "This ticket ({code}) was never redeemed, so there is nothing to correct.",
     ),
     "settlement.already_corrected": Message(
         409, "この利用はすでに訂正されています。", "This redemption was already corrected."
@@ -385,6 +397,17 @@ MESSAGES: dict[str, Message] = {
         405, "この操作はできません。", "This method is not allowed here."
     ),
     "request.too_large": Message(413, "送信データが大きすぎます。", "The request is too large."),
+    "request.body_timeout": Message(
+        408,
+        "送信データが{seconds:g}秒以内に届かなかったため、受け付けを打ち切りました。"
+        "もう一度送ってください。",
+        "The request body did not arrive within {seconds:g} seconds. Please send it again.",
+    ),
+    "request.body_incomplete": Message(
+        400,
+        "送信データが届き終わる前に接続が切れました。もう一度送ってください。",
+        "The connection closed before the whole request body arrived. Please send it again.",
+    ),
     "request.conflict": Message(
         409,
         "ほかのデータと矛盾するため保存できませんでした。内容を確かめてください。",
@@ -420,7 +443,8 @@ class Refusal(Exception):
     def message(self, lang: str = "ja") -> str:
         template = MESSAGES[self.code]
         text = template.ja if lang == "ja" else template.en
-        facts = dict(self.facts)
+        facts = {k: shown_moment(m, lang) if (m := _moment(k, v)) else v
+                 for k, v in self.facts.items()}
         facts.setdefault("workshop_en", facts.get("workshop", ""))
         facts.setdefault("when_en", facts.get("when", ""))
         try:
@@ -434,9 +458,33 @@ class Refusal(Exception):
             "message": self.message(lang),
             "message_ja": self.message("ja"),
             "message_en": self.message("en"),
-            "detail": {k: v for k, v in self.facts.items() if _jsonable(v)},
+            "detail": {k: _json_fact(v) for k, v in self.facts.items() if _jsonable(v)},
         }
 
 
+# Facts that are a day or a moment; only these are read back from ISO 8601 strings (a
+# slug or a code that happens to look like a date stays as written).
+MOMENT_FACTS = frozenset({"date", "cutoff", "last", "starts", "ends"})
+
+
+def _moment(name: str, value: Any) -> date | None:
+    if isinstance(value, date):
+        return value
+    if name in MOMENT_FACTS and isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _json_fact(value: Any) -> Any:
+    if isinstance(value, datetime):  # like every datetime the API answers: UTC
+        return value.astimezone(UTC).isoformat(timespec="seconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
 def _jsonable(value: Any) -> bool:
-    return isinstance(value, str | int | float | bool | list | dict) or value is None
+    return isinstance(value, str | int | float | bool | list | dict | date) or value is None

@@ -27,3 +27,21 @@ def en_minute(moment: datetime) -> str:
 
 def ja_date(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
+
+
+# Fixed English month names: strftime's %b follows the process locale.
+MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def en_date(day: date) -> str:
+    """「10 Dec 2026」: a day in English words, never 2026年12月10日."""
+    return f"{day.day} {MONTHS_EN[day.month - 1]} {day.year}"
+
+
+def shown_moment(value: date | datetime, lang: str) -> str:
+    """A day or a Tokyo minute in a sentence: 2026年12月10日 14:05 / 10 Dec 2026 14:05."""
+    if isinstance(value, datetime):
+        local = as_tokyo(value)
+        day = ja_date(local.date()) if lang == "ja" else en_date(local.date())
+        return f"{day} {local:%H:%M}"
+    return ja_date(value) if lang == "ja" else en_date(value)

@@ -49,6 +49,8 @@ class Settings:
     secure_cookies: bool = False
     lockout: Lockout = Lockout()  # staff passwords and workshop PINs alike
     max_codes_per_redemption: int = 50
+    # How long a client may take to send a request body once the app reads it (408 after).
+    body_timeout_seconds: float = 10.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -71,6 +73,7 @@ def from_env() -> Settings:
             attempts=int(os.environ.get("OFLOCAL_LOGIN_ATTEMPTS", "5")),
             minutes=int(os.environ.get("OFLOCAL_LOGIN_LOCK_MINUTES", "15")),
         ),
+        body_timeout_seconds=float(os.environ.get("OFLOCAL_BODY_TIMEOUT_SECONDS", "10")),
     )
 
 

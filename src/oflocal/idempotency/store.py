@@ -62,8 +62,11 @@ _STORED = select(_table.c.request_hash, _table.c.status_code, _table.c.body).whe
     _table.c.scope == bindparam("scope"), _table.c.key == bindparam("key")
 )
 _INSERT = insert(_table)
-_INSERT_NEW_SQLITE = sqlite_insert(_table).on_conflict_do_nothing()
-_INSERT_NEW_POSTGRES = postgresql_insert(_table).on_conflict_do_nothing()
+# preserve_rowcount: without it SQLAlchemy may not keep an INSERT's rowcount (psycopg: -1).
+_INSERT_NEW_SQLITE = sqlite_insert(_table).on_conflict_do_nothing().execution_options(
+    preserve_rowcount=True)
+_INSERT_NEW_POSTGRES = postgresql_insert(_table).on_conflict_do_nothing().execution_options(
+    preserve_rowcount=True)
 
 
 StoredRow = Row[Any, Any, Any]  # request_hash, status_code, body

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from oflocal.cli_base import database, settings, signer
+from oflocal.cli_base import database, progress_bar, settings, signer
 from oflocal.printing.jobs import issue_batch_job, job_file, reprint_job, run_job
 from oflocal.printing.models import PrintJob
 
@@ -19,7 +19,7 @@ def _run_with_bar(job_id: int, out: Path | None, workers: int) -> None:
         job = session.get(PrintJob, job_id)
         assert job is not None
         total = job.total_booklets
-    with click.progressbar(length=total, label="印刷データ作成 Rendering", show_pos=True) as bar:
+    with progress_bar(length=total, label="印刷データ作成 Rendering") as bar:
         import threading
 
         done = threading.Event()

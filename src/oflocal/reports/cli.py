@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from oflocal.cli_base import database
+from oflocal.cli_base import database, progress_bar
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
 from oflocal.events.models import Event
@@ -111,8 +110,8 @@ def _progress_export(
     make: Callable[[Callable[[int], None] | None], Iterator[bytes]], total: int, output: Path,
     label: str,
 ) -> int:
-    with click.progressbar(length=max(total, 1), label=label, file=sys.stderr,
-                           show_pos=True) as bar:
+
+    with progress_bar(length=max(total, 1), label=label) as bar:
         def advance(n: int) -> None:
             bar.update(n)
 

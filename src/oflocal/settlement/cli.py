@@ -6,6 +6,7 @@
     oflocal settle statements --period 3 [--workshop W01] [--format pdf|csv] -o out.pdf
     oflocal settle zengin --period 3 --transfer-date 2026-12-01 -o zengin.txt
     oflocal settle paid --period 3 --transfer-date 2026-12-01
+    oflocal settle correct --ticket T01K-0003-Q7ZD-X2M9-4F8H [--to W03] --reason ...
     oflocal settle fee --event demo --rule rate --rate-bp 250 --rounding floor
     oflocal settle requester --event demo --code 1234567890 --name-kana ... --bank 0001 ...
 """
@@ -20,7 +21,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from oflocal.cli_base import database
+from oflocal.cli_base import database, progress_bar
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
 from oflocal.events.models import Event, Workshop
@@ -135,9 +136,9 @@ def statements_cmd(period_id: int, workshop_code: str | None, fmt: str, encoding
         period = get_period(session, period_id)
         workshop_id = _workshop_id(period.event_id, workshop_code) if workshop_code else None
         lines = 1 if workshop_id else len(period_lines(session, period_id))
-        with output.open("wb") as out, click.progressbar(
+        with output.open("wb") as out, progress_bar(
             iter_statements(session, period_id, workshop_id), length=max(lines, 1),
-            label="statements", file=sys.stderr, show_pos=True,
+            label="statements",
         ) as statements:
             if fmt == "pdf":
                 written = write_statements_pdf(out, statements)
@@ -222,28 +223,20 @@ def requester_cmd(event_slug: str, code: str, name_kana: str, bank_code: str, br
 
 
 @settle.command("correct")
-@click.option("--redemption", "redemption_id", type=int, required=True,
-              help="The redemption row id (one ticket).")
+@click.option("--ticket", "ticket_code", required=True,
+              help="The code printed on the ticket (one ticket).")
 @click.option("--reason", required=True)
 @click.option("--to", "to_workshop", default=None,
               help="Workshop code to give it to (default: breakage).")
-def correct_cmd(redemption_id: int, reason: str, to_workshop: str | None) -> None:
-    """Take a settled redemption back from its workshop; the next period settles it."""
-    from oflocal.settlement.corrections import correct_redemption
-    from oflocal.vouchers.models import Programme, Redemption
+def correct_cmd(ticket_code: str, reason: str, to_workshop: str | None) -> None:
+    """Take a ticket's settled redemption back from its workshop; the next period settles it."""
+    from oflocal.settlement.corrections import correct_redemption, ticket_event
 
     to_id = None
     if to_workshop:
         with _db().read() as session:
-            event_id = session.execute(
-                select(Programme.event_id)
-                .join(Redemption, Redemption.programme_id == Programme.id)
-                .where(Redemption.id == redemption_id)
-            ).scalar_one_or_none()
-        if event_id is None:
-            raise Refusal("undo.not_found")
-        to_id = _workshop_id(int(event_id), to_workshop)
-    out = correct_redemption(_db(), redemption_id=redemption_id, reason=reason, actor="cli",
+            to_id = _workshop_id(ticket_event(session, ticket_code), to_workshop)
+    out = correct_redemption(_db(), ticket_code=ticket_code, reason=reason, actor="cli",
                              to_workshop_id=to_id)
     click.echo(f"correction entry {out['entry_id']}: {yen(out['amount'])} → "
                f"{out['counter_account']}")

@@ -38,7 +38,6 @@ from oflocal.db.engine import Database
 from oflocal.db.rows import affected
 from oflocal.errors import Refusal
 from oflocal.events.models import Event, Workshop
-from oflocal.format import tokyo_minute
 from oflocal.idempotency.store import IdempotencyKey, Outcome, run_once
 from oflocal.reports.sql import tokyo_day
 from oflocal.settlement.membership import hold_redemptions, in_period, last_period
@@ -69,7 +68,7 @@ def close_period(
     if cut.tzinfo is None:
         raise ValueError("the cut-off must be an aware datetime")
     if cut > at:
-        raise Refusal("settlement.cutoff_in_future", cutoff=tokyo_minute(cut))
+        raise Refusal("settlement.cutoff_in_future", cutoff=cut)
 
     def work(session: Session) -> dict[str, Any]:
         return _close(session, event_id, cut, actor, at)
@@ -103,8 +102,8 @@ def _close(
     if last is not None and cut <= last.cutoff_at:
         raise Refusal(
             "settlement.cutoff_not_after_last",
-            cutoff=tokyo_minute(cut),
-            last=tokyo_minute(last.cutoff_at),
+            cutoff=cut,
+            last=last.cutoff_at,
         )
     rule = fee_rule_of(event)
     period = SettlementPeriod(
@@ -133,7 +132,7 @@ def _close(
     _count_redemptions(session, event_id, period)
     _take_corrections(session, event_id, period.id, cut)
     if not _freeze_lines(session, period, rule):
-        raise Refusal("settlement.nothing_to_settle", cutoff=tokyo_minute(cut))
+        raise Refusal("settlement.nothing_to_settle", cutoff=cut)
     return {**period_summary(session, period), "replayed": False}
 
 

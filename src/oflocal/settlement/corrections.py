@@ -7,7 +7,10 @@ correction rows that the next close gives to its period:
 - :func:`correct_redemption`: a settled redemption should not have been paid to its
   workshop. Its face value leaves payable:W and goes to another workshop's payable
   (scanned on the wrong booth's phone) or to breakage (the ticket was not honoured).
-  The ticket stays used: the paper was taken.
+  The ticket stays used: the paper was taken. The treasurer names it by the ticket's
+  code, which is printed on the paper and shown in the booth's history; a
+  ``redemption_id`` everywhere else (booth, undo, answers) is the redemption's journal
+  entry, which may hold several tickets.
 - :func:`adjust_workshop`: any other amount owed to (+) or by (−) a workshop, against
   the premium fund, fee income or breakage, with a reason (e.g. a fee refunded).
 
@@ -32,7 +35,8 @@ from oflocal.ledger.journal import post_entry
 from oflocal.settlement.membership import is_settled, last_period, settled
 from oflocal.settlement.models import SettlementCorrection
 from oflocal.settlement.settings import lock_event
-from oflocal.vouchers.models import Programme, Redemption
+from oflocal.vouchers.codes import CodeFormatError, parse
+from oflocal.vouchers.models import Programme, Redemption, Ticket
 
 COUNTER_ACCOUNTS = ("premium_fund", "fee_income", "breakage")
 MAX_CORRECTION = 10_000_000
@@ -76,40 +80,67 @@ def _check_clawback(session: Session, workshop: Workshop, amount: int) -> None:
         )
 
 
+def ticket_code_of(text: str) -> str:
+    """The canonical code of a ticket as a person typed it (case, spaces, dashes)."""
+    try:
+        parsed = parse(text)
+    except CodeFormatError as error:
+        raise Refusal(f"code.{error.reason}", code=text[:40]) from None
+    if parsed.kind != "T":
+        raise Refusal("code.not_a_ticket", code=parsed.code)
+    return parsed.code
+
+
+def ticket_event(session: Session, ticket_code: str) -> int:
+    """The event of the ticket with this code (typed as a person would)."""
+    code = ticket_code_of(ticket_code)
+    event_id = session.execute(
+        select(Programme.event_id)
+        .join(Ticket, Ticket.programme_id == Programme.id)
+        .where(Ticket.code == code)
+    ).scalar_one_or_none()
+    if event_id is None:
+        raise Refusal("code.unknown", code=code)
+    return int(event_id)
+
+
 def correct_redemption(
     db: Database,
     *,
-    redemption_id: int,
+    ticket_code: str,
     reason: str,
     actor: str,
     to_workshop_id: int | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Take one settled redemption (one ticket) back from its workshop."""
+    """Take the settled redemption of one ticket back from its workshop."""
     at = now or clock.now()
     reason = reason.strip()
     if not reason:
         raise Refusal("settlement.correction_invalid", detail="a reason is required")
+    code = ticket_code_of(ticket_code)
     with db.write() as session:
-        row = session.execute(
-            select(Redemption, Programme.event_id)
-            .join(Programme, Programme.id == Redemption.programme_id)
-            .where(Redemption.id == redemption_id)
-        ).one_or_none()
-        if row is None:
-            raise Refusal("undo.not_found")
-        redemption, event_id = row
+        event_id = ticket_event(session, code)
         lock_event(session, event_id)
-        # Read it again under the lock: an undo may have committed while we waited for
-        # a close, and an undone redemption is not the workshop's to give back twice.
-        session.refresh(redemption)
+        # Chosen under the lock: its live redemption, else its last undone one (an undo
+        # may have committed while we waited for a close, and an undone redemption is
+        # not the workshop's to give back).
+        redemption = session.execute(
+            select(Redemption)
+            .join(Ticket, Ticket.id == Redemption.ticket_id)
+            .where(Ticket.code == code)
+            .order_by(Redemption.undone_at.is_not(None), Redemption.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        if redemption is None:
+            raise Refusal("settlement.redemption_not_found", code=code)
         if redemption.undone_at is not None:
             raise Refusal("undo.already_undone")
         if not is_settled(redemption, last_period(session, event_id)):
             raise Refusal("settlement.not_settled")
         done = session.execute(
             select(func.count()).where(
-                SettlementCorrection.redemption_id == redemption_id,
+                SettlementCorrection.redemption_id == redemption.id,
                 SettlementCorrection.workshop_id == redemption.workshop_id,
             )
         ).scalar_one()
@@ -133,7 +164,7 @@ def correct_redemption(
             lines=[(accounts[payable_code(source.id)], redemption.amount),
                    (accounts[counter], -redemption.amount)],
             occurred_at=at,
-            memo=f"訂正 利用{redemption_id}: {reason}",
+            memo=f"訂正 券{code}（仕訳{redemption.entry_id}の利用）: {reason}",
             actor=actor,
         )
         rows = [(source.id, -redemption.amount, counter)]
@@ -147,7 +178,7 @@ def correct_redemption(
                     amount=amount,
                     counter_account=other,
                     reason=reason[:300],
-                    redemption_id=redemption_id,
+                    redemption_id=redemption.id,
                     entry_id=entry_id,
                     created_at=at,
                     created_by=actor[:60],
@@ -156,7 +187,8 @@ def correct_redemption(
         session.flush()
         return {
             "entry_id": entry_id,
-            "redemption_id": redemption_id,
+            "ticket_code": code,
+            "redemption_id": redemption.entry_id,  # the booth's and undo's id
             "from_workshop_id": source.id,
             "to_workshop_id": target.id if target else None,
             "amount": redemption.amount,

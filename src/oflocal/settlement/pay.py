@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from oflocal import clock
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
-from oflocal.format import ja_date
 from oflocal.idempotency.store import IdempotencyKey, Outcome, run_once
 from oflocal.ledger.accounts import account_ids, payable_code
 from oflocal.ledger.journal import post_entry
@@ -60,20 +59,19 @@ def _pay(
         raise Refusal("settlement.period_not_found")
     if period.status == "paid":
         assert period.transfer_date is not None
-        raise Refusal("settlement.already_paid", date=ja_date(period.transfer_date))
+        raise Refusal("settlement.already_paid", date=period.transfer_date)
     cutoff_day = clock.tokyo_date(period.cutoff_at)
     if transfer_date < cutoff_day:
         raise Refusal(
             "settlement.transfer_date_invalid",
-            date=ja_date(transfer_date),
-            cutoff=ja_date(cutoff_day),
+            date=transfer_date,
+            cutoff=cutoff_day,
         )
     closed = why_closed(transfer_date)
     if closed:  # no bank moves money then: a typo, and the books would say otherwise
         raise Refusal(
             "settlement.transfer_date_bank_holiday",
-            date=ja_date(transfer_date),
-            date_en=transfer_date.isoformat(),
+            date=transfer_date,
             reason=closed[0],
             reason_en=closed[1],
         )
@@ -84,7 +82,7 @@ def _pay(
         .execution_options(synchronize_session=False)
     )).rowcount
     if moved != 1:  # a concurrent payment won (PostgreSQL re-checked our WHERE)
-        raise Refusal("settlement.already_paid", date=ja_date(transfer_date))
+        raise Refusal("settlement.already_paid", date=transfer_date)
     lines = session.execute(
         select(SettlementLine)
         .where(SettlementLine.period_id == period_id)

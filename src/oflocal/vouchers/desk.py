@@ -18,7 +18,7 @@ from oflocal import clock
 from oflocal.db.engine import Database
 from oflocal.db.rows import affected
 from oflocal.errors import Refusal
-from oflocal.format import en_minute, ja_minute, tokyo_minute
+from oflocal.format import en_minute, ja_minute
 from oflocal.idempotency.store import IdempotencyKey, Outcome, run_once
 from oflocal.ledger.accounts import PAYMENT_ACCOUNT, account_ids, liability_code
 from oflocal.ledger.journal import post_entry
@@ -66,8 +66,8 @@ def _sell(
     if not programme.sales_starts_at <= now < programme.sales_ends_at:
         raise Refusal(
             "sale.window_closed",
-            starts=tokyo_minute(programme.sales_starts_at),
-            ends=tokyo_minute(programme.sales_ends_at),
+            starts=programme.sales_starts_at,
+            ends=programme.sales_ends_at,
         )
     booklets = {
         b.code: b

@@ -11,7 +11,6 @@ from oflocal import clock
 from oflocal.db.engine import Database
 from oflocal.db.rows import affected
 from oflocal.errors import Refusal
-from oflocal.format import ja_date
 from oflocal.ledger.accounts import account_ids, liability_code
 from oflocal.ledger.journal import post_entry
 from oflocal.vouchers.issue import lock_programme
@@ -25,7 +24,7 @@ def expire_programme(
     with db.write() as session:
         programme = lock_programme(session, programme_id)
         if clock.tokyo_date(at) <= programme.valid_until:
-            raise Refusal("programme.not_expired", date=ja_date(programme.valid_until))
+            raise Refusal("programme.not_expired", date=programme.valid_until)
         count, total = session.execute(
             select(func.count(), func.coalesce(func.sum(Ticket.denomination), 0)).where(
                 Ticket.programme_id == programme_id, Ticket.status == "active"

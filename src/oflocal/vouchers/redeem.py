@@ -30,7 +30,7 @@ from oflocal.db.engine import Database
 from oflocal.db.rows import affected
 from oflocal.errors import Refusal
 from oflocal.events.models import Workshop
-from oflocal.format import en_minute, ja_date, ja_minute
+from oflocal.format import en_minute, ja_minute
 from oflocal.idempotency.store import IdempotencyKey, Outcome, RefusedBeforeWriting, run_once
 from oflocal.ledger.accounts import account_ids, liability_code, payable_code
 from oflocal.ledger.journal import post_entry, reverse_entry
@@ -254,7 +254,7 @@ def _check_ticket(row: Any, code: str, event_id: int, today: date) -> None:
     if row.status == "voided":
         raise Refusal("ticket.voided", code=code)
     if row.status == "expired" or today > row.valid_until:
-        raise Refusal("ticket.expired", code=code, date=ja_date(row.valid_until))
+        raise Refusal("ticket.expired", code=code, date=row.valid_until)
     if row.status == "redeemed":
         if row.redeemed_at is None:  # the ticket and its redemption are written together
             raise AssertionError(f"ticket {code} is redeemed but has no live redemption")
@@ -266,7 +266,7 @@ def _check_ticket(row: Any, code: str, event_id: int, today: date) -> None:
             when_en=en_minute(row.redeemed_at),
         )
     if today < row.valid_from:
-        raise Refusal("ticket.not_yet_valid", code=code, date=ja_date(row.valid_from))
+        raise Refusal("ticket.not_yet_valid", code=code, date=row.valid_from)
 
 
 def undo_redemption(

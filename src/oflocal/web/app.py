@@ -25,6 +25,7 @@ from oflocal.web.api import session as session_api
 from oflocal.web.api import settlement as settlement_api
 from oflocal.web.api import setup as setup_api
 from oflocal.web.api import vouchers as vouchers_api
+from oflocal.web.body import BodyTimeoutMiddleware
 from oflocal.web.errors import EXCEPTION_HANDLERS, require_json_body
 from oflocal.web.security import ActorMiddleware, roles_guard
 from oflocal.web.state import Services
@@ -57,7 +58,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
         state=State({"services": services, "page_error_renderer": pages.render_refusal,
                      "print_runner": runner}),
         template_config=pages.template_config(TEMPLATES),
-        middleware=[DefineMiddleware(ActorMiddleware, exclude=["/schema"])],
+        middleware=[
+            DefineMiddleware(BodyTimeoutMiddleware, timeout=settings.body_timeout_seconds),
+            DefineMiddleware(ActorMiddleware, exclude=["/schema"]),
+        ],
         guards=[roles_guard],
         exception_handlers=EXCEPTION_HANDLERS,
         compression_config=CompressionConfig(backend="gzip", minimum_size=2048),

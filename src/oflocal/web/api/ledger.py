@@ -21,7 +21,7 @@ from oflocal.events.models import Event
 from oflocal.ledger.verify import trial_balance
 from oflocal.reports.csvout import encoding_of
 from oflocal.reports.exports import trial_balance_csv
-from oflocal.web.api.common import MONEY
+from oflocal.web.api.common import MONEY, csv_media_type, download_headers
 from oflocal.web.errors import require_json_body
 from oflocal.web.state import services
 
@@ -101,12 +101,13 @@ def event_trial_balance(
         event_slug = event.slug
         rows = [TrialBalanceRow.model_validate(r) for r in trial_balance(session, event_id)]
     if output == "csv":  # the very file `oflocal report trial-balance` writes
-        csv_bytes = b"".join(trial_balance_csv(db, event_id, encoding_of(encoding)))
+        codec = encoding_of(encoding)
+        csv_bytes = b"".join(trial_balance_csv(db, event_id, codec))
         filename = "trial-balance-" + re.sub(r"[^A-Za-z0-9_-]", "_", event_slug) + ".csv"
         return Response(
             csv_bytes,  # type: ignore[arg-type]  # the JSON model is what OpenAPI shows
-            media_type=f"text/csv; charset={encoding}",
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+            media_type=csv_media_type(codec),
+            headers=download_headers(csv_media_type(codec), filename),
         )
     debit, credit = sum(r.debit for r in rows), sum(r.credit for r in rows)
     return Response(

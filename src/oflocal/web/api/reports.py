@@ -27,7 +27,7 @@ from oflocal.reports.exports import (
 from oflocal.reports.pdf import summary_pdf
 from oflocal.reports.summary import programme_summary
 from oflocal.reports.unused import next_record_date, record_date_balances, unused_balance
-from oflocal.web.api.common import MONEY
+from oflocal.web.api.common import MONEY, csv_media_type, download_headers
 from oflocal.web.errors import require_json_body
 from oflocal.web.state import services
 
@@ -83,8 +83,9 @@ def summary_as_pdf(request: Request[Any, Any, Any], programme_id: ProgrammeId) -
     """The summary with charts of redemptions per day and per workshop, as a PDF."""
     with _db(request).read() as session:
         data = programme_summary(session, programme_id)
-    return Stream(summary_pdf(data), media_type="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="summary-programme{programme_id}.pdf"'})
+    name = f"summary-programme{programme_id}.pdf"
+    return Stream(summary_pdf(data), media_type="application/pdf",
+                  headers=download_headers("application/pdf", name))
 
 
 @get("/programmes/{programme_id:int}/charts/{chart:str}", opt={"roles": MONEY},
@@ -122,13 +123,8 @@ def unused(request: Request[Any, Any, Any], event_id: EventId,
 
 
 def _export(chunks: Iterator[bytes], name: str, fmt: str, codec: str) -> Stream:
-    if fmt == "xlsx":
-        media = XLSX
-    else:
-        media = "text/csv; charset=utf-8" if codec == "utf-8-sig" else "text/csv; charset=Shift_JIS"
-    return Stream(chunks, media_type=media, headers={
-        "Content-Type": media,
-        "Content-Disposition": f'attachment; filename="{name}.{fmt}"', "Cache-Control": "no-store"})
+    media = XLSX if fmt == "xlsx" else csv_media_type(codec)
+    return Stream(chunks, media_type=media, headers=download_headers(media, f"{name}.{fmt}"))
 
 
 @get("/events/{event_id:int}/exports/journal", opt={"roles": MONEY}, sync_to_thread=True)

@@ -49,6 +49,8 @@ from oflocal.web.api.common import (
     WORKSHOP,
     actor_of,
     answer,
+    csv_media_type,
+    download_headers,
     idempotency,
     once,
 )
@@ -163,7 +165,11 @@ class ZenginCheck(BaseModel):
 
 
 class RedemptionCorrectionIn(BaseModel):
-    redemption_id: int = Field(ge=1, le=2**62, description="The redemption row (one ticket)")
+    ticket_code: str = Field(
+        min_length=1, max_length=40,
+        description="The code printed on the ticket (dashes and case do not matter)",
+        examples=["T01K-0003-Q7ZD-X2M9-4F8H"],
+    )
     reason: str = Field(min_length=1, max_length=300)
     to_workshop_id: int | None = Field(
         default=None, ge=1, le=MAX_ID, description="Give it to this workshop instead of breakage"
@@ -232,16 +238,9 @@ def _download(db: Database, period_id: int, workshop_id: int | None, fmt: str,
     codec = _encoding(encoding)
     who = f"-W{workshop_id}" if workshop_id is not None else ""
     name = f"statements-period{number}{who}.{fmt}"
-    media = "application/pdf" if fmt == "pdf" else (
-        "text/csv; charset=utf-8" if codec == "utf-8-sig" else "text/csv; charset=Shift_JIS"
-    )
-    return Stream(
-        statement_stream(db, period_id, workshop_id, fmt, codec),
-        media_type=media,
-        # explicit, or Litestar appends "; charset=utf-8" to any text/ type
-        headers={"Content-Type": media, "Content-Disposition": f'attachment; filename="{name}"',
-                 "Cache-Control": "no-store"},
-    )
+    media = "application/pdf" if fmt == "pdf" else csv_media_type(codec)
+    return Stream(statement_stream(db, period_id, workshop_id, fmt, codec), media_type=media,
+                  headers=download_headers(media, name))
 
 
 # ------------------------------------------------------------------------- settings
@@ -361,17 +360,12 @@ def zengin(request: Request[Any, Any, Any], period_id: PeriodId,
         number = get_period(session, period_id).number
         data, payees, total = period_zengin_file(session, period_id, transfer_date)
         day = transfer_date or get_period(session, period_id).transfer_date
-    return Response(
-        data,
-        media_type="text/plain; charset=Shift_JIS",
-        headers={
-            "Content-Type": "text/plain; charset=Shift_JIS",
-            "Content-Disposition": f'attachment; filename="{zengin_filename(number, day)}"',
-            "X-Zengin-Payees": str(payees),
-            "X-Zengin-Total": str(total),
-            "Cache-Control": "no-store",
-        },
-    )
+    media = "text/plain; charset=Shift_JIS"
+    return Response(data, media_type=media, headers={
+        **download_headers(media, zengin_filename(number, day)),
+        "X-Zengin-Payees": str(payees),
+        "X-Zengin-Total": str(total),
+    })
 
 
 # ---------------------------------------------------------------------- corrections
@@ -384,7 +378,7 @@ def correct(request: Request[Any, Any, Any],
     """Take a settled redemption back from its workshop (to another workshop or to
     breakage) by a reversing entry that the next period settles. Needs `Idempotency-Key`."""
     def work() -> dict[str, Any]:
-        return correct_redemption(_db(request), redemption_id=data.redemption_id,
+        return correct_redemption(_db(request), ticket_code=data.ticket_code,
                                   reason=data.reason, actor=actor_of(request).scope,
                                   to_workshop_id=data.to_workshop_id)
 

@@ -206,9 +206,9 @@ def correction(request: AnyRequest, event_id: int, data: Form) -> Response[Any]:
     _ = gettext_for(page_lang(request))
     db = services(request.app.state).db
     try:
-        if data.get("redemption_id"):
+        if data.get("ticket_code"):
             to = _int(data.get("to_workshop_id")) or None
-            correct_redemption(db, redemption_id=_int(data.get("redemption_id")),
+            correct_redemption(db, ticket_code=data.get("ticket_code", ""),
                                reason=data.get("reason", ""), actor=actor.scope,
                                to_workshop_id=to)
         else:
