@@ -102,3 +102,20 @@ def test_a_sale_whose_answer_was_lost_is_retried_with_the_same_key(
     page.click("#retry")
     expect(page.locator("#receipt-number")).to_have_text(re.compile(r"^R\d{2}-\d{7}$"))
     assert len(sent) == 2 and sent[0] == sent[1]
+
+
+def test_the_page_bar_offers_the_pages_a_login_may_open(phone: Any,
+                                                        live_server: LiveServer) -> None:
+    """A desk login sees the desk, printing and its password, never the treasurer's
+    pages; one tap reaches another page, on a phone."""
+    page = phone
+    login_desk(page)
+    bar = page.locator("nav.pagenav a")
+    expect(bar).to_have_text(["販売窓口", "印刷", "パスワード"])
+    expect(page.locator("nav.pagenav a.current")).to_have_text("販売窓口")
+    page.click("nav.pagenav >> text=印刷")
+    page.wait_for_url("**/printing")
+    expect(page.locator("nav.pagenav a.current")).to_have_text("印刷")
+    page.click("nav.pagenav >> text=パスワード")
+    page.wait_for_url("**/account/password")
+    expect(page.locator("h1")).to_have_text("パスワードの変更")

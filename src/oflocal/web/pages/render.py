@@ -126,6 +126,40 @@ def client_messages(*codes: str) -> dict[str, dict[str, str]]:
     return {code: {"ja": MESSAGES[code].ja, "en": MESSAGES[code].en} for code in codes}
 
 
+def _page_roles(request: AnyRequest) -> dict[str, tuple[str, ...]]:
+    """GET page path → roles, from the app's routes (once per app)."""
+    state = request.app.state
+    known: dict[str, tuple[str, ...]] | None = state.get("nav_roles")
+    if known is None:
+        known = {}
+        for route in request.app.routes:
+            handler = getattr(route, "route_handler_map", {}).get("GET")
+            if handler is not None:
+                known[route.path] = tuple(handler[0].opt.get("roles") or ())
+        state["nav_roles"] = known
+    return known
+
+
+def nav_links(request: AnyRequest, actor: Actor | None, lang: str) -> list[dict[str, Any]]:
+    """The bar at the top of every page: the pages this person may open, in order. Who
+    may open a page is read from its route (``opt["roles"]``, what the roles guard
+    enforces), so the bar never offers a page that would refuse them."""
+    if actor is None or actor.must_change_password:
+        return []
+    _ = gettext_for(lang)
+    pages = (
+        ("/desk", _("Sales desk")),
+        ("/printing", _("Printing")),
+        ("/treasurer", _("Treasurer")),
+        ("/booth", _("Take tickets")),
+        ("/account/password", _("Password")),
+    )
+    roles, path = _page_roles(request), request.url.path
+    return [{"href": href, "label": label, "current": path == href or
+             path.startswith(href + "/")}
+            for href, label in pages if actor.role in roles.get(href, ())]
+
+
 def page_context(request: AnyRequest) -> dict[str, Any]:
     lang = page_lang(request)
     actor = current_actor(request)
@@ -139,6 +173,7 @@ def page_context(request: AnyRequest) -> dict[str, Any]:
         "home": home_for(actor),
         # Staff have several pages (desk, printing, treasurer): the brand leads to the list.
         "brand_home": "/booth" if actor is not None and actor.role == "workshop" else "/",
+        "nav": nav_links(request, actor, lang),
     }
 
 
