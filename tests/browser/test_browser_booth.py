@@ -203,3 +203,15 @@ def test_the_camera_button_scans_where_the_browser_reads_qr_codes(
     expect(page.locator("#answer-amount")).to_have_text("¥500")
     expect(page.locator("#camera")).to_be_hidden()  # one ticket: the camera closes
     assert page.evaluate("window.__formats") == ["qr_code"]
+
+
+def test_the_booth_links_to_its_own_statements(phone: Any, live_server: LiveServer) -> None:
+    """From the booth, one tap to this workshop's payment statements and back."""
+    page = phone
+    login_workshop(page, code="W04")
+    expect(page.locator("nav.pagenav a")).to_have_text(["券の受け取り", "支払通知書"])
+    page.click("nav.pagenav >> text=支払通知書")
+    page.wait_for_url("**/statements")
+    expect(page.locator("h1")).to_have_text("支払通知書")
+    page.click("nav.pagenav >> text=券の受け取り")
+    page.wait_for_url("**/booth")

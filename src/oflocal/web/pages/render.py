@@ -152,12 +152,14 @@ def nav_links(request: AnyRequest, actor: Actor | None, lang: str) -> list[dict[
         ("/printing", _("Printing")),
         ("/treasurer", _("Treasurer")),
         ("/booth", _("Take tickets")),
+        ("/statements", _("Payment statements")),
         ("/account/password", _("Password")),
     )
     roles, path = _page_roles(request), request.url.path
-    return [{"href": href, "label": label, "current": path == href or
-             path.startswith(href + "/")}
-            for href, label in pages if actor.role in roles.get(href, ())]
+    shown = [(href, label) for href, label in pages if actor.role in roles.get(href, ())]
+    here = max((href for href, _label in shown if path == href or path.startswith(href + "/")),
+               key=len, default=None)  # /booth/statements, not also /booth
+    return [{"href": href, "label": label, "current": href == here} for href, label in shown]
 
 
 def page_context(request: AnyRequest) -> dict[str, Any]:
