@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from oflocal import clock
 from oflocal.errors import Refusal
+from oflocal.events.invoice import INVOICE_NUMBER
 from oflocal.events.models import Event, Workshop
 from oflocal.ledger.accounts import (
     create_programme_account,
@@ -26,7 +27,6 @@ from oflocal.ledger.accounts import (
 )
 from oflocal.vouchers.models import Programme
 
-INVOICE_NUMBER = re.compile(r"T\d{13}")
 # What a bank accepts as a kana name before conversion (see settlement/kana.py).
 KANA_NAME = re.compile(
     r"[\u30A1-\u30FA\u30FC\u30FD\u30FE\uFF66-\uFF9F"  # katakana, ー, ｦ..ﾟ

@@ -1,0 +1,37 @@
+"""Invoice registration numbers: the corporate-number check digit, as the National Tax
+Agency publishes it, with real corporate numbers and every single-digit slip."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from oflocal.events.invoice import corporate_check_digit, invoice_number_warning
+
+# Published corporate numbers (国税庁法人番号公表サイト): トヨタ自動車, 国税庁.
+REAL = ["1180301018771", "7000012050002"]
+
+
+@pytest.mark.parametrize("number", REAL)
+def test_real_corporate_numbers_pass(number: str) -> None:
+    assert corporate_check_digit(number[1:]) == int(number[0])
+    assert invoice_number_warning("T" + number) is None
+
+
+@given(st.sampled_from(REAL), st.integers(0, 12), st.integers(1, 9))
+def test_any_single_digit_slip_is_caught(number: str, position: int, shift: int) -> None:
+    """Every slip of one digit, except 0 ↔ 9: a mod-9 sum cannot see a change of 9."""
+    digits = list(number)
+    old = int(digits[position])
+    new = (old + shift) % 10
+    assume(abs(new - old) != 9)
+    digits[position] = str(new)
+    slipped = "".join(digits)
+    warning = invoice_number_warning("T" + slipped)
+    assert warning is not None and f"T{slipped}" in warning and "確認" in warning
+
+
+def test_absent_or_malformed_numbers_are_not_this_functions_business() -> None:
+    assert invoice_number_warning(None) is None
+    assert invoice_number_warning("T123") is None  # refused by the shape rule elsewhere
