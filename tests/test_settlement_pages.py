@@ -87,6 +87,13 @@ def test_treasurer_closes_and_pays_from_the_pages(browser: Browser, world: World
     with browser.db.read() as s:
         assert s.execute(select(SettlementPeriod)).first() is None
     form = {"cutoff": cutoff, "key": key.group(1)}
+    asked = browser.post(f"/treasurer/events/{event}/close", form)  # irreversible: asks first
+    assert asked.status_code == 200 and "この精算期間を締めますか？" in asked.text
+    for text in ("¥2,500", "元に戻せません", 'name="confirm" value="yes"', key.group(1)):
+        assert text in asked.text, text
+    with browser.db.read() as s:
+        assert s.execute(select(SettlementPeriod)).first() is None  # asking changed nothing
+    form["confirm"] = "yes"
     closed = browser.post(f"/treasurer/events/{event}/close", form)
     assert closed.status_code == 303
     target = closed.headers["location"]
@@ -155,7 +162,8 @@ def test_a_cutoff_typed_to_the_minute_includes_that_whole_minute(
     world.redeem(2, 1, minutes=after)  # the next minute: the next period
     browser.login("treasurer")
     closed = browser.post(f"/treasurer/events/{event}/close",
-                          {"cutoff": minute.strftime("%Y-%m-%dT%H:%M"), "key": "minute-1"})
+                          {"cutoff": minute.strftime("%Y-%m-%dT%H:%M"), "key": "minute-1",
+                           "confirm": "yes"})
     assert closed.status_code == 303, closed.text
     with browser.db.read() as s:
         period = s.execute(select(SettlementPeriod)).scalar_one()
@@ -165,7 +173,7 @@ def test_a_cutoff_typed_to_the_minute_includes_that_whole_minute(
 
     now_minute = clock.as_tokyo(clock.now()).strftime("%Y-%m-%dT%H:%M")
     later = browser.post(f"/treasurer/events/{event}/close",
-                         {"cutoff": now_minute, "key": "minute-2"})
+                         {"cutoff": now_minute, "key": "minute-2", "confirm": "yes"})
     assert later.status_code == 303, later.text  # not refused as a cut-off in the future
     with browser.db.read() as s:
         second = s.execute(select(SettlementPeriod).where(SettlementPeriod.number == 2)
@@ -198,7 +206,8 @@ def test_a_correction_is_posted_by_ticket_code_from_the_page(browser: Browser,
     assert key is not None
     cutoff = clock.as_tokyo(w.at(5)).strftime("%Y-%m-%dT%H:%M")
     assert browser.post(f"/treasurer/events/{event}/close",
-                        {"cutoff": cutoff, "key": key.group(1)}).status_code == 303
+                        {"cutoff": cutoff, "key": key.group(1), "confirm": "yes"}
+                        ).status_code == 303
     taken = w.redeem(0, 1, minutes=10)  # after the cut-off: W01 has ¥500 pending
     with browser.db.read() as s:
         settled = s.execute(

@@ -71,6 +71,9 @@ def test_treasurer_closes_a_period_checks_zengin_pays_and_reads_reports(
 
     # Close at the proposed cut-off (now): straight to the new period's page.
     page.click("form[action$='/close'] button[type=submit]")
+    expect(page.locator("h1")).to_have_text("この精算期間を締めますか？")  # asks first
+    expect(page.locator("#close-preview")).to_contain_text("¥")
+    page.click("#confirm-close")
     page.wait_for_url(re.compile(r"/treasurer/periods/\d+$"))
     expect(page.locator("h1")).to_have_text(re.compile(r"^精算期間 \d+$"))
     expect(page.locator(".status-closed")).to_contain_text("締め済み・未払")

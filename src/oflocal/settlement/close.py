@@ -198,8 +198,7 @@ def _freeze_lines(session: Session, period: SettlementPeriod, rule: FeeRule) -> 
         counts[workshop_id][2] += int(adjustment)
     rows = []
     for workshop_id, (tickets, face, adjustment) in sorted(counts.items()):
-        fee = rule.fee(face, tickets)
-        net = face + adjustment - fee
+        fee, net = line_amounts(rule, tickets, face, adjustment)
         if net < 0:
             workshop = session.get(Workshop, workshop_id)
             raise Refusal(
@@ -219,6 +218,12 @@ def _freeze_lines(session: Session, period: SettlementPeriod, rule: FeeRule) -> 
     if rows:
         session.execute(insert(SettlementLine), rows)
     return len(rows)
+
+
+def line_amounts(rule: FeeRule, tickets: int, face: int, adjustment: int) -> tuple[int, int]:
+    """A workshop's line: (fee, net) for its tickets, face value and corrections."""
+    fee = rule.fee(face, tickets)
+    return fee, face + adjustment - fee
 
 
 def period_summary(session: Session, period: SettlementPeriod) -> dict[str, Any]:

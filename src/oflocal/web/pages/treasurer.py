@@ -36,6 +36,7 @@ from oflocal.settlement.bank_days import next_bank_day
 from oflocal.settlement.close import close_period
 from oflocal.settlement.corrections import adjust_workshop, correct_redemption
 from oflocal.settlement.pay import mark_period_paid
+from oflocal.settlement.preview import preview_close
 from oflocal.settlement.queries import list_periods, period_detail, workshop_statements
 from oflocal.settlement.rules import FeeRule
 from oflocal.settlement.settings import RequesterData, set_fee_rule, set_requester, settings_view
@@ -159,6 +160,8 @@ def close(request: AnyRequest, event_id: int, data: Form) -> Response[Any]:
     actor = _actor(request, data)
     try:
         cutoff = _form_cutoff(data.get("cutoff", "")) if data.get("cutoff") else None
+        if data.get("confirm") != "yes":  # irreversible: show what it will settle, then ask
+            return _confirm_close(request, event_id, data, cutoff or clock.now())
         key = (data.get("key") or "")[:100]
         idem = IdempotencyKey(actor.scope, f"page-close-{key}",
                               request_hash("close", event_id, data.get("cutoff"))) if key else None
@@ -168,6 +171,22 @@ def close(request: AnyRequest, event_id: int, data: Form) -> Response[Any]:
         return _overview(request, event_id, status=refusal.status, error=_error(request, refusal),
                          close_form=data)
     return Redirect(f"/treasurer/periods/{outcome.body['period_id']}", status_code=303)
+
+
+def _confirm_close(request: AnyRequest, event_id: int, data: Form,
+                   cut: datetime) -> Response[Any]:
+    with services(request.app.state).db.read() as session:
+        preview = preview_close(session, event_id, cut)
+    if preview.workshops == 0:
+        raise Refusal("settlement.nothing_to_settle", cutoff=cut)
+    if preview.negative:
+        workshop, net = preview.negative[0]
+        raise Refusal("settlement.negative_net", workshop=workshop, net=net)
+    return page(request, "treasurer/close_confirm.html", event_id=event_id, preview=preview,
+                cutoff_label=tokyo_minute(cut),
+                previous_label=tokyo_minute(preview.previous_cutoff)
+                if preview.previous_cutoff else "",
+                cutoff_input=data.get("cutoff", ""), key=data.get("key", ""))
 
 
 @post("/treasurer/events/{event_id:int}/fee", opt=FORM, sync_to_thread=True,
