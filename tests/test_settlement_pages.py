@@ -116,8 +116,13 @@ def test_treasurer_closes_and_pays_from_the_pages(browser: Browser, world: World
         "rule": "rate", "rate_bp": "20000", "fixed_yen": "0", "rounding": "floor"})
     assert fee.status_code == 422 and "refusal" in fee.text
 
-    paid = browser.post(f"{target}/paid", {"transfer_date": next_bank_day(clock.tokyo_date(
-        world.at(5))).isoformat()})
+    day = next_bank_day(clock.tokyo_date(world.at(5))).isoformat()
+    asked = browser.post(f"{target}/paid", {"transfer_date": day})  # irreversible: asks first
+    assert asked.status_code == 200 and "支払済みにしますか" in asked.text
+    assert day in asked.text and "元に戻せません" in asked.text
+    with browser.db.read() as s:
+        assert s.execute(select(SettlementPeriod.status)).scalar_one() == "closed"
+    paid = browser.post(f"{target}/paid", {"transfer_date": day, "confirm": "yes"})
     assert paid.status_code == 303
     after = browser.get(target)
     assert "支払済み" in after.text and "支払済みにする" not in after.text

@@ -101,6 +101,9 @@ def test_treasurer_closes_a_period_checks_zengin_pays_and_reads_reports(
 
     # Mark paid on the proposed transfer date: once; the form goes away.
     page.click("form[action$='/paid'] button[type=submit]")
+    expect(page.locator("h1")).to_have_text("この精算期間を支払済みにしますか？")  # asks first
+    expect(page.locator("#paid-preview")).to_contain_text(total)
+    page.click("#confirm-paid")
     page.wait_for_url(re.compile(r"/treasurer/periods/\d+$"))
     expect(page.locator(".status-paid")).to_contain_text("支払済み")
     expect(page.locator("form[action$='/paid']")).to_have_count(0)

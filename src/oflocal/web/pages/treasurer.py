@@ -273,12 +273,26 @@ def paid(request: AnyRequest, period_id: int, data: Form) -> Response[Any]:
         day = _parse_day(data.get("transfer_date"))
         if day is None:
             raise Refusal("report.date_invalid")
+        if data.get("confirm") != "yes":  # irreversible: show what it will post, then ask
+            return _confirm_paid(request, period_id, day)
         mark_period_paid(services(request.app.state).db, period_id=period_id, transfer_date=day,
                          actor=actor.scope)
     except Refusal as refusal:
         return _period_page(request, period_id, status=refusal.status,
                             error=_error(request, refusal))
     return Redirect(f"/treasurer/periods/{period_id}", status_code=303)
+
+
+def _confirm_paid(request: AnyRequest, period_id: int, day: date) -> Response[Any]:
+    with services(request.app.state).db.read() as session:
+        detail = _shown(period_detail(session, period_id))
+        problems = check_period_file(session, period_id, day)
+    if detail["status"] == "paid":
+        raise Refusal("settlement.already_paid",
+                      date=date.fromisoformat(detail["transfer_date"]))
+    payees = [line for line in detail["lines"] if line["net"] > 0]
+    return page(request, "treasurer/paid_confirm.html", period=detail, payees=len(payees),
+                transfer_date=day.isoformat(), problems=problems)
 
 
 @get("/treasurer/reports", opt={"roles": MONEY}, sync_to_thread=True, include_in_schema=False)
