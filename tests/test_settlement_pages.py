@@ -15,13 +15,16 @@ from litestar.testing import TestClient
 from sqlalchemy import func, select
 
 from oflocal import clock
+from oflocal.audit import verify
 from oflocal.auth.models import StaffUser
 from oflocal.auth.service import Actor, open_session
 from oflocal.db.engine import Database
+from oflocal.demo import build_event
 from oflocal.settings import Settings
 from oflocal.settlement.bank_days import next_bank_day
 from oflocal.settlement.models import SettlementCorrection, SettlementPeriod
 from oflocal.vouchers.codes import CodeSigner, grouped
+from oflocal.vouchers.desk import sell_booklets
 from oflocal.vouchers.models import Redemption, Ticket
 from oflocal.web.app import create_app
 from oflocal.web.security import SESSION_COOKIE
@@ -227,3 +230,42 @@ def test_a_correction_is_posted_by_ticket_code_from_the_page(browser: Browser,
     with browser.db.read() as s:
         assert s.execute(select(func.count()).select_from(SettlementCorrection)).scalar_one() == 1
     w.assert_verified()
+
+
+def test_expiry_from_the_reports_page_asks_first(db: Database, signer: CodeSigner,
+                                                 secret: bytes, tmp_path: Path) -> None:
+    """A programme whose last day of use has passed: the page shows how many sold tickets
+    and how much face value will expire, and posts breakage only on confirmation."""
+    long_ago = clock.now() - timedelta(days=10)
+    with db.write() as session:
+        sc = build_event(session, signer, workshops=2, booklets=3, now=long_ago,
+                         today=clock.tokyo_date(long_ago))
+    sell_booklets(db, signer, programme_id=sc.programme_id, codes=sc.booklet_codes[:2],
+                  payment_method="cash", actor="t", now=long_ago)
+    with db.write() as session:
+        user = StaffUser(username="exp", display_name="会計", role="treasurer",
+                         password_hash="!", created_at=clock.now())
+        session.add(user)
+        session.flush()
+        actor = Actor("staff", user.id, "会計", "treasurer")
+    settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
+    with TestClient(app=create_app(settings=settings, db=db)) as client:
+        b = Browser(client, db, {"treasurer": actor})
+        b.login("treasurer")
+        url = f"/treasurer/programmes/{sc.programme_id}/expire"
+        asked = b.post(url, {"event_id": str(sc.event_id)})
+        assert asked.status_code == 200 and "未使用の券を失効させますか？" in asked.text
+        with db.read() as s:
+            active = s.execute(select(func.count()).select_from(Ticket).where(
+                Ticket.programme_id == sc.programme_id, Ticket.status == "active")
+            ).scalar_one()
+        assert active > 0 and f"¥{active * 500:,}" in asked.text
+        done = b.post(url, {"event_id": str(sc.event_id), "confirm": "yes"})
+        assert done.status_code == 200 and "refusal" not in done.text
+        with db.read() as s:
+            left = s.execute(select(func.count()).select_from(Ticket).where(
+                Ticket.programme_id == sc.programme_id, Ticket.status == "active")
+            ).scalar_one()
+        assert left == 0
+    with db.read() as s:
+        assert verify(s).ok

@@ -41,7 +41,7 @@ from oflocal.settlement.queries import list_periods, period_detail, workshop_sta
 from oflocal.settlement.rules import FeeRule
 from oflocal.settlement.settings import RequesterData, set_fee_rule, set_requester, settings_view
 from oflocal.settlement.transfer import check_period_file
-from oflocal.vouchers.expiry import expire_programme
+from oflocal.vouchers.expiry import expire_programme, expiry_preview
 from oflocal.web.api.common import MONEY, WORKSHOP
 from oflocal.web.pages.render import AnyRequest, page, page_lang, refusal_texts
 from oflocal.web.security import current_actor
@@ -342,6 +342,11 @@ def expire(request: AnyRequest, programme_id: int, data: Form) -> Response[Any]:
     _ = gettext_for(page_lang(request))
     event_id = _int(data.get("event_id")) or None
     try:
+        if data.get("confirm") != "yes":  # irreversible: show what it will post, then ask
+            with services(request.app.state).db.read() as session:
+                shown = expiry_preview(session, programme_id)
+            return page(request, "treasurer/expire_confirm.html", expiry=shown,
+                        event_id=event_id)
         result = expire_programme(services(request.app.state).db, programme_id=programme_id,
                                   actor=actor.scope)
     except Refusal as refusal:
