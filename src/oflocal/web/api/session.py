@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import Cookie
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from oflocal.auth.service import (
     Actor,
@@ -16,17 +16,17 @@ from oflocal.auth.service import (
     login_workshop,
     open_session,
 )
-from oflocal.web.api.common import ADMIN, STAFF, WORKSHOP, actor_of
+from oflocal.web.api.common import ADMIN, STAFF, WORKSHOP, Id, RequestBody, actor_of
 from oflocal.web.security import SESSION_COOKIE
 from oflocal.web.state import Services, services
 
 
-class StaffLogin(BaseModel):
+class StaffLogin(RequestBody):
     username: str = Field(min_length=1, max_length=60)
     password: str = Field(min_length=1, max_length=200)
 
 
-class WorkshopLogin(BaseModel):
+class WorkshopLogin(RequestBody):
     event: str = Field(min_length=1, max_length=40)
     workshop_code: str = Field(min_length=1, max_length=20)
     pin: str = Field(min_length=1, max_length=20)
@@ -41,10 +41,18 @@ class WhoAmI(BaseModel):
     csrf_token: str | None = None
 
 
-class TokenRequest(BaseModel):
+class TokenRequest(RequestBody):
+    # Exactly one holder: the service refuses both or neither; the schema says so too.
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"required": ["staff_user_id"],
+         "properties": {"staff_user_id": {"type": "integer"}, "workshop_id": {"type": "null"}}},
+        {"required": ["workshop_id"],
+         "properties": {"workshop_id": {"type": "integer"}, "staff_user_id": {"type": "null"}}},
+    ]})
+
     name: str = Field(min_length=1, max_length=120)
-    staff_user_id: int | None = None
-    workshop_id: int | None = None
+    staff_user_id: Id | None = None
+    workshop_id: Id | None = None
 
 
 def _who(actor: Actor, csrf: str | None = None) -> WhoAmI:
@@ -73,7 +81,8 @@ def staff_login(request: Request[Any, Any, Any], data: StaffLogin) -> Response[W
     return start_session(s, login_staff(s.db, data.username, data.password))
 
 
-@post("/session/workshop", sync_to_thread=True, status_code=200)
+@post("/session/workshop", sync_to_thread=True, status_code=200,
+      opt={"refuses": ("auth.locked",)})
 def workshop_login(request: Request[Any, Any, Any], data: WorkshopLogin) -> Response[WhoAmI]:
     """A workshop logs in with its code and PIN; wrong PINs are slowed down and locked."""
     s = services(request.app.state)

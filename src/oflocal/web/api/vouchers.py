@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from litestar import Request, Response, Router, get, post
 from litestar.params import Parameter
@@ -15,14 +15,26 @@ from oflocal.errors import Refusal
 from oflocal.vouchers.desk import sell_booklets, void_booklet
 from oflocal.vouchers.models import Redemption, Ticket
 from oflocal.vouchers.redeem import redeem_tickets, undo_redemption
-from oflocal.web.api.common import DESK, WORKSHOP, actor_of, answer, idempotency
+from oflocal.web.api.common import (
+    DESK,
+    MAX_ID,
+    NOT_BLANK,
+    WORKSHOP,
+    RequestBody,
+    actor_of,
+    answer,
+    idempotency,
+)
 from oflocal.web.errors import refusal_response
 from oflocal.web.state import services
 
 Code = Field(min_length=1, max_length=64)
+# Path ids within what the columns hold: a larger number is a 422, not a 404 or a crash.
+ProgrammeId = Annotated[int, Parameter(ge=1, le=MAX_ID, description="Voucher programme id")]
+RedemptionId = Annotated[int, Parameter(ge=1, le=2**62, description="The redemption to undo")]
 
 
-class SaleRequest(BaseModel):
+class SaleRequest(RequestBody):
     booklet_codes: list[str] = Field(min_length=1, max_length=50)
     payment_method: Literal["cash", "card", "qr", "bank"] = "cash"
 
@@ -40,12 +52,12 @@ class SaleReceipt(BaseModel):
     sold_at: datetime
 
 
-class VoidRequest(BaseModel):
+class VoidRequest(RequestBody):
     code: str = Field(min_length=1, max_length=64)
-    reason: str = Field(min_length=1, max_length=300)
+    reason: str = Field(min_length=1, max_length=300, pattern=NOT_BLANK)
 
 
-class RedeemRequest(BaseModel):
+class RedeemRequest(RequestBody):
     codes: list[str] = Field(min_length=1, max_length=50)
 
 
@@ -95,7 +107,7 @@ class TodaySummary(BaseModel):
     responses=None,
 )
 def sell(
-    request: Request[Any, Any, Any], programme_id: int, data: SaleRequest
+    request: Request[Any, Any, Any], programme_id: ProgrammeId, data: SaleRequest
 ) -> Response[SaleReceipt]:
     """Sell booklets at the desk: all their tickets become valid. Needs `Idempotency-Key`."""
     s = services(request.app.state)
@@ -151,7 +163,7 @@ def redeem(request: Request[Any, Any, Any], data: RedeemRequest) -> Response[Red
     sync_to_thread=True,
     status_code=200,
 )
-def undo(request: Request[Any, Any, Any], redemption_id: int) -> Response[UndoResult]:
+def undo(request: Request[Any, Any, Any], redemption_id: RedemptionId) -> Response[UndoResult]:
     """Undo a redemption of this workshop within the undo window. Needs `Idempotency-Key`."""
     s = services(request.app.state)
     actor = actor_of(request)
