@@ -57,7 +57,9 @@ def _validation_detail(exc: ValidationException) -> str:
         for item in extra[:5]:
             if isinstance(item, dict):
                 where = item.get("key") or item.get("source") or ""
-                parts.append(f"{where}: {item.get('message', '')}".strip(": "))
+                # "Value error, " is Pydantic's prefix for a validator's own words
+                message = str(item.get("message", "")).removeprefix("Value error, ")
+                parts.append(f"{where}: {message}".strip(": "))
         if parts:
             return "; ".join(parts)
     return str(exc.detail)

@@ -113,7 +113,7 @@ def _json(value: Any) -> str:
     if isinstance(value, str):
         return "a string"
     if isinstance(value, int | float):
-        return "a number with a fraction" if isinstance(value, float) else "an integer"
+        return "a number with a decimal point" if isinstance(value, float) else "an integer"
     return "an array" if isinstance(value, list) else "an object"
 
 
