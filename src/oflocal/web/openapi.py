@@ -23,7 +23,6 @@ tests/test_openapi_contract.py runs schemathesis against the app to keep it so.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import fields
 from typing import Any
 
@@ -123,30 +122,6 @@ def to_schema(raw: dict[str, Any]) -> Schema:
             value = OpenAPIFormat(value)
         values[name] = value
     return Schema(**values)
-
-
-def char_class_of(chars: Iterable[str]) -> str:
-    """A regex character class of ``chars`` that JSON Schema (ECMA-262) and Python read
-    alike: ``\\uXXXX`` escapes for all but letters and digits, runs as ranges."""
-    codes = sorted({ord(c) for c in chars})
-    parts: list[str] = []
-    start = prev = None
-    for code in [*codes, None]:
-        if start is not None and (code is None or code != prev + 1):  # type: ignore[operator]
-            assert prev is not None
-            parts.append(_esc(start) if start == prev else f"{_esc(start)}-{_esc(prev)}")
-            start = None
-        if code is not None and start is None:
-            start = code
-        prev = code
-    return "[" + "".join(parts) + "]"
-
-
-def _esc(code: int) -> str:
-    ch = chr(code)
-    return ch if ch.isascii() and ch.isalnum() else f"\\u{code:04X}"
-
-
 
 
 # -------------------------------------------------------------------- error answers
