@@ -181,7 +181,8 @@ def test_openapi_documents_every_api_route(app: Litestar) -> None:
 def test_doc_explains_the_contract(doc: str) -> None:
     for needed in ("X-CSRF-Token", "Authorization: Bearer", "Idempotency-Key",
                    "Idempotent-Replayed", "idempotency.key_reused", "message_ja", "message_en",
-                   "csrf.failed", "415", "/schema/openapi.json"):
+                   "csrf.failed", "415", "/schema/openapi.json", "additionalProperties: false",
+                   "schemathesis.toml", "tests/test_openapi_contract.py", "100.0"):
         assert needed in doc, needed
 
 

@@ -74,3 +74,21 @@ def test_revoked_token_is_refused_at_once_by_every_worker(
         missing = httpx.delete(f"{base}/api/v1/tokens/999",
                                headers={"Authorization": f"Bearer {admin}"})
         assert (missing.status_code, missing.json()["code"]) == (404, "token.not_found")
+
+
+def test_a_token_cannot_revoke_itself(world: dict[str, int], db: Database,
+                                      secret: bytes, tmp_path: Path) -> None:
+    from litestar.testing import TestClient
+
+    from oflocal.settings import Settings
+    from oflocal.web.app import create_app
+
+    own_id, own = new_api_token(db, name="script", staff_user_id=world["admin"])
+    other_id, _ = new_api_token(db, name="tablet", workshop_id=world["workshop"])
+    settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
+    with TestClient(app=create_app(settings, db)) as client:
+        headers = {"Authorization": f"Bearer {own}"}
+        refused = client.delete(f"/api/v1/tokens/{own_id}", headers=headers)
+        assert (refused.status_code, refused.json()["code"]) == (409, "token.own")
+        assert client.delete(f"/api/v1/tokens/{other_id}", headers=headers).status_code == 200
+        assert client.get("/api/v1/tokens", headers=headers).status_code == 200  # still in

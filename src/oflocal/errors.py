@@ -375,6 +375,11 @@ MESSAGES: dict[str, Message] = {
         "Please change your password first.",
     ),
     "staff.not_found": Message(404, "スタッフが見つかりません。", "There is no such staff user."),
+    "token.own": Message(
+        409,
+        "使用中のトークン自身は取り消せません。別のログインかコマンドで取り消してください。",
+        "A token cannot revoke itself: revoke it from another login or the command line.",
+    ),
     "token.not_found": Message(
         404, "APIトークンが見つかりません。", "There is no such API token."
     ),

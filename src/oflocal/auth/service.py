@@ -298,10 +298,16 @@ def list_api_tokens(db: Database) -> list[TokenInfo]:
         return _token_infos(session)
 
 
-def revoke_api_token(db: Database, token_id: int) -> TokenInfo:
+def revoke_api_token(db: Database, token_id: int, *, caller_token: str | None = None) -> TokenInfo:
     """Revoke a token for good. It stops working at once in every server process: tokens
-    are looked up on each request, never remembered. Revoking it again changes nothing."""
+    are looked up on each request, never remembered. Revoking it again changes nothing.
+    ``caller_token``: the token this request came with, which may not revoke itself (a
+    script would lock itself out; revoke it from another login or the CLI)."""
     with db.write() as session:
+        if caller_token is not None and session.execute(
+                select(ApiToken.id).where(ApiToken.token_hash == token_hash(caller_token))
+        ).scalar_one_or_none() == token_id:
+            raise Refusal("token.own")
         session.execute(
             update(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
             .values(revoked_at=clock.now())

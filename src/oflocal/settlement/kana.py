@@ -104,6 +104,41 @@ def to_zengin_kana(text: str) -> str:
     return "".join(out).strip(" ")
 
 
+def input_regex() -> str:
+    """The names :func:`to_zengin_kana` accepts, not blank, as a regular expression that
+    JSON Schema (ECMA-262) and Python read alike (``\\uXXXX`` escapes, no look-arounds):
+    the API's schema for a requester name. A ﾞ/ﾟ mark is allowed only after a kana it
+    voices, exactly as the conversion checks."""
+    # For each mark: the typed characters that become it, and those it may follow.
+    marks: dict[str, set[str]] = {DAKUTEN: set(), HANDAKUTEN: set()}
+    takes: dict[str, set[str]] = {DAKUTEN: set(), HANDAKUTEN: set()}
+    plain: set[str] = set()
+    for typed, conv in _TABLE.items():
+        if conv in marks:
+            marks[conv].add(typed)
+            continue
+        plain.add(typed)
+        for mark in marks:
+            if conv[-1] + mark in _MARK_PAIRS:
+                takes[mark].add(typed)
+    voiced = {m: f"{_char_class(takes[m])}{_char_class(marks[m])}" for m in marks}
+    token = f"(?:{voiced[DAKUTEN]}|{voiced[HANDAKUTEN]}|{_char_class(plain)})"
+    letter = f"(?:{voiced[DAKUTEN]}|{voiced[HANDAKUTEN]}|{_char_class(plain - {' ', chr(0x3000)})})"
+    return f"^{_char_class({' ', chr(0x3000)})}*{letter}{token}*$"
+
+
+def _char_class(chars: set[str]) -> str:
+    codes = sorted(ord(c) for c in chars)
+    runs: list[list[int]] = []
+    for code in codes:
+        if runs and code == runs[-1][1] + 1:
+            runs[-1][1] = code
+        else:
+            runs.append([code, code])
+    esc = "\\u{:04X}".format
+    return "[" + "".join(esc(a) if a == b else f"{esc(a)}-{esc(b)}" for a, b in runs) + "]"
+
+
 def encode_zengin(text: str) -> bytes:
     """Encode already-converted Zengin text, one byte per character."""
     bad = tuple(dict.fromkeys(c for c in text if c not in ZENGIN_CHARS))

@@ -26,7 +26,8 @@ from oflocal.web.api import settlement as settlement_api
 from oflocal.web.api import setup as setup_api
 from oflocal.web.api import vouchers as vouchers_api
 from oflocal.web.body import BodyTimeoutMiddleware
-from oflocal.web.errors import EXCEPTION_HANDLERS, require_json_body
+from oflocal.web.errors import EXCEPTION_HANDLERS, allow_every_method, require_json_body
+from oflocal.web.openapi import ApiContract, RequestSchemas
 from oflocal.web.security import ActorMiddleware, roles_guard
 from oflocal.web.state import Services
 
@@ -63,7 +64,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
             DefineMiddleware(ActorMiddleware, exclude=["/schema"]),
         ],
         guards=[roles_guard],
+        plugins=[RequestSchemas(), ApiContract()],  # the document says what the server does
         exception_handlers=EXCEPTION_HANDLERS,
+        before_send=[allow_every_method],
         compression_config=CompressionConfig(backend="gzip", minimum_size=2048),
         openapi_config=OpenAPIConfig(
             title="oflocal API",

@@ -17,7 +17,9 @@ from litestar.exceptions import (
     SerializationException,
     ValidationException,
 )
+from litestar.routes import HTTPRoute
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE, HTTP_415_UNSUPPORTED_MEDIA_TYPE
+from litestar.types import Message, Scope
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from oflocal.errors import Refusal
@@ -55,7 +57,9 @@ def _validation_detail(exc: ValidationException) -> str:
         for item in extra[:5]:
             if isinstance(item, dict):
                 where = item.get("key") or item.get("source") or ""
-                parts.append(f"{where}: {item.get('message', '')}".strip(": "))
+                # "Value error, " is Pydantic's prefix for a validator's own words
+                message = str(item.get("message", "")).removeprefix("Value error, ")
+                parts.append(f"{where}: {message}".strip(": "))
         if parts:
             return "; ".join(parts)
     return str(exc.detail)
@@ -126,7 +130,12 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     if isinstance(exc, NotFoundException):
         return refusal_response(request, Refusal("request.not_found"))
     if isinstance(exc, MethodNotAllowedException):
-        return refusal_response(request, Refusal("request.method_not_allowed"))
+        # RFC 9110 §15.5.6: a 405 lists the methods the resource has. Litestar's router
+        # puts them on the exception (static files do not: they answer GET and HEAD).
+        allowed = (exc.headers or {}).get("allow") or (exc.headers or {}).get("Allow")
+        refused = refusal_response(request, Refusal("request.method_not_allowed"))
+        refused.headers["Allow"] = allowed or "GET, HEAD"
+        return refused
     if isinstance(exc, HTTPException):
         if exc.status_code == HTTP_415_UNSUPPORTED_MEDIA_TYPE:
             return refusal_response(request, Refusal("request.unsupported_media_type"))
@@ -160,6 +169,26 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> R
         return refusal_response(request, too_deep)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return refusal_response(request, Refusal("server.error"))
+
+
+async def allow_every_method(message: Message, scope: Scope) -> None:
+    """``before_send``: the ``Allow`` of an automatic ``OPTIONS`` answer lists every method
+    of the path. Litestar builds that answer for the first handler registered on a path
+    and keeps it when a second one joins (``GET`` and ``POST /events`` answered
+    ``Allow: GET, OPTIONS``); the route that was finally built knows them all."""
+    if message["type"] != "http.response.start" or scope.get("method") != "OPTIONS":
+        return
+    state = scope["app"].state
+    methods: dict[str, str] | None = state.get("allow_by_path")
+    if methods is None:
+        methods = state["allow_by_path"] = {
+            route.path_format: ", ".join(sorted(route.methods))
+            for route in scope["app"].routes if isinstance(route, HTTPRoute)
+        }
+    allow = methods.get(scope.get("path_template", ""))
+    if allow is not None and message["status"] == 204:
+        headers = [(k, v) for k, v in message["headers"] if k.lower() != b"allow"]
+        message["headers"] = [*headers, (b"allow", allow.encode())]
 
 
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {

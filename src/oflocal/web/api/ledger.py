@@ -23,6 +23,7 @@ from oflocal.reports.csvout import encoding_of
 from oflocal.reports.exports import trial_balance_csv
 from oflocal.web.api.common import MONEY, csv_media_type, download_headers
 from oflocal.web.errors import require_json_body
+from oflocal.web.openapi import CSV_SJIS, CSV_UTF8, JSON
 from oflocal.web.state import services
 
 MAX_ID = 2**31 - 1
@@ -71,7 +72,7 @@ def run_verify(request: Request[Any, Any, Any]) -> VerifyReport:
 
 @get(
     "/events/{event_id:int}/trial-balance",
-    opt={"roles": MONEY},
+    opt={"roles": MONEY, "download": (JSON, CSV_UTF8, CSV_SJIS)},
     sync_to_thread=True,
     tags=["ledger"],
     response_description="The trial balance as JSON, or as CSV with `?format=csv`",

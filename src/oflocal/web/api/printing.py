@@ -18,17 +18,33 @@ from oflocal.printing.proof import render_first_sheet_png
 from oflocal.printing.samples import sample_booklets
 from oflocal.printing.source import programme_face
 from oflocal.vouchers.models import PrintBatch, Programme
-from oflocal.web.api.common import DESK, KEY_OPTIONAL, actor_of, idempotency, once
+from oflocal.web.api.common import (
+    DESK,
+    KEY_OPTIONAL,
+    NOT_BLANK,
+    JobId,
+    ProgrammeId,
+    RequestBody,
+    actor_of,
+    idempotency,
+    once,
+)
+from oflocal.web.openapi import PDF
 from oflocal.web.state import services
 
-
-class PrintRequest(BaseModel):
-    count: int = Field(ge=1, le=20000)
+PNG = "image/png"
 
 
-class ReprintRequest(BaseModel):
+# Path ids within what the columns hold: a larger number is a 422, not a 404 or a crash.
+
+
+class PrintRequest(RequestBody):
+    count: int = Field(ge=1, le=20000, description="How many booklets to print")
+
+
+class ReprintRequest(RequestBody):
     booklet_codes: list[str] = Field(min_length=1, max_length=500)
-    reason: str = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK)
 
 
 class JobStatus(BaseModel):
@@ -76,12 +92,12 @@ def _job(request: Request[Any, Any, Any], job_id: int) -> PrintJob:
 
 @post("/programmes/{programme_id:int}/print-jobs", opt={"roles": DESK, "idempotency": KEY_OPTIONAL},
       sync_to_thread=True, status_code=202)
-def start_print(request: Request[Any, Any, Any], programme_id: int,
+def start_print(request: Request[Any, Any, Any], programme_id: ProgrammeId,
                 data: PrintRequest) -> Response[JobStatus]:
     """Issue a numbered batch of booklets (not yet valid) and render its PDF in the background.
 
-    Send an `Idempotency-Key` so that a retry after a lost answer returns the same job
-    instead of issuing a second batch."""
+    An `Idempotency-Key` is optional: send one so that a retry after a lost answer
+    returns the same job instead of issuing a second batch."""
     s = services(request.app.state)
     actor = actor_of(request)
     idem = idempotency(request, actor, programme_id, data.count)
@@ -118,7 +134,7 @@ def reprint(request: Request[Any, Any, Any], data: ReprintRequest) -> Response[J
 @get("/programmes/{programme_id:int}/print-jobs", opt={"roles": DESK}, sync_to_thread=True)
 def list_jobs(
     request: Request[Any, Any, Any],
-    programme_id: int,
+    programme_id: ProgrammeId,
     limit: Annotated[int, Parameter(query="limit", ge=1, le=100,
                                     description="How many, the latest first")] = 20,
 ) -> list[JobSummary]:
@@ -140,14 +156,14 @@ def list_jobs(
 
 
 @get("/print-jobs/{job_id:int}", opt={"roles": DESK}, sync_to_thread=True)
-def job_status(request: Request[Any, Any, Any], job_id: int) -> JobStatus:
+def job_status(request: Request[Any, Any, Any], job_id: JobId) -> JobStatus:
     """Progress of a print job (poll it; the page shows a progress bar)."""
     return _status(_job(request, job_id))
 
 
-@get("/print-jobs/{job_id:int}/pdf", opt={"roles": DESK}, sync_to_thread=True,
-     media_type="application/pdf")
-def job_pdf(request: Request[Any, Any, Any], job_id: int) -> File:
+@get("/print-jobs/{job_id:int}/pdf", opt={"roles": DESK, "download": (PDF,)},
+     sync_to_thread=True, media_type=PDF)
+def job_pdf(request: Request[Any, Any, Any], job_id: JobId) -> File:
     """The finished PDF, streamed from disk."""
     job = _job(request, job_id)
     if job.status != "done":
@@ -156,9 +172,9 @@ def job_pdf(request: Request[Any, Any, Any], job_id: int) -> File:
     return File(path=path, filename=path.name, media_type="application/pdf")
 
 
-@get("/programmes/{programme_id:int}/proof.png", opt={"roles": DESK}, sync_to_thread=True,
-     media_type="image/png")
-def proof(request: Request[Any, Any, Any], programme_id: int) -> Response[bytes]:
+@get("/programmes/{programme_id:int}/proof.png", opt={"roles": DESK, "download": (PNG,)},
+     sync_to_thread=True, media_type=PNG)
+def proof(request: Request[Any, Any, Any], programme_id: ProgrammeId) -> Response[bytes]:
     """The first sheet of a sample booklet as an image, to check before printing 1,000."""
     with services(request.app.state).db.read() as session:
         face, workshops, layout = programme_face(session, programme_id, sample=True)

@@ -27,13 +27,18 @@ from oflocal.reports.exports import (
 from oflocal.reports.pdf import summary_pdf
 from oflocal.reports.summary import programme_summary
 from oflocal.reports.unused import next_record_date, record_date_balances, unused_balance
-from oflocal.web.api.common import MONEY, csv_media_type, download_headers
+from oflocal.web.api.common import (
+    MONEY,
+    EventId,
+    ProgrammeId,
+    csv_media_type,
+    download_headers,
+)
 from oflocal.web.errors import require_json_body
+from oflocal.web.openapi import CSV_SJIS, CSV_UTF8, PDF, XLSX
 from oflocal.web.state import services
 
 MAX_ID = 2**31 - 1
-EventId = Annotated[int, Parameter(ge=1, le=MAX_ID, description="Event id")]
-ProgrammeId = Annotated[int, Parameter(ge=1, le=MAX_ID, description="Voucher programme id")]
 ExportFormat = Annotated[
     Literal["csv", "xlsx"], Parameter(query="format", description="`csv` (default) or `xlsx`")
 ]
@@ -41,7 +46,8 @@ CsvEncoding = Annotated[
     Literal["utf-8", "shift_jis"],
     Parameter(query="encoding", description="CSV encoding: `utf-8` (with BOM) or `shift_jis`"),
 ]
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+EXPORTS = (CSV_UTF8, CSV_SJIS, XLSX)
+SVG = "image/svg+xml"
 
 
 class ProgrammeBalance(BaseModel):
@@ -78,7 +84,8 @@ def summary(request: Request[Any, Any, Any], programme_id: ProgrammeId) -> dict[
         return programme_summary(session, programme_id).as_dict()
 
 
-@get("/programmes/{programme_id:int}/summary.pdf", opt={"roles": MONEY}, sync_to_thread=True)
+@get("/programmes/{programme_id:int}/summary.pdf", opt={"roles": MONEY, "download": (PDF,)},
+     sync_to_thread=True)
 def summary_as_pdf(request: Request[Any, Any, Any], programme_id: ProgrammeId) -> Stream:
     """The summary with charts of redemptions per day and per workshop, as a PDF."""
     with _db(request).read() as session:
@@ -88,8 +95,8 @@ def summary_as_pdf(request: Request[Any, Any, Any], programme_id: ProgrammeId) -
                   headers=download_headers("application/pdf", name))
 
 
-@get("/programmes/{programme_id:int}/charts/{chart:str}", opt={"roles": MONEY},
-     sync_to_thread=True, media_type="image/svg+xml")
+@get("/programmes/{programme_id:int}/charts/{chart:str}",
+     opt={"roles": MONEY, "download": (SVG,)}, sync_to_thread=True, media_type=SVG)
 def chart(request: Request[Any, Any, Any], programme_id: ProgrammeId,
           chart: Literal["per-day", "per-workshop"]) -> Response[str]:
     """Redemptions per day or per workshop as an SVG bar chart."""
@@ -127,7 +134,8 @@ def _export(chunks: Iterator[bytes], name: str, fmt: str, codec: str) -> Stream:
     return Stream(chunks, media_type=media, headers=download_headers(media, f"{name}.{fmt}"))
 
 
-@get("/events/{event_id:int}/exports/journal", opt={"roles": MONEY}, sync_to_thread=True)
+@get("/events/{event_id:int}/exports/journal", opt={"roles": MONEY, "download": EXPORTS},
+     sync_to_thread=True)
 def journal(request: Request[Any, Any, Any], event_id: EventId, fmt: ExportFormat = "csv",
             encoding: CsvEncoding = "utf-8") -> Stream:
     """Every journal entry with its postings (one row per posting), streamed."""
@@ -138,7 +146,8 @@ def journal(request: Request[Any, Any, Any], event_id: EventId, fmt: ExportForma
     return _export(chunks, f"journal-{slug}", fmt, codec)
 
 
-@get("/events/{event_id:int}/exports/trial-balance", opt={"roles": MONEY}, sync_to_thread=True)
+@get("/events/{event_id:int}/exports/trial-balance", opt={"roles": MONEY, "download": EXPORTS},
+     sync_to_thread=True)
 def trial(request: Request[Any, Any, Any], event_id: EventId, fmt: ExportFormat = "csv",
           encoding: CsvEncoding = "utf-8") -> Stream:
     """The trial balance (every account's debit, credit and balance, with totals)."""

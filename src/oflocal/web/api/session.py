@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Request, Response, Router, delete, get, post
 from litestar.datastructures import Cookie
-from litestar.params import Parameter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from oflocal.auth.passwords import change_own_password
 from oflocal.auth.service import (
+    MIN_PASSWORD,
     Actor,
     close_session,
     list_api_tokens,
@@ -21,17 +21,27 @@ from oflocal.auth.service import (
     open_session,
     revoke_api_token,
 )
-from oflocal.web.api.common import ADMIN, KEY_OPTIONAL, STAFF, WORKSHOP, actor_of, once
+from oflocal.web.api.common import (
+    ADMIN,
+    KEY_OPTIONAL,
+    STAFF,
+    WORKSHOP,
+    Id,
+    RequestBody,
+    TokenId,
+    actor_of,
+    once,
+)
 from oflocal.web.security import SESSION_COOKIE
 from oflocal.web.state import Services, services
 
 
-class StaffLogin(BaseModel):
+class StaffLogin(RequestBody):
     username: str = Field(min_length=1, max_length=60)
     password: str = Field(min_length=1, max_length=200)
 
 
-class WorkshopLogin(BaseModel):
+class WorkshopLogin(RequestBody):
     event: str = Field(min_length=1, max_length=40)
     workshop_code: str = Field(min_length=1, max_length=20)
     pin: str = Field(min_length=1, max_length=20)
@@ -47,10 +57,18 @@ class WhoAmI(BaseModel):
     must_change_password: bool = False
 
 
-class TokenRequest(BaseModel):
+class TokenRequest(RequestBody):
+    # Exactly one holder: the service refuses both or neither; the schema says so too.
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"required": ["staff_user_id"],
+         "properties": {"staff_user_id": {"type": "integer"}, "workshop_id": {"type": "null"}}},
+        {"required": ["workshop_id"],
+         "properties": {"workshop_id": {"type": "integer"}, "staff_user_id": {"type": "null"}}},
+    ]})
+
     name: str = Field(min_length=1, max_length=120)
-    staff_user_id: int | None = None
-    workshop_id: int | None = None
+    staff_user_id: Id | None = None
+    workshop_id: Id | None = None
 
 
 class TokenIssued(BaseModel):
@@ -66,7 +84,6 @@ class TokenOut(BaseModel):
     revoked_at: datetime | None
 
 
-TokenId = Annotated[int, Parameter(ge=1, le=2**31 - 1, description="API token id")]
 
 
 def _who(actor: Actor, csrf: str | None = None) -> WhoAmI:
@@ -97,7 +114,8 @@ def staff_login(request: Request[Any, Any, Any], data: StaffLogin) -> Response[W
                                              s.settings.lockout))
 
 
-@post("/session/workshop", sync_to_thread=True, status_code=200)
+@post("/session/workshop", sync_to_thread=True, status_code=200,
+      opt={"refuses": ("auth.locked",)})
 def workshop_login(request: Request[Any, Any, Any], data: WorkshopLogin) -> Response[WhoAmI]:
     """A workshop logs in with its code and PIN; wrong PINs are slowed down and locked."""
     s = services(request.app.state)
@@ -132,9 +150,9 @@ def whoami(request: Request[Any, Any, Any]) -> WhoAmI:
     return _who(actor, actor.csrf_token or None)
 
 
-class PasswordChange(BaseModel):
+class PasswordChange(RequestBody):
     current_password: str = Field(min_length=1, max_length=200)
-    new_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=MIN_PASSWORD, max_length=200)
 
 
 @post("/session/password", opt={"roles": STAFF, "idempotency": KEY_OPTIONAL,
@@ -175,9 +193,14 @@ def tokens(request: Request[Any, Any, Any]) -> list[TokenOut]:
         sync_to_thread=True, status_code=200)
 def revoke_token(request: Request[Any, Any, Any], token_id: TokenId) -> Response[TokenOut]:
     """Revoke an API token: refused at once by every server process from now on.
-    Revoking it again answers the same token and changes nothing."""
+    Revoking it again answers the same token and changes nothing; a token cannot revoke
+    itself (409 `token.own`)."""
     db = services(request.app.state).db
-    return once(request, lambda: TokenOut(**vars(revoke_api_token(db, token_id))), token_id)
+    header = request.headers.get("authorization", "")
+    caller = header[7:].strip() if header.lower().startswith("bearer ") else None
+    return once(request, lambda: TokenOut(**vars(revoke_api_token(db, token_id,
+                                                                  caller_token=caller))),
+                token_id)
 
 
 router = Router(path="/", route_handlers=[staff_login, workshop_login, logout, whoami,

@@ -25,6 +25,7 @@ from oflocal.errors import Refusal
 from oflocal.reports.csvout import encoding_of
 from oflocal.settlement.close import close_period
 from oflocal.settlement.corrections import COUNTER_ACCOUNTS, adjust_workshop, correct_redemption
+from oflocal.settlement.kana import input_regex
 from oflocal.settlement.pay import mark_period_paid
 from oflocal.settlement.queries import (
     get_period,
@@ -46,7 +47,13 @@ from oflocal.web.api.common import (
     KEY_OPTIONAL,
     KEY_REQUIRED,
     MONEY,
+    NOT_BLANK,
     WORKSHOP,
+    EventId,
+    Id,
+    PeriodId,
+    RequestBody,
+    WorkshopId,
     actor_of,
     answer,
     csv_media_type,
@@ -55,12 +62,10 @@ from oflocal.web.api.common import (
     once,
 )
 from oflocal.web.errors import require_json_body
+from oflocal.web.openapi import CSV_SJIS, CSV_UTF8, PDF
 from oflocal.web.state import services
 
 MAX_ID = 2**31 - 1
-EventId = Annotated[int, Parameter(ge=1, le=MAX_ID, description="Event id")]
-PeriodId = Annotated[int, Parameter(ge=1, le=MAX_ID, description="Settlement period id")]
-WorkshopId = Annotated[int, Parameter(ge=1, le=MAX_ID, description="Workshop id")]
 DocFormat = Annotated[
     Literal["pdf", "csv"], Parameter(query="format", description="`pdf` (default) or `csv`")
 ]
@@ -68,6 +73,10 @@ CsvEncoding = Annotated[
     Literal["utf-8", "shift_jis"],
     Parameter(query="encoding", description="CSV encoding: `utf-8` (with BOM) or `shift_jis`"),
 ]
+
+
+STATEMENTS = (PDF, CSV_UTF8, CSV_SJIS)
+ZENGIN = "text/plain; charset=Shift_JIS"
 
 
 class SettingsOut(BaseModel):
@@ -87,16 +96,18 @@ class SettingsOut(BaseModel):
     fee_description_en: str
 
 
-class FeeRuleIn(BaseModel):
+class FeeRuleIn(RequestBody):
     rule: Literal["none", "rate", "fixed"]
     rate_bp: int = Field(default=0, ge=0, le=10_000, description="250 = 2.5 % of face value")
     fixed_yen: int = Field(default=0, ge=0, le=100_000, description="yen per ticket")
     rounding: Literal["floor", "round", "ceil"] = "floor"
 
 
-class RequesterIn(BaseModel):
+class RequesterIn(RequestBody):
     code: str = Field(pattern=r"^[0-9]{10}$", description="委託者コード (10 digits, from the bank)")
-    name_kana: str = Field(min_length=1, max_length=200, description="振込依頼人名 (kana)")
+    name_kana: str = Field(min_length=1, max_length=200, description="振込依頼人名 (kana)",
+                           # what set_requester converts (else settlement.settings_invalid)
+                           json_schema_extra={"pattern": input_regex()})
     bank_code: str = Field(pattern=r"^[0-9]{4}$")
     branch_code: str = Field(pattern=r"^[0-9]{3}$")
     account_type: Literal[1, 2, 9] = 1
@@ -140,13 +151,13 @@ class PeriodDetail(PeriodOut):
     lines: list[LineOut]
 
 
-class CloseIn(BaseModel):
+class CloseIn(RequestBody):
     cutoff_at: AwareDatetime | None = Field(
         default=None, description="Cut-off (ISO 8601 with offset); default: now"
     )
 
 
-class PaidIn(BaseModel):
+class PaidIn(RequestBody):
     transfer_date: date = Field(description="The bank's transfer date (YYYY-MM-DD)")
 
 
@@ -164,23 +175,27 @@ class ZenginCheck(BaseModel):
     problems: list[ZenginProblemOut]
 
 
-class RedemptionCorrectionIn(BaseModel):
+class RedemptionCorrectionIn(RequestBody):
     ticket_code: str = Field(
         min_length=1, max_length=40,
         description="The code printed on the ticket (dashes and case do not matter)",
         examples=["T01K-0003-Q7ZD-X2M9-4F8H"],
     )
-    reason: str = Field(min_length=1, max_length=300)
-    to_workshop_id: int | None = Field(
-        default=None, ge=1, le=MAX_ID, description="Give it to this workshop instead of breakage"
+    reason: str = Field(min_length=1, max_length=300, pattern=NOT_BLANK)
+    to_workshop_id: Id | None = Field(
+        default=None, description="Give it to this workshop instead of breakage"
     )
 
 
-class AdjustmentIn(BaseModel):
-    workshop_id: int = Field(ge=1, le=MAX_ID)
-    amount: int = Field(ge=-10_000_000, le=10_000_000, description="+ owed more, − owed less")
+class AdjustmentIn(RequestBody):
+    workshop_id: Id
+    amount: int = Field(
+        ge=-10_000_000, le=10_000_000, description="+ owed more, − owed less (not 0)",
+        # The service refuses ¥0 (settlement.correction_invalid); the schema says so.
+        json_schema_extra={"not": {"const": 0}},
+    )
     counter_account: Literal["premium_fund", "fee_income", "breakage"]
-    reason: str = Field(min_length=1, max_length=300)
+    reason: str = Field(min_length=1, max_length=300, pattern=NOT_BLANK)
 
 
 class WorkshopStatementOut(BaseModel):
@@ -293,7 +308,8 @@ def close(request: Request[Any, Any, Any], event_id: EventId,
           data: CloseIn | None = None) -> Response[PeriodOut]:
     """Close the next period at the cut-off (default now): every unsettled redemption up
     to it is frozen into one line per workshop. The same cut-off again answers the same
-    period with status 200."""
+    period with status 200. An `Idempotency-Key` is optional; without a body the cut-off
+    is now."""
     actor = actor_of(request)
     cutoff = data.cutoff_at if data else None
     idem = idempotency(request, actor, event_id, cutoff.isoformat() if cutoff else None)
@@ -312,7 +328,8 @@ def period(request: Request[Any, Any, Any], period_id: PeriodId) -> PeriodDetail
       opt={"roles": MONEY, "idempotency": KEY_OPTIONAL}, sync_to_thread=True, status_code=200)
 def paid(request: Request[Any, Any, Any], period_id: PeriodId, data: PaidIn) -> Response[PeriodOut]:
     """The bank transferred: mark the period paid and post one payout per workshop.
-    A period is paid once; a second request is refused (409)."""
+    A period is paid once; a second request is refused (409).
+    An `Idempotency-Key` is optional."""
     actor = actor_of(request)
     idem = idempotency(request, actor, period_id, data.transfer_date.isoformat())
     outcome = mark_period_paid(_db(request), period_id=period_id,
@@ -320,8 +337,8 @@ def paid(request: Request[Any, Any, Any], period_id: PeriodId, data: PaidIn) -> 
     return answer(outcome)
 
 
-@get("/settlement/periods/{period_id:int}/statements", opt={"roles": MONEY},
-     sync_to_thread=True)
+@get("/settlement/periods/{period_id:int}/statements",
+     opt={"roles": MONEY, "download": STATEMENTS}, sync_to_thread=True)
 def all_statements(request: Request[Any, Any, Any], period_id: PeriodId,
                    fmt: DocFormat = "pdf", encoding: CsvEncoding = "utf-8") -> Stream:
     """Every workshop's statement (支払通知書) of the period: one PDF, or one CSV."""
@@ -329,7 +346,7 @@ def all_statements(request: Request[Any, Any, Any], period_id: PeriodId,
 
 
 @get("/settlement/periods/{period_id:int}/statements/{workshop_id:int}",
-     opt={"roles": (*MONEY, *WORKSHOP)}, sync_to_thread=True)
+     opt={"roles": (*MONEY, *WORKSHOP), "download": STATEMENTS}, sync_to_thread=True)
 def one_statement(request: Request[Any, Any, Any], period_id: PeriodId, workshop_id: WorkshopId,
                   fmt: DocFormat = "pdf", encoding: CsvEncoding = "utf-8") -> Stream:
     """One workshop's statement. A workshop may fetch only its own."""
@@ -350,7 +367,8 @@ def zengin_check(request: Request[Any, Any, Any], period_id: PeriodId,
                        problems=[ZenginProblemOut(**p) for p in problems])
 
 
-@get("/settlement/periods/{period_id:int}/zengin", opt={"roles": MONEY}, sync_to_thread=True)
+@get("/settlement/periods/{period_id:int}/zengin", sync_to_thread=True,
+     opt={"roles": MONEY, "download": (ZENGIN,), "refuses": ("zengin.blocked",)})
 def zengin(request: Request[Any, Any, Any], period_id: PeriodId,
            transfer_date: date | None = None) -> Response[bytes]:
     """The Zengin 総合振込 file (Shift_JIS half-width kana, 120-byte records, CR LF).
@@ -409,7 +427,8 @@ def my_statements(request: Request[Any, Any, Any]) -> list[WorkshopStatementOut]
     return [WorkshopStatementOut(**r) for r in rows]
 
 
-@get("/workshop/statements/{period_id:int}", opt={"roles": WORKSHOP}, sync_to_thread=True)
+@get("/workshop/statements/{period_id:int}", opt={"roles": WORKSHOP, "download": STATEMENTS},
+     sync_to_thread=True)
 def my_statement(request: Request[Any, Any, Any], period_id: PeriodId,
                  fmt: DocFormat = "pdf", encoding: CsvEncoding = "utf-8") -> Stream:
     """The logged-in workshop's statement of one period, PDF or CSV."""

@@ -13,8 +13,9 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from litestar import Request, Response, Router, get, patch, post, put
-from litestar.params import Parameter
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, Field
+from pydantic.config import JsonDict
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -26,6 +27,7 @@ from oflocal.errors import Refusal
 from oflocal.events.models import Event, Workshop
 from oflocal.events.setup import (
     BANK_FIELDS,
+    KANA_NAME,
     ProgrammeTerms,
     WorkshopDetails,
     add_workshop,
@@ -41,7 +43,12 @@ from oflocal.web.api.common import (
     ADMIN,
     KEY_OPTIONAL,
     MONEY,
+    NOT_BLANK,
     STAFF,
+    EventId,
+    ProgrammeId,
+    RequestBody,
+    WorkshopId,
     actor_of,
     answer,
     idempotency,
@@ -51,29 +58,35 @@ from oflocal.web.errors import require_json_body, unique_violation
 from oflocal.web.state import services
 
 MAX_ID = 2**31 - 1  # ids are INTEGER columns; anything outside is not an id of ours
-EventId = Annotated[int, Parameter(ge=1, le=MAX_ID, description="Event id")]
-WorkshopId = Annotated[int, Parameter(ge=1, le=MAX_ID, description="Workshop id")]
-ProgrammeId = Annotated[int, Parameter(ge=1, le=MAX_ID, description="Voucher programme id")]
 Yen = Annotated[int, Field(ge=0, le=10_000_000)]
+FaceYen = Annotated[int, Field(gt=0, le=10_000_000)]
 
-# Katakana (full- and half-width, with the long-vowel mark), the ASCII a bank name may
-# carry, and spaces. The Zengin export converts to half-width and checks byte lengths.
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+# The services refuse these with their own codes (workshop.bank_invalid, .kana_invalid,
+# request.invalid for a PIN); the same rules are written into the OpenAPI document only
+# (json_schema_extra), so the answer keeps its specific code and the schema is exact.
+_KANA_CLASS = KANA_NAME.pattern[: KANA_NAME.pattern.rindex("]") + 1]
+_KANA_LETTER = _KANA_CLASS.replace(r" \u3000", "")  # at least one that is not a space
+KANA_SCHEMA: JsonDict = {"pattern": "^" + _KANA_CLASS + "*" + _KANA_LETTER + _KANA_CLASS + "*$"}
+PIN_SCHEMA: JsonDict = {"pattern": "^[0-9]{4,8}$"}
+INVOICE_SCHEMA: JsonDict = {"pattern": "^T[0-9]{13}$"}
+
+
+def _digits(n: int) -> JsonDict:
+    return {"pattern": f"^[0-9]{{{n}}}$"}
 
 
 # ---------------------------------------------------------------------------- events
 
 
-class EventIn(Input):
+class EventIn(RequestBody):
     slug: str = Field(
         min_length=1,
         max_length=40,
         pattern=r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$",
         description="Short lower-case name used in workshop logins, e.g. `takaoka-2026`.",
     )
-    name: str = Field(min_length=1, max_length=200)
-    committee_name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK)
+    committee_name: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK)
     starts_on: date
     ends_on: date
     committee_address: str = Field(default="", max_length=300)
@@ -181,12 +194,16 @@ def event_detail(request: Request[Any, Any, Any], event_id: EventId) -> EventDet
 # ------------------------------------------------------------------------- workshops
 
 
-class BankAccountIn(Input):
-    bank_code: str = Field(max_length=10, description="4 digits (全銀協 bank code)")
-    branch_code: str = Field(max_length=10, description="3 digits")
-    account_type: int = Field(description="1 普通, 2 当座, 4 貯蓄, 9 その他")
-    account_number: str = Field(max_length=20, description="7 digits, zero-padded")
-    account_holder_kana: str = Field(max_length=60, description="口座名義 in katakana")
+class BankAccountIn(RequestBody):
+    bank_code: str = Field(max_length=10, description="4 digits (全銀協 bank code)",
+                           json_schema_extra=_digits(4))
+    branch_code: str = Field(max_length=10, description="3 digits", json_schema_extra=_digits(3))
+    account_type: int = Field(description="1 普通, 2 当座, 4 貯蓄, 9 その他",
+                              json_schema_extra={"enum": [1, 2, 4, 9]})
+    account_number: str = Field(max_length=20, description="7 digits, zero-padded",
+                                json_schema_extra=_digits(7))
+    account_holder_kana: str = Field(max_length=60, description="口座名義 in katakana",
+                                     json_schema_extra=KANA_SCHEMA)
 
 
 class BankAccountOut(BaseModel):
@@ -197,37 +214,44 @@ class BankAccountOut(BaseModel):
     account_holder_kana: str
 
 
-class WorkshopIn(Input):
+class WorkshopIn(RequestBody):
     code: str = Field(
         min_length=1,
         max_length=20,
         pattern=r"^[A-Za-z0-9_-]+$",
         description="Login code handed to the workshop, e.g. W01 (stored in upper case).",
     )
-    name: str = Field(min_length=1, max_length=200)
-    name_kana: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK)
+    name_kana: str = Field(min_length=1, max_length=200, json_schema_extra=KANA_SCHEMA)
     craft: str = Field(default="", max_length=200)
     introduction: str = Field(default="", max_length=5000)
     tools: str = Field(default="", max_length=300)
     contact: str = Field(default="", max_length=300)
-    invoice_number: str | None = Field(default=None, max_length=20, description="T + 13 digits")
+    invoice_number: str | None = Field(default=None, max_length=20, description="T + 13 digits",
+                                       json_schema_extra=INVOICE_SCHEMA)
     bank: BankAccountIn | None = None
     participating: bool = True
-    pin: str | None = Field(default=None, max_length=20, description="4 to 8 digits")
+    pin: str | None = Field(default=None, max_length=20, description="4 to 8 digits",
+                            json_schema_extra=PIN_SCHEMA)
 
 
-class WorkshopPatch(Input):
+class WorkshopPatch(RequestBody):
     """Only the fields sent are changed; `null` clears `invoice_number` and `bank`."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    name_kana: str | None = Field(default=None, min_length=1, max_length=200)
-    craft: str | None = Field(default=None, max_length=200)
-    introduction: str | None = Field(default=None, max_length=5000)
-    tools: str | None = Field(default=None, max_length=300)
-    contact: str | None = Field(default=None, max_length=300)
-    invoice_number: str | None = Field(default=None, max_length=20)
+    # The other fields cannot be null (the handler refuses it); the schema says so.
+    name: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=200,
+                                             pattern=NOT_BLANK)
+    name_kana: str | SkipJsonSchema[None] = Field(
+        default=None, min_length=1, max_length=200, json_schema_extra=KANA_SCHEMA
+    )
+    craft: str | SkipJsonSchema[None] = Field(default=None, max_length=200)
+    introduction: str | SkipJsonSchema[None] = Field(default=None, max_length=5000)
+    tools: str | SkipJsonSchema[None] = Field(default=None, max_length=300)
+    contact: str | SkipJsonSchema[None] = Field(default=None, max_length=300)
+    invoice_number: str | None = Field(default=None, max_length=20,
+                                       json_schema_extra=INVOICE_SCHEMA)
     bank: BankAccountIn | None = None
-    participating: bool | None = None
+    participating: bool | SkipJsonSchema[None] = None
 
 
 class WorkshopOut(BaseModel):
@@ -247,8 +271,9 @@ class WorkshopOut(BaseModel):
     locked_until: datetime | None
 
 
-class PinIn(Input):
-    pin: str = Field(min_length=1, max_length=20, description="4 to 8 digits")
+class PinIn(RequestBody):
+    pin: str = Field(min_length=1, max_length=20, description="4 to 8 digits",
+                     json_schema_extra=PIN_SCHEMA)
 
 
 class PinSet(BaseModel):
@@ -403,13 +428,11 @@ def reset_pin(request: Request[Any, Any, Any], workshop_id: WorkshopId,
 # ------------------------------------------------------------------------ programmes
 
 
-class ProgrammeIn(Input):
-    name: str = Field(min_length=1, max_length=200)
+class ProgrammeIn(RequestBody):
+    name: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK)
     price: Yen = Field(description="What a buyer pays for one booklet")
-    face_value: Annotated[int, Field(gt=0, le=10_000_000)] = Field(
-        description="What one booklet is worth at the workshops"
-    )
-    denominations: list[Annotated[int, Field(gt=0, le=10_000_000)]] = Field(
+    face_value: FaceYen = Field(description="What one booklet is worth at the workshops")
+    denominations: list[FaceYen] = Field(
         min_length=1, max_length=50, description="Face value of each ticket; they add up"
     )
     sales_starts_at: AwareDatetime
@@ -599,7 +622,7 @@ def programme_detail(request: Request[Any, Any, Any], programme_id: ProgrammeId)
         )
 
 
-class BatchIn(Input):
+class BatchIn(RequestBody):
     count: int = Field(ge=1, le=20000, description="How many booklets to issue")
     reason: str = Field(default="", max_length=300)
 
@@ -666,9 +689,9 @@ def expire(request: Request[Any, Any, Any], programme_id: ProgrammeId) -> Respon
 # ----------------------------------------------------------------------------- staff
 
 
-class StaffUserIn(Input):
+class StaffUserIn(RequestBody):
     username: str = Field(min_length=3, max_length=60, pattern=r"^[A-Za-z0-9._@-]+$")
-    display_name: str = Field(min_length=1, max_length=120)
+    display_name: str = Field(min_length=1, max_length=120, pattern=NOT_BLANK)
     role: Literal["admin", "desk", "treasurer"]
     password: str = Field(min_length=10, max_length=200)
 

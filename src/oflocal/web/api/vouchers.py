@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from litestar import Request, Response, Router, get, post
 from litestar.params import Parameter
@@ -19,7 +19,10 @@ from oflocal.web.api.common import (
     DESK,
     KEY_OPTIONAL,
     KEY_REQUIRED,
+    NOT_BLANK,
     WORKSHOP,
+    ProgrammeId,
+    RequestBody,
     actor_of,
     answer,
     idempotency,
@@ -29,9 +32,11 @@ from oflocal.web.errors import refusal_response
 from oflocal.web.state import services
 
 Code = Field(min_length=1, max_length=64)
+# Path ids within what the columns hold: a larger number is a 422, not a 404 or a crash.
+RedemptionId = Annotated[int, Parameter(ge=1, le=2**62, description="The redemption to undo")]
 
 
-class SaleRequest(BaseModel):
+class SaleRequest(RequestBody):
     booklet_codes: list[str] = Field(min_length=1, max_length=50)
     payment_method: Literal["cash", "card", "qr", "bank"] = "cash"
 
@@ -49,12 +54,12 @@ class SaleReceipt(BaseModel):
     sold_at: datetime
 
 
-class VoidRequest(BaseModel):
+class VoidRequest(RequestBody):
     code: str = Field(min_length=1, max_length=64)
-    reason: str = Field(min_length=1, max_length=300)
+    reason: str = Field(min_length=1, max_length=300, pattern=NOT_BLANK)
 
 
-class RedeemRequest(BaseModel):
+class RedeemRequest(RequestBody):
     codes: list[str] = Field(min_length=1, max_length=50)
 
 
@@ -104,7 +109,7 @@ class TodaySummary(BaseModel):
     responses=None,
 )
 def sell(
-    request: Request[Any, Any, Any], programme_id: int, data: SaleRequest
+    request: Request[Any, Any, Any], programme_id: ProgrammeId, data: SaleRequest
 ) -> Response[SaleReceipt]:
     """Sell booklets at the desk: all their tickets become valid. Needs `Idempotency-Key`."""
     s = services(request.app.state)
@@ -166,7 +171,7 @@ def redeem(request: Request[Any, Any, Any], data: RedeemRequest) -> Response[Red
     sync_to_thread=True,
     status_code=200,
 )
-def undo(request: Request[Any, Any, Any], redemption_id: int) -> Response[UndoResult]:
+def undo(request: Request[Any, Any, Any], redemption_id: RedemptionId) -> Response[UndoResult]:
     """Undo a redemption of this workshop within the undo window. Needs `Idempotency-Key`."""
     s = services(request.app.state)
     actor = actor_of(request)
