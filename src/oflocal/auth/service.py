@@ -21,12 +21,13 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, case, delete, null, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from oflocal import clock
 from oflocal.auth.models import ROLES, ApiToken, StaffUser, WebSession
 from oflocal.db.engine import Database
-from oflocal.db.rows import affected
+from oflocal.db.rows import affected, unique_violation
 from oflocal.errors import Refusal
 from oflocal.events.models import Event, Workshop
 from oflocal.settings import Lockout
@@ -90,12 +91,23 @@ def create_staff_user(
     if role not in ROLES:
         raise Refusal("request.invalid", detail=f"role must be one of {', '.join(ROLES)}")
     check_password(password)
+    digest = hash_secret(password)  # slow: before the transaction
+    try:
+        return _add_staff_user(db, username, display_name, role, digest, must_change_password)
+    except IntegrityError as error:
+        if unique_violation(error, "staff_user", "username"):
+            raise Refusal("staff.username_taken", username=username) from error
+        raise
+
+
+def _add_staff_user(db: Database, username: str, display_name: str, role: str, digest: str,
+                    must_change_password: bool) -> int:
     with db.write() as session:
         user = StaffUser(
             username=username,
             display_name=display_name,
             role=role,
-            password_hash=hash_secret(password),
+            password_hash=digest,
             created_at=clock.now(),
             must_change_password=must_change_password,
         )
@@ -104,9 +116,14 @@ def create_staff_user(
         return user.id
 
 
-def set_workshop_pin(db: Database, *, event_slug: str, workshop_code: str, pin: str) -> None:
+def check_pin(pin: str) -> None:
+    """The one rule for a workshop PIN: 4 to 8 ASCII digits."""
     if not (pin.isascii() and pin.isdigit() and 4 <= len(pin) <= 8):
         raise Refusal("request.invalid", detail="a PIN is 4 to 8 digits")
+
+
+def set_workshop_pin(db: Database, *, event_slug: str, workshop_code: str, pin: str) -> None:
+    check_pin(pin)
     with db.write() as session:
         workshop = _find_workshop(session, event_slug, workshop_code)
         if workshop is None:

@@ -96,22 +96,14 @@ def _sell(
             update(Programme)
             .where(
                 Programme.id == programme_id,
-                (Programme.booklets_sold + n) * premium
-                + Programme.free_sold * Programme.face_value
-                <= Programme.premium_budget,
+                Programme.premium_spent + n * premium <= Programme.premium_budget,
             )
             .values(booklets_sold=Programme.booklets_sold + n)
         )
     )
     if claimed != 1:
         session.refresh(programme)
-        left = (
-            (programme.premium_budget - programme.free_sold * programme.face_value) // premium
-            - programme.booklets_sold
-            if premium
-            else 0
-        )
-        raise Refusal("sale.budget_exhausted", left=max(left, 0))
+        raise Refusal("sale.budget_exhausted", left=programme.booklets_left_within_budget() or 0)
     accounts = account_ids(
         session,
         programme.event_id,

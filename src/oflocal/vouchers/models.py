@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oflocal.db.base import Base, UTCDateTime
@@ -79,6 +80,20 @@ class Programme(Base):
     @property
     def premium(self) -> int:
         return self.face_value - self.price
+
+    @hybrid_property
+    def premium_spent(self) -> int:
+        """What the premium budget has paid for: the premium of every booklet sold, and
+        the whole face of free ones. In Python and in SQL alike (the sale's guard), and
+        the check constraint above keeps it within the budget."""
+        return (self.booklets_sold * (self.face_value - self.price)
+                + self.free_sold * self.face_value)
+
+    def booklets_left_within_budget(self) -> int | None:
+        """More booklets the budget allows; None when the premium is ¥0 (no limit)."""
+        if not self.premium:
+            return None
+        return max(self.premium_budget - self.premium_spent, 0) // self.premium
 
 
 class PrintBatch(Base):

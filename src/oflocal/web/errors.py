@@ -96,19 +96,6 @@ async def require_json_body(request: Request[Any, Any, Any]) -> None:
             raise Refusal("request.unsupported_media_type")
 
 
-def unique_violation(error: IntegrityError, table: str, *columns: str) -> bool:
-    """Whether ``error`` is the unique constraint on ``table(columns)``, on either backend.
-
-    Constraint names follow ``db.base.NAMING``: ``uq_<table>_<col>_<col>``.
-    """
-    original = error.orig
-    if getattr(original, "sqlstate", None) == "23505":  # PostgreSQL unique_violation
-        name = getattr(getattr(original, "diag", None), "constraint_name", None)
-        return name == f"uq_{table}_{'_'.join(columns)}"
-    expected = "UNIQUE constraint failed: " + ", ".join(f"{table}.{c}" for c in columns)
-    return str(original) == expected
-
-
 def http_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if isinstance(exc, Refusal):
         return refusal_response(request, exc)

@@ -1,9 +1,9 @@
 """Setting up an event over the API: events, workshops, programmes, print batches, staff.
 
-Admins set things up; desk and treasurer staff may look. Handlers parse, call the
-services in ``events.setup``, ``vouchers`` and ``auth``, and answer; unique rules are
-the database's (a duplicate slug, workshop code or login name is a clear 409, never a
-500). Bank account numbers are shown in full to admins only (``***4567`` to others),
+Admins set things up; desk and treasurer staff may look. Handlers parse, call one
+domain function per change (``events.changes``, ``vouchers.issue``, ``auth``) and
+answer; those turn the database's unique rules into clear refusals (a duplicate slug,
+workshop code or login name is a 409, never a 500). Bank account numbers are shown in full to admins only (``***4567`` to others),
 and PIN hashes to nobody.
 """
 
@@ -17,23 +17,19 @@ from pydantic import AwareDatetime, BaseModel, Field
 from pydantic.config import JsonDict
 from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import case, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from oflocal import clock
 from oflocal.auth.models import ROLES
-from oflocal.auth.service import create_staff_user, hash_secret, set_workshop_pin
+from oflocal.auth.service import create_staff_user, set_workshop_pin
 from oflocal.errors import Refusal
+from oflocal.events import changes
 from oflocal.events.models import Event, Workshop
 from oflocal.events.setup import (
     BANK_FIELDS,
     KANA_NAME,
     ProgrammeTerms,
     WorkshopDetails,
-    add_workshop,
-    create_event,
-    create_programme,
-    update_workshop,
 )
 from oflocal.idempotency.store import run_once
 from oflocal.vouchers.expiry import expire_programme
@@ -54,7 +50,7 @@ from oflocal.web.api.common import (
     idempotency,
     once,
 )
-from oflocal.web.errors import require_json_body, unique_violation
+from oflocal.web.errors import require_json_body
 from oflocal.web.state import services
 
 MAX_ID = 2**31 - 1  # ids are INTEGER columns; anything outside is not an id of ours
@@ -131,13 +127,6 @@ def _event_out(event: Event) -> EventOut:
     )
 
 
-def _event_or_404(session: Session, event_id: int) -> Event:
-    event = session.get(Event, event_id)
-    if event is None:
-        raise Refusal("event.not_found")
-    return event
-
-
 @get("/events", opt={"roles": STAFF}, sync_to_thread=True)
 def list_events(request: Request[Any, Any, Any]) -> list[EventOut]:
     """All events, the latest first."""
@@ -153,25 +142,15 @@ def list_events(request: Request[Any, Any, Any]) -> list[EventOut]:
 def new_event(request: Request[Any, Any, Any], data: EventIn) -> Response[EventOut]:
     """Create an event with its chart of accounts. A taken slug answers 409 `event.slug_taken`."""
     db = services(request.app.state).db
-
-    def work() -> EventOut:
-        try:
-            with db.write() as session:
-                event = create_event(session, **data.model_dump())
-                return _event_out(event)
-        except IntegrityError as error:
-            if unique_violation(error, "event", "slug"):
-                raise Refusal("event.slug_taken", slug=data.slug) from error
-            raise
-
-    return once(request, work, data.model_dump())
+    return once(request, lambda: _event_out(changes.new_event(db, **data.model_dump())),
+                data.model_dump())
 
 
 @get("/events/{event_id:int}", opt={"roles": STAFF}, sync_to_thread=True)
 def event_detail(request: Request[Any, Any, Any], event_id: EventId) -> EventDetail:
     """One event with its workshop counts and voucher programmes."""
     with services(request.app.state).db.read() as session:
-        event = _event_or_404(session, event_id)
+        event = changes.event_or_404(session, event_id)
         total, participating = session.execute(
             select(
                 func.count(Workshop.id),
@@ -328,7 +307,7 @@ def list_workshops(request: Request[Any, Any, Any], event_id: EventId) -> list[W
     """The event's workshops by code. Account numbers are masked (`***4567`) for non-admins."""
     full = _is_admin(request)
     with services(request.app.state).db.read() as session:
-        _event_or_404(session, event_id)
+        changes.event_or_404(session, event_id)
         rows = session.execute(
             select(Workshop).where(Workshop.event_id == event_id).order_by(Workshop.code)
         ).scalars()
@@ -341,13 +320,8 @@ def new_workshop(request: Request[Any, Any, Any], event_id: EventId,
                  data: WorkshopIn) -> Response[WorkshopOut]:
     """Add a workshop (and its payable account). A taken code answers 409 `workshop.code_taken`."""
     s = services(request.app.state)
-    code = data.code.upper()
-    bank = _bank_columns(data.bank)
-    if data.pin is not None and not (data.pin.isascii() and data.pin.isdigit()
-                                     and 4 <= len(data.pin) <= 8):
-        raise Refusal("request.invalid", detail="a PIN is 4 to 8 digits")
     details = WorkshopDetails(
-        code=code,
+        code=data.code.upper(),
         name=data.name,
         name_kana=data.name_kana,
         craft=data.craft,
@@ -355,23 +329,13 @@ def new_workshop(request: Request[Any, Any, Any], event_id: EventId,
         tools=data.tools,
         contact=data.contact,
         invoice_number=data.invoice_number,
-        **bank,
+        **_bank_columns(data.bank),
     )
-    pin_hash = hash_secret(data.pin) if data.pin is not None else None  # slow: before the tx
 
     def work() -> WorkshopOut:
-        try:
-            with s.db.write() as session:
-                _event_or_404(session, event_id)
-                workshop = add_workshop(session, event_id, details)
-                workshop.participating = data.participating
-                workshop.pin_hash = pin_hash
-                session.flush()
-                return _workshop_out(workshop, full_bank=True)
-        except IntegrityError as error:
-            if unique_violation(error, "workshop", "event_id", "code"):
-                raise Refusal("workshop.code_taken", code=code) from error
-            raise
+        workshop = changes.new_workshop(s.db, event_id, details,
+                                        participating=data.participating, pin=data.pin)
+        return _workshop_out(workshop, full_bank=True)
 
     return once(request, work, event_id, data.model_dump(exclude={"pin"}))
 
@@ -382,22 +346,22 @@ def change_workshop(request: Request[Any, Any, Any], workshop_id: WorkshopId,
                     data: WorkshopPatch) -> Response[WorkshopOut]:
     """Change texts, the participating flag, the invoice number or the bank account."""
     sent = data.model_fields_set
-    changes: dict[str, Any] = {}
+    changed: dict[str, Any] = {}
     for name in ("name", "name_kana", "craft", "introduction", "tools", "contact",
                  "participating"):
         if name in sent:
             value = getattr(data, name)
             if value is None:
                 raise Refusal("request.invalid", detail=f"{name} cannot be null")
-            changes[name] = value
+            changed[name] = value
     if "invoice_number" in sent:
-        changes["invoice_number"] = data.invoice_number
+        changed["invoice_number"] = data.invoice_number
     if "bank" in sent:
-        changes.update(_bank_columns(data.bank))
+        changed.update(_bank_columns(data.bank))
+    db = services(request.app.state).db
+
     def work() -> WorkshopOut:
-        with services(request.app.state).db.write() as session:
-            workshop = update_workshop(session, workshop_id, changes)
-            return _workshop_out(workshop, full_bank=True)
+        return _workshop_out(changes.change_workshop(db, workshop_id, changed), full_bank=True)
 
     return once(request, work, workshop_id, data.model_dump(exclude_unset=True))
 
@@ -547,12 +511,9 @@ def new_programme(request: Request[Any, Any, Any], event_id: EventId,
     (`programme.validity_too_long`) unless `validity_override` is true; then the answer
     carries a warning."""
     def work() -> ProgrammeCreated:
-        with services(request.app.state).db.write() as session:
-            _event_or_404(session, event_id)
-            programme, warnings = create_programme(
-                session, event_id, ProgrammeTerms(**data.model_dump())
-            )
-            return ProgrammeCreated(**_programme_out(programme), warnings=warnings)
+        programme, warnings = changes.new_programme(services(request.app.state).db, event_id,
+                                                    ProgrammeTerms(**data.model_dump()))
+        return ProgrammeCreated(**_programme_out(programme), warnings=warnings)
 
     return once(request, work, event_id, data.model_dump())
 
@@ -582,7 +543,7 @@ def programme_detail(request: Request[Any, Any, Any], programme_id: ProgrammeId)
             select(PrintBatch).where(PrintBatch.programme_id == programme_id)
             .order_by(PrintBatch.number)
         ).scalars().all()
-        spent = p.booklets_sold * p.premium + p.free_sold * p.face_value
+        spent = p.premium_spent
         remaining = p.premium_budget - spent
         return ProgrammeDetail(
             **_programme_out(p),
@@ -604,7 +565,7 @@ def programme_detail(request: Request[Any, Any, Any], programme_id: ProgrammeId)
                 budget=p.premium_budget,
                 spent=spent,
                 remaining=remaining,
-                booklets_left_within_budget=max(remaining, 0) // p.premium if p.premium else None,
+                booklets_left_within_budget=p.booklets_left_within_budget(),
             ),
             batches=[
                 BatchOut(
@@ -710,18 +671,9 @@ def new_staff_user(request: Request[Any, Any, Any], data: StaffUserIn) -> Respon
     assert data.role in ROLES
 
     def work() -> StaffUserOut:
-        try:
-            user_id = create_staff_user(
-                services(request.app.state).db,
-                username=data.username,
-                display_name=data.display_name,
-                role=data.role,
-                password=data.password,
-            )
-        except IntegrityError as error:
-            if unique_violation(error, "staff_user", "username"):
-                raise Refusal("staff.username_taken", username=data.username) from error
-            raise
+        user_id = create_staff_user(services(request.app.state).db, username=data.username,
+                                    display_name=data.display_name, role=data.role,
+                                    password=data.password)
         return StaffUserOut(id=user_id, username=data.username,
                             display_name=data.display_name, role=data.role)
 

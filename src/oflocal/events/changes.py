@@ -1,0 +1,98 @@
+"""Every change to an event's set-up, one function each, each in its own transaction.
+
+The API, the pages and the command line call these and nothing else to set an event up:
+a handler parses and answers, these decide. A rule the database keeps (a slug, a
+workshop code) comes back as the refusal a committee understands, never as a 500.
+Inside an idempotent request (``idempotency.store.run_once``) each ``db.write()`` joins
+the request's transaction, so the change and its Idempotency-Key commit together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from oflocal.auth.service import check_pin, hash_secret
+from oflocal.db.engine import Database
+from oflocal.db.rows import unique_violation
+from oflocal.errors import Refusal
+from oflocal.events.models import Event, Workshop
+from oflocal.events.setup import (
+    ProgrammeTerms,
+    WorkshopDetails,
+    add_workshop,
+    create_event,
+    create_programme,
+    update_workshop,
+)
+from oflocal.vouchers.models import Programme
+
+
+@contextmanager
+def _unique(table: str, columns: tuple[str, ...], refusal: Refusal) -> Iterator[None]:
+    """Turn the database's unique rule on ``table(columns)`` into ``refusal``."""
+    try:
+        yield
+    except IntegrityError as error:
+        if unique_violation(error, table, *columns):
+            raise refusal from error
+        raise
+
+
+def event_or_404(session: Session, event_id: int) -> Event:
+    event = session.get(Event, event_id)
+    if event is None:
+        raise Refusal("event.not_found")
+    return event
+
+
+def new_event(db: Database, *, slug: str, name: str, committee_name: str, starts_on: date,
+              ends_on: date, committee_address: str = "", committee_phone: str = "") -> Event:
+    """An event with its chart of accounts. A taken slug: ``event.slug_taken``."""
+    with _unique("event", ("slug",), Refusal("event.slug_taken", slug=slug)), \
+            db.write() as session:
+        event = create_event(session, slug=slug, name=name, committee_name=committee_name,
+                             starts_on=starts_on, ends_on=ends_on,
+                             committee_address=committee_address,
+                             committee_phone=committee_phone)
+        session.flush()
+        return event
+
+
+def new_workshop(db: Database, event_id: int, details: WorkshopDetails, *,
+                 participating: bool = True, pin: str | None = None) -> Workshop:
+    """A workshop and its payable account; optionally its PIN. A taken code:
+    ``workshop.code_taken``."""
+    if pin is not None:
+        check_pin(pin)
+    pin_hash = hash_secret(pin) if pin is not None else None  # slow: before the transaction
+    refusal = Refusal("workshop.code_taken", code=details.code)
+    with _unique("workshop", ("event_id", "code"), refusal), db.write() as session:
+        event_or_404(session, event_id)
+        workshop = add_workshop(session, event_id, details)
+        workshop.participating = participating
+        workshop.pin_hash = pin_hash
+        session.flush()
+        return workshop
+
+
+def change_workshop(db: Database, workshop_id: int, changes: Mapping[str, Any]) -> Workshop:
+    """Texts, participation, invoice number or bank account, checked as a whole."""
+    with db.write() as session:
+        workshop = update_workshop(session, workshop_id, changes)
+        session.flush()
+        return workshop
+
+
+def new_programme(db: Database, event_id: int,
+                  terms: ProgrammeTerms) -> tuple[Programme, list[str]]:
+    """A voucher programme and its liability account, with the warnings its terms raise
+    (a validity of 6 months or more, when explicitly allowed)."""
+    with db.write() as session:
+        event_or_404(session, event_id)
+        return create_programme(session, event_id, terms)
