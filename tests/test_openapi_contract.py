@@ -24,12 +24,14 @@ from typing import Any
 
 import pytest
 import schemathesis
+from argon2 import PasswordHasher
 from litestar import Litestar
 from litestar.routes import HTTPRoute
 from litestar.testing import TestClient
 from schemathesis.engine import events
 from schemathesis.engine import from_schema as engine_for
 
+from oflocal.auth import service as auth_service
 from oflocal.auth.service import actor_from_token, create_staff_user, issue_api_token
 from oflocal.db.engine import Database
 from oflocal.demo import add_activity, build_event, describe_demo_committee
@@ -85,7 +87,12 @@ def contract(templates: Any, signer: CodeSigner, secret: bytes,
     data_dir = tmp_path_factory.mktemp("contract")
     app = create_app(Settings(data_dir=data_dir, database_url=db.url, secret_key=secret), db)
     app.state.print_runner = NoPrinting()
-    yield Contract(app=app, db=db, holders=holders)
+    with pytest.MonkeyPatch.context() as patch:
+        # Hundreds of logins, PINs and staff passwords: argon2 at its cheapest here (the
+        # answers are the same; the time budget is not spent on hashing).
+        patch.setattr(auth_service, "_hasher",
+                      PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+        yield Contract(app=app, db=db, holders=holders)
     db.dispose()
 
 
