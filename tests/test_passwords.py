@@ -15,7 +15,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from oflocal.auth.passwords import change_own_password, reset_password, set_active
+from oflocal.auth.accounts import change_own_password, reset_password, set_active
 from oflocal.auth.service import create_staff_user, login_staff, open_session
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal

@@ -71,8 +71,8 @@ def init(username: str, password_file: Any) -> None:
     """Start your own installation: an empty database and its first admin."""
     from sqlalchemy import select
 
+    from oflocal.auth.accounts import generate_password
     from oflocal.auth.models import StaffUser
-    from oflocal.auth.passwords import generate_password
     from oflocal.auth.service import create_staff_user
     from oflocal.db import migrate
     from oflocal.demo import database_is_empty
@@ -171,7 +171,7 @@ def user_create(username: str, role: str, display_name: str | None, password: st
               prompt="New password", prompt_required=False, help="Prompted for when omitted.")
 def user_passwd(username: str, generate: bool, password: str | None) -> None:
     """Set a staff user's password (ends their sessions and lifts a lock-out)."""
-    from oflocal.auth.passwords import reset_password, set_password, user_id
+    from oflocal.auth.accounts import reset_password, set_password, user_id
 
     if generate:
         click.echo(f"one-time password for {username}: {reset_password(database(), username)}")
@@ -187,7 +187,7 @@ def user_passwd(username: str, generate: bool, password: str | None) -> None:
 @click.argument("username")
 def user_disable(username: str) -> None:
     """Switch a staff login off: its sessions and tokens stop at once."""
-    from oflocal.auth.passwords import set_active
+    from oflocal.auth.accounts import set_active
 
     set_active(database(), username, False)
     click.echo(f"{username} can no longer log in")
@@ -197,7 +197,7 @@ def user_disable(username: str) -> None:
 @click.argument("username")
 def user_enable(username: str) -> None:
     """Switch a staff login on again."""
-    from oflocal.auth.passwords import set_active
+    from oflocal.auth.accounts import set_active
 
     set_active(database(), username, True)
     click.echo(f"{username} may log in again")

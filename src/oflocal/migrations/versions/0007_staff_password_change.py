@@ -4,7 +4,7 @@ Revision ID: 0007
 Revises: 0006
 
 `oflocal init` and an admin's password reset hand out a generated password; it works
-once, to log in and choose a new one (auth/passwords.py). Existing users keep theirs.
+once, to log in and choose a new one (auth/accounts.py). Existing users keep theirs.
 """
 
 from collections.abc import Sequence

@@ -9,7 +9,7 @@ from litestar import Request, Response, Router, delete, get, post
 from litestar.datastructures import Cookie
 from pydantic import BaseModel, ConfigDict, Field
 
-from oflocal.auth.passwords import change_own_password
+from oflocal.auth.accounts import change_own_password
 from oflocal.auth.service import (
     MIN_PASSWORD,
     Actor,

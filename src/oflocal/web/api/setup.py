@@ -3,8 +3,8 @@
 Admins set things up; desk and treasurer staff may look. Handlers parse, call one
 domain function per change (``events.changes``, ``vouchers.issue``, ``auth``) and
 answer; those turn the database's unique rules into clear refusals (a duplicate slug,
-workshop code or login name is a 409, never a 500). Bank account numbers are shown in full to admins only (``***4567`` to others),
-and PIN hashes to nobody.
+workshop code or login name is a 409, never a 500). Bank account numbers are shown in
+full to admins only (``***4567`` to others), and PIN hashes to nobody.
 """
 
 from __future__ import annotations

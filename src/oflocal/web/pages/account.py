@@ -13,7 +13,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect
 
-from oflocal.auth.passwords import change_own_password
+from oflocal.auth.accounts import change_own_password
 from oflocal.errors import Refusal
 from oflocal.web.api.common import STAFF
 from oflocal.web.pages.render import AnyRequest, home_for, page, page_lang, refusal_texts

@@ -1,5 +1,5 @@
-"""Staff passwords after the account exists: change your own, an admin's reset, the
-first admin's generated password, switching a login off and on.
+"""Staff accounts after they exist: the list, changing your own password, an admin's
+reset, the first admin's generated password, switching a login off and on.
 
 A generated password is shown once and must be replaced at the first login
 (``must_change_password``): until then the roles guard opens only the password page,
@@ -10,6 +10,8 @@ other browser session of that user: a new password usually means the old one lea
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import delete, select, update
 
@@ -27,6 +29,26 @@ def generate_password() -> str:
     """Sixteen random characters in groups of four (~79 bits): ``k7mp-x2qa-…``."""
     raw = "".join(secrets.choice(_ALPHABET) for _ in range(16))
     return "-".join(raw[i:i + 4] for i in range(0, 16, 4))
+
+
+@dataclass(frozen=True)
+class StaffAccount:
+    """A staff login as the admin page shows it (never its password hash)."""
+
+    id: int
+    username: str
+    display_name: str
+    role: str
+    active: bool
+    locked_until: datetime | None
+    must_change_password: bool
+
+
+def staff_accounts(db: Database) -> list[StaffAccount]:
+    with db.read() as session:
+        users = session.execute(select(StaffUser).order_by(StaffUser.username)).scalars()
+        return [StaffAccount(u.id, u.username, u.display_name, u.role, u.active,
+                             u.locked_until, u.must_change_password) for u in users]
 
 
 def user_id(db: Database, username: str) -> int:
