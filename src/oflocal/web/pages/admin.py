@@ -1,0 +1,155 @@
+"""The committee's console for admins: staff logins and API tokens.
+
+Every form calls one domain function (``auth.accounts``, ``auth.service``) and shows
+the page again with what happened. A password or token the server makes is shown on
+that answer only, once; the page never shows a secret twice.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from sqlalchemy import select
+
+from oflocal.auth.accounts import generate_password, reset_password, set_active, staff_accounts
+from oflocal.auth.models import ROLES
+from oflocal.auth.service import (
+    create_staff_user,
+    list_api_tokens,
+    new_api_token,
+    revoke_api_token,
+    unlock_staff_user,
+)
+from oflocal.errors import Refusal
+from oflocal.events.models import Event, Workshop
+from oflocal.i18n import gettext_for
+from oflocal.web.api.common import ADMIN
+from oflocal.web.pages.render import AnyRequest, page, page_lang, refusal_texts
+from oflocal.web.state import services
+
+Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+FORM = {"roles": ADMIN, "csrf": "form"}
+
+
+def _staff_page(request: AnyRequest, *, status: int = 200, error: Refusal | None = None,
+                done: str | None = None, secret: dict[str, str] | None = None) -> Response[Any]:
+    db = services(request.app.state).db
+    with db.read() as session:
+        workshops = session.execute(
+            select(Workshop.id, Event.slug, Workshop.code, Workshop.name)
+            .join(Event, Event.id == Workshop.event_id).order_by(Event.slug, Workshop.code)
+        ).all()
+    return page(request, "admin/staff.html", status=status,
+                error=refusal_texts(error, page_lang(request)) if error else None,
+                done=done, secret=secret, staff=staff_accounts(db), roles=ROLES,
+                tokens=list_api_tokens(db), workshops=workshops)
+
+
+@get("/admin/staff", opt={"roles": ADMIN}, sync_to_thread=True, include_in_schema=False)
+def staff(request: AnyRequest) -> Response[Any]:
+    """Staff logins and API tokens."""
+    return _staff_page(request)
+
+
+def _answer(request: AnyRequest, work: Any) -> Response[Any]:
+    """Run one change; a refusal is shown on the page, in its words."""
+    try:
+        done, secret = work()
+    except Refusal as refusal:
+        return _staff_page(request, status=refusal.status, error=refusal)
+    return _staff_page(request, done=done, secret=secret)
+
+
+@post("/admin/staff", opt=FORM, sync_to_thread=True, include_in_schema=False)
+def add_staff(request: AnyRequest, data: Form) -> Response[Any]:
+    _ = gettext_for(page_lang(request))
+    username = data.get("username", "").strip()
+
+    def work() -> tuple[str, dict[str, str]]:
+        if data.get("role") not in ROLES:
+            raise Refusal("request.invalid", detail="role")
+        password = generate_password()
+        create_staff_user(services(request.app.state).db, username=username,
+                          display_name=data.get("display_name", "").strip() or username,
+                          role=data["role"], password=password, must_change_password=True)
+        return _("Login {name} created.").format(name=username), {
+            "label": _("One-time password for {name}").format(name=username), "value": password}
+
+    return _answer(request, work)
+
+
+@post("/admin/staff/reset", opt=FORM, sync_to_thread=True, include_in_schema=False)
+def reset(request: AnyRequest, data: Form) -> Response[Any]:
+    _ = gettext_for(page_lang(request))
+    username = data.get("username", "")
+
+    def work() -> tuple[str, dict[str, str]]:
+        password = reset_password(services(request.app.state).db, username)
+        return _("The password of {name} was reset.").format(name=username), {
+            "label": _("One-time password for {name}").format(name=username), "value": password}
+
+    return _answer(request, work)
+
+
+@post("/admin/staff/active", opt=FORM, sync_to_thread=True, include_in_schema=False)
+def switch(request: AnyRequest, data: Form) -> Response[Any]:
+    _ = gettext_for(page_lang(request))
+    username, on = data.get("username", ""), data.get("active") == "yes"
+
+    def work() -> tuple[str, None]:
+        set_active(services(request.app.state).db, username, on)
+        text = _("{name} may log in.") if on else _("{name} can no longer log in.")
+        return text.format(name=username), None
+
+    return _answer(request, work)
+
+
+@post("/admin/staff/unlock", opt=FORM, sync_to_thread=True, include_in_schema=False)
+def unlock(request: AnyRequest, data: Form) -> Response[Any]:
+    _ = gettext_for(page_lang(request))
+    username = data.get("username", "")
+
+    def work() -> tuple[str, None]:
+        unlock_staff_user(services(request.app.state).db, username)
+        return _("{name} may log in again.").format(name=username), None
+
+    return _answer(request, work)
+
+
+@post("/admin/tokens", opt=FORM, sync_to_thread=True, include_in_schema=False)
+def add_token(request: AnyRequest, data: Form) -> Response[Any]:
+    _ = gettext_for(page_lang(request))
+    name, holder = data.get("name", "").strip(), data.get("holder", "")
+
+    def work() -> tuple[str, dict[str, str]]:
+        db = services(request.app.state).db
+        kind, _sep, value = holder.partition(":")
+        if not name or kind not in ("staff", "workshop") or not value.isdigit():
+            raise Refusal("request.invalid", detail="name and holder")
+        held = {"staff_user_id": int(value)} if kind == "staff" else {"workshop_id": int(value)}
+        _token_id, token = new_api_token(db, name=name[:120], **held)
+        return _("Token {name} issued.").format(name=name), {
+            "label": _("API token {name} (copy it now: it is not shown again)").format(
+                name=name), "value": token}
+
+    return _answer(request, work)
+
+
+@post("/admin/tokens/revoke", opt=FORM, sync_to_thread=True, include_in_schema=False)
+def revoke(request: AnyRequest, data: Form) -> Response[Any]:
+    _ = gettext_for(page_lang(request))
+    token_id = data.get("token_id", "")
+
+    def work() -> tuple[str, None]:
+        if not token_id.isdigit():
+            raise Refusal("token.not_found")
+        revoked = revoke_api_token(services(request.app.state).db, int(token_id))
+        return _("Token {name} revoked.").format(name=revoked.name), None
+
+    return _answer(request, work)
+
+
+route_handlers = [staff, add_staff, reset, switch, unlock, add_token, revoke]

@@ -1,0 +1,61 @@
+"""The admin console in chromium: an admin adds a desk login with a one-time password,
+the new colleague must choose their own password first, and a desk login is kept out
+of the admin pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser_live import LiveServer
+from playwright.sync_api import expect
+
+from oflocal.demo import STAFF_LOGINS
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+LOGINS = {login[2]: login for login in STAFF_LOGINS}
+
+
+def log_in(page: Any, role: str, username: str | None = None,
+           password: str | None = None) -> None:
+    page.goto("/login")
+    page.fill("input[name=username]", username or LOGINS[role][0])
+    page.fill("input[name=password]", password or LOGINS[role][3])
+    page.click("button[type=submit]")
+
+
+def test_admin_adds_a_colleague_who_sets_their_own_password(
+    desktop: Any, browser: Any, live_server: LiveServer, shoot: Callable[[Any, str], Path]
+) -> None:
+    page = desktop
+    log_in(page, "admin")
+    page.click("nav.pagenav >> text=スタッフ")
+    page.wait_for_url("**/admin/staff")
+    page.fill("#new-staff input[name=username]", "madoguchi2")
+    page.fill("#new-staff input[name=display_name]", "窓口2")
+    page.select_option("#new-staff select[name=role]", "desk")
+    page.click("#new-staff button[type=submit]")
+    expect(page.locator("p.done")).to_contain_text("madoguchi2")
+    one_time = page.locator("p.secret").inner_text().strip()
+    assert len(one_time) == 19
+    expect(page.locator("#staff tr[data-username=madoguchi2]")).to_contain_text(
+        "パスワード変更待ち")
+    shoot(page, "admin-staff.png")
+
+    colleague = browser.new_context(base_url=live_server.url, locale="ja-JP").new_page()
+    log_in(colleague, "desk", "madoguchi2", one_time)
+    colleague.wait_for_url("**/account/password")
+    colleague.goto("/desk")  # nothing else opens before the password is changed
+    colleague.wait_for_url("**/account/password")
+    colleague.fill("input[name=current_password]", one_time)
+    colleague.fill("input[name=new_password]", "my own desk password")
+    colleague.fill("input[name=new_password_again]", "my own desk password")
+    colleague.click("#password-form button[type=submit]")
+    colleague.wait_for_url("**/desk")
+    expect(colleague.locator("nav.pagenav a")).to_have_text(["販売窓口", "印刷", "パスワード"])
+    answer = colleague.goto("/admin/staff")
+    assert answer is not None and answer.status == 403
+    colleague.context.close()

@@ -1,0 +1,96 @@
+"""The admin console's staff and token page, through a browser session on both
+databases: every change goes through the auth services, secrets are shown once."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from oflocal.auth.accounts import staff_accounts
+from oflocal.auth.service import (
+    actor_from_token,
+    create_staff_user,
+    list_api_tokens,
+    login_staff,
+    open_session,
+)
+from oflocal.db.engine import Database
+from oflocal.demo import build_event
+from oflocal.settings import Settings
+from oflocal.vouchers.codes import CodeSigner
+from oflocal.web.app import create_app
+from oflocal.web.security import SESSION_COOKIE
+
+SECRET = re.compile(r'<p class="secret">([^<]+)</p>')
+
+
+class Admin:
+    def __init__(self, client: TestClient[Litestar], csrf: str) -> None:
+        self.client, self.csrf = client, csrf
+
+    def post(self, path: str, form: dict[str, str]) -> str:
+        answer = self.client.post(path, data={**form, "_csrf": self.csrf})
+        assert answer.status_code == 200, answer.text
+        return answer.text
+
+
+@pytest.fixture
+def admin(db: Database, signer: CodeSigner, secret: bytes,
+          tmp_path: Path) -> Iterator[Admin]:
+    with db.write() as session:
+        build_event(session, signer, slug="adm", workshops=2, booklets=0)
+    boss = create_staff_user(db, username="boss", display_name="事務局", role="admin",
+                             password="boss password 1")
+    actor = login_staff(db, "boss", "boss password 1")
+    assert actor.id == boss
+    token, csrf = open_session(db, actor, hours=1)
+    settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
+    with TestClient(app=create_app(settings, db)) as client:
+        client.cookies.set(SESSION_COOKIE, token)
+        yield Admin(client, csrf)
+
+
+def test_staff_logins_from_the_admin_page(admin: Admin, db: Database) -> None:
+    page = admin.client.get("/admin/staff")
+    assert page.status_code == 200 and "スタッフのログイン" in page.text
+    made = admin.post("/admin/staff", {"username": "uketsuke", "display_name": "受付",
+                                       "role": "desk"})
+    shown = SECRET.search(made)
+    assert shown is not None and "uketsuke の一時パスワード" in made
+    actor = login_staff(db, "uketsuke", shown.group(1))
+    assert (actor.role, actor.must_change_password) == ("desk", True)
+    assert shown.group(1) not in admin.client.get("/admin/staff").text  # shown once
+
+    taken = admin.client.post("/admin/staff", data={"_csrf": admin.csrf, "username": "uketsuke",
+                                                    "role": "desk"})
+    assert taken.status_code == 409 and "refusal" in taken.text
+
+    again = SECRET.search(admin.post("/admin/staff/reset", {"username": "uketsuke"}))
+    assert again is not None and again.group(1) != shown.group(1)
+    off = admin.post("/admin/staff/active", {"username": "uketsuke", "active": "no"})
+    assert "uketsuke はログインできなくなりました。" in off and "停止中" in off
+    states = {a.username: a.active for a in staff_accounts(db)}
+    assert states == {"boss": True, "uketsuke": False}
+    admin.post("/admin/staff/active", {"username": "uketsuke", "active": "yes"})
+    assert login_staff(db, "uketsuke", again.group(1)).role == "desk"
+
+
+def test_api_tokens_from_the_admin_page(admin: Admin, db: Database) -> None:
+    users = {a.username: a.id for a in staff_accounts(db)}
+    made = admin.post("/admin/tokens", {"name": "scanner", "holder": f"staff:{users['boss']}"})
+    token = SECRET.search(made)
+    assert token is not None and token.group(1).startswith("ofl_")
+    assert actor_from_token(db, token.group(1)) is not None
+    (listed,) = list_api_tokens(db)
+    assert listed.name == "scanner" and token.group(1) not in admin.client.get(
+        "/admin/staff").text
+    admin.post("/admin/tokens/revoke", {"token_id": str(listed.id)})
+    assert actor_from_token(db, token.group(1)) is None
+    bad = admin.client.post("/admin/tokens", data={"_csrf": admin.csrf, "name": "x",
+                                                   "holder": "nobody"})
+    assert bad.status_code == 422 and len(list_api_tokens(db)) == 1
