@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import date
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +20,7 @@ from oflocal.auth.service import check_pin, hash_secret
 from oflocal.db.engine import Database
 from oflocal.db.rows import unique_violation
 from oflocal.errors import Refusal
+from oflocal.events.invoice import invoice_number_warning
 from oflocal.events.models import Event, Workshop
 from oflocal.events.setup import (
     ProgrammeTerms,
@@ -28,6 +28,7 @@ from oflocal.events.setup import (
     add_workshop,
     create_event,
     create_programme,
+    update_event,
     update_workshop,
 )
 from oflocal.vouchers.models import Programme
@@ -51,17 +52,28 @@ def event_or_404(session: Session, event_id: int) -> Event:
     return event
 
 
-def new_event(db: Database, *, slug: str, name: str, committee_name: str, starts_on: date,
-              ends_on: date, committee_address: str = "", committee_phone: str = "") -> Event:
-    """An event with its chart of accounts. A taken slug: ``event.slug_taken``."""
+def new_event(db: Database, *, slug: str, **fields: Any) -> Event:
+    """An event with its chart of accounts (``fields``: see ``setup.EVENT_FIELDS``).
+    A taken slug: ``event.slug_taken``."""
     with _unique("event", ("slug",), Refusal("event.slug_taken", slug=slug)), \
             db.write() as session:
-        event = create_event(session, slug=slug, name=name, committee_name=committee_name,
-                             starts_on=starts_on, ends_on=ends_on,
-                             committee_address=committee_address,
-                             committee_phone=committee_phone)
+        event = create_event(session, slug=slug, **fields)
         session.flush()
         return event
+
+
+def edit_event(db: Database, event_id: int, changes: Mapping[str, Any]) -> Event:
+    """Change the event's name, dates or the committee's profile."""
+    with db.write() as session:
+        event = update_event(session, event_id, changes)
+        session.flush()
+        return event
+
+
+def event_warnings(event: Event) -> list[str]:
+    """What the committee should confirm (never a refusal): see ``events.invoice``."""
+    warning = invoice_number_warning(event.invoice_number)
+    return [warning] if warning else []
 
 
 def new_workshop(db: Database, event_id: int, details: WorkshopDetails, *,

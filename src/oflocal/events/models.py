@@ -44,6 +44,11 @@ class Event(Base):
     # 特定商取引法 / statements: who the committee is, printed on documents.
     committee_address: Mapped[str] = mapped_column(String(300), default="")
     committee_phone: Mapped[str] = mapped_column(String(40), default="")
+    # The committee as it presents itself (migration 0008): statements, covers, legal page.
+    venue: Mapped[str] = mapped_column(String(300), default="")
+    representative: Mapped[str] = mapped_column(String(120), default="")
+    committee_email: Mapped[str] = mapped_column(String(254), default="")
+    invoice_number: Mapped[str | None] = mapped_column(String(14))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # Settlement (migration 0002): the committee's Zengin requester data (the account the
     # bank debits) and the redemption fee rule (none / rate in basis points / fixed yen

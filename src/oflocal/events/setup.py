@@ -65,32 +65,55 @@ def add_months(day: date, months: int) -> date:
     raise AssertionError("unreachable")
 
 
-def create_event(
-    session: Session,
-    *,
-    slug: str,
-    name: str,
-    committee_name: str,
-    starts_on: date,
-    ends_on: date,
-    committee_address: str = "",
-    committee_phone: str = "",
-) -> Event:
-    if ends_on < starts_on:
+# What the committee may change about its event after creating it (the slug stays: it
+# is in every workshop's login).
+EVENT_FIELDS = frozenset({"name", "committee_name", "starts_on", "ends_on", "venue",
+                          "representative", "committee_address", "committee_phone",
+                          "committee_email", "invoice_number"})
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def check_event(fields: Mapping[str, Any]) -> None:
+    """The event's rules, for a new event and for every edit (checked as a whole)."""
+    if not str(fields.get("name", "")).strip():
+        raise Refusal("request.invalid", detail="name")
+    if not str(fields.get("committee_name", "")).strip():
+        raise Refusal("request.invalid", detail="committee_name")
+    if fields["ends_on"] < fields["starts_on"]:
         raise Refusal("programme.dates_invalid", detail="ends_on < starts_on")
-    event = Event(
-        slug=slug,
-        name=name,
-        committee_name=committee_name,
-        starts_on=starts_on,
-        ends_on=ends_on,
-        committee_address=committee_address,
-        committee_phone=committee_phone,
-        created_at=clock.now(),
-    )
+    email = fields.get("committee_email") or ""
+    if email and not EMAIL.fullmatch(email):
+        raise Refusal("request.invalid", detail="committee_email")
+    invoice = fields.get("invoice_number")
+    if invoice is not None and not INVOICE_NUMBER.fullmatch(invoice):
+        raise Refusal("workshop.invoice_number_invalid")
+
+
+def create_event(session: Session, *, slug: str, **fields: Any) -> Event:
+    """An event and its chart of accounts. ``fields``: name, committee_name, starts_on,
+    ends_on, and optionally the rest of :data:`EVENT_FIELDS`."""
+    unknown = set(fields) - EVENT_FIELDS
+    if unknown:
+        raise ValueError(f"not event fields: {sorted(unknown)}")
+    check_event(fields)
+    event = Event(slug=slug, created_at=clock.now(), **fields)
     session.add(event)
     session.flush()
     create_standard_accounts(session, event.id)
+    return event
+
+
+def update_event(session: Session, event_id: int, changes: Mapping[str, Any]) -> Event:
+    """Change the event's profile; the result is checked as a whole."""
+    unknown = set(changes) - EVENT_FIELDS
+    if unknown:
+        raise ValueError(f"not editable: {sorted(unknown)}")
+    event = session.get(Event, event_id, with_for_update=True)
+    if event is None:
+        raise Refusal("event.not_found")
+    check_event({**{f: getattr(event, f) for f in EVENT_FIELDS}, **changes})
+    for field_name, value in changes.items():
+        setattr(event, field_name, value)
     return event
 
 

@@ -1,0 +1,51 @@
+"""`oflocal event create|edit|show`: the same domain functions as the pages and the API,
+in a subprocess as a staff script would run them, on both databases."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+
+from oflocal.db.engine import Database
+from oflocal.events.models import Event
+
+
+def _cli(db_url: str, data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OFLOCAL_DATABASE_URL": db_url, "OFLOCAL_DATA_DIR": str(data_dir)}
+    return subprocess.run([sys.executable, "-c", "from oflocal.cli import main; main()", *args],
+                          env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_create_edit_show_an_event(db: Database, db_url: str, tmp_path: Path) -> None:
+    made = _cli(db_url, tmp_path, "event", "create", "tk-2026", "--name", "高岡クラフト",
+                "--committee", "高岡オープンファクトリー実行委員会", "--starts", "2026-10-10",
+                "--ends", "2026-10-12", "--invoice-number", "T1180301018772")
+    assert made.returncode == 0, made.stderr
+    assert "チェックディジット" in made.stderr  # a warning to confirm, not a refusal
+    edited = _cli(db_url, tmp_path, "event", "edit", "tk-2026", "--venue", "高岡市御旅屋町",
+                  "--email", "jimu@example.jp", "--invoice-number", "T1180301018771",
+                  "--representative", "山田太郎")
+    assert edited.returncode == 0 and edited.stderr == "", edited.stderr
+    with db.read() as session:
+        event = session.execute(select(Event)).scalar_one()
+        assert (event.venue, event.committee_email, event.invoice_number,
+                event.representative) == ("高岡市御旅屋町", "jimu@example.jp",
+                                          "T1180301018771", "山田太郎")
+    shown = _cli(db_url, tmp_path, "event", "show", "tk-2026")
+    assert shown.returncode == 0 and "高岡市御旅屋町" in shown.stdout and "山田太郎" in shown.stdout
+
+    for bad, code in ((["--ends", "2026-10-01"], "programme.dates_invalid"),
+                      (["--email", "not-an-address"], "request.invalid"),
+                      (["--invoice-number", "T123"], "workshop.invoice_number_invalid")):
+        refused = _cli(db_url, tmp_path, "event", "edit", "tk-2026", *bad)
+        assert refused.returncode == 2 and code in refused.stderr, refused.stderr
+    with db.read() as session:
+        event = session.execute(select(Event)).scalar_one()
+        assert str(event.ends_on) == "2026-10-12" and event.committee_email == "jimu@example.jp"
+    taken = _cli(db_url, tmp_path, "event", "create", "tk-2026", "--name", "x", "--committee",
+                 "y", "--starts", "2026-10-10", "--ends", "2026-10-12")
+    assert taken.returncode == 2 and "event.slug_taken" in taken.stderr
