@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
+from sqlalchemy import select
 
 from oflocal.auth.accounts import staff_accounts
 from oflocal.auth.service import (
@@ -21,6 +22,7 @@ from oflocal.auth.service import (
 )
 from oflocal.db.engine import Database
 from oflocal.demo import build_event
+from oflocal.events.models import Event
 from oflocal.settings import Settings
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.web.app import create_app
@@ -94,3 +96,30 @@ def test_api_tokens_from_the_admin_page(admin: Admin, db: Database) -> None:
     bad = admin.client.post("/admin/tokens", data={"_csrf": admin.csrf, "name": "x",
                                                    "holder": "nobody"})
     assert bad.status_code == 422 and len(list_api_tokens(db)) == 1
+
+
+def test_an_event_is_created_and_edited_from_the_admin_page(admin: Admin, db: Database) -> None:
+    form = {"slug": "takaoka-2027", "name": "高岡クラフト市場", "starts_on": "2027-10-09",
+            "ends_on": "2027-10-11", "venue": "御旅屋セリオ", "committee_name": "高岡実行委員会",
+            "representative": "山田花子", "committee_address": "富山県高岡市", "committee_phone":
+            "0766-00-1111", "committee_email": "jimu@example.jp", "invoice_number": ""}
+    empty = admin.client.get("/admin/events")
+    assert empty.status_code == 200 and 'id="new-event"' in empty.text
+    wrong = admin.client.post("/admin/events", data={**form, "ends_on": "2027-10-01",
+                                                     "_csrf": admin.csrf})
+    assert wrong.status_code == 422 and 'value="御旅屋セリオ"' in wrong.text  # kept as typed
+    made = admin.client.post("/admin/events", data={**form, "_csrf": admin.csrf},
+                             follow_redirects=False)
+    assert made.status_code == 303, made.text
+    page = admin.client.get(made.headers["location"])
+    assert "イベントを作成しました。" in page.text and "takaoka-2027" in page.text
+    event_url = made.headers["location"].split("?")[0]
+    saved = admin.post(event_url, {**form, "venue": "高岡駅前", "invoice_number":
+                                   "t1180301018772"})
+    assert "保存しました。" in saved and "チェックディジット" in saved  # a warning, saved
+    with db.read() as session:
+        event = session.execute(select(Event).where(Event.slug == "takaoka-2027")).scalar_one()
+        assert (event.venue, event.invoice_number, event.representative) == (
+            "高岡駅前", "T1180301018772", "山田花子")
+    taken = admin.client.post("/admin/events", data={**form, "_csrf": admin.csrf})
+    assert taken.status_code == 409

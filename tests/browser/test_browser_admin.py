@@ -59,3 +59,26 @@ def test_admin_adds_a_colleague_who_sets_their_own_password(
     answer = colleague.goto("/admin/staff")
     assert answer is not None and answer.status == 403
     colleague.context.close()
+
+
+def test_admin_creates_an_event_from_the_console(desktop: Any, live_server: LiveServer,
+                                                 shoot: Callable[[Any, str], Path]) -> None:
+    page = desktop
+    log_in(page, "admin")
+    page.click("nav.pagenav >> text=イベント")
+    page.wait_for_url("**/admin/events")
+    page.fill("#new-event input[name=slug]", "hana-2027")
+    page.fill("#new-event input[name=name]", "花のまちオープンファクトリー")
+    page.fill("#new-event input[name=starts_on]", "2027-05-14")
+    page.fill("#new-event input[name=ends_on]", "2027-05-16")
+    page.fill("#new-event input[name=committee_name]", "花のまち実行委員会")
+    page.fill("#new-event input[name=invoice_number]", "T1180301018772")
+    page.click("#new-event button[type=submit]")
+    page.wait_for_url("**/admin/events/*")
+    expect(page.locator("p.done")).to_have_text("イベントを作成しました。")
+    expect(page.locator("p.warning")).to_contain_text("チェックディジット")  # to confirm
+    page.fill("#edit-event input[name=venue]", "市民会館")
+    page.click("#edit-event button[type=submit]")
+    expect(page.locator("p.done")).to_have_text("保存しました。")
+    expect(page.locator("#edit-event input[name=venue]")).to_have_value("市民会館")
+    shoot(page, "admin-event.png")

@@ -1,4 +1,4 @@
-"""The committee's console for admins: staff logins and API tokens.
+"""The committee's console for admins: its events, staff logins and API tokens.
 
 Every form calls one domain function (``auth.accounts``, ``auth.service``) and shows
 the page again with what happened. A password or token the server makes is shown on
@@ -7,11 +7,13 @@ that answer only, once; the page never shows a secret twice.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from litestar import Response, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, Parameter
+from litestar.response import Redirect
 from sqlalchemy import select
 
 from oflocal.auth.accounts import generate_password, reset_password, set_active, staff_accounts
@@ -24,6 +26,7 @@ from oflocal.auth.service import (
     unlock_staff_user,
 )
 from oflocal.errors import Refusal
+from oflocal.events import changes
 from oflocal.events.models import Event, Workshop
 from oflocal.i18n import gettext_for
 from oflocal.web.api.common import ADMIN
@@ -152,4 +155,80 @@ def revoke(request: AnyRequest, data: Form) -> Response[Any]:
     return _answer(request, work)
 
 
-route_handlers = [staff, add_staff, reset, switch, unlock, add_token, revoke]
+# --------------------------------------------------------------------------- events
+
+EVENT_TEXT = ("name", "committee_name", "venue", "representative", "committee_address",
+              "committee_phone", "committee_email")
+
+
+def _event_fields(data: Form) -> dict[str, Any]:
+    """The event form as domain fields; dates refused in words if they are not dates."""
+    fields: dict[str, Any] = {name: data.get(name, "").strip() for name in EVENT_TEXT}
+    for name in ("starts_on", "ends_on"):
+        try:
+            fields[name] = date.fromisoformat(data.get(name, "").strip())
+        except ValueError as error:
+            raise Refusal("report.date_invalid") from error
+    fields["invoice_number"] = data.get("invoice_number", "").strip().upper() or None
+    return fields
+
+
+def _events_page(request: AnyRequest, *, status: int = 200, error: Refusal | None = None,
+                 form: Form | None = None) -> Response[Any]:
+    with services(request.app.state).db.read() as session:
+        events = session.execute(
+            select(Event).order_by(Event.starts_on.desc(), Event.id.desc())).scalars().all()
+    blank = dict.fromkeys(("slug", *EVENT_TEXT, "starts_on", "ends_on", "invoice_number"), "")
+    return page(request, "admin/events.html", status=status, events=events,
+                form={**blank, **(form or {})},
+                error=refusal_texts(error, page_lang(request)) if error else None)
+
+
+@get("/admin/events", opt={"roles": ADMIN}, sync_to_thread=True, include_in_schema=False)
+def events(request: AnyRequest) -> Response[Any]:
+    """The events, and a form to create one."""
+    return _events_page(request)
+
+
+@post("/admin/events", opt=FORM, sync_to_thread=True, include_in_schema=False)
+def add_event(request: AnyRequest, data: Form) -> Response[Any]:
+    try:
+        event = changes.new_event(services(request.app.state).db,
+                                  slug=data.get("slug", "").strip().lower(),
+                                  **_event_fields(data))
+    except Refusal as refusal:
+        return _events_page(request, status=refusal.status, error=refusal, form=data)
+    return Redirect(f"/admin/events/{event.id}?created=1", status_code=303)
+
+
+def _event_page(request: AnyRequest, event_id: int, *, status: int = 200,
+                error: Refusal | None = None, done: str | None = None,
+                form: Form | None = None) -> Response[Any]:
+    with services(request.app.state).db.read() as session:
+        event = changes.event_or_404(session, event_id)
+    return page(request, "admin/event.html", status=status, event=event, form=form,
+                warnings=changes.event_warnings(event), done=done,
+                error=refusal_texts(error, page_lang(request)) if error else None)
+
+
+@get("/admin/events/{event_id:int}", opt={"roles": ADMIN}, sync_to_thread=True,
+     include_in_schema=False)
+def event(request: AnyRequest, event_id: int,
+          created: str | None = Parameter(query="created", default=None)) -> Response[Any]:
+    """One event's name, dates and the committee's profile, to edit."""
+    _ = gettext_for(page_lang(request))
+    return _event_page(request, event_id, done=_("The event was created.") if created else None)
+
+
+@post("/admin/events/{event_id:int}", opt=FORM, sync_to_thread=True, include_in_schema=False)
+def edit_event(request: AnyRequest, event_id: int, data: Form) -> Response[Any]:
+    _ = gettext_for(page_lang(request))
+    try:
+        changes.edit_event(services(request.app.state).db, event_id, _event_fields(data))
+    except Refusal as refusal:
+        return _event_page(request, event_id, status=refusal.status, error=refusal, form=data)
+    return _event_page(request, event_id, done=_("Saved."))
+
+
+route_handlers = [staff, add_staff, reset, switch, unlock, add_token, revoke,
+                  events, add_event, event, edit_event]
