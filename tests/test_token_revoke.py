@@ -92,3 +92,13 @@ def test_a_token_cannot_revoke_itself(world: dict[str, int], db: Database,
         assert (refused.status_code, refused.json()["code"]) == (409, "token.own")
         assert client.delete(f"/api/v1/tokens/{other_id}", headers=headers).status_code == 200
         assert client.get("/api/v1/tokens", headers=headers).status_code == 200  # still in
+
+
+def test_a_token_for_nobody_is_a_clear_404(world: dict[str, int], db: Database) -> None:
+    from oflocal.errors import Refusal
+
+    for holder, code in (({"staff_user_id": 999}, "staff.not_found"),
+                         ({"workshop_id": 999}, "workshop.not_found")):
+        with pytest.raises(Refusal) as refused:
+            new_api_token(db, name="ghost", **holder)
+        assert refused.value.code == code

@@ -265,6 +265,10 @@ def new_api_token(db: Database, *, name: str, staff_user_id: int | None = None,
         raise Refusal("request.invalid", detail="a token belongs to one staff user or one workshop")
     token = "ofl_" + secrets.token_urlsafe(32)
     with db.write() as session:
+        if staff_user_id is not None and session.get(StaffUser, staff_user_id) is None:
+            raise Refusal("staff.not_found")
+        if workshop_id is not None and session.get(Workshop, workshop_id) is None:
+            raise Refusal("workshop.not_found")
         row = ApiToken(
             token_hash=token_hash(token),
             name=name,

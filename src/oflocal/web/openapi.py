@@ -12,8 +12,8 @@ Two pieces, both registered in ``web.app.create_app`` and nowhere else:
     ``web.errors`` and the codes of ``errors.MESSAGES`` for each status (see
     :func:`error_statuses` for which statuses a route has);
   - downloads under their real media types, as binary strings (``opt["download"]``);
-  - the ``Idempotency-Key`` header where the route reads one (its docstring says
-    "Needs `Idempotency-Key`" or "`Idempotency-Key` is optional", as docs/api.md does);
+  - the ``Idempotency-Key`` header where the route takes one (``opt["idempotency"]``,
+    the same declaration the server enforces and docs/api.md's route table shows);
   - a body the handler defaults (``data: X | None = None``) is not required;
   - ``Last-Modified`` of a file answer is an HTTP-date, not an ISO date-time.
 
@@ -22,7 +22,6 @@ tests/test_openapi_contract.py runs schemathesis against the app to keep it so.
 
 from __future__ import annotations
 
-import re
 from dataclasses import fields
 from typing import Any
 
@@ -53,8 +52,6 @@ CSV_SJIS = "text/csv; charset=Shift_JIS"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 JSON = "application/json"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# How docs/api.md (tests/test_api_docs.py) reads a route's docstring, too.
-IDEMPOTENCY = re.compile(r"`Idempotency-Key`(?: is optional)?", re.IGNORECASE)
 IDEMPOTENCY_KEY_PATTERN = "^[!-~]{1,200}$"  # idempotency.store.check_key: printable ASCII
 
 
@@ -156,12 +153,10 @@ def error_response(status: int) -> OpenAPIResponse:
 
 
 def idempotency_use(handler: HTTPRouteHandler) -> str | None:
-    """``"required"``, ``"optional"`` or None, from the docstring (as docs/api.md)."""
-    fn = getattr(handler.fn, "func", handler.fn)  # sync_to_thread wraps the function
-    match = IDEMPOTENCY.search(fn.__doc__ or "")
-    if match is None:
-        return None
-    return "optional" if "optional" in match.group(0) else "required"
+    """``"required"``, ``"optional"`` or None: what the route declares
+    (``opt["idempotency"]``), which is what ``web.api.common.idempotency`` enforces."""
+    use = handler.opt.get("idempotency")
+    return str(use) if use is not None else None
 
 
 def error_statuses(handler: HTTPRouteHandler, method: str, has_parameters: bool) -> set[int]:
@@ -171,7 +166,8 @@ def error_statuses(handler: HTTPRouteHandler, method: str, has_parameters: bool)
       route), 500 (a bug; logged) and 503 (the database is unavailable);
     * a route with roles: 403 (the role, or the CSRF token of a cookie session);
     * a route with parameters or a body: 404 (the thing named does not exist) and 422;
-    * a write: 409 (a state or database rule), 413 and 415 (the body);
+    * a write: 409 (a state or database rule), 413 and 415 (the body), 408 and 400
+      (a body that arrives too slowly or not at all: ``web.body``);
     * a route reading an ``Idempotency-Key``: 400 (missing or malformed);
     * and what ``opt["refuses"]`` names besides (e.g. a GET that can be blocked, 409).
     """
@@ -181,7 +177,7 @@ def error_statuses(handler: HTTPRouteHandler, method: str, has_parameters: bool)
     if has_parameters or method in UNSAFE:
         statuses |= {404, 422}
     if method in UNSAFE:
-        statuses |= {409, 413, 415}
+        statuses |= {400, 408, 409, 413, 415}
     if idempotency_use(handler) is not None:
         statuses.add(400)
     statuses |= {MESSAGES[code].status for code in handler.opt.get("refuses", ())}
