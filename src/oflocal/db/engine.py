@@ -76,6 +76,11 @@ class Database:
         self.url = normalise_database_url(url)
         self.engine = create_db_engine(self.url, **engine_kwargs)
         self._write_engine = self.engine.execution_options(**{_WRITE: True})
+        # One-statement reads on the hot path (who holds a bearer token): on PostgreSQL in
+        # autocommit, one round trip instead of BEGIN, SELECT and ROLLBACK. SQLite reads
+        # are local calls; its BEGIN is ours (see _configure_sqlite), so it keeps it.
+        self.lookup_engine = (self.engine if self.is_sqlite else
+                              self.engine.execution_options(isolation_level="AUTOCOMMIT"))
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self._write_engine, expire_on_commit=False)
         # Facts that never change once written (e.g. account ids), remembered per database
