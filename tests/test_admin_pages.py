@@ -123,3 +123,5 @@ def test_an_event_is_created_and_edited_from_the_admin_page(admin: Admin, db: Da
             "高岡駅前", "T1180301018772", "山田花子")
     taken = admin.client.post("/admin/events", data={**form, "_csrf": admin.csrf})
     assert taken.status_code == 409
+    half = admin.client.post(event_url, data={"_csrf": admin.csrf, "name": "x"})  # no dates
+    assert half.status_code == 422 and 'id="edit-event"' in half.text

@@ -173,14 +173,19 @@ def _event_fields(data: Form) -> dict[str, Any]:
     return fields
 
 
+def _as_typed(form: Form | None) -> dict[str, str]:
+    """A refused form shown again as typed; every field present (the page reads them all)."""
+    blank = dict.fromkeys(("slug", *EVENT_TEXT, "starts_on", "ends_on", "invoice_number"), "")
+    return {**blank, **(form or {})}
+
+
 def _events_page(request: AnyRequest, *, status: int = 200, error: Refusal | None = None,
                  form: Form | None = None) -> Response[Any]:
     with services(request.app.state).db.read() as session:
         events = session.execute(
             select(Event).order_by(Event.starts_on.desc(), Event.id.desc())).scalars().all()
-    blank = dict.fromkeys(("slug", *EVENT_TEXT, "starts_on", "ends_on", "invoice_number"), "")
     return page(request, "admin/events.html", status=status, events=events,
-                form={**blank, **(form or {})},
+                form=_as_typed(form),
                 error=refusal_texts(error, page_lang(request)) if error else None)
 
 
@@ -206,7 +211,8 @@ def _event_page(request: AnyRequest, event_id: int, *, status: int = 200,
                 form: Form | None = None) -> Response[Any]:
     with services(request.app.state).db.read() as session:
         event = changes.event_or_404(session, event_id)
-    return page(request, "admin/event.html", status=status, event=event, form=form,
+    return page(request, "admin/event.html", status=status, event=event,
+                form=_as_typed(form) if form is not None else None,
                 warnings=changes.event_warnings(event), done=done,
                 error=refusal_texts(error, page_lang(request)) if error else None)
 
