@@ -125,3 +125,20 @@ def test_an_event_is_created_and_edited_from_the_admin_page(admin: Admin, db: Da
     assert taken.status_code == 409
     half = admin.client.post(event_url, data={"_csrf": admin.csrf, "name": "x"})  # no dates
     assert half.status_code == 422 and 'id="edit-event"' in half.text
+
+
+def test_next_years_event_does_not_move_the_booths_or_the_treasurer(admin: Admin,
+                                                                     db: Database) -> None:
+    """Setting up next year's event must leave this year's the one pages pick."""
+    from datetime import date
+
+    from oflocal.events import changes
+
+    changes.new_event(db, slug="next-year", name="来年", committee_name="委員会",
+                      starts_on=date(2099, 10, 1), ends_on=date(2099, 10, 3))
+    login = admin.client.get("/booth/login")
+    assert re.search(r'<option value="adm"\s+selected>', login.text), login.text
+    with db.read() as session:
+        this_year = session.execute(select(Event.id).where(Event.slug == "adm")).scalar_one()
+    chosen = re.search(r'<option value="(\d+)"\s+selected>', admin.client.get("/treasurer").text)
+    assert chosen is not None and chosen.group(1) == str(this_year)

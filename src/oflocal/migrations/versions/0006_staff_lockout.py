@@ -30,7 +30,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("staff_user") as batch:
-        batch.drop_constraint(op.f("ck_staff_user_failed_logins"), type_="check")
-        batch.drop_column("locked_until")
-        batch.drop_column("failed_logins")
+    # Plain DROP COLUMN on both dialects (SQLite >= 3.35): a batch copy would drop and
+    # rebuild the table, which its foreign keys' rows refuse.
+    op.execute("ALTER TABLE staff_user DROP COLUMN locked_until")
+    op.execute("ALTER TABLE staff_user DROP COLUMN failed_logins")

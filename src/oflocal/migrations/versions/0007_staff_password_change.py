@@ -24,5 +24,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("staff_user") as batch:
-        batch.drop_column("must_change_password")
+    # Plain DROP COLUMN on both dialects (SQLite >= 3.35): a batch copy would drop and
+    # rebuild the table, which its foreign keys' rows refuse.
+    op.execute("ALTER TABLE staff_user DROP COLUMN must_change_password")

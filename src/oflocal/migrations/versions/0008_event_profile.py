@@ -29,6 +29,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("event") as batch:
-        for column in ("invoice_number", "committee_email", "representative", "venue"):
-            batch.drop_column(column)
+    # Plain DROP COLUMN on both dialects (SQLite >= 3.35): a batch copy would drop and
+    # rebuild the table, which its foreign keys' rows refuse.
+    op.execute("ALTER TABLE event DROP COLUMN invoice_number")
+    op.execute("ALTER TABLE event DROP COLUMN committee_email")
+    op.execute("ALTER TABLE event DROP COLUMN representative")
+    op.execute("ALTER TABLE event DROP COLUMN venue")

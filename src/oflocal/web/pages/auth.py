@@ -14,11 +14,11 @@ from litestar.datastructures import Cookie
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
 from litestar.response import Redirect
-from sqlalchemy import select
 
+from oflocal import clock
 from oflocal.auth.service import Actor, close_session, login_staff, login_workshop, open_session
 from oflocal.errors import Refusal
-from oflocal.events.models import Event
+from oflocal.events.listing import events_by_relevance
 from oflocal.web.pages.render import (
     AnyRequest,
     home_for,
@@ -37,10 +37,8 @@ EVERYONE = ("admin", "desk", "treasurer", "workshop")
 
 def _events(s: Services) -> list[dict[str, str]]:
     with s.db.read() as session:
-        rows = session.execute(
-            select(Event.slug, Event.name).order_by(Event.starts_on.desc(), Event.id.desc())
-        ).all()
-    return [{"slug": slug, "name": name} for slug, name in rows]
+        ranked = events_by_relevance(session, clock.tokyo_date(clock.now()))
+    return [{"slug": e.slug, "name": e.name} for e in ranked]
 
 
 def _start_session(s: Services, actor: Actor, target: str) -> Redirect:
@@ -77,7 +75,7 @@ def _booth_form(request: AnyRequest, *, status: int = 200, error: Refusal | None
                 event: str = "", workshop_code: str = "") -> Response[Any]:
     token, cookie = login_csrf_cookie(request)
     events = _events(services(request.app.state))
-    chosen = event or (events[0]["slug"] if len(events) == 1 else "")
+    chosen = event or (events[0]["slug"] if events else "")  # the event running today
     return page(
         request,
         "booth_login.html",

@@ -24,7 +24,8 @@ from sqlalchemy import select
 from oflocal import clock
 from oflocal.auth.service import Actor
 from oflocal.errors import Refusal
-from oflocal.events.models import Event, Workshop
+from oflocal.events.listing import events_by_relevance
+from oflocal.events.models import Workshop
 from oflocal.format import tokyo_minute
 from oflocal.i18n import gettext_for
 from oflocal.idempotency.store import IdempotencyKey, request_hash
@@ -59,8 +60,8 @@ def _actor(request: AnyRequest, data: Form) -> Actor:
 
 def _events(request: AnyRequest) -> list[tuple[int, str]]:
     with services(request.app.state).db.read() as session:
-        return [(i, n) for i, n in session.execute(
-            select(Event.id, Event.name).order_by(Event.starts_on.desc(), Event.id.desc()))]
+        return [(e.id, e.name) for e in
+                events_by_relevance(session, clock.tokyo_date(clock.now()))]
 
 
 def _event_id(request: AnyRequest, chosen: int | None) -> int | None:
