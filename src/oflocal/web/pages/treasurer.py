@@ -52,7 +52,7 @@ Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED
 FORM = {"roles": MONEY, "csrf": "form"}
 
 
-def _actor(request: AnyRequest, data: Form) -> Actor:
+def _actor(request: AnyRequest) -> Actor:
     actor = current_actor(request)
     assert actor is not None  # the roles guard let only a logged-in actor in, CSRF checked
     return actor
@@ -158,7 +158,7 @@ def overview(request: AnyRequest,
 @post("/treasurer/events/{event_id:int}/close", opt=FORM, sync_to_thread=True,
       include_in_schema=False)
 def close(request: AnyRequest, event_id: int, data: Form) -> Response[Any]:
-    actor = _actor(request, data)
+    actor = _actor(request)
     try:
         cutoff = _form_cutoff(data.get("cutoff", "")) if data.get("cutoff") else None
         if data.get("confirm") != "yes":  # irreversible: show what it will settle, then ask
@@ -193,7 +193,6 @@ def _confirm_close(request: AnyRequest, event_id: int, data: Form,
 @post("/treasurer/events/{event_id:int}/fee", opt=FORM, sync_to_thread=True,
       include_in_schema=False)
 def fee(request: AnyRequest, event_id: int, data: Form) -> Response[Any]:
-    _actor(request, data)
     _ = gettext_for(page_lang(request))
     try:
         set_fee_rule(services(request.app.state).db, event_id=event_id, rule=FeeRule(
@@ -207,7 +206,6 @@ def fee(request: AnyRequest, event_id: int, data: Form) -> Response[Any]:
 @post("/treasurer/events/{event_id:int}/requester", opt=FORM, sync_to_thread=True,
       include_in_schema=False)
 def requester(request: AnyRequest, event_id: int, data: Form) -> Response[Any]:
-    _actor(request, data)
     _ = gettext_for(page_lang(request))
     try:
         set_requester(services(request.app.state).db, event_id=event_id, data=RequesterData(
@@ -222,7 +220,7 @@ def requester(request: AnyRequest, event_id: int, data: Form) -> Response[Any]:
 @post("/treasurer/events/{event_id:int}/corrections", opt=FORM, sync_to_thread=True,
       include_in_schema=False)
 def correction(request: AnyRequest, event_id: int, data: Form) -> Response[Any]:
-    actor = _actor(request, data)
+    actor = _actor(request)
     _ = gettext_for(page_lang(request))
     db = services(request.app.state).db
     try:
@@ -269,7 +267,7 @@ def period(request: AnyRequest, period_id: int,
 @post("/treasurer/periods/{period_id:int}/paid", opt=FORM, sync_to_thread=True,
       include_in_schema=False)
 def paid(request: AnyRequest, period_id: int, data: Form) -> Response[Any]:
-    actor = _actor(request, data)
+    actor = _actor(request)
     try:
         day = _parse_day(data.get("transfer_date"))
         if day is None:
@@ -339,7 +337,7 @@ def _reports_page(request: AnyRequest, event_id: int | None, as_of: date | None,
 @post("/treasurer/programmes/{programme_id:int}/expire", opt=FORM, sync_to_thread=True,
       include_in_schema=False)
 def expire(request: AnyRequest, programme_id: int, data: Form) -> Response[Any]:
-    actor = _actor(request, data)
+    actor = _actor(request)
     _ = gettext_for(page_lang(request))
     event_id = _int(data.get("event_id")) or None
     try:
