@@ -18,11 +18,12 @@ from oflocal.auth.service import (
     create_staff_user,
     list_api_tokens,
     login_staff,
+    login_workshop,
     open_session,
 )
 from oflocal.db.engine import Database
 from oflocal.demo import build_event
-from oflocal.events.models import Event
+from oflocal.events.models import Event, Workshop
 from oflocal.settings import Settings
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.web.app import create_app
@@ -142,3 +143,36 @@ def test_next_years_event_does_not_move_the_booths_or_the_treasurer(admin: Admin
         this_year = session.execute(select(Event.id).where(Event.slug == "adm")).scalar_one()
     chosen = re.search(r'<option value="(\d+)"\s+selected>', admin.client.get("/treasurer").text)
     assert chosen is not None and chosen.group(1) == str(this_year)
+
+
+def test_workshops_from_the_admin_page(admin: Admin, db: Database) -> None:
+    with db.read() as session:
+        event_id = session.execute(select(Event.id).where(Event.slug == "adm")).scalar_one()
+    listing = admin.client.get(f"/admin/events/{event_id}/workshops", params={"q": "W01"})
+    assert listing.status_code == 200 and "W01" in listing.text and "W02" not in listing.text
+    form = {"code": "h10", "name": "山田木工", "name_kana": "ヤマダモッコウ", "craft": "木工",
+            "participating": "yes", "bank_code": "0001", "branch_code": "001",
+            "account_type": "1", "account_number": "1234567",
+            "account_holder_kana": "ヤマダモッコウ"}
+    half_bank = admin.client.post(f"/admin/events/{event_id}/workshops",
+                                  data={**form, "branch_code": "", "_csrf": admin.csrf})
+    assert half_bank.status_code == 422 and 'value="山田木工"' in half_bank.text
+    made = admin.client.post(f"/admin/events/{event_id}/workshops",
+                             data={**form, "_csrf": admin.csrf}, follow_redirects=False)
+    assert made.status_code == 303, made.text
+    url = made.headers["location"].split("?")[0]
+    with db.read() as session:
+        added = session.execute(select(Workshop).where(Workshop.code == "H10")).scalar_one()
+        assert (added.account_number, added.pin_hash) == ("1234567", None)
+    saved = admin.post(url, {**form, "participating": "", "invoice_number": "T1180301018772",
+                             "bank_code": "", "branch_code": "", "account_number": "",
+                             "account_holder_kana": ""})
+    assert "保存しました。" in saved and "チェックディジット" in saved
+    with db.read() as session:
+        changed = session.get(Workshop, added.id)
+        assert changed is not None
+        assert (changed.participating, changed.account_number) == (False, None)
+    pin = re.search(r'<p class="secret">(\d{4})</p>', admin.post(f"{url}/pin", {}))
+    assert pin is not None
+    assert login_workshop(db, event_slug="adm", workshop_code="H10", pin=pin.group(1)).id \
+        == added.id

@@ -82,3 +82,35 @@ def test_admin_creates_an_event_from_the_console(desktop: Any, live_server: Live
     expect(page.locator("p.done")).to_have_text("保存しました。")
     expect(page.locator("#edit-event input[name=venue]")).to_have_value("市民会館")
     shoot(page, "admin-event.png")
+
+
+def test_admin_adds_a_workshop_and_hands_out_its_pin(phone: Any, browser: Any,
+                                                     live_server: LiveServer) -> None:
+    """On a tablet-sized screen: find the event's workshops, add one, make its PIN; the
+    workshop then logs in at the booth with it."""
+    page = phone
+    log_in(page, "admin")
+    page.goto("/admin/events")
+    page.click("ul.event-list a:has-text('オープンファクトリー 2026')")  # the demo, running today
+    page.click("text=工房一覧")
+    page.wait_for_url("**/workshops")
+    page.fill("#new-workshop input[name=code]", "X77")  # the shared demo: sorts last
+    page.fill("#new-workshop input[name=name]", "北村鍛冶")
+    page.fill("#new-workshop input[name=name_kana]", "キタムラカジ")
+    page.fill("#new-workshop input[name=bank_code]", "0001")  # later tests pay it
+    page.fill("#new-workshop input[name=branch_code]", "001")
+    page.fill("#new-workshop input[name=account_number]", "7654300")
+    page.fill("#new-workshop input[name=account_holder_kana]", "キタムラカジ")
+    page.click("#new-workshop button[type=submit]")
+    expect(page.locator("p.done")).to_have_text("工房を追加しました。")
+    page.click("#new-pin")
+    pin = page.locator("#pin p.secret").inner_text().strip()
+    assert len(pin) == 4 and pin.isdigit()
+
+    booth = browser.new_context(base_url=live_server.url, locale="ja-JP").new_page()
+    booth.goto("/booth/login")
+    booth.fill("input[name=workshop_code]", "X77")
+    booth.fill("input[name=pin]", pin)
+    booth.click("form[action='/booth/login'] button[type=submit]")
+    booth.wait_for_url("**/booth")
+    booth.context.close()

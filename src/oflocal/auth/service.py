@@ -135,6 +135,34 @@ def set_workshop_pin(db: Database, *, event_slug: str, workshop_code: str, pin: 
         session.execute(delete(WebSession).where(WebSession.workshop_id == workshop.id))
 
 
+def generate_pin() -> str:
+    """A random 4-digit PIN for a workshop, shown once on the admin page."""
+    return f"{secrets.randbelow(10_000):04d}"
+
+
+def reset_workshop_pin(db: Database, workshop_id: int) -> str:
+    """A new random PIN (ends the workshop's sessions, lifts a lock); returns it once."""
+    with db.read() as session:
+        found = session.execute(
+            select(Event.slug, Workshop.code).join(Event, Event.id == Workshop.event_id)
+            .where(Workshop.id == workshop_id)
+        ).one_or_none()
+    if found is None:
+        raise Refusal("workshop.not_found")
+    pin = generate_pin()
+    set_workshop_pin(db, event_slug=found.slug, workshop_code=found.code, pin=pin)
+    return pin
+
+
+def unlock_workshop(db: Database, workshop_id: int) -> None:
+    """Let a workshop locked out by wrong PINs try again, keeping its PIN."""
+    with db.write() as session:
+        done = session.execute(update(Workshop).where(Workshop.id == workshop_id)
+                               .values(failed_pins=0, locked_until=None))
+        if affected(done) == 0:
+            raise Refusal("workshop.not_found")
+
+
 def _find_workshop(session, event_slug: str, code: str) -> Workshop | None:  # type: ignore[no-untyped-def]
     return session.execute(  # type: ignore[no-any-return]
         select(Workshop)

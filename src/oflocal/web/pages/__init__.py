@@ -12,7 +12,17 @@ from litestar.datastructures import CacheControlHeader
 from litestar.static_files import create_static_files_router
 
 from oflocal.i18n import load_all
-from oflocal.web.pages import account, admin, auth, booth, desk, home, printing, treasurer
+from oflocal.web.pages import (
+    account,
+    admin,
+    admin_workshops,
+    auth,
+    booth,
+    desk,
+    home,
+    printing,
+    treasurer,
+)
 from oflocal.web.pages.errors import render_refusal
 from oflocal.web.pages.render import STATIC_DIR, STATIC_PATH, template_config
 
@@ -25,7 +35,7 @@ def routers() -> list[Router]:
     pages = Router(
         path="/",
         route_handlers=[*home.route_handlers, *auth.route_handlers, *account.route_handlers,
-                        *admin.route_handlers,
+                        *admin.route_handlers, *admin_workshops.route_handlers,
                         *desk.route_handlers,
                         *booth.route_handlers, *printing.route_handlers,
                         *treasurer.route_handlers],

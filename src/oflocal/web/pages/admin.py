@@ -16,6 +16,7 @@ from litestar.params import Body, Parameter
 from litestar.response import Redirect
 from sqlalchemy import select
 
+from oflocal import clock
 from oflocal.auth.accounts import generate_password, reset_password, set_active, staff_accounts
 from oflocal.auth.models import ROLES
 from oflocal.auth.service import (
@@ -27,6 +28,7 @@ from oflocal.auth.service import (
 )
 from oflocal.errors import Refusal
 from oflocal.events import changes
+from oflocal.events.listing import events_by_relevance
 from oflocal.events.models import Event, Workshop
 from oflocal.i18n import gettext_for
 from oflocal.web.api.common import ADMIN
@@ -182,8 +184,7 @@ def _as_typed(form: Form | None) -> dict[str, str]:
 def _events_page(request: AnyRequest, *, status: int = 200, error: Refusal | None = None,
                  form: Form | None = None) -> Response[Any]:
     with services(request.app.state).db.read() as session:
-        events = session.execute(
-            select(Event).order_by(Event.starts_on.desc(), Event.id.desc())).scalars().all()
+        events = events_by_relevance(session, clock.tokyo_date(clock.now()))
     return page(request, "admin/events.html", status=status, events=events,
                 form=_as_typed(form),
                 error=refusal_texts(error, page_lang(request)) if error else None)
