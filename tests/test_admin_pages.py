@@ -176,3 +176,12 @@ def test_workshops_from_the_admin_page(admin: Admin, db: Database) -> None:
     assert pin is not None
     assert login_workshop(db, event_slug="adm", workshop_code="H10", pin=pin.group(1)).id \
         == added.id
+
+
+def test_banks_and_branches_are_found_by_name(admin: Admin) -> None:
+    found = admin.client.get("/admin/banks", params={"q": "高岡"}).json()
+    assert {"bank_code": "0144", "bank_name": "北陸", "branch_code": "201",
+            "branch_name": "高岡"} in found
+    assert found[0]["branch_code"] == ""  # banks first (高岡信金), then branches
+    assert admin.client.get("/admin/banks", params={"q": ""}).json() == []
+    assert admin.client.get("/admin/banks", params={"q": "ﾎｸﾘｸ"}).json()[0]["bank_code"] == "0144"

@@ -97,8 +97,11 @@ def test_admin_adds_a_workshop_and_hands_out_its_pin(phone: Any, browser: Any,
     page.fill("#new-workshop input[name=code]", "X77")  # the shared demo: sorts last
     page.fill("#new-workshop input[name=name]", "北村鍛冶")
     page.fill("#new-workshop input[name=name_kana]", "キタムラカジ")
-    page.fill("#new-workshop input[name=bank_code]", "0001")  # later tests pay it
-    page.fill("#new-workshop input[name=branch_code]", "001")
+    # The bank and branch chosen by name, as the committee knows them (later tests pay it).
+    page.fill("#new-workshop #bank-search", "高岡")
+    page.click("#bank-results button:has-text('0144 北陸  201 高岡')")
+    expect(page.locator("#new-workshop input[name=bank_code]")).to_have_value("0144")
+    expect(page.locator("#new-workshop input[name=branch_code]")).to_have_value("201")
     page.fill("#new-workshop input[name=account_number]", "7654300")
     page.fill("#new-workshop input[name=account_holder_kana]", "キタムラカジ")
     page.click("#new-workshop button[type=submit]")

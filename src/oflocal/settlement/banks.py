@@ -80,3 +80,45 @@ def lookup_branch(bank_code: str, branch_code: str) -> BranchInfo | None:
     return BranchInfo(
         bank=bank, code=branch.code, name=branch.name, name_kana=to_zengin_kana(branch.kana)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class BankChoice:
+    """One bank (branch code and name empty) or one branch, as a search offers it."""
+
+    bank_code: str
+    bank_name: str
+    branch_code: str
+    branch_name: str
+
+
+def _normal(text: str) -> str:
+    """Full-width digits and letters to half-width; case and spaces ignored."""
+    import unicodedata
+
+    return unicodedata.normalize("NFKC", text).replace(" ", "").lower()
+
+
+@functools.cache
+def _search_index() -> tuple[list[tuple[str, BankChoice]], list[tuple[str, BankChoice]]]:
+    """(banks, branches), each with its searchable text, built once per process."""
+    banks, branches = [], []
+    for bank in _banks().values():
+        banks.append(("|".join(_normal(t) for t in (bank.code, bank.name, bank.kana, bank.hira)),
+                      BankChoice(bank.code, bank.name, "", "")))
+        for branch in bank.branches.values():
+            text = "|".join(_normal(t) for t in (branch.name, branch.kana, branch.hira))
+            branches.append((text, BankChoice(bank.code, bank.name, branch.code, branch.name)))
+    return banks, branches
+
+
+def search_banks(query: str, limit: int = 30) -> list[BankChoice]:
+    """Banks, then branches, whose code, name, kana or hiragana contain ``query``:
+    typing 「高岡」 offers 高岡信用金庫 and every bank's 高岡支店."""
+    wanted = _normal(query)
+    if not wanted:
+        return []
+    banks, branches = _search_index()
+    found = [choice for text, choice in banks if wanted in text]
+    found += [choice for text, choice in branches if wanted in text][:limit]
+    return found[:limit]

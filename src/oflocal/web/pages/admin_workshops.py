@@ -7,6 +7,7 @@ shows the form again as typed, with the rule that refused it in plain words.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from litestar import Response, get, post
@@ -22,6 +23,7 @@ from oflocal.events.invoice import invoice_number_warning
 from oflocal.events.models import Workshop
 from oflocal.events.setup import BANK_FIELDS, WorkshopDetails
 from oflocal.i18n import gettext_for
+from oflocal.settlement.banks import search_banks
 from oflocal.web.api.common import ADMIN
 from oflocal.web.pages.render import AnyRequest, page, page_lang, refusal_texts
 from oflocal.web.state import services
@@ -149,4 +151,10 @@ def unlock(request: AnyRequest, workshop_id: int, data: Form) -> Response[Any]:
     return _one(request, workshop_id, done=_("The workshop may log in again."))
 
 
-route_handlers = [workshops, add_workshop, workshop, edit_workshop, new_pin, unlock]
+@get("/admin/banks", opt={"roles": ADMIN}, sync_to_thread=True, include_in_schema=False)
+def banks(q: str = Parameter(query="q", default="", max_length=40)) -> list[dict[str, str]]:
+    """Banks and branches whose code, name or kana contain ``q`` (the form's search)."""
+    return [asdict(choice) for choice in search_banks(q)]
+
+
+route_handlers = [workshops, add_workshop, workshop, edit_workshop, new_pin, unlock, banks]
