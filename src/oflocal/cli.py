@@ -286,6 +286,40 @@ def workshop_set_pin(code: str, event_slug: str, pin: str) -> None:
     click.echo(f"PIN set for {code.upper()}")
 
 
+@workshop.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--event", "event_slug", required=True, help="The event's short name.")
+@click.option("--dry-run", is_flag=True, help="Check and show what would change; save nothing.")
+def workshop_import(path: str, event_slug: str, dry_run: bool) -> None:
+    """Add or update the event's workshops from a CSV or XLSX file, all or nothing."""
+    from pathlib import Path
+
+    from sqlalchemy import select
+
+    from oflocal.events.models import Event
+    from oflocal.events.workshop_import import apply_import, plan_import, read_rows
+
+    file = Path(path)
+    rows = list(read_rows(file.name, file.read_bytes()))
+    with database().read() as session:
+        event_id = session.execute(
+            select(Event.id).where(Event.slug == event_slug)).scalar_one_or_none()
+        if event_id is None:
+            raise Refusal("event.not_found")
+        plan = plan_import(session, event_id, rows)
+    for problem in plan.problems:
+        click.echo(f"✕ row {problem.row} {problem.field}: {problem.message_ja}\n"
+                   f"  {problem.message_en}", err=True)
+    for warning in plan.warnings:
+        click.echo(f"! row {warning.row}: {warning.message_ja}", err=True)
+    if plan.problems:
+        raise Refusal("workshop.import_invalid", count=len(plan.problems))
+    click.echo(f"{plan.adds} to add, {plan.updates} to update")
+    if not dry_run:
+        apply_import(database(), event_id, rows)
+        click.echo("saved")
+
+
 @workshop.command("list")
 @click.option("--event", "event_slug", default="demo", show_default=True)
 def workshop_list(event_slug: str) -> None:

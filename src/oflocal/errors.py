@@ -222,6 +222,11 @@ MESSAGES: dict[str, Message] = {
         "工房コード「{code}」はこのイベントですでに使われています。",
         "The workshop code '{code}' is already used in this event.",
     ),
+    "workshop.import_invalid": Message(
+        422,
+        "取り込みファイルに{count}件の問題があるため、何も保存していません。",
+        "The file has {count} problem(s), so nothing was saved.",
+    ),
     "workshop.bank_invalid": Message(
         422,
         "口座情報の形式が正しくありません（{label}）。銀行コードは4桁、支店コードは3桁、"
