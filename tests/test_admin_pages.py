@@ -185,3 +185,34 @@ def test_banks_and_branches_are_found_by_name(admin: Admin) -> None:
     assert found[0]["branch_code"] == ""  # banks first (高岡信金), then branches
     assert admin.client.get("/admin/banks", params={"q": ""}).json() == []
     assert admin.client.get("/admin/banks", params={"q": "ﾎｸﾘｸ"}).json()[0]["bank_code"] == "0144"
+
+
+def test_the_workshop_list_is_imported_from_the_page(admin: Admin, db: Database) -> None:
+    from oflocal.events.workshop_import import read_rows
+    from test_workshop_import import row, xlsx
+
+    with db.read() as session:
+        event_id = session.execute(select(Event.id).where(Event.slug == "adm")).scalar_one()
+        before = len(session.execute(select(Workshop.id)).all())
+    url = f"/admin/events/{event_id}/workshops/import"
+    spreadsheet = "application/octet-stream"
+    bad = admin.client.post(url, data={"_csrf": admin.csrf}, files={
+        "file": ("firms.xlsx", xlsx([row(1), row(2, フリガナ="山田")]), spreadsheet)})
+    assert bad.status_code == 422 and "何も保存していません" in bad.text and "行 3" in bad.text
+    good = admin.client.post(url, data={"_csrf": admin.csrf}, files={
+        "file": ("firms.xlsx", xlsx([row(n) for n in range(1, 58)]), spreadsheet)})
+    assert good.status_code == 200 and "追加 57 件、更新 0 件。" in good.text
+    with db.read() as session:
+        assert len(session.execute(select(Workshop.id)).all()) == before  # not yet
+    rows = re.search(r'<textarea name="rows" hidden>([^<]*)</textarea>', good.text)
+    assert rows is not None
+    import html
+
+    saved = admin.post(f"{url}/confirm", {"rows": html.unescape(rows.group(1))})
+    assert "取り込みました：追加 57 件、更新 0 件。" in saved
+    with db.read() as session:
+        assert len(session.execute(select(Workshop.id)).all()) == before + 57
+    template = admin.client.get("/admin/workshops-template.xlsx")
+    assert template.status_code == 200
+    (example,) = list(read_rows("workshops.xlsx", template.content))
+    assert example["コード"] == "W01" and example["口座名義"] == "ヤマダモクコウシヨ"

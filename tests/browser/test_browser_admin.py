@@ -117,3 +117,36 @@ def test_admin_adds_a_workshop_and_hands_out_its_pin(phone: Any, browser: Any,
     booth.click("form[action='/booth/login'] button[type=submit]")
     booth.wait_for_url("**/booth")
     booth.context.close()
+
+
+def test_admin_imports_fifty_seven_workshops_from_xlsx(desktop: Any, live_server: LiveServer,
+                                                       tmp_path: Path) -> None:
+    """The issue's committee of 57 firms: one file, a check that names a bad row and
+    saves nothing, then the fixed file, all saved."""
+    from datetime import date
+
+    from oflocal.events import changes
+    from test_workshop_import import row, xlsx
+
+    event = changes.new_event(live_server.db, slug="imp-2027", name="取り込みの会",
+                              committee_name="委員会", starts_on=date(2027, 6, 1),
+                              ends_on=date(2027, 6, 3))
+    broken, fixed = tmp_path / "broken.xlsx", tmp_path / "firms.xlsx"
+    broken.write_bytes(xlsx([row(n, **({"銀行コード": "9998"} if n == 30 else {}))
+                             for n in range(1, 58)]))
+    fixed.write_bytes(xlsx([row(n) for n in range(1, 58)]))
+    page = desktop
+    log_in(page, "admin")
+    page.goto(f"/admin/events/{event.id}/workshops")
+    page.set_input_files("#import-form input[type=file]", str(broken))
+    page.click("#import-form button[type=submit]")
+    expect(page.locator("#import-problems")).to_contain_text("行 31")
+    expect(page.locator("#import-confirm")).to_have_count(0)
+    page.goto(f"/admin/events/{event.id}/workshops")
+    expect(page.locator("#workshops tbody tr")).to_have_text(["工房が見つかりません。"])
+    page.set_input_files("#import-form input[type=file]", str(fixed))
+    page.click("#import-form button[type=submit]")
+    expect(page.locator("#import-summary")).to_have_text("追加 57 件、更新 0 件。")
+    page.click("#import-confirm")
+    expect(page.locator("p.done")).to_have_text("取り込みました：追加 57 件、更新 0 件。")
+    expect(page.locator("#workshops tbody tr")).to_have_count(57)

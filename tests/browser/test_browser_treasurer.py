@@ -21,6 +21,7 @@ from sqlalchemy import select
 from oflocal.demo import STAFF_LOGINS
 from oflocal.events.models import Workshop
 from oflocal.settlement.close import close_period
+from oflocal.vouchers.models import Programme
 from oflocal.vouchers.redeem import redeem_tickets
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -42,7 +43,10 @@ def _redeem_some(live_server: LiveServer) -> tuple[int, int]:
     """Redeem 4 + 2 tickets at the first two workshops; returns their face values."""
     codes = live_server.sold_tickets(1)
     with live_server.db.read() as session:
-        workshops = session.execute(select(Workshop.id).order_by(Workshop.code)).scalars().all()
+        workshops = session.execute(  # the demo event's (other tests add events)
+            select(Workshop.id).join(Programme, Programme.event_id == Workshop.event_id)
+            .where(Programme.id == live_server.programme_id).order_by(Workshop.code)
+        ).scalars().all()
     totals = []
     for workshop_id, mine in ((workshops[0], codes[:4]), (workshops[1], codes[4:6])):
         body = redeem_tickets(live_server.db, live_server.signer, workshop_id=workshop_id,
@@ -126,7 +130,8 @@ def test_treasurer_pages_fit_a_phone(phone: Any, live_server: LiveServer) -> Non
     page = phone
     _redeem_some(live_server)
     with live_server.db.read() as session:
-        event_id = session.execute(select(Workshop.event_id).limit(1)).scalar_one()
+        event_id = session.execute(select(Programme.event_id).where(
+            Programme.id == live_server.programme_id)).scalar_one()
     period = close_period(live_server.db, event_id=event_id, actor="test").body
     login_treasurer(page)
     for path in ("/treasurer", f"/treasurer/periods/{period['period_id']}", "/treasurer/reports"):

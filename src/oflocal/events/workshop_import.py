@@ -205,3 +205,19 @@ def apply_import(db: Database, event_id: int, rows: list[dict[str, str]]) -> Imp
                 workshop = add_workshop(session, event_id, WorkshopDetails(code=code, **details))
             workshop.participating = participating
         return plan
+
+
+def template_xlsx() -> bytes:
+    """The spreadsheet to fill in: the header row (Japanese names) and one example."""
+    import xlsxwriter
+
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"in_memory": True})
+    sheet = book.add_worksheet("工房")
+    sheet.write_row(0, 0, [aliases[0] for aliases in COLUMNS.values()])
+    sheet.write_row(1, 0, ["W01", "山田木工所", "ヤマダモクコウシヨ", "木工", "ろくろ、鉋",
+                           "ろくろで器を挽く工房です。", "0766-00-0000", "", "1", "0144", "201",
+                           "1", "1234567", "ヤマダモクコウシヨ"])
+    sheet.set_column(0, len(COLUMNS) - 1, 14)
+    book.close()
+    return out.getvalue()

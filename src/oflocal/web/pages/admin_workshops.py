@@ -7,10 +7,12 @@ shows the form again as typed, with the rule that refused it in plain words.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from typing import Annotated, Any
 
 from litestar import Response, get, post
+from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
 from litestar.response import Redirect
@@ -22,6 +24,7 @@ from oflocal.events import changes
 from oflocal.events.invoice import invoice_number_warning
 from oflocal.events.models import Workshop
 from oflocal.events.setup import BANK_FIELDS, WorkshopDetails
+from oflocal.events.workshop_import import apply_import, plan_import, read_rows, template_xlsx
 from oflocal.i18n import gettext_for
 from oflocal.settlement.banks import search_banks
 from oflocal.web.api.common import ADMIN
@@ -30,6 +33,7 @@ from oflocal.web.state import services
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 FORM = {"roles": ADMIN, "csrf": "form"}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 TEXT = ("name", "name_kana", "craft", "introduction", "tools", "contact")
 FIELDS = ("code", *TEXT, "invoice_number", "participating", *BANK_FIELDS)
 
@@ -71,7 +75,8 @@ def workshops(request: AnyRequest, event_id: int,
 
 
 def _list(request: AnyRequest, event_id: int, q: str, *, status: int = 200,
-          error: Refusal | None = None, form: Form | None = None) -> Response[Any]:
+          error: Refusal | None = None, form: Form | None = None,
+          done: str | None = None) -> Response[Any]:
     with services(request.app.state).db.read() as session:
         event = changes.event_or_404(session, event_id)
         query = select(Workshop).where(Workshop.event_id == event_id).order_by(Workshop.code)
@@ -81,7 +86,7 @@ def _list(request: AnyRequest, event_id: int, q: str, *, status: int = 200,
                                     Workshop.name_kana.ilike(like)))
         rows = session.execute(query).scalars().all()
     return page(request, "admin/workshops.html", status=status, event=event, workshops=rows,
-                q=q, form=_as_typed(form),
+                q=q, form=_as_typed(form), done=done,
                 error=refusal_texts(error, page_lang(request)) if error else None)
 
 
@@ -151,10 +156,62 @@ def unlock(request: AnyRequest, workshop_id: int, data: Form) -> Response[Any]:
     return _one(request, workshop_id, done=_("The workshop may log in again."))
 
 
+# ------------------------------------------------------------------------- the import
+
+
+@post("/admin/events/{event_id:int}/workshops/import", opt=FORM, sync_to_thread=True,
+      include_in_schema=False)
+def import_preview(request: AnyRequest, event_id: int, data: Annotated[
+        dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]) -> Response[Any]:
+    """Step 1: read the file and show what it would do, every bad row named; nothing is
+    saved. The rows travel to step 2 in the page (checked again there)."""
+    upload = data.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return _list(request, event_id, "", status=422,
+                     error=Refusal("request.invalid", detail="file"))
+    rows = list(read_rows(upload.filename, upload.file.read()))
+    with services(request.app.state).db.read() as session:
+        event = changes.event_or_404(session, event_id)
+        plan = plan_import(session, event_id, rows)
+    return page(request, "admin/workshop_import.html", event=event, plan=plan,
+                filename=upload.filename, rows_json=json.dumps(rows, ensure_ascii=False),
+                status=422 if plan.problems else 200)
+
+
+@post("/admin/events/{event_id:int}/workshops/import/confirm", opt=FORM, sync_to_thread=True,
+      include_in_schema=False)
+def import_confirm(request: AnyRequest, event_id: int, data: Form) -> Response[Any]:
+    """Step 2: all rows or none."""
+    _ = gettext_for(page_lang(request))
+    try:
+        rows = json.loads(data.get("rows", "[]"))
+        if not (isinstance(rows, list) and all(isinstance(r, dict) for r in rows)):
+            raise ValueError("rows")
+        plan = apply_import(services(request.app.state).db, event_id,
+                            [{str(k): str(v) for k, v in r.items()} for r in rows])
+    except ValueError:
+        return _list(request, event_id, "", status=422,
+                     error=Refusal("request.invalid", detail="rows"))
+    except Refusal as refusal:
+        return _list(request, event_id, "", status=refusal.status, error=refusal)
+    done = _("Imported: {adds} added, {updates} updated.").format(adds=plan.adds,
+                                                                  updates=plan.updates)
+    return _list(request, event_id, "", done=done)
+
+
+@get("/admin/workshops-template.xlsx", opt={"roles": ADMIN}, sync_to_thread=True,
+     include_in_schema=False)
+def import_template() -> Response[bytes]:
+    """The import's spreadsheet: the header row and one example workshop."""
+    return Response(template_xlsx(), headers={
+        "Content-Type": XLSX, "Content-Disposition": 'attachment; filename="workshops.xlsx"'})
+
+
 @get("/admin/banks", opt={"roles": ADMIN}, sync_to_thread=True, include_in_schema=False)
 def banks(q: str = Parameter(query="q", default="", max_length=40)) -> list[dict[str, str]]:
     """Banks and branches whose code, name or kana contain ``q`` (the form's search)."""
     return [asdict(choice) for choice in search_banks(q)]
 
 
-route_handlers = [workshops, add_workshop, workshop, edit_workshop, new_pin, unlock, banks]
+route_handlers = [workshops, add_workshop, workshop, edit_workshop, new_pin, unlock, banks,
+                  import_preview, import_confirm, import_template]
