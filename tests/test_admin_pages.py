@@ -216,3 +216,19 @@ def test_the_workshop_list_is_imported_from_the_page(admin: Admin, db: Database)
     assert template.status_code == 200
     (example,) = list(read_rows("workshops.xlsx", template.content))
     assert example["コード"] == "W01" and example["口座名義"] == "ヤマダモクコウシヨ"
+
+
+def test_pin_slips_for_the_workshops_without_a_pin(admin: Admin, db: Database) -> None:
+    from oflocal.auth.service import set_workshop_pin
+
+    with db.read() as session:
+        event_id = session.execute(select(Event.id).where(Event.slug == "adm")).scalar_one()
+    set_workshop_pin(db, event_slug="adm", workshop_code="W01", pin="2468")  # keeps its PIN
+    slips = admin.post(f"/admin/events/{event_id}/pin-slips", {})
+    issued = re.findall(r'<code>(W\d\d)</code></dd>\s*<dt>PIN</dt><dd class="slip-pin">'
+                        r'<code>(\d{4})</code>', slips)
+    assert [code for code, _pin in issued] == ["W02"] and "一度だけ" in slips
+    assert login_workshop(db, event_slug="adm", workshop_code="W02", pin=issued[0][1])
+    assert login_workshop(db, event_slug="adm", workshop_code="W01", pin="2468")
+    again = admin.post(f"/admin/events/{event_id}/pin-slips", {})
+    assert "すべての工房にPINがあります" in again and 'class="slip"' not in again

@@ -150,3 +150,7 @@ def test_admin_imports_fifty_seven_workshops_from_xlsx(desktop: Any, live_server
     page.click("#import-confirm")
     expect(page.locator("p.done")).to_have_text("取り込みました：追加 57 件、更新 0 件。")
     expect(page.locator("#workshops tbody tr")).to_have_count(57)
+    # Their PINs, on slips to print and cut: one each, shown once.
+    page.click("#pin-slips button[type=submit]")
+    expect(page.locator("#slips .slip")).to_have_count(57)
+    expect(page.locator("#slips .slip").first).to_contain_text("F01")

@@ -154,6 +154,28 @@ def reset_workshop_pin(db: Database, workshop_id: int) -> str:
     return pin
 
 
+def issue_missing_pins(db: Database, event_id: int) -> list[tuple[str, str, str]]:
+    """A random PIN for every workshop of the event that has none yet: (code, name, PIN),
+    by code, for the slips to hand out. Workshops that have a PIN keep it (their phones
+    stay logged in); a PIN set meanwhile by someone else is not overwritten."""
+    with db.read() as session:
+        missing = session.execute(
+            select(Workshop.id, Workshop.code, Workshop.name)
+            .where(Workshop.event_id == event_id, Workshop.pin_hash.is_(None))
+            .order_by(Workshop.code)
+        ).all()
+    pins = [(row, generate_pin()) for row in missing]
+    hashed = [(row, pin, hash_secret(pin)) for row, pin in pins]  # slow: before the write
+    issued = []
+    with db.write() as session:
+        for row, pin, digest in hashed:
+            done = session.execute(update(Workshop).where(
+                Workshop.id == row.id, Workshop.pin_hash.is_(None)).values(pin_hash=digest))
+            if affected(done) == 1:
+                issued.append((row.code, row.name, pin))
+    return issued
+
+
 def unlock_workshop(db: Database, workshop_id: int) -> None:
     """Let a workshop locked out by wrong PINs try again, keeping its PIN."""
     with db.write() as session:

@@ -18,7 +18,7 @@ from litestar.params import Body, Parameter
 from litestar.response import Redirect
 from sqlalchemy import or_, select
 
-from oflocal.auth.service import reset_workshop_pin, unlock_workshop
+from oflocal.auth.service import issue_missing_pins, reset_workshop_pin, unlock_workshop
 from oflocal.errors import Refusal
 from oflocal.events import changes
 from oflocal.events.invoice import invoice_number_warning
@@ -156,6 +156,17 @@ def unlock(request: AnyRequest, workshop_id: int, data: Form) -> Response[Any]:
     return _one(request, workshop_id, done=_("The workshop may log in again."))
 
 
+@post("/admin/events/{event_id:int}/pin-slips", opt=FORM, sync_to_thread=True,
+      include_in_schema=False)
+def pin_slips(request: AnyRequest, event_id: int, data: Form) -> Response[Any]:
+    """A PIN for every workshop without one, on slips to print and cut (shown once)."""
+    db = services(request.app.state).db
+    with db.read() as session:
+        event = changes.event_or_404(session, event_id)
+    slips = issue_missing_pins(db, event_id)
+    return page(request, "admin/pin_slips.html", event=event, slips=slips)
+
+
 # ------------------------------------------------------------------------- the import
 
 
@@ -214,4 +225,4 @@ def banks(q: str = Parameter(query="q", default="", max_length=40)) -> list[dict
 
 
 route_handlers = [workshops, add_workshop, workshop, edit_workshop, new_pin, unlock, banks,
-                  import_preview, import_confirm, import_template]
+                  import_preview, import_confirm, import_template, pin_slips]
