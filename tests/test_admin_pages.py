@@ -26,6 +26,7 @@ from oflocal.demo import build_event
 from oflocal.events.models import Event, Workshop
 from oflocal.settings import Settings
 from oflocal.vouchers.codes import CodeSigner
+from oflocal.vouchers.models import Programme
 from oflocal.web.app import create_app
 from oflocal.web.security import SESSION_COOKIE
 
@@ -232,3 +233,28 @@ def test_pin_slips_for_the_workshops_without_a_pin(admin: Admin, db: Database) -
     assert login_workshop(db, event_slug="adm", workshop_code="W01", pin="2468")
     again = admin.post(f"/admin/events/{event_id}/pin-slips", {})
     assert "すべての工房にPINがあります" in again and 'class="slip"' not in again
+
+
+def test_a_programme_is_set_up_from_the_admin_page(admin: Admin, db: Database) -> None:
+    with db.read() as session:
+        event_id = session.execute(select(Event.id).where(Event.slug == "adm")).scalar_one()
+    url = f"/admin/events/{event_id}/programmes"
+    page = admin.client.get(url)
+    assert page.status_code == 200 and 'value="500, 500, 500, 500, 500, 500"' in page.text
+    form = {"name": "工房めぐり券2", "price": "2,500", "face_value": "3000",
+            "denominations": "1000, 1000, 500, 500", "sales_starts_at": "2026-10-01T09:00",
+            "sales_ends_at": "2026-10-03T17:00", "issue_date": "2026-10-01",
+            "valid_from": "2026-10-01", "valid_until": "2027-06-30", "premium_budget": "100000",
+            "max_booklets_per_sale": "5", "breakage_rule": "breakage"}
+    long = admin.client.post(url, data={**form, "_csrf": admin.csrf})
+    assert long.status_code == 422 and "6か月" in long.text and 'value="2027-06-30"' in long.text
+    wrong_sum = admin.client.post(url, data={**form, "valid_until": "2026-10-03",
+                                             "denominations": "1000, 1000", "_csrf": admin.csrf})
+    assert wrong_sum.status_code == 422
+    made = admin.post(url, {**form, "validity_override": "yes"})
+    assert "企画「工房めぐり券2」を作成しました。" in made and "資金決済法" in made  # warned
+    with db.read() as session:
+        programme = session.execute(select(Programme).where(Programme.name == "工房めぐり券2")
+                                    ).scalar_one()
+        assert (programme.price, programme.denominations, programme.validity_override) == (
+            2500, [1000, 1000, 500, 500], True)

@@ -154,3 +154,25 @@ def test_admin_imports_fifty_seven_workshops_from_xlsx(desktop: Any, live_server
     page.click("#pin-slips button[type=submit]")
     expect(page.locator("#slips .slip")).to_have_count(57)
     expect(page.locator("#slips .slip").first).to_contain_text("F01")
+
+
+def test_admin_sets_up_a_voucher_programme(desktop: Any, live_server: LiveServer) -> None:
+    """The form starts from the event's own dates and the usual ¥2,500 for ¥3,000."""
+    from datetime import date
+
+    from oflocal.events import changes
+
+    # Last year's dates: a newer programme would come first on the shared printing page.
+    event = changes.new_event(live_server.db, slug="prog-2025", name="企画の会",
+                              committee_name="委員会", starts_on=date(2025, 9, 10),
+                              ends_on=date(2025, 9, 12))
+    page = desktop
+    log_in(page, "admin")
+    page.goto(f"/admin/events/{event.id}")
+    page.click("text=商品券")
+    page.wait_for_url("**/programmes")
+    expect(page.locator("#new-programme input[name=valid_until]")).to_have_value("2025-09-12")
+    page.fill("#new-programme input[name=name]", "工房めぐりチケット")
+    page.click("#new-programme button[type=submit]")
+    expect(page.locator("p.done")).to_have_text("企画「工房めぐりチケット」を作成しました。")
+    expect(page.locator("#programmes tbody tr")).to_contain_text(["¥2,500"])

@@ -15,6 +15,7 @@ from oflocal.i18n import load_all
 from oflocal.web.pages import (
     account,
     admin,
+    admin_programmes,
     admin_workshops,
     auth,
     booth,
@@ -36,6 +37,7 @@ def routers() -> list[Router]:
         path="/",
         route_handlers=[*home.route_handlers, *auth.route_handlers, *account.route_handlers,
                         *admin.route_handlers, *admin_workshops.route_handlers,
+                        *admin_programmes.route_handlers,
                         *desk.route_handlers,
                         *booth.route_handlers, *printing.route_handlers,
                         *treasurer.route_handlers],
