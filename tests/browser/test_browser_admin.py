@@ -151,7 +151,8 @@ def test_admin_imports_fifty_seven_workshops_from_xlsx(desktop: Any, live_server
     expect(page.locator("p.done")).to_have_text("取り込みました：追加 57 件、更新 0 件。")
     expect(page.locator("#workshops tbody tr")).to_have_count(57)
     # Their PINs, on slips to print and cut: one each, shown once.
-    page.click("#pin-slips button[type=submit]")
+    with page.expect_navigation(timeout=60_000):  # 57 argon2 hashes: a few seconds
+        page.click("#pin-slips button[type=submit]", no_wait_after=True)
     expect(page.locator("#slips .slip")).to_have_count(57)
     expect(page.locator("#slips .slip").first).to_contain_text("F01")
 
