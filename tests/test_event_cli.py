@@ -49,3 +49,26 @@ def test_create_edit_show_an_event(db: Database, db_url: str, tmp_path: Path) ->
     taken = _cli(db_url, tmp_path, "event", "create", "tk-2026", "--name", "x", "--committee",
                  "y", "--starts", "2026-10-10", "--ends", "2026-10-12")
     assert taken.returncode == 2 and "event.slug_taken" in taken.stderr
+
+
+def test_a_programme_from_the_command_line(db: Database, db_url: str, tmp_path: Path) -> None:
+    made = _cli(db_url, tmp_path, "event", "create", "tk-2026", "--name", "高岡クラフト",
+                "--committee", "委員会", "--starts", "2026-10-10", "--ends", "2026-10-12")
+    assert made.returncode == 0, made.stderr
+    common = ["programme", "create", "--event", "tk-2026", "--name", "工房めぐり券",
+              "--price", "2500", "--face", "3000", "--denominations", "500,500,500,500,500,500",
+              "--sales-start", "2026-10-10T09:00", "--sales-end", "2026-10-12T17:00",
+              "--issue-date", "2026-10-10", "--valid-from", "2026-10-10", "--budget", "500000"]
+    long = _cli(db_url, tmp_path, *common, "--valid-until", "2027-06-30")
+    assert long.returncode == 2 and "programme.validity_too_long" in long.stderr
+    allowed = _cli(db_url, tmp_path, *common, "--valid-until", "2027-06-30",
+                   "--allow-long-validity")
+    assert allowed.returncode == 0 and "資金決済法" in allowed.stderr  # a warning
+    short = _cli(db_url, tmp_path, *common, "--valid-until", "2026-10-12")
+    assert short.returncode == 0 and "¥2,500 for ¥3,000" in short.stdout, short.stderr
+    with db.read() as session:
+        from oflocal.vouchers.models import Programme
+
+        validity = sorted(str(v) for v in session.execute(
+            select(Programme.valid_until)).scalars())
+        assert validity == ["2026-10-12", "2027-06-30"]

@@ -15,7 +15,7 @@ import click
 from oflocal import clock
 from oflocal.cli_base import OflocalGroup, database, settings, signer
 from oflocal.errors import Refusal
-from oflocal.events.cli import event_group
+from oflocal.events.cli import event_group, programme_group
 from oflocal.printing.cli import print_group
 from oflocal.reports.cli import report
 from oflocal.settlement.cli import settle
@@ -425,5 +425,5 @@ def vouchers_expire(programme_id: int) -> None:
     click.echo(f"expired {result['tickets']} ticket(s), ¥{result['amount']:,}")
 
 
-for group in (event_group, print_group, settle, report):
+for group in (event_group, programme_group, print_group, settle, report):
     main.add_command(group)

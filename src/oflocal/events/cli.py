@@ -5,20 +5,24 @@ functions as the admin console and the API (``events.changes``).
         --starts 2026-10-10 --ends 2026-10-12
     oflocal event edit takaoka-2026 --venue "高岡市御旅屋町" --invoice-number T1234567890123
     oflocal event show takaoka-2026
+    oflocal programme create --event takaoka-2026 --name "…" --price 2500 --face 3000 \
+        --denominations 500,500,500,500,500,500 --sales-start 2026-10-10T09:00 … --budget 500000
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import click
 from sqlalchemy import func, select
 
+from oflocal import clock
 from oflocal.cli_base import database
 from oflocal.errors import Refusal
 from oflocal.events import changes
 from oflocal.events.models import Event, Workshop
+from oflocal.events.setup import ProgrammeTerms
 from oflocal.format import tokyo_minute
 from oflocal.vouchers.models import Programme
 
@@ -33,13 +37,15 @@ PROFILE_OPTIONS = {
 }
 
 
-def _day(value: str | None) -> date | None:
-    if value is None:
-        return None
+def _date(value: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError as error:
         raise Refusal("request.invalid", detail=f"not a date (YYYY-MM-DD): {value}") from error
+
+
+def _day(value: str | None) -> date | None:
+    return None if value is None else _date(value)
 
 
 def _event_id(slug: str) -> int:
@@ -77,7 +83,7 @@ def create(slug: str, name: str, committee: str, starts: str, ends: str, **profi
     """Create an event and its chart of accounts."""
     fields = {PROFILE_OPTIONS[k]: v for k, v in profile.items() if v is not None}
     event = changes.new_event(database(), slug=slug, name=name, committee_name=committee,
-                              starts_on=_day(starts), ends_on=_day(ends), **fields)
+                              starts_on=_date(starts), ends_on=_date(ends), **fields)
     click.echo(f"event {event.slug} created (id {event.id}): {event.name}, "
                f"{event.starts_on} – {event.ends_on}")
     _warn(event)
@@ -132,3 +138,56 @@ def show(slug: str) -> None:
         ]
     click.echo("\n".join(lines))
     _warn(event)
+
+
+@click.group("programme")
+def programme_group() -> None:
+    """Voucher programmes: create."""
+
+
+def _moment(value: str) -> datetime:
+    """``2026-10-10T09:00``, read as Japan time unless it carries an offset."""
+    try:
+        naive = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise Refusal("report.date_invalid") from error
+    return naive.replace(tzinfo=clock.TOKYO) if naive.tzinfo is None else naive
+
+
+@programme_group.command("create")
+@click.option("--event", "event_slug", required=True)
+@click.option("--name", required=True)
+@click.option("--price", type=int, required=True, help="Yen a buyer pays for one booklet.")
+@click.option("--face", type=int, required=True, help="Yen one booklet is worth.")
+@click.option("--denominations", required=True, help="Tickets' face values: 500,500,…")
+@click.option("--sales-start", required=True, help="YYYY-MM-DDTHH:MM, Japan time.")
+@click.option("--sales-end", required=True, help="YYYY-MM-DDTHH:MM, Japan time.")
+@click.option("--issue-date", required=True)
+@click.option("--valid-from", required=True)
+@click.option("--valid-until", required=True, help="The last day of use (printed).")
+@click.option("--budget", type=int, required=True, help="The premium budget in yen.")
+@click.option("--per-sale", type=int, default=5, show_default=True)
+@click.option("--unused-to", type=click.Choice(["breakage", "premium_fund"]),
+              default="breakage", show_default=True)
+@click.option("--allow-long-validity", is_flag=True,
+              help="Allow 6 months or more (the Payment Services Act then applies).")
+def programme_create(event_slug: str, name: str, price: int, face: int, denominations: str,
+                     sales_start: str, sales_end: str, issue_date: str, valid_from: str,
+                     valid_until: str, budget: int, per_sale: int, unused_to: str,
+                     allow_long_validity: bool) -> None:
+    """Set up a voucher programme with the same rules as the admin console."""
+    parts = [p.strip() for p in denominations.split(",")]
+    if not all(p.isdigit() for p in parts):
+        raise Refusal("request.invalid", detail="denominations: yen, separated by commas")
+    terms = ProgrammeTerms(
+        name=name, price=price, face_value=face, denominations=[int(p) for p in parts],
+        sales_starts_at=_moment(sales_start), sales_ends_at=_moment(sales_end),
+        issue_date=_date(issue_date), valid_from=_date(valid_from),
+        valid_until=_date(valid_until), premium_budget=budget,
+        max_booklets_per_sale=per_sale, validity_override=allow_long_validity,
+        breakage_rule=unused_to)
+    programme, warnings = changes.new_programme(database(), _event_id(event_slug), terms)
+    click.echo(f"programme {programme.id} set up: {programme.name}, ¥{programme.price:,} for "
+               f"¥{programme.face_value:,}, valid until {programme.valid_until}")
+    for warning in warnings:
+        click.echo(f"! {warning}", err=True)
