@@ -123,16 +123,24 @@ def check_pin(pin: str) -> None:
 
 
 def set_workshop_pin(db: Database, *, event_slug: str, workshop_code: str, pin: str) -> None:
-    check_pin(pin)
-    with db.write() as session:
+    with db.read() as session:
         workshop = _find_workshop(session, event_slug, workshop_code)
-        if workshop is None:
+    if workshop is None:
+        raise Refusal("workshop.not_found")
+    set_pin(db, workshop.id, pin)
+
+
+def set_pin(db: Database, workshop_id: int, pin: str) -> None:
+    """A workshop's new PIN: it lifts a lock, and ends every session of the old one (a
+    new PIN usually means a lost phone)."""
+    check_pin(pin)
+    digest = hash_secret(pin)  # slow: before the transaction
+    with db.write() as session:
+        done = session.execute(update(Workshop).where(Workshop.id == workshop_id).values(
+            pin_hash=digest, failed_pins=0, locked_until=None))
+        if affected(done) == 0:
             raise Refusal("workshop.not_found")
-        workshop.pin_hash = hash_secret(pin)
-        workshop.failed_pins = 0
-        workshop.locked_until = None
-        # A new PIN usually means a lost phone: end every session of the old one.
-        session.execute(delete(WebSession).where(WebSession.workshop_id == workshop.id))
+        session.execute(delete(WebSession).where(WebSession.workshop_id == workshop_id))
 
 
 def generate_pin() -> str:
@@ -142,15 +150,8 @@ def generate_pin() -> str:
 
 def reset_workshop_pin(db: Database, workshop_id: int) -> str:
     """A new random PIN (ends the workshop's sessions, lifts a lock); returns it once."""
-    with db.read() as session:
-        found = session.execute(
-            select(Event.slug, Workshop.code).join(Event, Event.id == Workshop.event_id)
-            .where(Workshop.id == workshop_id)
-        ).one_or_none()
-    if found is None:
-        raise Refusal("workshop.not_found")
     pin = generate_pin()
-    set_workshop_pin(db, event_slug=found.slug, workshop_code=found.code, pin=pin)
+    set_pin(db, workshop_id, pin)
     return pin
 
 

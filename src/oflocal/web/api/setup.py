@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from oflocal import clock
 from oflocal.auth.models import ROLES
-from oflocal.auth.service import create_staff_user, set_workshop_pin
+from oflocal.auth.service import create_staff_user, set_pin
 from oflocal.errors import Refusal
 from oflocal.events import changes
 from oflocal.events.models import Event, Workshop
@@ -372,17 +372,9 @@ def reset_pin(request: Request[Any, Any, Any], workshop_id: WorkshopId,
               data: PinIn) -> Response[PinSet]:
     """Set a new PIN (4 to 8 digits); it also lifts a lock after wrong PINs."""
     db = services(request.app.state).db
-    with db.read() as session:
-        found = session.execute(
-            select(Event.slug, Workshop.code)
-            .join(Event, Event.id == Workshop.event_id)
-            .where(Workshop.id == workshop_id)
-        ).one_or_none()
-    if found is None:
-        raise Refusal("workshop.not_found")
 
     def work() -> PinSet:
-        set_workshop_pin(db, event_slug=found.slug, workshop_code=found.code, pin=data.pin)
+        set_pin(db, workshop_id, data.pin)
         return PinSet(workshop_id=workshop_id, pin_set=True)
 
     # The PIN stays out of the stored request hash: four digits are quickly guessed.
