@@ -210,6 +210,30 @@ MESSAGES: dict[str, Message] = {
     "programme.not_found": Message(
         404, "商品券の設定が見つかりません。", "There is no such voucher programme."
     ),
+    "programme.terms_printed": Message(
+        409,
+        "冊子を印刷済みのため、券に印刷される項目（{fields}）は変更できません。"
+        "変える場合は新しい商品券を設定してください。",
+        "Booklets are already printed, so what is printed on them ({fields_en}) cannot change. "
+        "Set up a new programme instead.",
+    ),
+    "programme.budget_below_spent": Message(
+        409,
+        "プレミアム予算を¥{spent:,}より少なくはできません。販売済みの冊子のプレミアムに"
+        "すでに使われています。",
+        "The premium budget cannot go below ¥{spent:,}: the booklets already sold have "
+        "used that much.",
+    ),
+    "programme.already_expired": Message(
+        409,
+        "失効処理が済んでいるため、期限後の扱いは変更できません。",
+        "Expiry has already run, so what happens to unused tickets cannot change.",
+    ),
+    "print.layout_invalid": Message(
+        422,
+        "印刷レイアウトが使えません：{problem}",
+        "The print layout cannot be used: {problem_en}",
+    ),
     "event.not_found": Message(404, "イベントが見つかりません。", "There is no such event."),
     "workshop.not_found": Message(404, "工房が見つかりません。", "There is no such workshop."),
     "event.slug_taken": Message(

@@ -29,8 +29,10 @@ from oflocal.events.setup import (
     create_event,
     create_programme,
     update_event,
+    update_programme,
     update_workshop,
 )
+from oflocal.printing.layout import PrintLayout
 from oflocal.vouchers.models import Programme
 
 
@@ -108,3 +110,23 @@ def new_programme(db: Database, event_id: int,
     with db.write() as session:
         event_or_404(session, event_id)
         return create_programme(session, event_id, terms)
+
+
+def edit_programme(db: Database, programme_id: int,
+                   changes: Mapping[str, Any]) -> tuple[Programme, list[str]]:
+    """Change a programme's rules (see ``setup.update_programme`` for what stays fixed
+    once booklets are printed), with the warnings the new terms raise."""
+    with db.write() as session:
+        return update_programme(session, programme_id, changes)
+
+
+def change_print_layout(db: Database, programme_id: int, layout: PrintLayout) -> Programme:
+    """How the next print runs look (paper, duplex, print-shop mode, rule lines...).
+    Booklets already printed keep their look; the terms they show do not change."""
+    with db.write() as session:
+        programme = session.get(Programme, programme_id, with_for_update=True)
+        if programme is None:
+            raise Refusal("programme.not_found")
+        programme.print_layout = layout.model_dump(mode="json")
+        session.flush()
+        return programme

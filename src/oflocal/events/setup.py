@@ -25,7 +25,7 @@ from oflocal.ledger.accounts import (
     create_standard_accounts,
     create_workshop_account,
 )
-from oflocal.vouchers.models import Programme
+from oflocal.vouchers.models import Programme, Ticket
 
 # What a bank accepts as a kana name before conversion (see settlement/kana.py).
 KANA_NAME = re.compile(
@@ -242,3 +242,57 @@ def create_programme(
     session.flush()
     create_programme_account(session, event_id, programme.id, programme.name)
     return programme, warnings
+
+
+# Printed on every booklet (the cover and each ticket): fixed once the first is printed.
+PRINTED_TERMS = {"name": ("名称", "name"), "price": ("販売価格", "price"),
+                 "face_value": ("額面", "face value"),
+                 "denominations": ("券の額面", "denominations"),
+                 "issue_date": ("発行日", "issue date"), "valid_from": ("使用開始日", "valid from"),
+                 "valid_until": ("使用期限", "last day of use"),
+                 "validity_override": ("6か月ルールの上書き", "6-month override")}
+PROGRAMME_FIELDS = frozenset(ProgrammeTerms.__dataclass_fields__)
+
+
+def programme_terms(programme: Programme) -> ProgrammeTerms:
+    return ProgrammeTerms(**{name: getattr(programme, name) for name in PROGRAMME_FIELDS})
+
+
+def update_programme(session: Session, programme_id: int,
+                     changes: Mapping[str, Any]) -> tuple[Programme, list[str]]:
+    """Change a programme's rules; the result is checked as a whole, like a new one.
+
+    Once a booklet is printed, what it shows stays as printed (a reprint must match the
+    original). The sales window, the per-sale limit and the budget stay editable: the
+    budget not below what sales have already spent (the row is locked, so a sale in
+    flight either counts or waits), and what expiry does until expiry has run.
+    """
+    unknown = set(changes) - PROGRAMME_FIELDS
+    if unknown:
+        raise ValueError(f"not programme terms: {sorted(unknown)}")
+    programme = session.get(Programme, programme_id, with_for_update=True)
+    if programme is None:
+        raise Refusal("programme.not_found")
+    current = programme_terms(programme)
+    changed = {k: v for k, v in changes.items() if getattr(current, k) != v}
+    printed = [k for k in PRINTED_TERMS if k in changed]
+    if printed and programme.next_booklet_serial > 1:
+        raise Refusal("programme.terms_printed",
+                      fields="、".join(PRINTED_TERMS[k][0] for k in printed),
+                      fields_en=", ".join(PRINTED_TERMS[k][1] for k in printed))
+    if changed.get("premium_budget", programme.premium_budget) < programme.premium_spent:
+        raise Refusal("programme.budget_below_spent", spent=programme.premium_spent)
+    if "breakage_rule" in changed and _expiry_has_run(session, programme_id):
+        raise Refusal("programme.already_expired")
+    warnings = check_terms(ProgrammeTerms(**{**current.__dict__, **changed}))
+    for name, value in changed.items():
+        setattr(programme, name, value)
+    session.flush()
+    return programme, warnings
+
+
+def _expiry_has_run(session: Session, programme_id: int) -> bool:
+    return session.execute(
+        select(Ticket.id).where(Ticket.programme_id == programme_id,
+                                Ticket.status == "expired").limit(1)
+    ).first() is not None

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Iterator, Mapping
 from itertools import groupby
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer
 
+from oflocal.db.engine import Database
 from oflocal.errors import Refusal
 from oflocal.events.models import Event, Workshop
 from oflocal.printing.faces import BookletFace, ProgrammeFace, TicketFace, WorkshopFace
 from oflocal.printing.layout import PrintLayout
+from oflocal.printing.proof import render_first_sheet_png
+from oflocal.printing.samples import sample_booklets
 from oflocal.vouchers.models import Booklet, Programme, Ticket
 
 
@@ -81,3 +86,24 @@ def booklet_faces(
                 for _, _, t_serial, t_code, denomination, wid in tickets
             ),
         )
+
+
+def proof_png(db: Database, programme_id: int, *, layout: PrintLayout | None = None,
+              terms: Mapping[str, Any] | None = None, dpi: int = 110) -> bytes:
+    """The proof: a sample booklet's cover and first sheet, as the print run would make it.
+
+    ``layout`` and ``terms`` (name, price, face_value, denominations, issue_date,
+    valid_from, valid_until) try out settings before they are saved; the samples are
+    signed with a throwaway key, so nothing in the image can ever be redeemed.
+    """
+    with db.read() as session:
+        face, workshops, saved = programme_face(session, programme_id, sample=True)
+        programme = session.get(Programme, programme_id)
+        assert programme is not None
+        denominations = list(programme.denominations)
+    terms = dict(terms or {})
+    denominations = list(terms.pop("denominations", denominations))
+    renamed = {"name": "programme_name"}
+    face = dataclasses.replace(face, **{renamed.get(k, k): v for k, v in terms.items()})
+    booklets = sample_booklets(programme_id, denominations, list(workshops.values()))
+    return render_first_sheet_png(face, booklets, layout or saved, dpi=dpi)

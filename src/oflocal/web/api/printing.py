@@ -14,9 +14,7 @@ from sqlalchemy import select
 from oflocal.errors import Refusal
 from oflocal.printing.jobs import issue_batch_job, job_file, reprint_job
 from oflocal.printing.models import PrintJob
-from oflocal.printing.proof import render_first_sheet_png
-from oflocal.printing.samples import sample_booklets
-from oflocal.printing.source import programme_face
+from oflocal.printing.source import proof_png
 from oflocal.vouchers.models import PrintBatch, Programme
 from oflocal.web.api.common import (
     DESK,
@@ -176,13 +174,7 @@ def job_pdf(request: Request[Any, Any, Any], job_id: JobId) -> File:
      sync_to_thread=True, media_type=PNG)
 def proof(request: Request[Any, Any, Any], programme_id: ProgrammeId) -> Response[bytes]:
     """The first sheet of a sample booklet as an image, to check before printing 1,000."""
-    with services(request.app.state).db.read() as session:
-        face, workshops, layout = programme_face(session, programme_id, sample=True)
-        programme = session.get(Programme, programme_id)
-        assert programme is not None
-        booklets = sample_booklets(programme_id, list(programme.denominations),
-                                   list(workshops.values()))
-    png = render_first_sheet_png(face, booklets, layout, dpi=110)
+    png = proof_png(services(request.app.state).db, programme_id)
     return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
