@@ -1,5 +1,6 @@
-"""`oflocal event create|edit|show`: the same domain functions as the pages and the API,
-in a subprocess as a staff script would run them, on both databases."""
+"""`oflocal event create|edit|show`, `oflocal programme create|edit`: the same domain
+functions as the pages and the API, in a subprocess as a staff script would run them, on
+both databases."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from oflocal.db.engine import Database
+from oflocal.demo import build_event
 from oflocal.events.models import Event
+from oflocal.vouchers.codes import CodeSigner
 
 
 def _cli(db_url: str, data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -72,3 +75,38 @@ def test_a_programme_from_the_command_line(db: Database, db_url: str, tmp_path: 
         validity = sorted(str(v) for v in session.execute(
             select(Programme.valid_until)).scalars())
         assert validity == ["2026-10-12", "2027-06-30"]
+
+
+def test_a_programme_is_edited_from_the_command_line(db: Database, db_url: str,
+                                                     signer: CodeSigner, tmp_path: Path) -> None:
+    with db.write() as session:
+        scenario = build_event(session, signer, slug="cli-edit", workshops=2, booklets=1)
+    pid = str(scenario.programme_id)
+    nothing = _cli(db_url, tmp_path, "programme", "edit", pid)
+    assert nothing.returncode == 2 and "nothing to change" in nothing.stderr
+    saved = _cli(db_url, tmp_path, "programme", "edit", pid, "--budget", "600000",
+                 "--per-sale", "2", "--sales-end", "2030-10-13T17:00")
+    assert saved.returncode == 0, saved.stderr
+    printed = _cli(db_url, tmp_path, "programme", "edit", pid, "--price", "2000")
+    assert printed.returncode == 2 and "programme.terms_printed" in printed.stderr
+    assert "販売価格" in printed.stderr
+
+    layout = tmp_path / "layout.json"
+    layout.write_text('{"paper": "A4", "columns": 5}', encoding="utf-8")
+    too_wide = _cli(db_url, tmp_path, "programme", "edit", pid, "--layout", str(layout))
+    assert too_wide.returncode == 2 and "print.layout_invalid" in too_wide.stderr
+    layout.write_text('{"paper": "A3", "columns": 4, "rows": 6, "duplex": true}',
+                      encoding="utf-8")
+    proof = tmp_path / "proof.png"
+    done = _cli(db_url, tmp_path, "programme", "edit", pid, "--layout", str(layout),
+                "--proof", str(proof))
+    assert done.returncode == 0 and "A3 4×6, office, duplex" in done.stdout, done.stderr
+    assert proof.read_bytes().startswith(b"\x89PNG")
+    with db.read() as session:
+        from oflocal.vouchers.models import Programme
+
+        programme = session.get(Programme, scenario.programme_id)
+        assert programme is not None
+        assert (programme.premium_budget, programme.max_booklets_per_sale, programme.price) == (
+            600_000, 2, 2500)
+        assert programme.print_layout is not None and programme.print_layout["paper"] == "A3"

@@ -7,11 +7,15 @@ functions as the admin console and the API (``events.changes``).
     oflocal event show takaoka-2026
     oflocal programme create --event takaoka-2026 --name "…" --price 2500 --face 3000 \
         --denominations 500,500,500,500,500,500 --sales-start 2026-10-10T09:00 … --budget 500000
+    oflocal programme edit 3 --budget 600000 --sales-end 2026-10-13T17:00 \
+        --layout layout.json --proof proof.png
 """
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -24,6 +28,8 @@ from oflocal.events import changes
 from oflocal.events.models import Event, Workshop
 from oflocal.events.setup import ProgrammeTerms
 from oflocal.format import tokyo_minute
+from oflocal.printing.layout import read_layout
+from oflocal.printing.source import proof_png
 from oflocal.vouchers.models import Programme
 
 # CLI option → event field (the rest of events.setup.EVENT_FIELDS), one place for both.
@@ -142,7 +148,7 @@ def show(slug: str) -> None:
 
 @click.group("programme")
 def programme_group() -> None:
-    """Voucher programmes: create."""
+    """Voucher programmes: create, edit (rules and print layout)."""
 
 
 def _moment(value: str) -> datetime:
@@ -152,6 +158,13 @@ def _moment(value: str) -> datetime:
     except ValueError as error:
         raise Refusal("report.date_invalid") from error
     return naive.replace(tzinfo=clock.TOKYO) if naive.tzinfo is None else naive
+
+
+def _denominations(text: str) -> list[int]:
+    parts = [p.strip() for p in text.split(",")]
+    if not all(p.isdigit() for p in parts):
+        raise Refusal("request.invalid", detail="denominations: yen, separated by commas")
+    return [int(p) for p in parts]
 
 
 @programme_group.command("create")
@@ -176,11 +189,8 @@ def programme_create(event_slug: str, name: str, price: int, face: int, denomina
                      valid_until: str, budget: int, per_sale: int, unused_to: str,
                      allow_long_validity: bool) -> None:
     """Set up a voucher programme with the same rules as the admin console."""
-    parts = [p.strip() for p in denominations.split(",")]
-    if not all(p.isdigit() for p in parts):
-        raise Refusal("request.invalid", detail="denominations: yen, separated by commas")
     terms = ProgrammeTerms(
-        name=name, price=price, face_value=face, denominations=[int(p) for p in parts],
+        name=name, price=price, face_value=face, denominations=_denominations(denominations),
         sales_starts_at=_moment(sales_start), sales_ends_at=_moment(sales_end),
         issue_date=_date(issue_date), valid_from=_date(valid_from),
         valid_until=_date(valid_until), premium_budget=budget,
@@ -191,3 +201,63 @@ def programme_create(event_slug: str, name: str, price: int, face: int, denomina
                f"¥{programme.face_value:,}, valid until {programme.valid_until}")
     for warning in warnings:
         click.echo(f"! {warning}", err=True)
+
+
+# Option → (programme term, how the text is read); unset options change nothing.
+EDIT_OPTIONS: dict[str, tuple[str, Any]] = {
+    "name": ("name", str), "price": ("price", int), "face": ("face_value", int),
+    "denominations": ("denominations", _denominations),
+    "sales_start": ("sales_starts_at", _moment), "sales_end": ("sales_ends_at", _moment),
+    "issue_date": ("issue_date", _date), "valid_from": ("valid_from", _date),
+    "valid_until": ("valid_until", _date), "budget": ("premium_budget", int),
+    "per_sale": ("max_booklets_per_sale", int), "unused_to": ("breakage_rule", str),
+    "allow_long_validity": ("validity_override", bool),
+}
+
+
+@programme_group.command("edit")
+@click.argument("programme_id", type=int)
+@click.option("--name")
+@click.option("--price", type=int)
+@click.option("--face", type=int)
+@click.option("--denominations")
+@click.option("--sales-start", help="YYYY-MM-DDTHH:MM, Japan time.")
+@click.option("--sales-end", help="YYYY-MM-DDTHH:MM, Japan time.")
+@click.option("--issue-date")
+@click.option("--valid-from")
+@click.option("--valid-until")
+@click.option("--budget", type=int, help="The premium budget in yen.")
+@click.option("--per-sale", type=int)
+@click.option("--unused-to", type=click.Choice(["breakage", "premium_fund"]))
+@click.option("--allow-long-validity/--no-long-validity", default=None)
+@click.option("--layout", "layout_file", type=click.Path(exists=True, dir_okay=False,
+                                                          path_type=Path),
+              help="A JSON print layout: paper, mode, columns, rows, duplex, rules…")
+@click.option("--proof", "proof_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the proof (cover and first sheet) to this PNG afterwards.")
+def programme_edit(programme_id: int, layout_file: Path | None, proof_file: Path | None,
+                   **options: Any) -> None:
+    """Change a programme's rules or print layout, with the console's rules: what printed
+    booklets show stays fixed; the budget never below what sales have spent."""
+    db = database()
+    terms = {term: read(options[option]) for option, (term, read) in EDIT_OPTIONS.items()
+             if options[option] is not None}
+    if terms:
+        programme, warnings = changes.edit_programme(db, programme_id, terms)
+        click.echo(f"programme {programme.id} saved: {', '.join(sorted(terms))}")
+        for warning in warnings:
+            click.echo(f"! {warning}", err=True)
+    if layout_file is not None:
+        try:
+            fields = json.loads(layout_file.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise Refusal("request.invalid", detail=f"{layout_file.name}: {error}") from error
+        layout = read_layout(fields)
+        changes.change_print_layout(db, programme_id, layout)
+        click.echo(f"print layout saved: {layout.paper} {layout.columns}×{layout.rows}, "
+                   f"{layout.mode}{', duplex' if layout.duplex else ''}")
+    if proof_file is not None:
+        proof_file.write_bytes(proof_png(db, programme_id))
+        click.echo(f"proof written to {proof_file}")
+    if not (terms or layout_file or proof_file):
+        raise click.UsageError("nothing to change: give an option (see --help)")
