@@ -10,9 +10,12 @@ from typing import Any
 import pytest
 from browser_live import LiveServer
 from playwright.sync_api import expect
+from sqlalchemy import select
 
 from oflocal.demo import STAFF_LOGINS
 from oflocal.vouchers.codes import grouped
+from oflocal.vouchers.desk import sell_booklets
+from oflocal.vouchers.models import Booklet
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -119,3 +122,40 @@ def test_the_page_bar_offers_the_pages_a_login_may_open(phone: Any,
     page.click("nav.pagenav >> text=パスワード")
     page.wait_for_url("**/account/password")
     expect(page.locator("h1")).to_have_text("パスワードの変更")
+
+
+def test_voiding_a_booklet_says_what_it_means_first(desktop: Any,
+                                                    live_server: LiveServer) -> None:
+    page = desktop
+    lost, sold = live_server.take_booklets(2)
+    sell_booklets(live_server.db, live_server.signer, programme_id=live_server.programme_id,
+                  codes=[sold], payment_method="cash", actor="test")
+    login_desk(page)
+    page.click("details.void summary")
+    page.fill("#void-code", grouped(sold))
+    page.fill("#void-reason", "紛失")
+    page.click("#void-form button[type=submit]")
+    expect(page.locator("#void-msg")).to_contain_text("販売済みの冊子は無効にできません")
+    expect(page.locator("#void-confirm")).to_be_hidden()
+
+    page.fill("#void-code", grouped(lost))
+    page.click("#void-form button[type=submit]")
+    ask = page.locator("#void-confirm")
+    expect(ask).to_be_visible()
+    expect(ask).to_contain_text("券6枚、額面の合計¥3,000")
+    expect(ask).to_contain_text(grouped(lost))
+    page.click("#void-no")  # changed their mind: nothing happened
+    expect(ask).to_be_hidden()
+    assert _status(live_server, lost) == "printed"
+
+    page.click("#void-form button[type=submit]")
+    page.click("#void-yes")
+    expect(page.locator("#void-msg")).to_contain_text("無効")
+    expect(page.locator("#void-msg")).to_contain_text(grouped(lost))
+    assert _status(live_server, lost) == "voided"
+
+
+def _status(live_server: LiveServer, code: str) -> str:
+    with live_server.db.read() as session:
+        return str(session.execute(select(Booklet.status).where(Booklet.code == code)
+                                   ).scalar_one())

@@ -11,9 +11,12 @@ from typing import Any
 import pytest
 from browser_live import LiveServer
 from playwright.sync_api import expect
+from sqlalchemy import func, select
 
 from oflocal.demo import STAFF_LOGINS
 from oflocal.vouchers.codes import grouped
+from oflocal.vouchers.desk import sell_booklets
+from oflocal.vouchers.models import Booklet
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -101,15 +104,39 @@ def test_desk_checks_the_proof_prints_three_booklets_and_downloads_the_pdf(
     page.fill("#reprint-code", ticket)
     page.press("#reprint-code", "Enter")
     expect(page.locator("#reprint-msg")).to_contain_text("冊子の表紙")
+    (sold_booklet,) = live_server.take_booklets(1)  # sold is money: it cannot be reprinted
+    sell_booklets(live_server.db, live_server.signer, programme_id=live_server.programme_id,
+                  codes=[sold_booklet], payment_method="cash", actor="test")
+    page.fill("#reprint-code", sold_booklet)
+    page.press("#reprint-code", "Enter")
+    expect(page.locator("#reprint-msg")).to_contain_text("販売済みの冊子は無効にできません")
     page.fill("#reprint-code", grouped(damaged).lower())
     page.press("#reprint-code", "Enter")
     expect(page.locator("#reprint-lines li")).to_have_count(1)
+    expect(page.locator("#reprint-lines li")).to_contain_text("券6枚・¥3,000")
     page.fill("#reprint-reason", "水濡れ")
     page.click("#reprint-button")
+    # Nothing happens before the page has said what will: which booklet, its tickets.
+    ask = page.locator("#reprint-confirm")
+    expect(ask).to_be_visible()
+    expect(ask).to_contain_text("冊子1冊（No.")
+    expect(ask).to_contain_text("券6枚、額面¥3,000")
+    page.click("#reprint-no")
+    expect(ask).to_be_hidden()
+    with live_server.db.read() as session:
+        assert session.execute(select(Booklet.status).where(Booklet.code == damaged)
+                               ).scalar_one() == "printed"
+    with live_server.db.read() as session:
+        voided = session.execute(select(func.count()).select_from(Booklet).where(
+            Booklet.status == "voided")).scalar_one()  # other tests void booklets too
+    page.click("#reprint-button")
+    page.click("#reprint-yes")
     reprint = page.locator("#reprint-job")
     expect(reprint.locator("progress")).to_have_js_property("value", 1,
                                                           timeout=RENDER_TIMEOUT_MS)
     expect(reprint.locator("a.job-download")).to_be_visible()
-    assert "この1冊を無効にして" in dialogs[-1] and grouped(damaged) in dialogs[-1]
+    with live_server.db.read() as session:
+        assert session.execute(select(Booklet.status).where(Booklet.code == damaged)
+                               ).scalar_one() == "voided"
     expect(page.locator("#jobs li").first).to_contain_text("刷り直し")
-    expect(page.locator("#counts")).to_contain_text("無効 1冊")
+    expect(page.locator("#counts")).to_contain_text(f"無効 {voided + 1}冊")

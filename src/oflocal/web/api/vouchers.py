@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 from oflocal import clock
 from oflocal.errors import Refusal
 from oflocal.vouchers.desk import sell_booklets, void_booklet
+from oflocal.vouchers.lookup import booklet_facts
 from oflocal.vouchers.models import Redemption, Ticket
 from oflocal.vouchers.redeem import redeem_tickets, undo_redemption
 from oflocal.web.api.common import (
@@ -127,6 +129,31 @@ def sell(
     return answer(outcome)
 
 
+class BookletOut(BaseModel):
+    code: str
+    serial: int
+    programme_id: int
+    programme_name: str
+    status: Literal["printed", "sold", "voided"]
+    tickets: int
+    face_value: int = Field(description="The tickets' face values added up, in yen")
+    tickets_used: int
+    sold_at: datetime | None
+    voided_at: datetime | None
+    void_reason: str | None
+    voidable: bool = Field(description="Unsold stock only: it may be voided or reprinted")
+
+
+@get("/booklets/{code:str}", opt={"roles": DESK}, sync_to_thread=True)
+def booklet(request: Request[Any, Any, Any],
+            code: Annotated[str, Parameter(max_length=64, description="The cover's code")]
+            ) -> BookletOut:
+    """One booklet by its cover code: what voiding or reprinting it would touch."""
+    s = services(request.app.state)
+    facts = booklet_facts(s.db, s.signer, code)
+    return BookletOut(**asdict(facts), voidable=facts.voidable)
+
+
 @post("/booklets/void", opt={"roles": DESK, "idempotency": KEY_OPTIONAL}, sync_to_thread=True,
       status_code=200)
 def void(request: Request[Any, Any, Any], data: VoidRequest) -> Response[dict[str, Any]]:
@@ -228,4 +255,5 @@ def today(
     )
 
 
-router = Router(path="/", route_handlers=[sell, void, redeem, undo, today], tags=["vouchers"])
+router = Router(path="/", route_handlers=[sell, booklet, void, redeem, undo, today],
+                tags=["vouchers"])

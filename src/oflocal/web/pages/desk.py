@@ -62,7 +62,8 @@ def _labels(lang: str) -> dict[str, str]:
         "price": _("Price"),
         "face": _("Face value"),
         "voided": _("Voided"),
-        "void_confirm": _("Void this booklet? Its tickets can never be used."),
+        "void_summary": _("Booklet No. {serial} of {programme}: {tickets} tickets worth "
+                          "{face} in all."),
     }
 
 
@@ -83,6 +84,7 @@ def desk(request: AnyRequest) -> Template:
         "messages": client_messages(
             "code.malformed", "code.checksum", "code.not_a_booklet", "sale.duplicate_code",
             "sale.limit_exceeded", "sale.empty", "void.reason_required",
+            "booklet.not_voidable", "booklet.voided",
         ),
         "lang": lang,
         "labels": {code: _labels(code) for code in LANGS},

@@ -46,8 +46,10 @@ def _labels(lang: str) -> dict[str, str]:
         "failed": _("The PDF could not be made."),
         "download": _("Download the PDF ({size})"),
         "print_confirm": _("Issue {n} new booklets with new codes and make their PDF?"),
-        "reprint_confirm": _("Void these {n} booklets for good and print new ones "
-                             "with new codes?"),
+        "reprint_summary": _("{n} booklets of {programme} (No. {serials}) are voided for "
+                             "good: {tickets} tickets worth {face}. {n} new booklets with new "
+                             "codes go to print."),
+        "line_facts": _("No. {serial} · {tickets} tickets · {face}"),
         "network": _("Could not reach the server. Look at the list of print jobs below "
                      "before you try again."),
         "sending": _("Sending…"),
@@ -74,7 +76,7 @@ def printing(request: AnyRequest) -> Template:
         "poll_ms": POLL_MS,
         "messages": client_messages(
             "code.malformed", "code.checksum", "code.not_a_booklet", "sale.duplicate_code",
-            "sale.empty", "void.reason_required",
+            "sale.empty", "void.reason_required", "booklet.not_voidable", "booklet.voided",
         ),
         "lang": lang,
         "labels": {code: _labels(code) for code in LANGS},

@@ -95,6 +95,16 @@
       });
   }
 
+  /* GET JSON. Resolves {status, body} whatever the status; rejects when no answer came. */
+  function fetchJSON(url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        return response.json().catch(function () { return null; }).then(function (body) {
+          return { status: response.status, body: body };
+        });
+      });
+  }
+
   function setText(node, text) { if (node) node.textContent = text == null ? "" : String(text); }
 
   function showRefusal(box, texts) {
@@ -106,6 +116,6 @@
   root.Oflocal = {
     $: $, pageConfig: pageConfig, newKey: newKey, yen: yen, tokyoTime: tokyoTime, fill: fill,
     bilingual: bilingual, clientRefusal: clientRefusal, serverRefusal: serverRefusal,
-    postJSON: postJSON, getJSON: getJSON, setText: setText, showRefusal: showRefusal
+    postJSON: postJSON, getJSON: getJSON, fetchJSON: fetchJSON, setText: setText, showRefusal: showRefusal
   };
 })(window);

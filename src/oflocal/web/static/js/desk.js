@@ -197,38 +197,77 @@
     input.focus();
   });
 
-  /* Voiding unsold stock: no money moves, so no idempotency key is needed. */
-  var voidForm = $("void-form"), voidMsg = $("void-msg");
+  /* Voiding unsold stock: no money moves, so no idempotency key is needed. The booklet
+     is looked up first and the page says what voiding it means before anything changes. */
+  var voidForm = $("void-form"), voidMsg = $("void-msg"), voidAsk = $("void-confirm");
+  var voidPending = null;
+
+  function voidSays(texts, done) {
+    voidMsg.className = done ? "done" : "refusal";
+    O.showRefusal(voidMsg, texts);
+  }
+  function voidNetworkTrouble() {
+    voidSays(O.bilingual(config.lang, config.labels.ja.network, config.labels.en.network));
+  }
+
   voidForm.addEventListener("submit", function (event) {
     event.preventDefault();
     var text = $("void-code").value, reason = $("void-reason").value.trim();
-    voidMsg.className = "refusal";
+    voidAsk.hidden = true;
+    voidMsg.hidden = true;
     var parsed = Codes.parse(text);
     if (!parsed.ok || parsed.kind !== "B") {
       var code = !parsed.ok ? "code." + parsed.reason : "code.not_a_booklet";
-      O.showRefusal(voidMsg, O.clientRefusal(config, code, { code: String(text).slice(0, 40) }));
+      voidSays(O.clientRefusal(config, code, { code: String(text).slice(0, 40) }));
       return;
     }
     if (!reason) {
-      O.showRefusal(voidMsg, O.clientRefusal(config, "void.reason_required", {}));
+      voidSays(O.clientRefusal(config, "void.reason_required", {}));
       return;
     }
-    if (!window.confirm(L.void_confirm + "\n" + Codes.grouped(parsed.code))) return;
-    O.postJSON("/api/v1/booklets/void", { code: parsed.code, reason: reason }, null)
-      .then(function (answer) {
-        if (answer.status === 200) {
-          voidMsg.className = "done";
-          O.showRefusal(voidMsg, O.bilingual(config.lang,
-            config.labels.ja.voided + ": " + Codes.grouped(answer.body.code),
-            config.labels.en.voided + ": " + Codes.grouped(answer.body.code)));
-          voidForm.reset();
-        } else {
-          O.showRefusal(voidMsg, O.serverRefusal(config, answer.body) ||
-                        O.bilingual(config.lang, String(answer.status), String(answer.status)));
-        }
-      }, function () {
-        O.showRefusal(voidMsg, O.bilingual(config.lang, config.labels.ja.network, config.labels.en.network));
-      });
+    O.fetchJSON("/api/v1/booklets/" + encodeURIComponent(parsed.code)).then(function (answer) {
+      var b = answer.body;
+      if (answer.status !== 200) {
+        voidSays(O.serverRefusal(config, b) ||
+                 O.bilingual(config.lang, String(answer.status), String(answer.status)));
+      } else if (!b.voidable) {
+        voidSays(O.clientRefusal(config, b.status === "sold" ? "booklet.not_voidable"
+                                                             : "booklet.voided",
+                                 { code: Codes.grouped(b.code) }));
+      } else {
+        voidPending = { code: b.code, reason: reason };
+        O.setText($("void-confirm-text"), O.fill(L.void_summary, {
+          serial: b.serial, programme: b.programme_name, tickets: b.tickets,
+          face: O.yen(b.face_value) }));
+        O.setText($("void-confirm-code"), Codes.grouped(b.code) + " · " + reason);
+        voidAsk.hidden = false;
+        $("void-yes").focus();
+      }
+    }, voidNetworkTrouble);
+  });
+
+  $("void-no").addEventListener("click", function () {
+    voidPending = null;
+    voidAsk.hidden = true;
+    $("void-code").focus();
+  });
+
+  $("void-yes").addEventListener("click", function () {
+    if (!voidPending) return;
+    var asked = voidPending;
+    voidPending = null;
+    voidAsk.hidden = true;
+    O.postJSON("/api/v1/booklets/void", asked, null).then(function (answer) {
+      if (answer.status === 200) {
+        voidSays(O.bilingual(config.lang,
+          config.labels.ja.voided + ": " + Codes.grouped(answer.body.code),
+          config.labels.en.voided + ": " + Codes.grouped(answer.body.code)), true);
+        voidForm.reset();
+      } else {
+        voidSays(O.serverRefusal(config, answer.body) ||
+                 O.bilingual(config.lang, String(answer.status), String(answer.status)));
+      }
+    }, voidNetworkTrouble);
   });
 
   render();

@@ -287,8 +287,9 @@
 
   /* ------------------------------------------------------------ reprints */
 
-  var reprintCodes = [];
+  var reprintCodes = [], reprintFacts = {};  // what the server says of each scanned booklet
   var reprintMsg = $("reprint-msg"), reprintInput = $("reprint-code");
+  var reprintAsk = $("reprint-confirm");
 
   function renderReprint() {
     var list = $("reprint-lines");
@@ -296,10 +297,14 @@
     reprintCodes.forEach(function (code, index) {
       var li = el("li");
       li.appendChild(el("span", "line-code", Codes.grouped(code)));
+      var b = reprintFacts[code];
+      li.appendChild(el("span", "muted", O.fill(L.line_facts, {
+        serial: b.serial, tickets: b.tickets, face: O.yen(b.face_value) })));
       var remove = el("button", "btn plain small", L.remove);
       remove.type = "button";
       remove.addEventListener("click", function () {
         reprintCodes.splice(index, 1);
+        reprintAsk.hidden = true;
         renderReprint();
         reprintInput.focus();
       });
@@ -325,8 +330,21 @@
       O.showRefusal(reprintMsg, O.clientRefusal(config, "sale.duplicate_code",
                                                 { code: Codes.grouped(parsed.code) }));
     } else {
-      reprintCodes.push(parsed.code);
-      renderReprint();
+      // Only unsold stock can be reprinted: ask the server before the line is added.
+      O.fetchJSON("/api/v1/booklets/" + encodeURIComponent(parsed.code)).then(function (answer) {
+        var b = answer.body;
+        if (answer.status !== 200) {
+          O.showRefusal(reprintMsg, answerRefusal(answer));
+        } else if (!b.voidable) {
+          O.showRefusal(reprintMsg, O.clientRefusal(config, b.status === "sold" ?
+            "booklet.not_voidable" : "booklet.voided", { code: Codes.grouped(b.code) }));
+        } else if (reprintCodes.indexOf(b.code) < 0) {
+          reprintFacts[b.code] = b;
+          reprintCodes.push(b.code);
+          reprintAsk.hidden = true;
+          renderReprint();
+        }
+      }, function () { O.showRefusal(reprintMsg, both("network", {})); });
     }
   });
 
@@ -345,8 +363,30 @@
       O.showRefusal(box, O.clientRefusal(config, "void.reason_required", {}));
       return;
     }
-    if (!window.confirm(O.fill(L.reprint_confirm, { n: reprintCodes.length }) + "\n" +
-                        reprintCodes.map(Codes.grouped).join("\n"))) return;
+    var facts = reprintCodes.map(function (code) { return reprintFacts[code]; });
+    O.setText($("reprint-confirm-text"), O.fill(L.reprint_summary, {
+      n: facts.length, programme: facts[0].programme_name,
+      serials: facts.map(function (b) { return b.serial; }).join(", "),
+      tickets: number(facts.reduce(function (sum, b) { return sum + b.tickets; }, 0)),
+      face: O.yen(facts.reduce(function (sum, b) { return sum + b.face_value; }, 0)) }));
+    reprintAsk.hidden = false;
+    $("reprint-yes").focus();
+  });
+
+  $("reprint-no").addEventListener("click", function () {
+    reprintAsk.hidden = true;
+    reprintInput.focus();
+  });
+
+  $("reprint-yes").addEventListener("click", function () {
+    if (reprinting || !reprintCodes.length) return;
+    reprintAsk.hidden = true;
+    var reason = $("reprint-reason").value.trim();
+    var box = $("reprint-error");
+    if (!reason) {
+      O.showRefusal(box, O.clientRefusal(config, "void.reason_required", {}));
+      return;
+    }
     reprinting = true;
     var button = $("reprint-button"), label = button.textContent;
     button.disabled = true;
