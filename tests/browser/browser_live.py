@@ -1,15 +1,76 @@
-"""The shared test server's handle: its URL and the demo data the tests draw from."""
+"""What the browser tests share: a uvicorn server in a thread, pages that fail the test on
+a script error, the staff login form, and the shared demo server's handle (its URL and
+the demo data the tests draw from)."""
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import bindparam, text
 
 from oflocal.db.engine import Database
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.vouchers.desk import sell_booklets
+
+DESKTOP = {"width": 1024, "height": 860}  # a desk PC
+PHONE = {"width": 390, "height": 844}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """The app on a free 127.0.0.1 port, in a uvicorn thread; yields its base URL."""
+    import uvicorn
+
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, name=f"oflocal-live-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def watched_page(context: Any) -> Iterator[Any]:
+    """A page whose script errors and CSP violations fail the test (after it, when the
+    generator is resumed: it closes the context, then checks)."""
+    context.set_default_timeout(8000)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+    page.on("console", lambda message: problems.append(f"console: {message.text}")
+            if message.type == "error" and "Content Security Policy" in message.text else None)
+    yield page
+    context.close()
+    assert not problems, problems
+
+
+def log_in(page: Any, username: str, password: str) -> None:
+    """Send the staff login form (where the browser lands next is the caller's to check)."""
+    page.goto("/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
 
 
 @dataclass

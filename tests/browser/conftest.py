@@ -12,16 +12,13 @@ Without ``/usr/bin/chromium`` the tests are skipped, unless ``OFLOCAL_REQUIRE_BR
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
-from browser_live import LiveServer
+from browser_live import DESKTOP, PHONE, LiveServer, serve, watched_page
 
 from oflocal.auth import service as auth_service
 from oflocal.auth.service import create_staff_user, set_workshop_pin
@@ -42,13 +39,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
-PHONE = {"width": 390, "height": 844}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -65,8 +55,6 @@ def chromium_path() -> Path:
 def live_server(
     chromium_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    import uvicorn
-
     folder = tmp_path_factory.mktemp("live")
     url = f"sqlite:///{folder / 'oflocal.db'}"
     secret = os.environ["OFLOCAL_SECRET_KEY"].encode()
@@ -87,28 +75,15 @@ def live_server(
     finally:
         auth_service._hasher = usual
     settings = Settings(data_dir=folder, database_url=url, secret_key=secret)
-    app = create_app(settings, db)
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, name="oflocal-live-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    yield LiveServer(
-        url=f"http://127.0.0.1:{port}",
-        db=db,
-        signer=signer,
-        programme_id=scenario.programme_id,
-        workshop_names=[w[0] for w in WORKSHOPS[: len(scenario.workshop_ids)]],
-        booklets=scenario.booklet_codes,
-    )
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(create_app(settings, db)) as base_url:
+        yield LiveServer(
+            url=base_url,
+            db=db,
+            signer=signer,
+            programme_id=scenario.programme_id,
+            workshop_names=[w[0] for w in WORKSHOPS[: len(scenario.workshop_ids)]],
+            booklets=scenario.booklet_codes,
+        )
     db.dispose()
 
 
@@ -123,23 +98,10 @@ def browser(chromium_path: Path) -> Iterator[Any]:
         browser.close()
 
 
-def _watched_page(context: Any) -> Iterator[Any]:
-    """A page whose script errors and CSP violations fail the test."""
-    context.set_default_timeout(8000)
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
-    page.on("console", lambda message: problems.append(f"console: {message.text}")
-            if message.type == "error" and "Content Security Policy" in message.text else None)
-    yield page
-    context.close()
-    assert not problems, problems
-
-
 @pytest.fixture
 def phone(browser: Any, live_server: LiveServer) -> Iterator[Any]:
     """A page in a fresh phone-sized context (390 × 844, touch), in Japanese."""
-    yield from _watched_page(browser.new_context(
+    yield from watched_page(browser.new_context(
         viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True, locale="ja-JP",
         base_url=live_server.url))
 
@@ -147,8 +109,8 @@ def phone(browser: Any, live_server: LiveServer) -> Iterator[Any]:
 @pytest.fixture
 def desktop(browser: Any, live_server: LiveServer) -> Iterator[Any]:
     """A page in a fresh desk-PC context (1024 × 860), in Japanese."""
-    yield from _watched_page(browser.new_context(
-        viewport={"width": 1024, "height": 860}, device_scale_factor=1, locale="ja-JP",
+    yield from watched_page(browser.new_context(
+        viewport=DESKTOP, device_scale_factor=1, locale="ja-JP",
         base_url=live_server.url))
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from browser_live import LiveServer
+from browser_live import log_in as send_login
 from playwright.sync_api import expect
 
 from oflocal.demo import STAFF_LOGINS
@@ -21,10 +22,7 @@ LOGINS = {login[2]: login for login in STAFF_LOGINS}
 
 def log_in(page: Any, role: str, username: str | None = None,
            password: str | None = None) -> None:
-    page.goto("/login")
-    page.fill("input[name=username]", username or LOGINS[role][0])
-    page.fill("input[name=password]", password or LOGINS[role][3])
-    page.click("button[type=submit]")
+    send_login(page, username or LOGINS[role][0], password or LOGINS[role][3])
 
 
 def test_admin_adds_a_colleague_who_sets_their_own_password(
