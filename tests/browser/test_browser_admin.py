@@ -4,7 +4,9 @@ of the admin pages."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -175,3 +177,63 @@ def test_admin_sets_up_a_voucher_programme(desktop: Any, live_server: LiveServer
     page.click("#new-programme button[type=submit]")
     expect(page.locator("p.done")).to_have_text("企画「工房めぐりチケット」を作成しました。")
     expect(page.locator("#programmes tbody tr")).to_contain_text(["¥2,500"])
+
+
+def test_the_print_layout_is_tried_on_the_live_proof_then_saved(
+    desktop: Any, live_server: LiveServer, shoot: Callable[[Any, str], Path]
+) -> None:
+    """Each change redraws the proof before anything is saved; a layout that cannot be
+    printed says why beside the image; saving keeps it for the next print run."""
+    from datetime import date
+
+    from oflocal.events import changes
+    from oflocal.events.setup import ProgrammeTerms
+    from oflocal.printing.layout import PrintLayout
+    from oflocal.vouchers.models import Programme
+
+    event = changes.new_event(live_server.db, slug="layout-2025", name="レイアウトの会",
+                              committee_name="委員会", starts_on=date(2025, 9, 10),
+                              ends_on=date(2025, 9, 12))
+    programme, _ = changes.new_programme(live_server.db, event.id, ProgrammeTerms(
+        name="見本券", price=2500, face_value=3000, denominations=[500] * 6,
+        sales_starts_at=datetime(2025, 9, 10, tzinfo=UTC),
+        sales_ends_at=datetime(2025, 9, 12, tzinfo=UTC), issue_date=date(2025, 9, 10),
+        valid_from=date(2025, 9, 10), valid_until=date(2025, 9, 12), premium_budget=10_000))
+    page = desktop
+    log_in(page, "admin")
+    page.goto(f"/admin/events/{event.id}/programmes")
+    page.click(f"a[href='/admin/programmes/{programme.id}'] >> nth=0")
+    page.wait_for_url(f"**/admin/programmes/{programme.id}")
+    proof = page.locator("#proof")
+    expect(proof).to_have_js_property("complete", True, timeout=30_000)
+    a4_height = proof.evaluate("img => img.naturalHeight")
+    assert a4_height > 0
+
+    page.fill("#print-layout input[name=columns]", "5")  # five columns do not fit on A4
+    expect(page.locator("#proof-failed")).to_be_visible(timeout=30_000)
+    expect(page.locator("#proof-failed")).to_contain_text("入りません")
+    page.fill("#print-layout input[name=columns]", "4")
+    page.fill("#print-layout input[name=rows]", "6")
+    page.select_option("#print-layout select[name=paper]", "A3")
+    expect(page.locator("#proof-failed")).to_be_hidden(timeout=30_000)
+    expect(proof).to_have_attribute("src", re.compile(r"paper=A3"))
+    page.wait_for_function("() => { const i = document.getElementById('proof');"
+                           " return i.complete && !i.classList.contains('stale'); }",
+                           timeout=30_000)
+    assert proof.evaluate("img => img.naturalHeight") > a4_height  # a taller sheet
+    # The programme's own name on the proof follows the form too (nothing printed yet).
+    page.fill("#edit-programme input[name=name]", "見本券 改")
+    expect(proof).to_have_attribute("src", re.compile(r"name=%E8%A6%8B"), timeout=10_000)
+    page.locator("#print-layout").scroll_into_view_if_needed()
+    page.evaluate("document.activeElement.blur()")
+    page.evaluate("window.scrollTo(0, document.querySelector('#print-layout')"
+                  ".getBoundingClientRect().top + window.scrollY - 80)")
+    shoot(page, "admin-programme-layout.png")
+
+    with live_server.db.read() as session:
+        assert session.get(Programme, programme.id).print_layout is None  # nothing saved yet
+    page.click("#print-layout button[type=submit]")
+    expect(page.locator("p.done")).to_contain_text("次の印刷から使われます")
+    with live_server.db.read() as session:
+        saved = session.get(Programme, programme.id).print_layout
+    assert PrintLayout.model_validate(saved) == PrintLayout(paper="A3", columns=4, rows=6)
