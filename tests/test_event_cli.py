@@ -1,15 +1,16 @@
-"""`oflocal event create|edit|show`, `oflocal programme create|edit`: the same domain
-functions as the pages and the API, in a subprocess as a staff script would run them, on
-both databases."""
+"""`oflocal event create|edit|show`, `programme create|edit` and `vouchers issue`: the same
+domain functions as the pages and the API, in a subprocess as a staff script would run
+them, on both databases."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from oflocal.db.engine import Database
 from oflocal.demo import build_event
@@ -75,6 +76,21 @@ def test_a_programme_from_the_command_line(db: Database, db_url: str, tmp_path: 
         validity = sorted(str(v) for v in session.execute(
             select(Programme.valid_until)).scalars())
         assert validity == ["2026-10-12", "2027-06-30"]
+        programme_id = session.execute(
+            select(Programme.id).where(Programme.valid_until == date(2026, 10, 12))
+        ).scalar_one()
+
+    for n, count, serials in ((1, "3", "1–3"), (2, "2", "4–5")):  # issue_batch, as the API
+        issued = _cli(db_url, tmp_path, "vouchers", "issue", "--programme", str(programme_id),
+                      "--count", count)
+        assert issued.returncode == 0, issued.stderr
+        assert issued.stdout.strip() == f"batch {n}: booklets {serials}"
+    with db.read() as session:
+        from oflocal.vouchers.models import Booklet, PrintBatch
+
+        assert session.execute(select(func.count()).select_from(Booklet)).scalar_one() == 5
+        assert [(b.number, b.created_by) for b in session.execute(
+            select(PrintBatch).order_by(PrintBatch.number)).scalars()] == [(1, "cli"), (2, "cli")]
 
 
 def test_a_programme_is_edited_from_the_command_line(db: Database, db_url: str,

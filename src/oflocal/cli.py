@@ -406,13 +406,11 @@ def vouchers() -> None:
 @click.option("--count", type=click.IntRange(1, 20000), required=True)
 def vouchers_issue(programme_id: int, count: int) -> None:
     """Issue a numbered batch of (not yet valid) booklets."""
-    from oflocal import clock
-    from oflocal.vouchers.issue import add_booklets
+    from oflocal.vouchers.issue import issue_batch
 
-    with database().write() as session:
-        batch = add_booklets(session, signer(), programme_id, count, now=clock.now(), actor="cli")
+    batch = issue_batch(database(), signer(), programme_id, count, actor="cli")
     click.echo(f"batch {batch.number}: booklets {batch.first_booklet_serial}–"
-               f"{batch.first_booklet_serial + count - 1}")
+               f"{batch.last_booklet_serial}")
 
 
 @vouchers.command("expire")

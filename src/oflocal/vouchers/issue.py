@@ -2,7 +2,9 @@
 
 Serials are taken from counters on the programme row under its lock, so two batches
 started at once never share a number; codes are made from (programme, serial) with
-the server's secret (see codes.py).
+the server's secret (see codes.py). :func:`issue_batch` is a batch in its own write
+transaction (the API and the CLI); :func:`add_booklets` the same inside a caller's
+(print jobs, reprints, the demo).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from datetime import datetime
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from oflocal import clock
+from oflocal.db.engine import Database
 from oflocal.errors import Refusal
 from oflocal.events.models import Workshop
 from oflocal.vouchers.codes import CodeSigner
@@ -26,6 +30,12 @@ class IssuedBatch:
     first_booklet_serial: int
     booklet_count: int
     booklet_ids: list[int]
+    first_booklet_code: str
+    last_booklet_code: str
+
+    @property
+    def last_booklet_serial(self) -> int:
+        return self.first_booklet_serial + self.booklet_count - 1
 
 
 def lock_programme(session: Session, programme_id: int) -> Programme:
@@ -82,6 +92,7 @@ def add_booklets(
     )
     session.add(batch)
     session.flush()
+    codes = [signer.make("B", programme_id, first_booklet + i) for i in range(count)]
     session.execute(
         insert(Booklet),
         [
@@ -89,7 +100,7 @@ def add_booklets(
                 "programme_id": programme_id,
                 "batch_id": batch.id,
                 "serial": first_booklet + i,
-                "code": signer.make("B", programme_id, first_booklet + i),
+                "code": codes[i],
                 "status": "printed",
                 "replaces_booklet_id": replaces[i] if replaces else None,
             }
@@ -120,7 +131,25 @@ def add_booklets(
                 }
             )
     session.execute(insert(Ticket), rows)
-    return IssuedBatch(batch.id, number, first_booklet, count, booklet_ids)
+    return IssuedBatch(batch.id, number, first_booklet, count, booklet_ids, codes[0], codes[-1])
+
+
+def issue_batch(
+    db: Database,
+    signer: CodeSigner,
+    programme_id: int,
+    count: int,
+    *,
+    actor: str,
+    reason: str = "",
+    now: datetime | None = None,
+) -> IssuedBatch:
+    """A new print batch of ``count`` booklets (not valid until sold), in its own write
+    transaction; inside an idempotent request it joins the request's (see
+    ``db.engine.Database.write``), so the batch and the Idempotency-Key commit together."""
+    with db.write() as session:
+        return add_booklets(session, signer, programme_id, count, now=now or clock.now(),
+                            actor=actor, reason=reason)
 
 
 def void_booklets(

@@ -18,12 +18,14 @@ from oflocal.printing.jobs import JobRunner, fail_interrupted
 from oflocal.settings import Settings, get_settings
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.web import api, pages
+from oflocal.web.api import events as events_api
 from oflocal.web.api import ledger as ledger_api
 from oflocal.web.api import printing as printing_api
+from oflocal.web.api import programmes as programmes_api
 from oflocal.web.api import reports as reports_api
 from oflocal.web.api import session as session_api
 from oflocal.web.api import settlement as settlement_api
-from oflocal.web.api import setup as setup_api
+from oflocal.web.api import staff as staff_api
 from oflocal.web.api import vouchers as vouchers_api
 from oflocal.web.body import BodyTimeoutMiddleware
 from oflocal.web.errors import EXCEPTION_HANDLERS, allow_every_method, require_json_body
@@ -41,8 +43,9 @@ def health() -> dict[str, str]:
 
 
 def api_routers() -> list[Router]:
-    return [session_api.router, vouchers_api.router, setup_api.router, ledger_api.router,
-            settlement_api.router, reports_api.router, printing_api.router]
+    return [session_api.router, vouchers_api.router, events_api.router, programmes_api.router,
+            staff_api.router, ledger_api.router, settlement_api.router, reports_api.router,
+            printing_api.router]
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None,
