@@ -46,11 +46,14 @@ def world(db: Database, signer: CodeSigner) -> World:
     """6 booklets printed, 5 sold yesterday (30 tickets, ¥15,000 face for ¥12,500), 1
     voided; redemptions on two Tokyo days at three workshops, one of them undone."""
     now = clock.now()
-    sold_at = now - timedelta(hours=23)
+    # Yesterday afternoon in Tokyo, whatever the hour now: day one's redemptions, 10 and
+    # 20 minutes later, are yesterday, and today's come after midnight.
+    midnight = clock.start_of_tokyo_day(clock.tokyo_date(now))
+    sold_at = midnight - timedelta(hours=10)
     w = make_world(db, signer, booklets=6, sold=5, sold_at=sold_at)
     void_booklet(db, signer, code=w.sc.booklet_codes[5], reason="汚損", actor="t")
     w.base = sold_at + timedelta(minutes=10)  # day one, yesterday in Tokyo
-    today = clock.start_of_tokyo_day(clock.tokyo_date(now)) + timedelta(minutes=5)
+    today = midnight + timedelta(minutes=5)
     day_two = min(today, now - timedelta(minutes=2))  # just after midnight, or now
     w.redeem(0, 10, minutes=0)
     w.redeem(1, 8, minutes=10)
