@@ -282,3 +282,43 @@ def test_the_programme_list_links_to_each_programme(
     assert f'href="/admin/programmes/{scenario.programme_id}"' in page.text
     with db.read() as session:
         assert session.execute(select(Programme.id)).scalars().all()
+
+
+def test_the_api_changes_rules_and_layout_with_the_same_rules(
+        db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> None:
+    from oflocal.auth.service import issue_api_token
+
+    with db.write() as session:
+        scenario = build_event(session, signer, slug="edit-api", workshops=2, booklets=1)
+    boss = create_staff_user(db, username="boss", display_name="事務局", role="admin",
+                             password="boss password 1")
+    auth = {"Authorization": f"Bearer {issue_api_token(db, name='a', staff_user_id=boss)}"}
+    settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
+    url = f"/api/v1/programmes/{scenario.programme_id}"
+    with TestClient(app=create_app(settings, db)) as client:
+        ok = client.patch(url, json={"premium_budget": 700_000, "max_booklets_per_sale": 2},
+                          headers=auth)
+        assert ok.status_code == 200, ok.text
+        assert (ok.json()["premium_budget"], ok.json()["max_booklets_per_sale"]) == (700_000, 2)
+        printed = client.patch(url, json={"price": 2000}, headers=auth)
+        assert (printed.status_code, printed.json()["code"]) == (409, "programme.terms_printed")
+        as_text = client.patch(url, json={"premium_budget": "800000"}, headers=auth)
+        assert (as_text.status_code, as_text.json()["code"]) == (422, "request.invalid")
+        null = client.patch(url, json={"name": None}, headers=auth)
+        assert (null.status_code, null.json()["code"]) == (422, "request.invalid")
+
+        layout = client.put(f"{url}/print-layout", headers=auth,
+                            json={"paper": "A3", "columns": 4, "rows": 6, "duplex": True,
+                                  "rules": ["{event}でのみ使えます"]})
+        assert layout.status_code == 200, layout.text
+        assert (layout.json()["paper"], layout.json()["rules"]) == ("A3", ["{event}でのみ使えます"])
+        wide = client.put(f"{url}/print-layout", json={"columns": 5}, headers=auth)
+        assert (wide.status_code, wide.json()["code"]) == (422, "print.layout_invalid")
+        said = wide.json()
+        assert "入りません" in said["message_ja"] and "do not fit" in said["message_en"]
+        text_columns = client.put(f"{url}/print-layout", json={"columns": "4"}, headers=auth)
+        assert (text_columns.status_code, text_columns.json()["code"]) == (422, "request.invalid")
+    stored = _programme(db, scenario.programme_id)
+    assert (stored.premium_budget, stored.price) == (700_000, 2500)
+    assert PrintLayout.model_validate(stored.print_layout) == PrintLayout(
+        paper="A3", columns=4, rows=6, duplex=True, rules=("{event}でのみ使えます",))

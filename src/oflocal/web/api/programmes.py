@@ -1,10 +1,11 @@
 """Voucher programmes over the API: a new one, one at a glance (booklet and ticket
 counts, the premium spent against its budget, its print batches), a new print batch,
-and expiry after the last day of use.
+its rules and print layout changed, and expiry after the last day of use.
 
 Admins set programmes up and issue batches; desk and treasurer staff may look; admins
 and treasurers expire. Handlers parse, call one domain function
-(``events.changes.new_programme``, ``vouchers.overview``, ``vouchers.issue.issue_batch``,
+(``events.changes.new_programme`` / ``edit_programme`` / ``change_print_layout``,
+``vouchers.overview``, ``vouchers.issue.issue_batch``,
 ``vouchers.expiry``) and answer; every change runs through ``common.once``, so an
 ``Idempotency-Key`` makes a retry return the first outcome.
 """
@@ -15,11 +16,14 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Response, Router, get, patch, post, put
 from pydantic import AwareDatetime, BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 
+from oflocal.errors import Refusal
 from oflocal.events import changes
 from oflocal.events.setup import ProgrammeTerms
+from oflocal.printing.layout import PrintLayout, read_layout
 from oflocal.vouchers.expiry import expire_programme
 from oflocal.vouchers.issue import issue_batch as issue_booklets
 from oflocal.vouchers.models import Programme
@@ -169,6 +173,84 @@ def new_programme(request: Request[Any, Any, Any], event_id: EventId,
     return once(request, work, event_id, data.model_dump())
 
 
+class ProgrammePatch(RequestBody):
+    """Only the fields sent change; the result is checked as a whole, like a new
+    programme. Once a booklet is printed, what it shows (name, price, face value,
+    denominations, issue date, validity) is fixed: `programme.terms_printed`."""
+
+    name: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=200,
+                                             pattern=NOT_BLANK)
+    price: Yen | SkipJsonSchema[None] = None
+    face_value: FaceYen | SkipJsonSchema[None] = None
+    denominations: list[FaceYen] | SkipJsonSchema[None] = Field(default=None, min_length=1,
+                                                                max_length=50)
+    sales_starts_at: AwareDatetime | SkipJsonSchema[None] = None
+    sales_ends_at: AwareDatetime | SkipJsonSchema[None] = None
+    issue_date: date | SkipJsonSchema[None] = None
+    valid_from: date | SkipJsonSchema[None] = None
+    valid_until: date | SkipJsonSchema[None] = None
+    premium_budget: int | SkipJsonSchema[None] = Field(default=None, ge=0, le=10**12)
+    max_booklets_per_sale: int | SkipJsonSchema[None] = Field(default=None, ge=1, le=1000)
+    validity_override: bool | SkipJsonSchema[None] = None
+    breakage_rule: Literal["breakage", "premium_fund"] | SkipJsonSchema[None] = None
+
+
+@patch("/programmes/{programme_id:int}", opt={"roles": ADMIN, "idempotency": KEY_OPTIONAL},
+       sync_to_thread=True)
+def change_programme(request: Request[Any, Any, Any], programme_id: ProgrammeId,
+                     data: ProgrammePatch) -> Response[ProgrammeCreated]:
+    """Change a programme's rules (`events.changes.edit_programme`, as the console does).
+    The budget never goes below what sales have spent (`programme.budget_below_spent`)."""
+    sent = data.model_dump(exclude_unset=True)
+    nulls = sorted(name for name, value in sent.items() if value is None)
+    if nulls:
+        raise Refusal("request.invalid", detail=f"{', '.join(nulls)} cannot be null")
+
+    def work() -> ProgrammeCreated:
+        programme, warnings = changes.edit_programme(services(request.app.state).db,
+                                                     programme_id, sent)
+        return ProgrammeCreated(**_programme_out(programme), warnings=warnings)
+
+    return once(request, work, programme_id, data.model_dump(mode="json", exclude_unset=True))
+
+
+class PrintLayoutIn(RequestBody):
+    """The whole layout (fields left out take their defaults), checked by the print
+    engine's own rules: `print.layout_invalid` names the problem in Japanese and
+    English."""
+
+    paper: Literal["A4", "A3", "B4"] | SkipJsonSchema[None] = None
+    mode: Literal["office", "printshop"] | SkipJsonSchema[None] = Field(
+        default=None, description="office: cut guides; printshop: 3 mm bleed and crop marks")
+    columns: int | SkipJsonSchema[None] = Field(default=None, ge=1, le=8)
+    rows: int | SkipJsonSchema[None] = Field(default=None, ge=1, le=10)
+    margin_mm: float | SkipJsonSchema[None] = Field(default=None, ge=0, le=40)
+    accent_colour: str | SkipJsonSchema[None] = Field(default=None, pattern=r"^#[0-9A-Fa-f]{6}$")
+    show_workshop: bool | SkipJsonSchema[None] = None
+    show_rules: bool | SkipJsonSchema[None] = None
+    show_serial: bool | SkipJsonSchema[None] = None
+    rules: list[str] | SkipJsonSchema[None] = Field(
+        default=None, max_length=4,
+        description="Rule lines, at most 40 characters; {event} and {committee} are replaced")
+    duplex: bool | SkipJsonSchema[None] = None
+    back_side: Literal["workshop", "blank"] | SkipJsonSchema[None] = None
+
+
+@put("/programmes/{programme_id:int}/print-layout",
+     opt={"roles": ADMIN, "idempotency": KEY_OPTIONAL}, sync_to_thread=True)
+def set_print_layout(request: Request[Any, Any, Any], programme_id: ProgrammeId,
+                     data: PrintLayoutIn) -> Response[PrintLayout]:
+    """How the next print runs look; printed booklets keep theirs."""
+    fields = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None}
+    layout = read_layout(fields)
+
+    def work() -> PrintLayout:
+        changes.change_print_layout(services(request.app.state).db, programme_id, layout)
+        return layout
+
+    return once(request, work, programme_id, data.model_dump(mode="json", exclude_unset=True))
+
+
 @get("/programmes/{programme_id:int}", opt={"roles": STAFF}, sync_to_thread=True)
 def programme_detail(request: Request[Any, Any, Any], programme_id: ProgrammeId) -> ProgrammeDetail:
     """Terms, booklet and ticket counts, premium spent against the budget, print batches."""
@@ -247,7 +329,8 @@ def expire(request: Request[Any, Any, Any], programme_id: ProgrammeId) -> Respon
 
 router = Router(
     path="/",
-    route_handlers=[new_programme, programme_detail, issue_batch, expire],
+    route_handlers=[new_programme, change_programme, set_print_layout, programme_detail,
+                    issue_batch, expire],
     tags=["setup"],
     before_request=require_json_body,
 )
