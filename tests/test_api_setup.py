@@ -255,6 +255,9 @@ def test_duplicate_workshop_code_is_409(api: Api) -> None:
         ({"bank": {**BANK, "account_number": "12345a7"}}, "workshop.bank_invalid",
          "bank.account_number"),
         ({"bank": {**BANK, "account_type": 3}}, "workshop.bank_invalid", "bank.account_type"),
+        # The transfer file's own check: a bank or branch that zengin-code does not know.
+        ({"bank": {**BANK, "bank_code": "0002"}}, "workshop.bank_invalid", "bank.bank_code"),
+        ({"bank": {**BANK, "branch_code": "999"}}, "workshop.bank_invalid", "bank.branch_code"),
         ({"bank": {**BANK, "account_holder_kana": "山田木工"}}, "workshop.kana_invalid",
          "bank.account_holder_kana"),
         ({"bank": {**BANK, "account_holder_kana": "   "}}, "workshop.kana_invalid",

@@ -253,10 +253,8 @@ MESSAGES: dict[str, Message] = {
     ),
     "workshop.bank_invalid": Message(
         422,
-        "口座情報の形式が正しくありません（{label}）。銀行コードは4桁、支店コードは3桁、"
-        "口座番号は7桁の数字、預金種目は1（普通）・2（当座）・4（貯蓄）・9（その他）です。",
-        "The bank details are not valid ({field}): bank code 4 digits, branch code 3 digits, "
-        "account number 7 digits, account type 1 (ordinary), 2 (current), 4 (savings) or 9.",
+        "口座情報に誤りがあります（{label}）：{problem}",
+        "The bank details are not valid ({field}): {problem_en}",
     ),
     "workshop.kana_invalid": Message(
         422,

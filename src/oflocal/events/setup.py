@@ -25,6 +25,7 @@ from oflocal.ledger.accounts import (
     create_standard_accounts,
     create_workshop_account,
 )
+from oflocal.settlement.zengin import account_problems
 from oflocal.vouchers.models import Programme, Ticket
 
 # What a bank accepts as a kana name before conversion (see settlement/kana.py).
@@ -33,7 +34,6 @@ KANA_NAME = re.compile(
     r"A-Za-z0-9\uFF10-\uFF19\uFF21-\uFF3A\uFF41-\uFF5A"  # ASCII and full-width letters
     r" \u3000()\uFF08\uFF09.\uFF0E\-\uFF0D\u2010\u2212]+"  # spaces ( ) . and hyphens
 )
-ACCOUNT_TYPES = (1, 2, 4, 9)  # 普通, 当座, 貯蓄, その他
 BANK_FIELDS = ("bank_code", "branch_code", "account_type", "account_number", "account_holder_kana")
 FIELD_LABELS = {
     "name_kana": "フリガナ",
@@ -141,22 +141,24 @@ def check_kana(field: str, value: str) -> None:
 
 
 def check_bank(values: Mapping[str, Any]) -> None:
-    """A bank account is all five fields or none, each in the shape Zengin needs."""
+    """A bank account is all five fields or none; the account itself is checked by
+    ``settlement.zengin.account_problems``, as the transfer file will need it."""
     given = [values.get(name) is not None for name in BANK_FIELDS]
     if not any(given):
         return
     for name, present in zip(BANK_FIELDS, given, strict=True):
         if not present:
             raise Refusal("workshop.bank_invalid", field=f"bank.{name}",
-                          label=FIELD_LABELS[f"bank.{name}"])
-    for name, digits in (("bank_code", 4), ("branch_code", 3), ("account_number", 7)):
-        value = str(values[name])
-        if not (len(value) == digits and value.isascii() and value.isdigit()):
-            raise Refusal("workshop.bank_invalid", field=f"bank.{name}",
-                          label=FIELD_LABELS[f"bank.{name}"])
-    if values["account_type"] not in ACCOUNT_TYPES:
-        raise Refusal("workshop.bank_invalid", field="bank.account_type",
-                      label=FIELD_LABELS["bank.account_type"])
+                          label=FIELD_LABELS[f"bank.{name}"],
+                          problem=f"{FIELD_LABELS[f'bank.{name}']}が入力されていません",
+                          problem_en=f"{name} is missing")
+    problems = account_problems(str(values["bank_code"]), str(values["branch_code"]),
+                                values["account_type"], str(values["account_number"]))
+    if problems:
+        first = problems[0]
+        raise Refusal("workshop.bank_invalid", field=f"bank.{first.field}",
+                      label=FIELD_LABELS[f"bank.{first.field}"], problem=first.message_ja,
+                      problem_en=first.message_en)
     check_kana("bank.account_holder_kana", str(values["account_holder_kana"]))
 
 

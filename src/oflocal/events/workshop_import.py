@@ -2,11 +2,12 @@
 
 A committee of 57 firms does not type 57 forms. The file has one workshop a row under a
 header row (Japanese or English column names, see :data:`COLUMNS`). :func:`plan_import`
-reads it and checks every row with the same rules as the form (katakana, bank account,
-invoice number), and also: a code twice in the file, a bank or branch the zengin-code
-data does not know. Each problem names its row and field in plain words. Nothing is
-written until :func:`apply_import` is called with a plan that has no problem; importing
-the same file again updates the workshops by their code.
+reads it and checks every row with the same rules as the form (katakana, the bank
+account as the transfer file needs it and a bank and branch the zengin-code data knows,
+invoice number), and also: a code twice in the file. Each problem names its row and
+field in plain words. Nothing is written until :func:`apply_import` is called with a
+plan that has no problem; importing the same file again updates the workshops by their
+code.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from oflocal.events.setup import (
     check_workshop,
     update_workshop,
 )
-from oflocal.settlement.banks import lookup_bank, lookup_branch
 
 # field → the column names a committee may use (the template's first).
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -173,18 +173,9 @@ def _row_problems(number: int, details: dict[str, Any], seen: dict[str, int]) ->
     try:
         check_workshop(details)
     except Refusal as refusal:
-        return [Problem(number, str(refusal.facts.get("field", "")), refusal.message("ja"),
+        field = str(refusal.facts.get("field", "")).removeprefix("bank.")  # the file's column
+        return [Problem(number, field, refusal.message("ja"),
                         refusal.message("en"))]
-    if details["bank_code"] is not None:
-        if lookup_bank(details["bank_code"]) is None:
-            found.append(Problem(number, "bank_code",
-                                 f"銀行コード{details['bank_code']}は全銀協の一覧にありません。",
-                                 f"Bank code {details['bank_code']} is not a known bank."))
-        elif lookup_branch(details["bank_code"], details["branch_code"]) is None:
-            found.append(Problem(number, "branch_code",
-                                 f"支店コード{details['branch_code']}はこの銀行にありません。",
-                                 f"Branch {details['branch_code']} is not a branch of this "
-                                 "bank."))
     return found
 
 

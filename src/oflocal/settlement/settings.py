@@ -13,7 +13,7 @@ from oflocal.events.models import Event
 from oflocal.settlement.kana import KanaError, to_zengin_kana
 from oflocal.settlement.models import FEE_RULES, ROUNDING
 from oflocal.settlement.rules import FeeRule
-from oflocal.settlement.zengin import Requester
+from oflocal.settlement.zengin import Requester, account_problems
 
 
 @dataclass(frozen=True)
@@ -80,8 +80,8 @@ def set_fee_rule(db: Database, *, event_id: int, rule: FeeRule) -> dict[str, Any
 
 
 def set_requester(db: Database, *, event_id: int, data: RequesterData) -> dict[str, Any]:
-    """Store the committee's bank data. Format is checked here; bank and branch codes
-    are checked against zengin-code when a file is made (and listed if wrong)."""
+    """Store the committee's bank data, its account checked as every account is
+    (``zengin.account_problems``: the file's shapes, a bank and branch that exist)."""
     if not (len(data.code) == 10 and data.code.isascii() and data.code.isdigit()):
         raise Refusal("settlement.settings_invalid", detail="requester code is 10 digits")
     try:
@@ -90,15 +90,10 @@ def set_requester(db: Database, *, event_id: int, data: RequesterData) -> dict[s
         raise Refusal("settlement.settings_invalid", detail=str(error)) from error
     if not kana:
         raise Refusal("settlement.settings_invalid", detail="requester name (kana) is missing")
-    for value, digits, label in (
-        (data.bank_code, 4, "bank code"),
-        (data.branch_code, 3, "branch code"),
-        (data.account_number, 7, "account number"),
-    ):
-        if not (len(value) == digits and value.isascii() and value.isdigit()):
-            raise Refusal("settlement.settings_invalid", detail=f"{label} is {digits} digits")
-    if data.account_type not in (1, 2, 9):
-        raise Refusal("settlement.settings_invalid", detail="account type is 1, 2 or 9")
+    problems = account_problems(data.bank_code, data.branch_code, data.account_type,
+                                data.account_number, requester=True)
+    if problems:
+        raise Refusal("settlement.settings_invalid", detail=problems[0].message_en)
     with db.write() as session:
         event = lock_event(session, event_id)
         event.zengin_requester_code = data.code

@@ -86,9 +86,12 @@ class _Who:
 
 _COMMITTEE = _Who(None, "振込元(委員会の口座)", "Committee account (sender)")
 _FILE = _Who(None, "振込ファイル", "Transfer file")
+_ENTERED = _Who(None, "", "")  # an account as it is entered: no one to name
 
 
 def _problem(who: _Who, field: str, code: str, ja: str, en: str) -> ZenginProblem:
+    if who is _ENTERED:
+        return ZenginProblem(who.key, field, f"zengin.{code}", ja, en)
     return ZenginProblem(who.key, field, f"zengin.{code}", f"{who.ja}: {ja}", f"{who.en}: {en}")
 
 
@@ -156,6 +159,15 @@ def _check_account(
         )
         found.append(_problem(who, "account_number", "account_number_invalid", ja, en))
     return found
+
+
+def account_problems(bank_code: str, branch_code: str, account_type: int, account_number: str,
+                     *, requester: bool = False) -> list[ZenginProblem]:
+    """The one check of a bank account, wherever one is entered (a workshop's, the
+    committee's) and again when a transfer file is made: the shapes the file needs, and
+    a bank and branch the zengin-code data knows. Problems are said in ja and en."""
+    types = REQUESTER_ACCOUNT_TYPES if requester else PAYEE_ACCOUNT_TYPES
+    return _check_account(_ENTERED, bank_code, branch_code, account_type, account_number, types)
 
 
 def _check_requester(requester: Requester) -> list[ZenginProblem]:
