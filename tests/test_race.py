@@ -27,6 +27,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from backends import through_pgbouncer
 from oflocal import clock
 from oflocal.audit import verify
 from oflocal.auth.service import issue_api_token
@@ -269,6 +270,7 @@ def _count(db: Database, *where: Any) -> int:
         return int(session.execute(select(func.count()).where(*where)).scalar_one())
 
 
+@through_pgbouncer
 def test_same_key_retry_storm(db_url: str, signer: CodeSigner, tmp_path: Path) -> None:
     db = Database(db_url)
     seeded = seed(db, signer, booklets=2, sold=2)

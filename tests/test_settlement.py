@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import DBAPIError
 
+from backends import through_pgbouncer
 from oflocal import clock
 from oflocal.audit import verify
 from oflocal.db.engine import Database
@@ -311,6 +312,7 @@ def test_the_database_keeps_open_periods_exact(world: World) -> None:
     w.assert_verified()
 
 
+@through_pgbouncer
 def test_closes_racing_on_one_cutoff_make_one_period(world: World) -> None:
     w = world
     w.redeem(0, 3, minutes=0)
@@ -419,6 +421,7 @@ def test_marking_paid_posts_payouts_once(world: World) -> None:
     w.assert_verified()
 
 
+@through_pgbouncer
 def test_paying_a_period_from_many_threads_pays_once(world: World) -> None:
     w = world
     w.redeem(0, 2, minutes=0)

@@ -8,6 +8,7 @@ redemption in flight when a close starts is in that period; one written while a 
 is in flight (even if redeemed before the cut-off) is in the next one, never in none;
 an undo that reaches a settled redemption is refused cleanly; a correction never gives
 back an undone redemption; a close does not wait forever for a transaction left open.
+Also through PgBouncer in transaction mode.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from backends import through_pgbouncer
 from oflocal import clock
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
@@ -103,6 +105,7 @@ def _redeem_in(world: World, n: int, at: datetime) -> Callable[[Session], Any]:
     return lambda s: _redeem(world.db, s, world.sc.workshop_ids[0], codes, at, 600)
 
 
+@through_pgbouncer
 def test_a_redemption_in_flight_is_in_the_period_that_closes_after_it(world: World) -> None:
     w = world
     first = w.redeem(1, 1, minutes=0)
@@ -116,6 +119,7 @@ def test_a_redemption_in_flight_is_in_the_period_that_closes_after_it(world: Wor
     w.assert_verified()
 
 
+@through_pgbouncer
 def test_a_redemption_written_while_a_close_runs_goes_to_the_next_period(
     world: World,
 ) -> None:
@@ -138,6 +142,7 @@ def test_a_redemption_written_while_a_close_runs_goes_to_the_next_period(
     w.assert_verified()
 
 
+@through_pgbouncer
 def test_an_undo_in_flight_keeps_its_redemption_out_of_the_closing_period(
     world: World,
 ) -> None:
@@ -154,6 +159,7 @@ def test_an_undo_in_flight_keeps_its_redemption_out_of_the_closing_period(
     w.assert_verified()
 
 
+@through_pgbouncer
 def test_an_undo_reaching_a_closing_period_is_refused_cleanly(world: World) -> None:
     w = world
     out = w.redeem(0, 2, minutes=0)
@@ -169,6 +175,7 @@ def test_an_undo_reaching_a_closing_period_is_refused_cleanly(world: World) -> N
     w.assert_verified()
 
 
+@through_pgbouncer
 def test_a_correction_waiting_behind_a_close_sees_the_undo_that_committed_first(
     world: World,
 ) -> None:
@@ -208,28 +215,26 @@ def test_a_correction_waiting_behind_a_close_sees_the_undo_that_committed_first(
     w.assert_verified()
 
 
+@pytest.mark.parametrize("db_url", ["postgres", "pgbouncer"], indirect=True)
 def test_a_close_gives_up_on_redemptions_that_do_not_finish(
-    templates: Any, signer: Any, monkeypatch: pytest.MonkeyPatch
+    db: Database, signer: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """PostgreSQL only (SQLite writers queue on the database file, answered 503 after its
     busy timeout): a transaction left open must not freeze every booth behind a close.
     The close gives up after LOCK_WAIT, changes nothing, and the same key works later."""
     monkeypatch.setattr(membership, "LOCK_WAIT", "300ms")
-    db = Database(templates.postgres_url())
-    try:
-        w = make_world(db, signer, workshops=2, booklets=4, sold=4)
-        w.redeem(1, 1, minutes=0)
-        key = IdempotencyKey("staff:1", "close-1", "same")
-        with Paused(w, _redeem_in(w, 1, w.at(1))):
-            with pytest.raises(Refusal) as busy:
-                close_period(db, event_id=w.sc.event_id, actor="test", idem=key)
-            assert busy.value.code == "settlement.close_busy" and busy.value.status == 503
-            # meanwhile another booth is not held: its redemption goes through
-            w.redeem(1, 1, minutes=2)
-        with db.read() as s:
-            assert s.execute(text("SELECT COUNT(*) FROM settlement_period")).scalar_one() == 0
-        again = close_period(db, event_id=w.sc.event_id, actor="test", idem=key)
-        assert again.status == 201 and again.body["ticket_count"] == 3
-        w.assert_verified()
-    finally:
-        db.dispose()
+    w = make_world(db, signer, workshops=2, booklets=4, sold=4)
+    w.redeem(1, 1, minutes=0)
+    key = IdempotencyKey("staff:1", "close-1", "same")
+    with Paused(w, _redeem_in(w, 1, w.at(1))):
+        with pytest.raises(Refusal) as busy:
+            close_period(db, event_id=w.sc.event_id, actor="test", idem=key)
+        assert busy.value.code == "settlement.close_busy" and busy.value.status == 503
+        # meanwhile another booth is not held: its redemption goes through
+        w.redeem(1, 1, minutes=2)
+    with db.read() as s:
+        assert s.execute(text("SELECT COUNT(*) FROM settlement_period")).scalar_one() == 0
+    again = close_period(db, event_id=w.sc.event_id, actor="test", idem=key)
+    assert again.status == 201 and again.body["ticket_count"] == 3
+    w.assert_verified()
+
