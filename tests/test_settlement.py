@@ -92,10 +92,12 @@ def ticket_codes(db: Database, booklet_codes: list[str]) -> list[str]:
 
 def make_world(db: Database, signer: CodeSigner, *, workshops: int = 3, booklets: int = 6,
                sold: int = 5, sold_at: datetime | None = None,
-               programme_day: date | None = None) -> World:
-    """``programme_day``: the programme is valid from the day before it (default today)."""
+               programme_day: date | None = None, slug: str = "demo") -> World:
+    """``programme_day``: the programme is valid from the day before it (default today).
+    ``slug``: another one for a second event in the same database."""
     with db.write() as s:
-        sc = build_event(s, signer, workshops=workshops, booklets=booklets, today=programme_day)
+        sc = build_event(s, signer, slug=slug, workshops=workshops, booklets=booklets,
+                         today=programme_day)
     for i in range(0, sold, 5):
         sell_booklets(db, signer, programme_id=sc.programme_id,
                       codes=sc.booklet_codes[i:min(i + 5, sold)], payment_method="cash",

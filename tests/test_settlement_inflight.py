@@ -7,20 +7,22 @@ What must hold: whoever started first finishes first and the other waits for it;
 redemption in flight when a close starts is in that period; one written while a close
 is in flight (even if redeemed before the cut-off) is in the next one, never in none;
 an undo that reaches a settled redemption is refused cleanly; a correction never gives
-back an undone redemption; a close does not wait forever for a transaction left open.
-Also through PgBouncer in transaction mode.
+back an undone redemption; a close does not wait forever for a transaction left open;
+a close holds only its own event's redemptions (PostgreSQL: another event's booths and
+treasurer go on while it is held open). Also through PgBouncer in transaction mode.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -238,3 +240,55 @@ def test_a_close_gives_up_on_redemptions_that_do_not_finish(
     assert again.status == 201 and again.body["ticket_count"] == 3
     w.assert_verified()
 
+
+SHORT = 5.0  # seconds: far more than a redemption takes, far less than "held forever"
+
+
+@pytest.mark.parametrize("db_url", ["postgres", "pgbouncer"], indirect=True)
+def test_a_close_holds_only_its_own_events_redemptions(db: Database, signer: Any) -> None:
+    """Two events in one database. While event A's close is held open inside its
+    transaction, event B's booths redeem and undo, and B's treasurer closes B's period,
+    each within a short time; A's redemption waits for A's close and then goes to A's
+    next period. (SQLite serialises every write transaction, so this is PostgreSQL's.)"""
+    a = make_world(db, signer, workshops=2, booklets=4, sold=4)
+    b = make_world(db, signer, workshops=2, booklets=4, sold=4, slug="other-fair")
+    a.redeem(1, 1, minutes=0)
+    b.redeem(1, 1, minutes=0)
+    late = a.take(2)
+    with Paused(a, lambda s: _close(s, a.sc.event_id, a.at(10), "test", clock.now())) as closing:
+        waiting = Beside(lambda: redeem_tickets(
+            db, signer, workshop_id=a.sc.workshop_ids[0], codes=late, now=a.at(5)))
+        started = time.monotonic()
+        done = []
+        for work in (
+            lambda: b.redeem(0, 2, minutes=5),
+            lambda: undo_redemption(db, workshop_id=b.sc.workshop_ids[0],
+                                    redemption_id=b.redeem(0, 1, minutes=6)["redemption_id"],
+                                    now=b.at(7)),
+            lambda: b.redeem(1, 1, minutes=8),
+            lambda: b.close(9),
+        ):
+            other = Beside(work)
+            other.join(SHORT)
+            assert not other.is_alive(), "event B waited for event A's close"
+            done.append(other.outcome())
+        took = time.monotonic() - started
+        assert waiting.waited(), "A's redemption did not wait for A's close in flight"
+    assert took < SHORT
+    assert (done[-1]["number"], done[-1]["ticket_count"]) == (1, 1 + 2 + 1)
+    assert closing.result["ticket_count"] == 1
+    assert waiting.outcome().status == 201
+    with db.read() as s:
+        opened = s.execute(
+            text("SELECT r.open_period FROM redemption r JOIN ticket t ON t.id = r.ticket_id "
+                 "WHERE t.code IN :codes").bindparams(bindparam("codes", expanding=True)),
+            {"codes": late},
+        ).scalars().all()
+    assert opened == [2, 2], "A's redemption written during A's close is in A's next period"
+    later = a.close(20)
+    assert (later["number"], later["ticket_count"]) == (2, 2)
+    a.assert_verified()  # the auditor checks every event in the database
+    with db.read() as s:  # and the lock a close takes is the one redemptions share
+        source = s.execute(text("SELECT prosrc FROM pg_proc "
+                                "WHERE proname = 'oflocal_open_period'")).scalar_one()
+    assert f"pg_advisory_xact_lock_shared({membership.EVENT_LOCK_SPACE}, for_event)" in source
