@@ -3,6 +3,13 @@
 PostgreSQL runs when ``OFLOCAL_TEST_POSTGRES_URL`` is set (``.ci/run`` sets it); then an
 unreachable server fails the run instead of skipping. Each test gets a fresh, migrated
 database copied from a per-worker template, so tests and parallel runs never share data.
+
+The race and concurrency tests also run through PgBouncer in transaction mode
+(``backends.through_pgbouncer``: sqlite, postgres and pgbouncer) when
+``OFLOCAL_TEST_PGBOUNCER_URL`` names one in front of the same server (``.ci/run``
+starts it, see ``.ci/pgbouncer``); set and unreachable, it fails the run too. The
+database is migrated and emptied directly on PostgreSQL (DDL and resets never go
+through the pooler); the test and its servers reach it through the pooler.
 """
 
 from __future__ import annotations
@@ -14,19 +21,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
 # Set before any oflocal import reads settings.
 os.environ.setdefault("OFLOCAL_SECRET_KEY", "test-secret-key-0123456789abcdef")
 
+from backends import BACKENDS
 from oflocal.db import migrate
 from oflocal.db.engine import Database, create_db_engine
 from oflocal.settings import normalise_database_url
 from oflocal.vouchers.codes import CodeSigner
 
 PG_URL = os.environ.get("OFLOCAL_TEST_POSTGRES_URL")
-BACKENDS = ["sqlite", "postgres"]
+PGBOUNCER_URL = os.environ.get("OFLOCAL_TEST_PGBOUNCER_URL")
 
 
 def _admin_url(url: str, database: str) -> str:
@@ -108,6 +116,21 @@ class _Templates:
             engine.dispose()
         return url
 
+    def pgbouncer_url(self) -> str:
+        """This worker's database (migrated and emptied directly, as for ``postgres``),
+        reached through PgBouncer, with the URL flag that turns off server-side prepared
+        statements (oflocal.db.engine)."""
+        if PGBOUNCER_URL is None:
+            pytest.skip("PgBouncer tests need OFLOCAL_TEST_PGBOUNCER_URL (.ci/run sets it)")
+        direct = make_url(self.postgres_url())
+        assert direct.database is not None
+        return (
+            make_url(normalise_database_url(PGBOUNCER_URL))
+            .set(database=direct.database)
+            .update_query_dict({"pgbouncer": "1"})
+            .render_as_string(hide_password=False)
+        )
+
     def drop_all(self) -> None:
         if not self.pg_created:
             return
@@ -129,6 +152,8 @@ def templates(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Itera
 def db_url(request: pytest.FixtureRequest, templates: _Templates) -> str:
     if request.param == "sqlite":
         return templates.sqlite_url()
+    if request.param == "pgbouncer":
+        return templates.pgbouncer_url()
     return templates.postgres_url()
 
 
@@ -150,16 +175,22 @@ def signer(secret: bytes) -> CodeSigner:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """With OFLOCAL_TEST_POSTGRES_URL set, an unreachable server fails the run at once."""
-    if PG_URL is None:
-        return
-    engine = create_engine(normalise_database_url(PG_URL))
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as error:
-        raise pytest.UsageError(
-            f"OFLOCAL_TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {error}"
-        ) from error
-    finally:
-        engine.dispose()
+    """With OFLOCAL_TEST_POSTGRES_URL (or OFLOCAL_TEST_PGBOUNCER_URL) set, an unreachable
+    server fails the run at once."""
+    if PGBOUNCER_URL is not None and PG_URL is None:
+        raise pytest.UsageError("OFLOCAL_TEST_PGBOUNCER_URL needs OFLOCAL_TEST_POSTGRES_URL too "
+                                "(the tests migrate directly, then go through PgBouncer)")
+    for name, url, what in (("OFLOCAL_TEST_POSTGRES_URL", PG_URL, "PostgreSQL"),
+                            ("OFLOCAL_TEST_PGBOUNCER_URL", PGBOUNCER_URL, "PgBouncer")):
+        if url is None:
+            continue
+        engine = create_engine(normalise_database_url(url), poolclass=NullPool,
+                               connect_args={"prepare_threshold": None, "connect_timeout": 5})
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as error:
+            raise pytest.UsageError(f"{name} is set but {what} is unreachable: {error}") \
+                from error
+        finally:
+            engine.dispose()

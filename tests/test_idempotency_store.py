@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from backends import through_pgbouncer
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
 from oflocal.idempotency.store import IdempotencyKey, _keep_refusal
 
 
+@through_pgbouncer
 def test_a_first_refusal_is_stored_as_first_and_a_second_finds_it(db: Database) -> None:
     """The INSERT … ON CONFLICT DO NOTHING must report whether it inserted: PostgreSQL's
     driver answered -1 rows until the statement asked SQLAlchemy to keep the count, so

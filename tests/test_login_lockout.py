@@ -18,6 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
+from backends import through_pgbouncer
 from oflocal import clock
 from oflocal.auth.models import StaffUser
 from oflocal.auth.service import (
@@ -124,6 +125,7 @@ def _burst(base: str, path: str, bodies: list[dict[str, str]]) -> Counter[int]:
 
 
 @pytest.mark.slow
+@through_pgbouncer
 def test_parallel_wrong_pins_and_passwords_get_five_checks(
     world: Database, db_url: str, tmp_path: Path
 ) -> None:

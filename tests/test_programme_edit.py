@@ -16,6 +16,7 @@ from litestar.testing import TestClient
 from PIL import Image
 from sqlalchemy import select
 
+from backends import through_pgbouncer
 from oflocal import clock
 from oflocal.auth.service import create_staff_user, login_staff, open_session
 from oflocal.db.engine import Database
@@ -112,6 +113,7 @@ def test_what_expiry_does_is_fixed_once_it_has_run(db: Database, signer: CodeSig
         db, run.programme_id, {"breakage_rule": "premium_fund"}))
 
 
+@through_pgbouncer
 def test_a_budget_cut_and_sales_racing_never_overspend(db: Database, signer: CodeSigner) -> None:
     """Eight desks sell one booklet each while the committee cuts the budget to four
     booklets' premium: whatever order the database picks, the spent premium stays within

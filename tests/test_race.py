@@ -1,16 +1,19 @@
 """Races through the real HTTP API: many booths scanning the same tickets at once.
 
-A uvicorn server (two worker processes) runs on the test's own database, SQLite or
-PostgreSQL. 2,000 sold tickets are each sent by 8 concurrent clients (threads, each with
-one keep-alive connection and its own bearer token, spread over 4 workshops). The
-clients walk the same batches of tickets in different shuffled orders, in step, so most
-tickets are fought over by several clients within milliseconds. Exactly one request per
-ticket may win; the 7 others must be told ``ticket.already_redeemed`` (naming the winner);
-nothing may fail with 5xx; the books must balance.
+A uvicorn server (two worker processes) runs on the test's own database, SQLite,
+PostgreSQL, or PostgreSQL through PgBouncer in transaction mode. 2,000 sold tickets are
+each sent by 8 concurrent clients (threads, each with one keep-alive connection and its
+own bearer token, spread over 4 workshops). The clients walk the same batches of
+tickets in different shuffled orders, in step, so most tickets are fought over by
+several clients within milliseconds. Exactly one request per ticket may win; the 7
+others must be told ``ticket.already_redeemed`` (naming the winner); nothing may fail
+with 5xx; the books must balance. The same fight runs against four uvicorn processes on
+one PostgreSQL database, two of them connected through PgBouncer, while periods close.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import random
@@ -27,18 +30,22 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from backends import through_pgbouncer
 from oflocal import clock
 from oflocal.audit import verify
+from oflocal.auth.models import StaffUser
 from oflocal.auth.service import issue_api_token
 from oflocal.db.engine import Database
 from oflocal.demo import build_event
 from oflocal.events.setup import ProgrammeTerms, create_programme
 from oflocal.ledger.models import Account, JournalEntry, Posting
+from oflocal.settlement.models import SettlementLine
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.vouchers.desk import sell_booklets
 from oflocal.vouchers.issue import add_booklets
-from oflocal.vouchers.models import Redemption, Ticket
+from oflocal.vouchers.models import Programme, Redemption, Ticket
 from serverutil import running_server, server_log
+from test_settlement import period_numbers
 
 # Not grouped: the SQLite and PostgreSQL runs may use both test workers at once.
 pytestmark = [pytest.mark.slow]
@@ -163,16 +170,13 @@ class KeepAlive:
         self.connection.close()
 
 
-def test_two_thousand_tickets_eight_clients_each(
-    db_url: str, signer: CodeSigner, tmp_path: Path
-) -> None:
-    db = Database(db_url)
-    seeded = seed(db, signer, booklets=TICKETS // PER_BOOKLET, sold=TICKETS // PER_BOOKLET)
-    assert len(seeded.tickets) == TICKETS
-    order = seeded.tickets[:]
+def _fight(seeded: Seeded, ports: list[int], tickets: list[str]) -> list[Answer]:
+    """Every client sends every ticket once, in batches the clients start together, each
+    in its own shuffled order; clients 2k and 2k+1 talk to ``ports[k % len(ports)]``."""
+    order = tickets[:]
     random.Random(2026).shuffle(order)
-    batches = [order[i : i + BATCH] for i in range(0, TICKETS, BATCH)]
-    barrier = threading.Barrier(CLIENTS, timeout=120)
+    batches = [order[i : i + BATCH] for i in range(0, len(order), BATCH)]
+    barrier = threading.Barrier(len(seeded.clients), timeout=120)
 
     def client(port: int, index: int, token: str) -> list[Answer]:
         shuffle = random.Random(index).shuffle
@@ -191,21 +195,26 @@ def test_two_thousand_tickets_eight_clients_each(
             http.close()
         return answers
 
-    with running_server(db_url, tmp_path, workers=2) as base, ThreadPoolExecutor(CLIENTS) as pool:
-        port = int(base.rsplit(":", 1)[1])
-        futures = [pool.submit(client, port, i, t) for i, (_, t) in enumerate(seeded.clients)]
-        answers = [a for f in futures for a in f.result()]
+    with ThreadPoolExecutor(len(seeded.clients)) as pool:
+        futures = [pool.submit(client, ports[(i // 2) % len(ports)], i, token)
+                   for i, (_, token) in enumerate(seeded.clients)]
+        return [a for f in futures for a in f.result()]
 
+
+def _one_winner_each(db: Database, seeded: Seeded, answers: list[Answer], tickets: int,
+                     logs: str) -> dict[int, int]:
+    """Each ticket taken by exactly one request, the others told who took it; the books
+    agree and balance. Returns how many tickets each client won."""
     statuses = Counter(answer[2] for answer in answers)
-    assert statuses == {201: TICKETS, 409: TICKETS * (CLIENTS - 1)}, (
-        statuses, server_log(tmp_path)[-3000:])
+    assert statuses == {201: tickets, 409: tickets * (CLIENTS - 1)}, (statuses, logs[-3000:])
 
     # Per ticket: one winner, seven told who won.
     by_ticket: dict[str, list[Answer]] = defaultdict(list)
     for answer in answers:
         by_ticket[answer[1]].append(answer)
-    assert len(by_ticket) == TICKETS
+    assert len(by_ticket) == tickets
     won_at: dict[int, int] = Counter()
+    won_by: dict[int, int] = Counter()
     fought_over = 0  # tickets for which two requests were in flight at the same moment
     for code, tries in by_ticket.items():
         assert len(tries) == CLIENTS
@@ -217,6 +226,7 @@ def test_two_thousand_tickets_eight_clients_each(
         assert body["total"] == FACE
         assert body["tickets"] == [{"code": code, "denomination": FACE}]
         won_at[workshop_id] += FACE
+        won_by[index] += 1
         for _, _, status, refused, _, _ in tries:
             if status == 409:
                 assert refused["code"] == "ticket.already_redeemed", refused
@@ -224,7 +234,7 @@ def test_two_thousand_tickets_eight_clients_each(
                 assert refused["detail"]["workshop"] == body["workshop_name"]
         fought_over += _overlapping([(t[4], t[5]) for t in tries])
     # The test is only worth something if the requests really raced.
-    assert fought_over >= TICKETS // 4, fought_over
+    assert fought_over >= tickets // 4, fought_over
 
     with db.read() as session:
         live = session.execute(
@@ -238,14 +248,102 @@ def test_two_thousand_tickets_eight_clients_each(
         entries = session.execute(
             select(func.count()).where(JournalEntry.kind == "redemption")
         ).scalar_one()
-    assert tuple(live) == (TICKETS, TICKETS, TICKETS * FACE)
-    assert redeemed == TICKETS
-    assert entries == TICKETS
+    assert tuple(live) == (tickets, tickets, tickets * FACE)
+    assert redeemed == tickets
+    assert entries == tickets
     payables = _payables(db)
-    assert sum(payables.values()) == TICKETS * FACE
+    assert sum(payables.values()) == tickets * FACE
     assert {w: v for w, v in payables.items() if v} == dict(won_at)
     _assert_books(db)
-    assert "Traceback" not in server_log(tmp_path)
+    assert "Traceback" not in logs
+    return dict(won_by)
+
+
+# Not through PgBouncer: two minutes more for what the four-server test below shows.
+def test_two_thousand_tickets_eight_clients_each(
+    db_url: str, signer: CodeSigner, tmp_path: Path
+) -> None:
+    db = Database(db_url)
+    seeded = seed(db, signer, booklets=TICKETS // PER_BOOKLET, sold=TICKETS // PER_BOOKLET)
+    assert len(seeded.tickets) == TICKETS
+    with running_server(db_url, tmp_path, workers=2) as base:
+        answers = _fight(seeded, [int(base.rsplit(":", 1)[1])], seeded.tickets)
+    _one_winner_each(db, seeded, answers, TICKETS, server_log(tmp_path))
+    db.dispose()
+
+
+MIXED_TICKETS = 800
+
+
+def test_four_servers_half_of_them_through_pgbouncer(
+    templates: Any, signer: CodeSigner, tmp_path: Path
+) -> None:
+    """One database, four uvicorn processes: two connected to PostgreSQL directly, two
+    through PgBouncer in transaction mode. 8 clients (two per server) fight over 800
+    tickets as above, while a treasurer closes settlement periods through one of the
+    pooled servers. Each ticket is taken once, whichever way its request came in; every
+    live redemption ends up in exactly one period; the auditor finds the books clean."""
+    direct, pooled = templates.postgres_url(), templates.pgbouncer_url()
+    db = Database(direct)
+    seeded = seed(db, signer, booklets=MIXED_TICKETS // PER_BOOKLET,
+                  sold=MIXED_TICKETS // PER_BOOKLET)
+    with db.write() as session:
+        event_id = session.execute(
+            select(Programme.event_id).where(Programme.id == seeded.programme_id)
+        ).scalar_one()
+        user = StaffUser(username="race-treasurer", display_name="t", role="treasurer",
+                         password_hash="!", created_at=clock.now())
+        session.add(user)
+        session.flush()
+        treasurer_id = user.id
+    treasurer = issue_api_token(db, name="treasurer", staff_user_id=treasurer_id)
+    urls = [direct, pooled, direct, pooled]  # server k: clients 2k and 2k+1
+    dirs = [tmp_path / f"server-{k}" for k in range(len(urls))]
+    stop = threading.Event()
+    closes: list[int] = []
+
+    def closer(base: str) -> None:
+        with httpx.Client(base_url=base, timeout=60,
+                          headers={"Authorization": f"Bearer {treasurer}"}) as http:
+            while True:
+                last = stop.is_set()
+                r = http.post(f"/api/v1/events/{event_id}/settlement/periods",
+                              json={"cutoff_at": clock.now().isoformat()})
+                if r.status_code == 201:
+                    closes.append(r.json()["ticket_count"])
+                else:
+                    assert r.json()["code"] == "settlement.nothing_to_settle", r.text
+                if last:
+                    return
+                time.sleep(0.3)
+
+    with contextlib.ExitStack() as servers:
+        bases = []
+        for url, data_dir in zip(urls, dirs, strict=True):
+            data_dir.mkdir()
+            bases.append(servers.enter_context(running_server(url, data_dir, workers=1)))
+        with ThreadPoolExecutor(1) as background:
+            closing = background.submit(closer, bases[1])
+            try:
+                answers = _fight(seeded, [int(b.rsplit(":", 1)[1]) for b in bases],
+                                 seeded.tickets)
+            finally:
+                stop.set()
+            closing.result()  # the last close, after every redemption was answered
+
+    logs = "".join(server_log(d) for d in dirs)
+    won_by = _one_winner_each(db, seeded, answers, MIXED_TICKETS, logs)
+    # Both ways in took tickets: clients 2k and 2k+1 talk to server k.
+    via_pooler = sum(n for i, n in won_by.items() if urls[(i // 2) % len(urls)] == pooled)
+    assert 0 < via_pooler < MIXED_TICKETS, won_by
+    # Settled while redeeming: every ticket in exactly one of the periods closed.
+    assert len(closes) >= 2, closes
+    assert sum(closes) == MIXED_TICKETS
+    with db.read() as session:
+        line_total = session.execute(select(func.sum(SettlementLine.face_total))).scalar_one()
+    assert line_total == MIXED_TICKETS * FACE
+    assert all(n is not None for n in period_numbers(db).values())
+    _assert_books(db)
     db.dispose()
 
 
@@ -269,6 +367,7 @@ def _count(db: Database, *where: Any) -> int:
         return int(session.execute(select(func.count()).where(*where)).scalar_one())
 
 
+@through_pgbouncer
 def test_same_key_retry_storm(db_url: str, signer: CodeSigner, tmp_path: Path) -> None:
     db = Database(db_url)
     seeded = seed(db, signer, booklets=2, sold=2)

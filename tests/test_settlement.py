@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import DBAPIError
 
+from backends import through_pgbouncer
 from oflocal import clock
 from oflocal.audit import verify
 from oflocal.db.engine import Database
@@ -91,12 +92,13 @@ def ticket_codes(db: Database, booklet_codes: list[str]) -> list[str]:
 
 def make_world(db: Database, signer: CodeSigner, *, workshops: int = 3, booklets: int = 6,
                sold: int = 5, sold_at: datetime | None = None,
-               programme_day: date | None = None) -> World:
+               programme_day: date | None = None, slug: str = "demo") -> World:
     """``programme_day``: the programme is valid from the day before it (default today).
-    ``sold_at``: when the booklets are sold; the sales window then opens a day before it."""
+    ``sold_at``: when the booklets are sold; the sales window then opens a day before it.
+    ``slug``: another one for a second event in the same database."""
     with db.write() as s:
-        sc = build_event(s, signer, workshops=workshops, booklets=booklets, today=programme_day,
-                         now=sold_at)
+        sc = build_event(s, signer, slug=slug, workshops=workshops, booklets=booklets,
+                         today=programme_day, now=sold_at)
     for i in range(0, sold, 5):
         sell_booklets(db, signer, programme_id=sc.programme_id,
                       codes=sc.booklet_codes[i:min(i + 5, sold)], payment_method="cash",
@@ -313,6 +315,7 @@ def test_the_database_keeps_open_periods_exact(world: World) -> None:
     w.assert_verified()
 
 
+@through_pgbouncer
 def test_closes_racing_on_one_cutoff_make_one_period(world: World) -> None:
     w = world
     w.redeem(0, 3, minutes=0)
@@ -421,6 +424,7 @@ def test_marking_paid_posts_payouts_once(world: World) -> None:
     w.assert_verified()
 
 
+@through_pgbouncer
 def test_paying_a_period_from_many_threads_pays_once(world: World) -> None:
     w = world
     w.redeem(0, 2, minutes=0)

@@ -7,22 +7,26 @@ What must hold: whoever started first finishes first and the other waits for it;
 redemption in flight when a close starts is in that period; one written while a close
 is in flight (even if redeemed before the cut-off) is in the next one, never in none;
 an undo that reaches a settled redemption is refused cleanly; a correction never gives
-back an undone redemption; a close does not wait forever for a transaction left open.
+back an undone redemption; a close does not wait forever for a transaction left open;
+a close holds only its own event's redemptions (PostgreSQL: another event's booths and
+treasurer go on while it is held open). Also through PgBouncer in transaction mode.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from backends import through_pgbouncer
 from oflocal import clock
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
@@ -103,6 +107,7 @@ def _redeem_in(world: World, n: int, at: datetime) -> Callable[[Session], Any]:
     return lambda s: _redeem(world.db, s, world.sc.workshop_ids[0], codes, at, 600)
 
 
+@through_pgbouncer
 def test_a_redemption_in_flight_is_in_the_period_that_closes_after_it(world: World) -> None:
     w = world
     first = w.redeem(1, 1, minutes=0)
@@ -116,6 +121,7 @@ def test_a_redemption_in_flight_is_in_the_period_that_closes_after_it(world: Wor
     w.assert_verified()
 
 
+@through_pgbouncer
 def test_a_redemption_written_while_a_close_runs_goes_to_the_next_period(
     world: World,
 ) -> None:
@@ -138,6 +144,7 @@ def test_a_redemption_written_while_a_close_runs_goes_to_the_next_period(
     w.assert_verified()
 
 
+@through_pgbouncer
 def test_an_undo_in_flight_keeps_its_redemption_out_of_the_closing_period(
     world: World,
 ) -> None:
@@ -154,6 +161,7 @@ def test_an_undo_in_flight_keeps_its_redemption_out_of_the_closing_period(
     w.assert_verified()
 
 
+@through_pgbouncer
 def test_an_undo_reaching_a_closing_period_is_refused_cleanly(world: World) -> None:
     w = world
     out = w.redeem(0, 2, minutes=0)
@@ -169,6 +177,7 @@ def test_an_undo_reaching_a_closing_period_is_refused_cleanly(world: World) -> N
     w.assert_verified()
 
 
+@through_pgbouncer
 def test_a_correction_waiting_behind_a_close_sees_the_undo_that_committed_first(
     world: World,
 ) -> None:
@@ -208,28 +217,78 @@ def test_a_correction_waiting_behind_a_close_sees_the_undo_that_committed_first(
     w.assert_verified()
 
 
+@pytest.mark.parametrize("db_url", ["postgres", "pgbouncer"], indirect=True)
 def test_a_close_gives_up_on_redemptions_that_do_not_finish(
-    templates: Any, signer: Any, monkeypatch: pytest.MonkeyPatch
+    db: Database, signer: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """PostgreSQL only (SQLite writers queue on the database file, answered 503 after its
     busy timeout): a transaction left open must not freeze every booth behind a close.
     The close gives up after LOCK_WAIT, changes nothing, and the same key works later."""
     monkeypatch.setattr(membership, "LOCK_WAIT", "300ms")
-    db = Database(templates.postgres_url())
-    try:
-        w = make_world(db, signer, workshops=2, booklets=4, sold=4)
-        w.redeem(1, 1, minutes=0)
-        key = IdempotencyKey("staff:1", "close-1", "same")
-        with Paused(w, _redeem_in(w, 1, w.at(1))):
-            with pytest.raises(Refusal) as busy:
-                close_period(db, event_id=w.sc.event_id, actor="test", idem=key)
-            assert busy.value.code == "settlement.close_busy" and busy.value.status == 503
-            # meanwhile another booth is not held: its redemption goes through
-            w.redeem(1, 1, minutes=2)
-        with db.read() as s:
-            assert s.execute(text("SELECT COUNT(*) FROM settlement_period")).scalar_one() == 0
-        again = close_period(db, event_id=w.sc.event_id, actor="test", idem=key)
-        assert again.status == 201 and again.body["ticket_count"] == 3
-        w.assert_verified()
-    finally:
-        db.dispose()
+    w = make_world(db, signer, workshops=2, booklets=4, sold=4)
+    w.redeem(1, 1, minutes=0)
+    key = IdempotencyKey("staff:1", "close-1", "same")
+    with Paused(w, _redeem_in(w, 1, w.at(1))):
+        with pytest.raises(Refusal) as busy:
+            close_period(db, event_id=w.sc.event_id, actor="test", idem=key)
+        assert busy.value.code == "settlement.close_busy" and busy.value.status == 503
+        # meanwhile another booth is not held: its redemption goes through
+        w.redeem(1, 1, minutes=2)
+    with db.read() as s:
+        assert s.execute(text("SELECT COUNT(*) FROM settlement_period")).scalar_one() == 0
+    again = close_period(db, event_id=w.sc.event_id, actor="test", idem=key)
+    assert again.status == 201 and again.body["ticket_count"] == 3
+    w.assert_verified()
+
+
+SHORT = 5.0  # seconds: far more than a redemption takes, far less than "held forever"
+
+
+@pytest.mark.parametrize("db_url", ["postgres", "pgbouncer"], indirect=True)
+def test_a_close_holds_only_its_own_events_redemptions(db: Database, signer: Any) -> None:
+    """Two events in one database. While event A's close is held open inside its
+    transaction, event B's booths redeem and undo, and B's treasurer closes B's period,
+    each within a short time; A's redemption waits for A's close and then goes to A's
+    next period. (SQLite serialises every write transaction, so this is PostgreSQL's.)"""
+    a = make_world(db, signer, workshops=2, booklets=4, sold=4)
+    b = make_world(db, signer, workshops=2, booklets=4, sold=4, slug="other-fair")
+    a.redeem(1, 1, minutes=0)
+    b.redeem(1, 1, minutes=0)
+    late = a.take(2)
+    with Paused(a, lambda s: _close(s, a.sc.event_id, a.at(10), "test", clock.now())) as closing:
+        waiting = Beside(lambda: redeem_tickets(
+            db, signer, workshop_id=a.sc.workshop_ids[0], codes=late, now=a.at(5)))
+        started = time.monotonic()
+        done = []
+        for work in (
+            lambda: b.redeem(0, 2, minutes=5),
+            lambda: undo_redemption(db, workshop_id=b.sc.workshop_ids[0],
+                                    redemption_id=b.redeem(0, 1, minutes=6)["redemption_id"],
+                                    now=b.at(7)),
+            lambda: b.redeem(1, 1, minutes=8),
+            lambda: b.close(9),
+        ):
+            other = Beside(work)
+            other.join(SHORT)
+            assert not other.is_alive(), "event B waited for event A's close"
+            done.append(other.outcome())
+        took = time.monotonic() - started
+        assert waiting.waited(), "A's redemption did not wait for A's close in flight"
+    assert took < SHORT
+    assert (done[-1]["number"], done[-1]["ticket_count"]) == (1, 1 + 2 + 1)
+    assert closing.result["ticket_count"] == 1
+    assert waiting.outcome().status == 201
+    with db.read() as s:
+        opened = s.execute(
+            text("SELECT r.open_period FROM redemption r JOIN ticket t ON t.id = r.ticket_id "
+                 "WHERE t.code IN :codes").bindparams(bindparam("codes", expanding=True)),
+            {"codes": late},
+        ).scalars().all()
+    assert opened == [2, 2], "A's redemption written during A's close is in A's next period"
+    later = a.close(20)
+    assert (later["number"], later["ticket_count"]) == (2, 2)
+    a.assert_verified()  # the auditor checks every event in the database
+    with db.read() as s:  # and the lock a close takes is the one redemptions share
+        source = s.execute(text("SELECT prosrc FROM pg_proc "
+                                "WHERE proname = 'oflocal_open_period'")).scalar_one()
+    assert f"pg_advisory_xact_lock_shared({membership.EVENT_LOCK_SPACE}, for_event)" in source

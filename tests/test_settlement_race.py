@@ -1,5 +1,5 @@
 """Closing periods while workshops redeem (and undo) at the same time, through a real
-HTTP server (uvicorn, own process) on SQLite and on PostgreSQL.
+HTTP server (uvicorn, own process) on SQLite, on PostgreSQL and through PgBouncer.
 
 What must hold: the sum over all periods equals the sum of live redemptions, every
 redemption is in exactly one period once the last close ran, each period's lines are
@@ -23,6 +23,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from backends import through_pgbouncer
 from oflocal import clock
 from oflocal.auth.models import StaffUser
 from oflocal.auth.service import issue_api_token
@@ -33,7 +34,7 @@ from oflocal.vouchers.models import Redemption
 from serverutil import running_server
 from test_settlement import make_world, period_numbers
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, through_pgbouncer]
 
 
 @pytest.fixture

@@ -3,6 +3,13 @@
 SQLite is made crash-safe for money: WAL, ``synchronous=FULL`` and ``BEGIN IMMEDIATE``
 for every write transaction, so two writers queue instead of failing half-way and an
 acknowledged redemption is on disk.  Writes go through :meth:`Database.write`.
+
+PostgreSQL through PgBouncer in transaction mode: add ``pgbouncer=1`` to the URL's query
+(``postgresql://…:6432/oflocal?pgbouncer=1``). psycopg then never prepares statements
+on the server (it does after ``prepare_threshold`` runs of one statement, and the
+next transaction may be given another server connection, where that prepared statement
+does not exist). Nothing else the app does outlives a transaction: see
+docs/deployment.md.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from oflocal.settings import normalise_database_url
@@ -37,6 +45,21 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+PGBOUNCER = "pgbouncer"  # the URL query flag: a pooler in transaction mode is in between
+
+
+def through_pgbouncer(url: str) -> tuple[str, bool]:
+    """The URL without oflocal's ``pgbouncer`` flag, and whether the flag was on."""
+    parsed = make_url(url)
+    flag = parsed.query.get(PGBOUNCER)
+    if flag is None:
+        return url, False
+    value = flag[-1] if isinstance(flag, tuple) else flag
+    plain = parsed.difference_update_query([PGBOUNCER])
+    return plain.render_as_string(hide_password=False), value.strip().lower() in {
+        "1", "true", "yes", "on"}
+
+
 def create_db_engine(url: str, **kwargs: Any) -> Engine:
     url = normalise_database_url(url)
     if url.startswith("sqlite"):
@@ -53,6 +76,10 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
     # A connection the server dropped fails its first statement instead; SQLAlchemy then
     # discards the pool's older connections, the transaction is rolled back and the client
     # retries with its Idempotency-Key (nothing is acknowledged before commit).
+    url, pgbouncer = through_pgbouncer(url)
+    if pgbouncer:
+        connect_args = kwargs.setdefault("connect_args", {})
+        connect_args.setdefault("prepare_threshold", None)  # see the module's docstring
     return create_engine(
         url,
         pool_size=kwargs.pop("pool_size", 10),

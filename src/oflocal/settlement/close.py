@@ -3,9 +3,10 @@
 Closing an event's period at a cut-off time, in one write transaction:
 
 1. lock the event row, so closes (and corrections) of one event run one after another,
-   and hold redemptions (:func:`membership.hold_redemptions`): the close waits for the
-   redemptions and undos in flight to commit, new ones wait for the close (well under a
-   second even for a million redemptions);
+   and hold the event's redemptions (:func:`membership.hold_redemptions`): the close
+   waits for the event's redemptions and undos in flight to commit, new ones wait for
+   the close (well under a second even for a million redemptions); other events'
+   booths are not held;
 2. the same cut-off again returns the period already closed (idempotent);
    a cut-off in the future or not after the last one is refused;
 3. the period takes the event's open period number, and the event's open period moves
@@ -19,8 +20,9 @@ Closing an event's period at a cut-off time, in one write transaction:
 
 Why a redemption is in exactly one period: which period is a function of the row and
 the periods (membership.py), and the copy of the open period is exact because a close
-and a redemption write exclude each other. A redemption redeemed before the cut-off
-but committed after the close copied the next number, so the next close takes it.
+and a redemption write of the same event exclude each other (the event's lock). A
+redemption redeemed before the cut-off but committed after the close copied the next
+number, so the next close takes it.
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ def _close(
     session: Session, event_id: int, cut: datetime, actor: str, at: datetime
 ) -> dict[str, Any]:
     event = lock_event(session, event_id)
-    hold_redemptions(session)
+    hold_redemptions(session, event_id)
     existing = session.execute(
         select(SettlementPeriod).where(
             SettlementPeriod.event_id == event_id, SettlementPeriod.cutoff_at == cut

@@ -48,7 +48,7 @@ def lock_event(session: Any, event_id: int) -> Event:
     ``FOR NO KEY UPDATE``: closes, corrections and settings changes of one event queue
     behind each other, while redemptions, whose journal entries take a key-share lock on
     the event for their foreign key, are not held by it. (A close holds redemptions with
-    a table lock instead, which queues fairly: settlement/membership.py.)
+    the event's own advisory lock instead, which queues fairly: settlement/membership.py.)
     """
     event = session.execute(
         select(Event).where(Event.id == event_id).with_for_update(key_share=True)

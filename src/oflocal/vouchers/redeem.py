@@ -290,7 +290,7 @@ def undo_redemption(
 def _undo(
     session: Session, workshop_id: int, entry_id: int, now: datetime, window: int
 ) -> dict[str, Any]:
-    hold_closes(session)  # "not settled" below stays true until this commits
+    hold_closes(session, entry_id)  # "not settled" below stays true until this commits
     redemptions = session.execute(
         select(Redemption).where(Redemption.entry_id == entry_id).with_for_update()
     ).scalars().all()
