@@ -43,18 +43,19 @@ from test_settlement import World, make_world
 
 @pytest.fixture
 def world(db: Database, signer: CodeSigner) -> World:
-    """6 booklets printed, 5 sold yesterday (30 tickets, ¥15,000 face for ¥12,500), 1
-    voided; redemptions on two Tokyo days at three workshops, one of them undone."""
+    """6 booklets printed, 5 sold two days ago (30 tickets, ¥15,000 face for ¥12,500), 1
+    voided; redemptions on two Tokyo days (the day before yesterday and yesterday) at
+    three workshops, one of them undone."""
     now = clock.now()
-    # Yesterday afternoon in Tokyo, whatever the hour now: day one's redemptions, 10 and
-    # 20 minutes later, are yesterday, and today's come after midnight.
+    # Two whole past days in Tokyo, whatever the hour now (a run just after midnight
+    # has no room for "today"): day one in the afternoon, day two just after midnight.
     midnight = clock.start_of_tokyo_day(clock.tokyo_date(now))
-    sold_at = midnight - timedelta(hours=10)
-    w = make_world(db, signer, booklets=6, sold=5, sold_at=sold_at)
+    sold_at = midnight - timedelta(hours=34)
+    w = make_world(db, signer, booklets=6, sold=5, sold_at=sold_at,
+                   programme_day=clock.tokyo_date(sold_at))
     void_booklet(db, signer, code=w.sc.booklet_codes[5], reason="汚損", actor="t")
-    w.base = sold_at + timedelta(minutes=10)  # day one, yesterday in Tokyo
-    today = midnight + timedelta(minutes=5)
-    day_two = min(today, now - timedelta(minutes=2))  # just after midnight, or now
+    w.base = sold_at + timedelta(minutes=10)  # day one, the day before yesterday
+    day_two = midnight - timedelta(days=1) + timedelta(minutes=5)  # yesterday
     w.redeem(0, 10, minutes=0)
     w.redeem(1, 8, minutes=10)
     step = (day_two - w.base) / timedelta(minutes=1)
@@ -63,7 +64,7 @@ def world(db: Database, signer: CodeSigner) -> World:
     undo_redemption(db, workshop_id=w.sc.workshop_ids[2], redemption_id=undone["redemption_id"],
                     now=w.at(step + 0.2))
     w.redeem(0, 4, minutes=step + 0.3)
-    assert clock.tokyo_date(w.at(0)) < clock.tokyo_date(w.at(step)) == clock.tokyo_date(now)
+    assert clock.tokyo_date(w.at(0)) < clock.tokyo_date(w.at(step)) < clock.tokyo_date(now)
     return w  # 27 tickets redeemed live (¥13,500); 3 tickets (¥1,500) outstanding
 
 
@@ -83,7 +84,7 @@ def test_programme_summary(world: World) -> None:
     ids, codes = w.sc.workshop_ids, w.sc.workshop_codes
     assert [(r.workshop_id, r.code, r.tickets, r.face) for r in data.per_workshop] == [
         (ids[0], codes[0], 14, 7000), (ids[1], codes[1], 8, 4000), (ids[2], codes[2], 5, 2500)]
-    day1, day2 = clock.tokyo_date(w.at(0)), clock.tokyo_date(clock.now())
+    day1, day2 = clock.tokyo_date(w.at(0)), clock.tokyo_date(clock.now()) - timedelta(days=1)
     assert [(d.day, d.tickets, d.face) for d in data.per_day] == [
         (day1, 18, 9000), (day2, 9, 4500)]
 
