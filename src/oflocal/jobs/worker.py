@@ -265,7 +265,8 @@ class Worker:
                 if context.lost.is_set() or context.finished:
                     continue
                 try:
-                    if not queue.heartbeat(self.db, context.claim, lease_seconds=lease):
+                    if (not queue.heartbeat(self.db, context.claim, lease_seconds=lease)
+                            and not context.finished):  # (not just now, by the task)
                         context.lost.set()
                         log.warning("job %s: heartbeat refused, the lease was lost",
                                     context.claim.job_id)
