@@ -36,7 +36,7 @@ from oflocal.auth.service import actor_from_token, create_staff_user, issue_api_
 from oflocal.db.engine import Database
 from oflocal.demo import add_activity, build_event, describe_demo_committee
 from oflocal.errors import MESSAGES
-from oflocal.settings import Settings
+from oflocal.settings import Jobs, Settings
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.web.app import create_app
 
@@ -44,17 +44,6 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "schemathesis.toml"
 MAX_EXAMPLES = 3  # per operation and phase; the whole file stays well under a minute
 SEED = 8
-
-
-class NoPrinting:
-    """Print jobs are queued but not rendered: rendering 20,000 booklets is the printing
-    tests' business, and here it would only eat the time budget."""
-
-    def submit(self, job_id: int) -> None:
-        pass
-
-    def shutdown(self) -> None:
-        pass
 
 
 @dataclass
@@ -85,8 +74,10 @@ def contract(templates: Any, signer: CodeSigner, secret: bytes,
     for n in range(1, 4):  # for DELETE /tokens/{token_id}; the run's own may not be revoked
         issue_api_token(db, name=f"spare {n}", workshop_id=scenario.workshop_ids[1])
     data_dir = tmp_path_factory.mktemp("contract")
-    app = create_app(Settings(data_dir=data_dir, database_url=db.url, secret_key=secret), db)
-    app.state.print_runner = NoPrinting()
+    # Print jobs are queued but not rendered (no worker in this app): rendering 20,000
+    # booklets is the printing tests' business, and here it would only eat the time budget.
+    app = create_app(Settings(data_dir=data_dir, database_url=db.url, secret_key=secret,
+                              jobs=Jobs(in_process=False)), db)
     with pytest.MonkeyPatch.context() as patch:
         # Hundreds of logins, PINs and staff passwords: argon2 at its cheapest here (the
         # answers are the same; the time budget is not spent on hashing).

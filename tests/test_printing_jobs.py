@@ -7,6 +7,9 @@ the codes stored for that batch; printing never makes a ticket valid.
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,11 +22,12 @@ from litestar.testing import TestClient
 from PIL import Image
 from sqlalchemy import select
 
-from oflocal import clock
 from oflocal.auth.service import create_staff_user, issue_api_token
 from oflocal.db.engine import Database
 from oflocal.demo import build_event
-from oflocal.printing.jobs import fail_interrupted
+from oflocal.jobs.models import Job
+from oflocal.jobs.queue import claim
+from oflocal.printing.jobs import PRINT_BATCH, issue_batch_job
 from oflocal.printing.models import PrintJob
 from oflocal.settings import Settings
 from oflocal.vouchers.codes import CodeSigner
@@ -157,16 +161,27 @@ def test_wrong_roles_and_bad_counts(client: tuple[TestClient[Any], int]) -> None
     assert anonymous.status_code == 401
 
 
-def test_jobs_left_running_by_a_stopped_server_are_marked_failed(db: Database) -> None:
+def test_a_starting_server_leaves_a_job_another_worker_holds_alone(
+    db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path
+) -> None:
+    """Start-up used to mark every running print job failed; a job is now held by its
+    worker's lease, and a new web process (with its own worker) does not touch it."""
     with db.write() as session:
-        scenario = build_event(session, CodeSigner(b"k" * 32), workshops=2, booklets=0)
-        session.add(PrintJob(programme_id=scenario.programme_id, kind="batch", status="running",
-                             total_booklets=5, done_booklets=2, created_by="t",
-                             created_at=clock.now()))
-    assert fail_interrupted(db) == 1
+        scenario = build_event(session, signer, workshops=2, booklets=0)
+    job_id = issue_batch_job(db, signer, programme_id=scenario.programme_id, count=2,
+                             actor="t").body["job_id"]
+    elsewhere = claim(db, "another-machine:1:worker:0", [PRINT_BATCH.kind], lease_seconds=60)
+    assert elsewhere is not None
+    settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
+    with TestClient(create_app(settings, db)) as http:
+        assert http.get("/api/v1/health").status_code == 200
+        time.sleep(0.2)  # the app's own worker has looked for work
     with db.read() as session:
-        job = session.execute(select(PrintJob)).scalar_one()
-    assert job.status == "failed" and "restart" in (job.error or "")
+        job = session.get(PrintJob, job_id)
+        queued = session.get(Job, elsewhere.job_id)
+    assert job is not None and job.status == "queued" and job.error is None
+    assert queued is not None and queued.status == "running"
+    assert (queued.lease_owner, queued.attempts) == ("another-machine:1:worker:0", 1)
 
 
 def test_a_retried_print_request_returns_the_same_job(
@@ -187,3 +202,23 @@ def test_a_retried_print_request_returns_the_same_job(
     with db.read() as session:
         assert len(session.execute(select(PrintJob.id)).all()) == 1
         assert len(session.execute(select(Booklet.id)).all()) == 2
+
+
+def test_print_booklets_from_the_command_line_claims_its_job_like_a_worker(
+    db: Database, db_url: str, signer: CodeSigner, tmp_path: Path
+) -> None:
+    with db.write() as session:
+        programme = build_event(session, signer, workshops=2, booklets=0).programme_id
+    out = tmp_path / "booklets.pdf"
+    env = {**os.environ, "OFLOCAL_DATABASE_URL": db_url, "OFLOCAL_DATA_DIR": str(tmp_path)}
+    made = subprocess.run(
+        [sys.executable, "-m", "oflocal", "print", "booklets", "--programme", str(programme),
+         "--count", "3", "--out", str(out), "--workers", "1"],
+        env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert made.returncode == 0, made.stderr
+    assert "3 booklets" in made.stdout and out.read_bytes().startswith(b"%PDF-")
+    with db.read() as session:
+        print_job = session.execute(select(PrintJob)).scalar_one()
+        job = session.execute(select(Job)).scalar_one()
+    assert print_job.status == "done" and print_job.file_bytes == out.stat().st_size
+    assert (job.status, job.attempts) == ("done", 1) and ":cli:" in (job.lease_owner or "")

@@ -16,6 +16,7 @@ from oflocal import clock
 from oflocal.cli_base import OflocalGroup, database, settings, signer
 from oflocal.errors import Refusal
 from oflocal.events.cli import event_group, programme_group
+from oflocal.jobs.cli import worker_command
 from oflocal.printing.cli import print_group
 from oflocal.reports.cli import report
 from oflocal.settlement.cli import settle
@@ -423,5 +424,5 @@ def vouchers_expire(programme_id: int) -> None:
     click.echo(f"expired {result['tickets']} ticket(s), ¥{result['amount']:,}")
 
 
-for group in (event_group, programme_group, print_group, settle, report):
+for group in (event_group, programme_group, print_group, settle, report, worker_command):
     main.add_command(group)

@@ -4,6 +4,7 @@ from oflocal.auth.models import ApiToken, StaffUser, WebSession
 from oflocal.db.base import Base
 from oflocal.events.models import Event, Workshop
 from oflocal.idempotency.models import IdempotencyRecord
+from oflocal.jobs.models import Job, JobAttempt
 from oflocal.ledger.models import Account, JournalEntry, Posting
 from oflocal.printing.models import PrintJob
 from oflocal.settlement.models import (
@@ -21,6 +22,8 @@ __all__ = [
     "Booklet",
     "Event",
     "IdempotencyRecord",
+    "Job",
+    "JobAttempt",
     "JournalEntry",
     "Posting",
     "PrintBatch",

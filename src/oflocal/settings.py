@@ -40,6 +40,29 @@ class Lockout:
 
 
 @dataclass(frozen=True)
+class Jobs:
+    """Background jobs (``oflocal.jobs``): where they run and how long a claim lasts.
+
+    A worker holds a job for ``lease_seconds`` and renews the lease every
+    ``heartbeat_seconds``; a job whose worker died is claimed again once its lease has
+    run out. Idle workers look for work every ``poll_seconds``. With ``in_process``
+    (the default) each web process runs ``threads`` worker threads itself; deployments
+    with separate ``oflocal worker`` processes switch it off."""
+
+    in_process: bool = True
+    threads: int = 1
+    lease_seconds: float = 30.0
+    heartbeat_seconds: float = 10.0
+    poll_seconds: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.heartbeat_seconds < self.lease_seconds:
+            raise ValueError("the job heartbeat must come more often than the lease runs out")
+        if self.poll_seconds <= 0 or self.threads < 1:
+            raise ValueError("job polling needs a positive interval and at least one thread")
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
@@ -51,6 +74,9 @@ class Settings:
     max_codes_per_redemption: int = 50
     # How long a client may take to send a request body once the app reads it (408 after).
     body_timeout_seconds: float = 10.0
+    jobs: Jobs = Jobs()
+    # Processes composing the pages of one print job (the bytes do not depend on it).
+    print_processes: int = 2
 
     @property
     def is_sqlite(self) -> bool:
@@ -74,6 +100,14 @@ def from_env() -> Settings:
             minutes=int(os.environ.get("OFLOCAL_LOGIN_LOCK_MINUTES", "15")),
         ),
         body_timeout_seconds=float(os.environ.get("OFLOCAL_BODY_TIMEOUT_SECONDS", "10")),
+        jobs=Jobs(
+            in_process=_flag("OFLOCAL_WORKERS_IN_PROCESS", True),
+            threads=int(os.environ.get("OFLOCAL_WORKER_THREADS", "1")),
+            lease_seconds=float(os.environ.get("OFLOCAL_JOB_LEASE_SECONDS", "30")),
+            heartbeat_seconds=float(os.environ.get("OFLOCAL_JOB_HEARTBEAT_SECONDS", "10")),
+            poll_seconds=float(os.environ.get("OFLOCAL_JOB_POLL_SECONDS", "2")),
+        ),
+        print_processes=int(os.environ.get("OFLOCAL_PRINT_PROCESSES", "2")),
     )
 
 

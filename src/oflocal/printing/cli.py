@@ -3,44 +3,59 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import click
 
 from oflocal.cli_base import database, progress_bar, settings, signer
-from oflocal.printing.jobs import issue_batch_job, job_file, reprint_job, run_job
+from oflocal.printing.jobs import issue_batch_job, job_file, reprint_job
 from oflocal.printing.models import PrintJob
 
 
 def _run_with_bar(job_id: int, out: Path | None, workers: int) -> None:
+    """Render the job here (this command claims it like any worker) with a progress bar;
+    if a running worker claimed it first, follow that worker's progress instead."""
+    import dataclasses
+    import threading
+
+    from oflocal.jobs.worker import Worker
+    from oflocal.printing.jobs import PRINT_BATCH
 
     db, data_dir = database(), settings().data_dir
+    worker = Worker(db, dataclasses.replace(settings(), print_processes=workers),
+                    [PRINT_BATCH], threads=1, name="cli")
     with db.read() as session:
         job = session.get(PrintJob, job_id)
         assert job is not None
         total = job.total_booklets
+    queued_as = _queue_id(job_id)
+    ended = threading.Event()
+
+    def render() -> None:  # as a worker would, for this one job, until it has ended
+        while not ended.is_set():
+            if not worker.run_job(queued_as):
+                ended.wait(1.0)
+
     with progress_bar(length=total, label="印刷データ作成 Rendering") as bar:
-        import threading
-
-        done = threading.Event()
-
-        def render() -> None:
-            try:
-                run_job(db, data_dir, job_id, workers=workers)
-            finally:
-                done.set()
-
-        worker = threading.Thread(target=render)
-        worker.start()
+        thread = threading.Thread(target=render, name="oflocal-print")
+        thread.start()
         shown = 0
-        while not done.wait(0.3):
-            with db.read() as session:
-                now = session.get(PrintJob, job_id)
-                assert now is not None
+        try:
+            while True:
+                with db.read() as session:
+                    now = session.get(PrintJob, job_id)
+                    assert now is not None
                 bar.update(now.done_booklets - shown)
                 shown = now.done_booklets
-        worker.join()
-        bar.update(total - shown)
+                if now.status in ("done", "failed"):
+                    break
+                time.sleep(0.3)
+        finally:
+            ended.set()
+            worker.request_stop()  # on Ctrl-C: the job is given back to the queue
+            thread.join()
+            worker.stop()
     with db.read() as session:
         job = session.get(PrintJob, job_id)
         assert job is not None
@@ -51,6 +66,18 @@ def _run_with_bar(job_id: int, out: Path | None, workers: int) -> None:
         shutil.copyfile(path, out)
         path = out
     click.echo(f"{job.total_booklets} booklets → {path} ({(job.file_bytes or 0) / 1e6:.1f} MB)")
+
+
+def _queue_id(print_job_id: int) -> int:
+    """The background job that renders print job ``print_job_id``."""
+    from sqlalchemy import select
+
+    from oflocal.jobs.models import Job
+
+    with database().read() as session:
+        return session.execute(
+            select(Job.id).where(Job.dedupe_key == f"print_job:{print_job_id}")
+        ).scalar_one()
 
 
 @click.group("print")

@@ -1,26 +1,33 @@
 """Print batches as background jobs: issue the booklets, render the PDF, record progress.
 
-A job is a row (so any web worker can show its progress) and a file in the data
-folder, written as ``.part`` and renamed when complete. The web process runs jobs on
-one background thread; the render itself fans out to worker processes (``spawn``).
-A job left ``running`` by a stopped server is marked failed at the next start.
+Issuing a batch writes its booklets, a ``print_job`` row (what people see: progress,
+the file, an error) and a ``print.batch`` job (``oflocal.jobs``) in one transaction.
+Any worker, in a web process or an ``oflocal worker`` on another machine, claims the
+job and renders the PDF to a file of its own attempt (``name.pdf.attempt-N.part``);
+only while the claim still holds is that file renamed into place and the job marked
+done, in one fenced transaction. A worker killed mid-render leaves its job to be
+claimed again once the lease runs out; the next attempt renders the same bytes (the
+codes are stored, the PDF has no timestamps). Progress writes are fenced too, and only
+ever move forward.
 """
 
 from __future__ import annotations
 
-import threading
+import os
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from oflocal import clock
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
 from oflocal.idempotency.store import IdempotencyKey, Outcome, run_once
+from oflocal.jobs.queue import enqueue
+from oflocal.jobs.worker import JobContext, Task
 from oflocal.printing.models import PrintJob
 from oflocal.printing.source import booklet_faces, programme_face
 from oflocal.printing.writer import render_booklets
@@ -89,7 +96,7 @@ def reprint_job(
         return _queue(session, programme_id, batch.batch_id, batch.number, len(ids), actor)
 
 
-def _queue(session: Any, programme_id: int, batch_id: int, number: int, count: int,
+def _queue(session: Session, programme_id: int, batch_id: int, number: int, count: int,
            actor: str) -> int:
     job = PrintJob(
         programme_id=programme_id,
@@ -104,89 +111,106 @@ def _queue(session: Any, programme_id: int, batch_id: int, number: int, count: i
     )
     session.add(job)
     session.flush()
+    enqueue(session, PRINT_BATCH.kind, {"print_job_id": job.id},
+            dedupe_key=f"print_job:{job.id}", max_attempts=PRINT_BATCH.max_attempts)
     return int(job.id)
 
 
-def run_job(db: Database, data_dir: Path, job_id: int, *, workers: int = 2) -> None:
-    """Render a queued job's PDF, keeping its progress row current. Never raises."""
-    with db.write() as session:
-        claimed = session.execute(
+def render_print_job(context: JobContext) -> None:
+    """The ``print.batch`` task: render a print job's PDF, keeping its progress current."""
+    print_job_id = int(context.payload["print_job_id"])
+    with context.write() as session:
+        started = session.execute(
             update(PrintJob)
-            .where(PrintJob.id == job_id, PrintJob.status == "queued")
+            .where(PrintJob.id == print_job_id, PrintJob.status.in_(("queued", "running")))
             .values(status="running")
             .returning(PrintJob.batch_id, PrintJob.programme_id, PrintJob.file_name)
         ).first()
-    if claimed is None:
-        return  # another worker took it, or it is not queued
-    batch_id, programme_id, file_name = claimed
-    target = prints_dir(data_dir) / str(file_name)
+    if started is None:
+        return  # already done or failed: nothing left to do
+    batch_id, programme_id, file_name = started
+    target = prints_dir(context.settings.data_dir) / str(file_name)
+    attempt = context.claim.attempt
+    _remove_earlier_attempts(target, attempt)
+    part = target.with_name(f"{target.name}.attempt-{attempt}.part")
     last = [0.0]
 
     def progress(done: int, total: int) -> None:
+        context.check()  # taken over, or the worker is stopping: stop drawing
         now = time.monotonic()
         if now - last[0] < PROGRESS_EVERY_SECONDS and done < total:
             return
         last[0] = now
-        with db.write() as s:
-            s.execute(update(PrintJob).where(PrintJob.id == job_id).values(done_booklets=done))
+        with context.write() as s:
+            s.execute(update(PrintJob).where(PrintJob.id == print_job_id)
+                      .values(done_booklets=_forward(done)))
 
     try:
-        with db.read() as session:
+        with context.db.read() as session:
             face, workshops, layout = programme_face(session, programme_id)
             count = session.execute(
                 select(PrintBatch.booklet_count).where(PrintBatch.id == batch_id)
             ).scalar_one()
-            stats = render_booklets(
-                face,
-                booklet_faces(session, workshops, batch_id=batch_id),
-                str(target),
-                layout,
-                # starting worker processes costs more than a small batch takes to draw
-                workers=workers if count >= SMALL_BATCH else 1,
-                progress=progress,
-                total=count,
-            )
-        with db.write() as session:
+            workers = context.settings.print_processes
+            with part.open("wb") as out:
+                stats = render_booklets(
+                    face,
+                    booklet_faces(session, workshops, batch_id=batch_id),
+                    out,
+                    layout,
+                    # starting worker processes costs more than a small batch takes to draw
+                    workers=workers if count >= SMALL_BATCH else 1,
+                    progress=progress,
+                    total=count,
+                )
+                out.flush()
+                os.fsync(out.fileno())
+        with context.finish() as session:  # fenced: only the holder's file lands
             session.execute(
                 update(PrintJob)
-                .where(PrintJob.id == job_id)
+                .where(PrintJob.id == print_job_id)
                 .values(status="done", done_booklets=count, file_bytes=stats.bytes,
-                        finished_at=clock.now())
+                        error=None, finished_at=clock.now())
             )
-    except Exception as error:  # recorded for the page; the server keeps running
-        with db.write() as session:
-            session.execute(
-                update(PrintJob)
-                .where(PrintJob.id == job_id)
-                .values(status="failed", error=str(error)[:500], finished_at=clock.now())
-            )
+            os.replace(part, target)
+            _sync_folder(target.parent)
+    finally:
+        part.unlink(missing_ok=True)
 
 
-def fail_interrupted(db: Database) -> int:
-    """At start-up: jobs a stopped server left running can never finish."""
-    with db.write() as session:
-        return len(
-            session.execute(
-                update(PrintJob)
-                .where(PrintJob.status.in_(("running", "queued")))
-                .values(status="failed", error="interrupted by a server restart",
-                        finished_at=clock.now())
-                .returning(PrintJob.id)
-            ).all()
-        )
+def _forward(done: int) -> Any:
+    """Progress only moves forward: an attempt that starts again after a lost worker
+    shows the bar where it was until it has caught up."""
+    return case((PrintJob.done_booklets < done, done), else_=PrintJob.done_booklets)
 
 
-class JobRunner:
-    """One background thread per web process: print jobs run one after another."""
+def _remove_earlier_attempts(target: Path, attempt: int) -> None:
+    """Files of attempts cut short (killed workers): this attempt holds the job, so no
+    earlier one can still rename its file into place."""
+    for stale in target.parent.glob(f"{target.name}.attempt-*.part"):
+        number = stale.name.removeprefix(f"{target.name}.attempt-").removesuffix(".part")
+        if number.isdigit() and int(number) < attempt:
+            stale.unlink(missing_ok=True)
 
-    def __init__(self, db: Database, data_dir: Path, workers: int = 2) -> None:
-        self._db, self._data_dir, self._workers = db, data_dir, workers
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oflocal-print")
-        self._lock = threading.Lock()
 
-    def submit(self, job_id: int) -> None:
-        with self._lock:
-            self._pool.submit(run_job, self._db, self._data_dir, job_id, workers=self._workers)
+def _sync_folder(folder: Path) -> None:
+    """Make the rename durable before the job is recorded as done."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+
+def record_failure(session: Session, payload: Mapping[str, Any], error: str) -> None:
+    """The job was given up: the print job says so, with the reason, for the page."""
+    session.execute(
+        update(PrintJob)
+        .where(PrintJob.id == int(payload["print_job_id"]),
+               PrintJob.status.in_(("queued", "running")))
+        .values(status="failed", error=error[:500], finished_at=clock.now())
+    )
+
+
+PRINT_BATCH = Task(kind="print.batch", run=render_print_job, give_up=record_failure,
+                   max_attempts=3)

@@ -10,6 +10,9 @@ output identical whatever the number of workers.
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 import zlib
 from dataclasses import dataclass
 
@@ -150,6 +153,20 @@ _KIT: PageKit | None = None
 def init_worker(kit: PageKit) -> None:
     global _KIT
     _KIT = kit
+    _exit_with_parent(os.getppid())
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A page composer lives no longer than the process that started it: when that one
+    is killed outright (``kill -9`` of an ``oflocal worker``), the composer would wait
+    forever to hand back pages nobody reads. The job itself is claimed again elsewhere."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="oflocal-parent-watch", daemon=True).start()
 
 
 def compose_chunk(jobs: list[BookletJob]) -> list[list[bytes]]:

@@ -1,8 +1,13 @@
 """The app factory. Settings and the database are chosen before the app is built, so
-tests set the environment (or pass them in) and every process builds its own engine."""
+tests set the environment (or pass them in) and every process builds its own engine.
+
+The web process keeps nothing another process needs: background jobs are rows any
+worker may claim. Unless ``OFLOCAL_WORKERS_IN_PROCESS=0`` (separate ``oflocal worker``
+processes), the app runs a worker of its own from start-up to shutdown."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +19,8 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from oflocal.db.engine import Database
-from oflocal.printing.jobs import JobRunner, fail_interrupted
+from oflocal.job_kinds import TASKS
+from oflocal.jobs.worker import Worker
 from oflocal.settings import Settings, get_settings
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.web import api, pages
@@ -34,6 +40,7 @@ from oflocal.web.security import ActorMiddleware, roles_guard
 from oflocal.web.state import Services
 
 TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
+STOP_SECONDS = 20.0  # at shutdown, how long running jobs get to stop or finish
 
 
 @get("/health", sync_to_thread=False, tags=["system"])
@@ -53,14 +60,20 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     settings = settings or get_settings()
     database = db or Database(settings.database_url)
     services = Services(settings=settings, db=database, signer=CodeSigner(settings.secret_key))
-    runner = JobRunner(database, settings.data_dir)
+    worker = Worker(database, settings, TASKS, name="web") if settings.jobs.in_process else None
+    startup: list[Callable[[], object]] = []
+    shutdown: list[Callable[[], object]] = []
+    if worker is not None:
+        startup.append(worker.start)
+        # A job still running is asked to stop (a print job is given back to the queue).
+        shutdown.append(lambda: worker.stop(timeout=STOP_SECONDS))
     v1 = Router(path="/api/v1", route_handlers=[health, *api_routers()],
                 before_request=require_json_body)
     assert api.__doc__  # the package documents the API's shape
     return Litestar(
         route_handlers=[v1, *pages.routers(), *(extra_routes or [])],
         state=State({"services": services, "page_error_renderer": pages.render_refusal,
-                     "print_runner": runner}),
+                     "job_worker": worker}),
         template_config=pages.template_config(TEMPLATES),
         middleware=[
             DefineMiddleware(BodyTimeoutMiddleware, timeout=settings.body_timeout_seconds),
@@ -82,7 +95,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
             path="/schema",
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
         ),
-        on_startup=[lambda: fail_interrupted(database)],
-        on_shutdown=[runner.shutdown, database.dispose],
+        on_startup=startup,
+        on_shutdown=[*shutdown, database.dispose],
         debug=False,
     )

@@ -107,8 +107,9 @@ def start_print(request: Request[Any, Any, Any], programme_id: ProgrammeId,
 def _started(request: Request[Any, Any, Any], job_id: int, *,
              replayed: bool) -> Response[JobStatus]:
     """The job's status now; a retry (the same Idempotency-Key) starts nothing more."""
-    if not replayed:
-        request.app.state.print_runner.submit(job_id)
+    worker = request.app.state.job_worker
+    if not replayed and worker is not None:
+        worker.nudge()  # this process's worker looks at once; any other may take it
     headers = {"Idempotent-Replayed": "true"} if replayed else {}
     return Response(_status(_job(request, job_id)), status_code=202, headers=headers)
 

@@ -1,0 +1,14 @@
+"""Every kind of background job, for the workers (in the web process and in ``oflocal
+worker``): each capability brings its own :class:`~oflocal.jobs.worker.Task` and this
+module lists them, as ``audit.py`` composes the capabilities' checks.
+
+The e-mail outbox, payment reconciliation and the expiry of reservations and mailings
+join here with the crowdfunding work; a worker claims only the kinds it knows.
+"""
+
+from __future__ import annotations
+
+from oflocal.jobs.worker import Task
+from oflocal.printing.jobs import PRINT_BATCH
+
+TASKS: tuple[Task, ...] = (PRINT_BATCH,)

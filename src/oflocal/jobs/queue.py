@@ -1,0 +1,281 @@
+"""The job table's statements: queue, claim, heartbeat, and the fenced end of an attempt.
+Read this file to know how a job is held by exactly one worker.
+
+A job is queued in the transaction of the change that asks for it (a print batch and its
+job commit together, or neither does). A worker claims one with a conditional UPDATE in
+a write transaction: on PostgreSQL the candidate row is taken ``FOR UPDATE SKIP
+LOCKED`` (workers never wait on each other), on SQLite ``BEGIN IMMEDIATE`` serialises
+the claim. The claim raises ``attempts`` by one and leases the job to its owner until
+``lease_until``; heartbeats extend the lease. A job whose lease ran out (its worker was
+killed, or paused too long) can be claimed again: that attempt is recorded as expired at
+the moment its lease ended, and the next one starts after it.
+
+**Fencing.** The owner and the attempt number are the claim's token. Every write a
+holder makes about its job starts with ``UPDATE job … WHERE id = :id AND lease_owner =
+:owner AND attempts = :attempt AND status = 'running'``: when that touches no row, the
+job was taken over (or ended) and :class:`LeaseLost` rolls the transaction back, so a
+worker that wakes up after losing its lease can neither finish nor overwrite anything.
+When it touches the row, the row stays locked (PostgreSQL) or the database stays
+reserved (SQLite) until the commit, so no claim can slip in between the check and the
+holder's writes.
+
+Times come from the database's clock on PostgreSQL (workers on several machines need
+not agree on the time) and from this machine's clock on SQLite (one machine).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from oflocal import clock
+from oflocal.db.engine import Database
+from oflocal.db.rows import affected
+from oflocal.jobs.models import Job, JobAttempt
+
+log = logging.getLogger("oflocal.jobs")
+
+ERROR_LENGTH = 1000
+RETRY_BASE_SECONDS = 5.0
+RETRY_MAX_SECONDS = 300.0
+
+# Called in the transaction that gives a job up for good (its last attempt failed or
+# expired), with the job's payload and the reason: the task records the failure where
+# people see it (a print job's row), atomically with the job's end.
+GiveUp = Callable[[Session, Mapping[str, Any], str], None]
+
+
+class LeaseLost(Exception):
+    """This worker no longer holds the job: its lease ran out and another worker claimed
+    it, or the job ended. Nothing was written."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A job held by ``owner`` as its ``attempt``-th claim: the fencing token."""
+
+    job_id: int
+    kind: str
+    payload: Mapping[str, Any]
+    owner: str
+    attempt: int
+    max_attempts: int
+
+
+def db_now(session: Session) -> datetime:
+    """Now, by the clock every worker shares: the database server's on PostgreSQL. On
+    SQLite, read once the transaction holds its lock (a write may wait for it), so a
+    lease is never granted from a time already past."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection()  # BEGIN (IMMEDIATE for a write) now, not at the first statement
+        return clock.now()
+    value = session.execute(select(func.clock_timestamp())).scalar_one()
+    assert isinstance(value, datetime)
+    return value
+
+
+def _insert(session: Session) -> Any:
+    return sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
+
+
+def enqueue(
+    session: Session, kind: str, payload: Mapping[str, Any], *, dedupe_key: str | None = None,
+    max_attempts: int = 3, delay_seconds: float = 0.0,
+) -> int:
+    """Queue a job in the caller's transaction; answers its id. With ``dedupe_key``, a
+    job already queued (or run) under that key is answered instead of a second one."""
+    if max_attempts < 1:
+        raise ValueError("max_attempts must be at least 1")
+    now = db_now(session)
+    values = {
+        "kind": kind, "payload": dict(payload), "status": "queued", "attempts": 0,
+        "max_attempts": max_attempts, "run_after": now + timedelta(seconds=delay_seconds),
+        "dedupe_key": dedupe_key, "created_at": now,
+    }
+    if dedupe_key is None:
+        return int(session.execute(insert(Job).values(values).returning(Job.id)).scalar_one())
+    statement = (_insert(session)(Job).values(values)
+                 .on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Job.id))
+    job_id = session.execute(statement).scalar_one_or_none()
+    if job_id is None:
+        job_id = session.execute(select(Job.id).where(Job.dedupe_key == dedupe_key)).scalar_one()
+    return int(job_id)
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    return or_(
+        and_(Job.status == "queued", Job.run_after <= now),
+        and_(Job.status == "running", Job.lease_until < now),
+    )
+
+
+def has_work(db: Database, kinds: Collection[str]) -> bool:
+    """Whether a job of these kinds could be claimed now: a read, so that idle workers
+    polling do not take SQLite's write lock."""
+    with db.read() as session:
+        now = db_now(session)
+        return session.execute(
+            select(Job.id).where(Job.kind.in_(list(kinds)), _claimable(now)).limit(1)
+        ).first() is not None
+
+
+def claim(
+    db: Database, owner: str, kinds: Collection[str], *, lease_seconds: float,
+    give_up: Mapping[str, GiveUp] | None = None, job_id: int | None = None,
+) -> Claim | None:
+    """Take the oldest claimable job of ``kinds`` (or job ``job_id``) for ``owner``.
+
+    A job whose lease ran out after its last allowed attempt is given up on the way
+    (``failed``, and its kind's ``give_up`` called in the same transaction)."""
+    with db.write() as session:
+        now = db_now(session)
+        while True:
+            query = (
+                select(Job.id, Job.kind, Job.payload, Job.status, Job.attempts, Job.max_attempts,
+                       Job.lease_until)
+                .where(Job.kind.in_(list(kinds)), _claimable(now))
+                .order_by(Job.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+            if job_id is not None:
+                query = query.where(Job.id == job_id)
+            row = session.execute(query).first()
+            if row is None:
+                return None
+            if row.status == "running":  # its holder's lease ran out: that attempt ended then
+                session.execute(
+                    update(JobAttempt)
+                    .where(JobAttempt.job_id == row.id, JobAttempt.attempt == row.attempts,
+                           JobAttempt.ended_at.is_(None))
+                    .values(ended_at=row.lease_until, outcome="expired",
+                            error="lease ran out without a heartbeat")
+                )
+            same = and_(Job.id == row.id, Job.status == row.status,
+                        Job.attempts == row.attempts)
+            if row.attempts >= row.max_attempts:
+                reason = (f"gave up after {row.attempts} attempts: the last one stopped "
+                          "without a heartbeat")
+                taken = session.execute(
+                    update(Job).where(same)
+                    .values(status="failed", last_error=reason, lease_until=None,
+                            finished_at=now)
+                )
+                if affected(taken) != 1:  # cannot happen under the row lock; never guess
+                    return None
+                if give_up and row.kind in give_up:
+                    give_up[row.kind](session, row.payload, reason)
+                log.warning("job %s (%s) failed: %s", row.id, row.kind, reason)
+                continue
+            taken = session.execute(
+                update(Job).where(same).values(
+                    status="running", attempts=row.attempts + 1, lease_owner=owner,
+                    lease_until=now + timedelta(seconds=lease_seconds), heartbeat_at=now,
+                )
+            )
+            if affected(taken) != 1:  # cannot happen under the row lock; never guess
+                return None
+            session.add(JobAttempt(job_id=row.id, attempt=row.attempts + 1, owner=owner,
+                                   claimed_at=now))
+            return Claim(job_id=row.id, kind=row.kind, payload=row.payload, owner=owner,
+                         attempt=row.attempts + 1, max_attempts=row.max_attempts)
+
+
+def _held(c: Claim) -> ColumnElement[bool]:
+    return and_(Job.id == c.job_id, Job.lease_owner == c.owner, Job.attempts == c.attempt,
+                Job.status == "running")
+
+
+def fence(session: Session, c: Claim, *, lease_seconds: float) -> datetime:
+    """The first statement of every write the holder makes about its job: renews the lease
+    and locks the job row for this transaction, or raises :class:`LeaseLost`. Answers
+    the database's time."""
+    now = db_now(session)
+    renewed = session.execute(
+        update(Job).where(_held(c))
+        .values(lease_until=now + timedelta(seconds=lease_seconds), heartbeat_at=now)
+    )
+    if affected(renewed) != 1:
+        raise LeaseLost(f"job {c.job_id} attempt {c.attempt} is no longer held by {c.owner}")
+    return now
+
+
+@contextmanager
+def fenced(db: Database, c: Claim, *, lease_seconds: float) -> Iterator[Session]:
+    """A write transaction that commits only while ``c`` still holds its job."""
+    with db.write() as session:
+        fence(session, c, lease_seconds=lease_seconds)
+        yield session
+
+
+def heartbeat(db: Database, c: Claim, *, lease_seconds: float) -> bool:
+    """Extend the lease; False when the job is no longer held (stop working on it)."""
+    try:
+        with fenced(db, c, lease_seconds=lease_seconds):
+            return True
+    except LeaseLost:
+        return False
+
+
+def _end_attempt(session: Session, c: Claim, now: datetime, outcome: str,
+                 error: str | None = None) -> None:
+    session.execute(
+        update(JobAttempt)
+        .where(JobAttempt.job_id == c.job_id, JobAttempt.attempt == c.attempt)
+        .values(ended_at=now, outcome=outcome, error=error)
+    )
+
+
+def finish(session: Session, c: Claim, *, lease_seconds: float) -> None:
+    """Mark the job done inside the holder's transaction (with the task's last writes)."""
+    now = fence(session, c, lease_seconds=lease_seconds)
+    session.execute(update(Job).where(_held(c)).values(status="done", lease_until=None,
+                                                       finished_at=now))
+    _end_attempt(session, c, now, "done")
+
+
+def retry_delay(attempt: int) -> float:
+    return min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2.0 ** (attempt - 1))
+
+
+def fail(db: Database, c: Claim, error: str, *, lease_seconds: float,
+         give_up: GiveUp | None = None, final: bool = False) -> bool:
+    """The attempt failed: queue the job again after a pause, or, on its last attempt
+    (or ``final``), fail it for good and call ``give_up``. Answers whether it was given
+    up; raises :class:`LeaseLost` when the job is no longer held (nothing changes)."""
+    error = error[:ERROR_LENGTH]
+    with db.write() as session:
+        now = fence(session, c, lease_seconds=lease_seconds)
+        if final or c.attempt >= c.max_attempts:
+            session.execute(update(Job).where(_held(c)).values(
+                status="failed", last_error=error, lease_until=None, finished_at=now))
+            _end_attempt(session, c, now, "failed", error)
+            if give_up is not None:
+                give_up(session, c.payload, error)
+            return True
+        session.execute(update(Job).where(_held(c)).values(
+            status="queued", last_error=error, lease_owner=None, lease_until=None,
+            run_after=now + timedelta(seconds=retry_delay(c.attempt))))
+        _end_attempt(session, c, now, "retry", error)
+        return False
+
+
+def release(db: Database, c: Claim, *, lease_seconds: float) -> None:
+    """Give the job back untouched (a worker stopping): queued again at once, and the
+    attempt does not count against ``max_attempts``. Raises :class:`LeaseLost` when the
+    job is no longer held."""
+    with db.write() as session:
+        now = fence(session, c, lease_seconds=lease_seconds)
+        session.execute(update(Job).where(_held(c)).values(
+            status="queued", lease_owner=None, lease_until=None, run_after=now,
+            max_attempts=Job.max_attempts + 1))
+        _end_attempt(session, c, now, "released")
