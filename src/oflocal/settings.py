@@ -77,6 +77,10 @@ class Settings:
     jobs: Jobs = Jobs()
     # Processes composing the pages of one print job (the bytes do not depend on it).
     print_processes: int = 2
+    # Database connections a web process keeps open (PostgreSQL). Requests run on up to
+    # 40 threads; a pool smaller than the requests in flight opens and closes a
+    # connection per request beyond it (a new server process each on PostgreSQL).
+    db_pool_size: int = 20
 
     @property
     def is_sqlite(self) -> bool:
@@ -108,6 +112,7 @@ def from_env() -> Settings:
             poll_seconds=float(os.environ.get("OFLOCAL_JOB_POLL_SECONDS", "2")),
         ),
         print_processes=int(os.environ.get("OFLOCAL_PRINT_PROCESSES", "2")),
+        db_pool_size=int(os.environ.get("OFLOCAL_DB_POOL_SIZE", "20")),
     )
 
 

@@ -404,7 +404,7 @@ _TOKEN_HOLDER = (
 
 
 def actor_from_token(db: Database, token: str) -> Actor | None:
-    with db.lookup_engine.connect() as conn:
+    with db.single_statement_engine.connect() as conn:
         row = conn.execute(_TOKEN_HOLDER, {"token_hash": token_hash(token)}).first()
     if row is None:
         return None

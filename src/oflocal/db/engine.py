@@ -103,11 +103,13 @@ class Database:
         self.url = normalise_database_url(url)
         self.engine = create_db_engine(self.url, **engine_kwargs)
         self._write_engine = self.engine.execution_options(**{_WRITE: True})
-        # One-statement reads on the hot path (who holds a bearer token): on PostgreSQL in
-        # autocommit, one round trip instead of BEGIN, SELECT and ROLLBACK. SQLite reads
-        # are local calls; its BEGIN is ours (see _configure_sqlite), so it keeps it.
-        self.lookup_engine = (self.engine if self.is_sqlite else
-                              self.engine.execution_options(isolation_level="AUTOCOMMIT"))
+        # Statements that are a whole transaction by themselves, on the hot paths (who
+        # holds a bearer token; a one-ticket redemption on PostgreSQL): autocommit, one
+        # round trip instead of BEGIN, the statement and COMMIT. SQLite's calls are local;
+        # its BEGIN is ours (see _configure_sqlite), so it keeps it there.
+        self.single_statement_engine = (
+            self.engine if self.is_sqlite
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT"))
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self._write_engine, expire_on_commit=False)
         # Facts that never change once written (e.g. account ids), remembered per database
@@ -119,6 +121,11 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
+
+    @property
+    def writing(self) -> bool:
+        """Whether this thread holds an open write of this database (a new write joins it)."""
+        return self._open_write.get() is not None
 
     @contextmanager
     def write(self) -> Iterator[Session]:

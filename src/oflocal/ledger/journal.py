@@ -3,6 +3,12 @@
 Every money movement in oflocal ends here: a service function (sale, redemption,
 undo, payout, expiry, ...) decides *what* moves and calls :func:`post_entry` inside
 its own transaction. Corrections are new entries made by :func:`reverse_entry`.
+
+One hot path, a redemption on PostgreSQL, decides and posts in a single statement
+(vouchers/redeem_sql.py); it writes its entry with :func:`entry_sql`, the same writer
+in SQL: the same columns and the same closing-posting rule, which the database's
+triggers check for both forms alike (the entry balances when its closing posting
+arrives, nothing is added after it).
 """
 
 from __future__ import annotations
@@ -83,6 +89,27 @@ def post_entry(
         ],
     )
     return int(entry_id)
+
+
+def entry_sql(*, head: str, lines: str) -> str:
+    """:func:`post_entry` as two CTEs, ``entry`` and ``postings``, of one PostgreSQL
+    statement (its ``WITH`` list continues after them).
+
+    ``head`` names a CTE of at most one row (event_id, kind, memo, occurred_at, actor):
+    no row, no entry and no postings. ``lines`` names a CTE of (n, account_id, amount)
+    with one line per account and no zero amounts; the line with the highest ``n``, alone,
+    is the closing posting, written last. Balance and the closing order are checked by
+    the database (the posting triggers); the kind is the caller's constant, one of
+    :data:`ENTRY_KINDS` (the statement's tests check it)."""
+    return f"""entry AS (
+  INSERT INTO journal_entry (event_id, kind, memo, occurred_at, actor)
+  SELECT event_id, kind, left(memo, 300), occurred_at, left(actor, 60) FROM {head}
+  RETURNING id),
+postings AS (
+  INSERT INTO posting (entry_id, account_id, amount, closes_entry)
+  SELECT entry.id, line.account_id, line.amount, line.n = max(line.n) OVER ()
+  FROM entry CROSS JOIN {lines} AS line
+  ORDER BY line.n)"""  # noqa: S608 (CTE names from code, never from input)
 
 
 def reverse_entry(

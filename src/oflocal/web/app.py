@@ -58,7 +58,7 @@ def api_routers() -> list[Router]:
 def create_app(settings: Settings | None = None, db: Database | None = None,
                extra_routes: list[Any] | None = None) -> Litestar:
     settings = settings or get_settings()
-    database = db or Database(settings.database_url)
+    database = db or Database(settings.database_url, pool_size=settings.db_pool_size)
     services = Services(settings=settings, db=database, signer=CodeSigner(settings.secret_key))
     worker = Worker(database, settings, TASKS, name="web") if settings.jobs.in_process else None
     startup: list[Callable[[], object]] = []
