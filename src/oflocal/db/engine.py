@@ -2,7 +2,9 @@
 
 SQLite is made crash-safe for money: WAL, ``synchronous=FULL`` and ``BEGIN IMMEDIATE``
 for every write transaction, so two writers queue instead of failing half-way and an
-acknowledged redemption is on disk.  Writes go through :meth:`Database.write`.
+acknowledged redemption is on disk.  Writes go through :meth:`Database.write`, which
+first waits for its turn in a first-come, first-served queue (db/writers.py) rather
+than spinning on SQLite's lock.
 
 PostgreSQL through PgBouncer in transaction mode: add ``pgbouncer=1`` to the URL's query
 (``postgresql://…:6432/oflocal?pgbouncer=1``). psycopg then never prepares statements
@@ -23,9 +25,21 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from oflocal.db.writers import WriterQueue, queue_for
 from oflocal.settings import normalise_database_url
 
 _WRITE = "oflocal_write"
+
+
+class _NoQueue:
+    """PostgreSQL's writers wait on the rows they touch, not for a turn."""
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        yield
+
+
+_NO_QUEUE = _NoQueue()
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -110,6 +124,9 @@ class Database:
         self.single_statement_engine = (
             self.engine if self.is_sqlite
             else self.engine.execution_options(isolation_level="AUTOCOMMIT"))
+        self._writers: WriterQueue | _NoQueue = (
+            queue_for(self.engine.url.database) if self.is_sqlite
+            else _NO_QUEUE)
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self._write_engine, expire_on_commit=False)
         # Facts that never change once written (e.g. account ids), remembered per database
@@ -134,7 +151,7 @@ class Database:
         if joined is not None:
             yield joined
             return
-        with self._write() as session, session.begin():
+        with self._writers.turn(), self._write() as session, session.begin():
             token = self._open_write.set(session)
             try:
                 yield session
