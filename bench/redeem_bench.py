@@ -1090,6 +1090,11 @@ def bench_backend(backend: str, url: str, data_dir: Path, args: argparse.Namespa
             notes.append(f"{backend} via PgBouncer: skipped: {problem}")
             print(f"[{backend}] PgBouncer phases skipped: {problem}", file=sys.stderr, flush=True)
             pooled_url = None
+        elif "pgbouncer" not in (make_url(pooled_url).query or {}):
+            warning = ("the PgBouncer URL has no ?pgbouncer=1: the server will prepare "
+                       "statements, which transaction pooling breaks (docs/deployment.md)")
+            notes.append(f"{backend} via PgBouncer: {warning}")
+            print(f"[{backend}] warning: {warning}", file=sys.stderr, flush=True)
     if backend != "postgres" and args.server_workers and "http" in args.modes:
         notes.append(f"{backend}: http ran with --workers {args.workers} only "
                      "(--server-workers is for PostgreSQL)")
