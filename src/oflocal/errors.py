@@ -455,6 +455,38 @@ MESSAGES: dict[str, Message] = {
         "サーバーで問題が起きました。変更は保存されていません。",
         "Something went wrong on the server. Nothing was changed.",
     ),
+    # Payments (oflocal.payments): providers, webhooks, bank statements
+    "payment.signature_invalid": Message(
+        400,
+        "決済サービスからの通知の署名を確認できません。何も変更していません。",
+        "The payment notification's signature is wrong or too old. Nothing was changed.",
+    ),
+    "payment.method_unavailable": Message(
+        422,
+        "この支払い方法（{method}）は現在ご利用いただけません。",
+        "This payment method ({method}) is not available.",
+    ),
+    "payment.provider_unavailable": Message(
+        503,
+        "決済サービスに接続できませんでした。もう一度お試しください。",
+        "The payment service could not be reached. Please try again.",
+    ),
+    "payment.provider_refused": Message(
+        422,
+        "決済サービスが受け付けませんでした（{reason}）。",
+        "The payment service refused this ({reason}).",
+    ),
+    "payment.refund_unsupported": Message(
+        422,
+        "この支払い（{method}）は決済サービスから返金できません。銀行振込で返金してください。",
+        "This payment ({method}) cannot be refunded through the payment service; "
+        "refund it by bank transfer.",
+    ),
+    "payment.statement_unreadable": Message(
+        422,
+        "銀行の明細ファイルを読み取れません：{problem}",
+        "The bank statement file cannot be read: {problem_en}",
+    ),
 }
 
 

@@ -63,6 +63,32 @@ class Jobs:
 
 
 @dataclass(frozen=True)
+class Stripe:
+    """Card and konbini payments through Stripe (``oflocal.payments.stripe_provider``).
+
+    Off while ``secret_key`` is empty. ``webhook_secret`` (``whsec_…``) checks the
+    ``Stripe-Signature`` of each webhook; ``api_base`` points the client elsewhere than
+    Stripe (the tests' stand-in server); empty means Stripe's own API."""
+
+    secret_key: str = field(default="", repr=False)
+    webhook_secret: str = field(default="", repr=False)
+    api_base: str = ""
+
+    def __post_init__(self) -> None:
+        if self.secret_key and not self.webhook_secret:
+            raise ValueError(
+                "OFLOCAL_STRIPE_WEBHOOK_SECRET must be set with OFLOCAL_STRIPE_SECRET_KEY: "
+                "without it no payment could be confirmed"
+            )
+        if self.api_base and not self.api_base.startswith(("https://", "http://")):
+            raise ValueError("OFLOCAL_STRIPE_API_BASE must be an http(s) URL")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.secret_key)
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
@@ -81,6 +107,7 @@ class Settings:
     # 40 threads; a pool smaller than the requests in flight opens and closes a
     # connection per request beyond it (a new server process each on PostgreSQL).
     db_pool_size: int = 20
+    stripe: Stripe = Stripe()
 
     @property
     def is_sqlite(self) -> bool:
@@ -113,6 +140,11 @@ def from_env() -> Settings:
         ),
         print_processes=int(os.environ.get("OFLOCAL_PRINT_PROCESSES", "2")),
         db_pool_size=int(os.environ.get("OFLOCAL_DB_POOL_SIZE", "20")),
+        stripe=Stripe(
+            secret_key=os.environ.get("OFLOCAL_STRIPE_SECRET_KEY", "").strip(),
+            webhook_secret=os.environ.get("OFLOCAL_STRIPE_WEBHOOK_SECRET", "").strip(),
+            api_base=os.environ.get("OFLOCAL_STRIPE_API_BASE", "").strip().rstrip("/"),
+        ),
     )
 
 
