@@ -380,7 +380,8 @@ def _translate(error: stripe.StripeError) -> NoReturn:
     if isinstance(error, stripe.AuthenticationError | stripe.PermissionError):
         log.error("stripe refused our key: %s", error)  # configuration, not the supporter
         raise ProviderUnavailable() from error
-    reason = error.code or type(error).__name__
+    kind = error.error.type if error.error is not None else None
+    reason = error.code or kind or type(error).__name__
     log.info("stripe refused: %s (%s)", reason, error.user_message or error)
     raise ProviderRefused(reason=reason) from error
 
