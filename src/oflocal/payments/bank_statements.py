@@ -195,17 +195,20 @@ def read_zengin(
 ) -> Statement:
     """A 振込入金通知 or 入出金取引明細 file (see the module doc for the layout)."""
     today = today or date.today()
-    records = [_Record(raw, n) for n, raw in enumerate(_records(data), 1)]
-    if not records or records[0].cut(1, 1) != b"1":
+    if data[:1] != b"1":
         raise StatementUnreadable(
             "最初のレコードがヘッダー（データ区分1）ではありません",
             "the first record is not a header (data type 1)",
         )
-    kind = records[0].digits(2, 3)
+    kind = data[1:3].decode("ascii", "replace")
     if kind not in KIND_NAMES:
         ja = f"種別コード{kind}のファイルは読めません（01 振込入金通知か 03 入出金取引明細）"
         en = f"kind {kind!r} is not a deposit notice (01) or a transaction statement (03)"
+        if kind == "21":
+            ja += "。これは総合振込のファイルです"
+            en += "; this is a bulk transfer (総合振込) file"
         raise StatementUnreadable(ja, en, record=1)
+    records = [_Record(raw, n) for n, raw in enumerate(_records(data), 1)]
     reader = _DepositNotice(years, today) if kind == DEPOSIT_NOTICE else _Transactions(years, today)
     ended = False
     in_group = False
@@ -494,16 +497,17 @@ def _fold(text: str) -> str:
 
 _ERA = {"R": 2018, "令和": 2018, "H": 1988, "平成": 1988}
 _DATE_PATTERNS = (
-    re.compile(r"(?P<y>\d{4})[/\-.年](?P<m>\d{1,2})[/\-.月](?P<d>\d{1,2})日?"),
-    re.compile(r"(?P<era>令和|平成|R|H)\s*(?P<y>\d{1,2}|元)[/\-.年](?P<m>\d{1,2})[/\-.月](?P<d>\d{1,2})日?"),
-    re.compile(r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})"),
+    re.compile(r"(?P<y>\d{4})\s*[/\-.年]\s*(?P<m>\d{1,2})\s*[/\-.月]\s*(?P<d>\d{1,2})(?!\d)"),
+    re.compile(r"(?P<era>令和|平成|R|H)\s*(?P<y>\d{1,2}|元)\s*[/\-.年]\s*(?P<m>\d{1,2})\s*"
+               r"[/\-.月]\s*(?P<d>\d{1,2})(?!\d)"),
+    re.compile(r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})(?!\d)"),
 )
 
 
 def parse_day(text: str) -> date | None:
     """A day as banks' CSVs write it: 2026/05/03, 2026-5-3, 20260503, 2026年5月3日,
     令和8年5月3日, R08.05.03 (a time after it is ignored)."""
-    folded = _fold(text).upper()
+    folded = unicodedata.normalize("NFKC", text).strip().upper()
     for pattern in _DATE_PATTERNS:
         found = pattern.match(folded)
         if not found:
