@@ -218,6 +218,20 @@ def test_a_signature_within_the_tolerance_is_accepted(
     assert provider.verify_event(body, headers).id == paid_event["id"]
 
 
+def test_a_late_event_is_genuine_and_read_as_the_payment_is_now(
+    provider: StripeProvider, standin: StripeStandIn
+) -> None:
+    """Stripe retries for days: an old event, signed at its (late) delivery, is fine."""
+    start = provider.start(konbini())
+    standin.clock_offset = -3 * 86400
+    old = standin.expire(start.payment_id)  # three days ago, said "failed"
+    standin.clock_offset = 0
+    received = receive_event(provider, *standin.signed(old))
+    assert received.event.created < NOW - timedelta(days=2)
+    assert received.payment is not None and received.payment.status == "failed"
+    assert not received.paid
+
+
 def test_duplicated_and_reordered_events_read_the_same_and_decide_the_same(
     provider: StripeProvider, standin: StripeStandIn
 ) -> None:
