@@ -453,7 +453,6 @@ Column = str | int  # a header's text, or a 0-based index
 DATE_HEADERS = ("勘定日", "取引日", "日付", "お取引日", "年月日", "お取扱日", "取扱日")
 AMOUNT_HEADERS = ("入金金額(円)", "入金金額", "お預入金額", "預入金額", "お預り金額",
                   "入金額", "お預入額", "入金")
-WITHDRAWAL_HEADERS = ("出金金額(円)", "出金金額", "お引出金額", "支払金額", "出金額", "出金")
 SENDER_HEADERS = ("振込依頼人名", "依頼人名", "摘要", "お取引内容", "取引内容", "内容",
                   "お取引先", "備考")
 NUMBER_HEADERS = ("照会番号", "番号", "取引番号", "明細番号")
@@ -469,7 +468,6 @@ class CsvLayout:
     date: Column | None = None
     amount: Column | None = None  # money in
     sender: Column | None = None
-    withdrawal: Column | None = None
     number: Column | None = None  # the bank's transaction number, if any
     header_row: int | None = -1  # -1: the first of the first 20 rows naming the columns
 
