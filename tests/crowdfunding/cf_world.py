@@ -34,7 +34,8 @@ T0 = datetime(2026, 5, 1, 3, 0, tzinfo=UTC)  # 12:00 in Tokyo
 STARTS, ENDS = T0 - timedelta(days=1), T0 + timedelta(days=10)
 LEGAL = {
     "representative": "山田太郎", "phone": "0766-00-0000",
-    "price_note": "表示価格はすべて税込です。", "extra_charges": "グッズの送料¥800。振込手数料はご負担ください。",
+    "price_note": "表示価格はすべて税込です。",
+    "extra_charges": "グッズの送料¥800。振込手数料はご負担ください。",
     "payment_terms": "銀行振込：お申し込みから7日以内。カード：お申し込み時。",
     "delivery_terms": "各リターンに記載の月にお届けします。",
     "cancellation_terms": "入金前はいつでも取り消せます。入金後の返品はお受けできません。",

@@ -20,9 +20,11 @@ all returns. Every move out of reserved/paid lowers ``claimed`` in the transacti
 makes it, so ``claimed`` = Σ quantity of reserved + paid pledges always (the auditor
 checks it), and paid + reserved-and-unexpired ≤ limit.
 
-Lock order, to never deadlock: pledge rows first, then the return's row. The release
-takes expired pledges ``FOR UPDATE SKIP LOCKED``: one that another transaction holds (a
-late payment arriving for it, or another release) is left to that transaction.
+Lock order, to never deadlock: the campaign's row (shared, by pledges and payments; for
+update by the outcome), then pledge rows, in id order, then the return's row. A release
+waits for a pledge another transaction holds (another release, a payment arriving for
+it) and then sees what that transaction did: skipping it instead would let a pledge
+answer "sold out" while stock is being given back (the race test shows it).
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ _EXPIRED = (
         _pledge.c.state == "reserved",
         _pledge.c.payment_deadline <= bindparam("now"),
     )
-    .with_for_update(skip_locked=True)
+    .order_by(_pledge.c.id)  # locked in id order by every releaser: they never deadlock
+    .with_for_update()
 )
 _EXPIRE = (
     update(_pledge)
