@@ -354,6 +354,163 @@ MESSAGES: dict[str, Message] = {
         "日付の形式が正しくありません（例：2026-03-31）。",
         "Dates are written like 2026-03-31.",
     ),
+    # Crowdfunding: campaigns (クラウドファンディング)
+    "campaign.not_found": Message(
+        404, "クラウドファンディングが見つかりません。", "There is no such campaign."
+    ),
+    "campaign.invalid": Message(
+        422,
+        "クラウドファンディングの設定に誤りがあります：{detail}",
+        "The campaign's settings are not valid: {detail}",
+    ),
+    "campaign.slug_taken": Message(
+        409,
+        "識別名「{slug}」はこのイベントのクラウドファンディングですでに使われています。",
+        "The campaign slug '{slug}' is already used in this event.",
+    ),
+    "campaign.legal_missing": Message(
+        409,
+        "特定商取引法に基づく表記に足りない項目があるため、公開できません：{items}",
+        "The campaign cannot go live: the legal notice (特定商取引法) is missing: {items_en}",
+    ),
+    "campaign.no_rewards": Message(
+        409,
+        "リターンが1つもないため、公開できません。",
+        "The campaign cannot go live without at least one return.",
+    ),
+    "campaign.not_draft": Message(
+        409,
+        "このクラウドファンディングはすでに公開されています。",
+        "This campaign has already gone live.",
+    ),
+    "campaign.already_ended": Message(
+        409,
+        "終了日時（{ends}）を過ぎているため、公開できません。",
+        "The campaign's end ({ends}) has passed, so it cannot go live.",
+    ),
+    "campaign.field_locked": Message(
+        409,
+        "公開後は変更できない項目です：{fields}。支援者が申し込んだ条件を守るためです。",
+        "These cannot change once the campaign is live (supporters pledged on those terms): "
+        "{fields}.",
+    ),
+    "campaign.not_open": Message(
+        409,
+        "支援の受付期間外です（{starts}〜{ends}）。",
+        "Pledges are not being taken now (the campaign runs {starts} to {ends}).",
+    ),
+    "campaign.not_live": Message(
+        409,
+        "公開前のクラウドファンディングは結果を確定できません。",
+        "A campaign that never went live has no outcome to decide.",
+    ),
+    "campaign.not_ended": Message(
+        409,
+        "終了日時（{ends}）まで結果は確定できません。",
+        "The outcome can only be decided after the campaign ends ({ends}).",
+    ),
+    "campaign.not_decided": Message(
+        409,
+        "結果が確定していないため、終了処理はできません。",
+        "The outcome is not decided yet, so the campaign cannot be closed.",
+    ),
+    "campaign.refunds_open": Message(
+        409,
+        "返金が済んでいない支援が{count}件あるため、終了処理はできません。",
+        "{count} refund(s) are not finished, so the campaign cannot be closed.",
+    ),
+    # Crowdfunding: returns (リターン)
+    "reward.not_found": Message(404, "リターンが見つかりません。", "There is no such return."),
+    "reward.invalid": Message(
+        422, "リターンの設定に誤りがあります：{detail}", "The return is not valid: {detail}"
+    ),
+    "reward.sold_out": Message(
+        409,
+        "このリターンは完売しました（残り{left}個）。別のリターンをお選びください。",
+        "This return is sold out ({left} left). Please choose another return.",
+    ),
+    "reward.per_supporter_limit": Message(
+        409,
+        "このリターンはお一人{limit}個までです（お申し込み済み{held}個）。",
+        "This return is limited to {limit} per supporter (you already have {held}).",
+    ),
+    "reward.limit_below_claimed": Message(
+        409,
+        "数量の上限を{claimed}より少なくはできません。すでに{claimed}個が申し込まれています。",
+        "The limit cannot go below {claimed}: that many are already pledged.",
+    ),
+    "reward.terms_locked": Message(
+        409,
+        "申し込みのあるリターンは、支援者が申し込んだ条件（{fields}）を変更できません。",
+        "This return has pledges, so the terms supporters pledged on cannot change: {fields}.",
+    ),
+    # Crowdfunding: pledges (支援)
+    "pledge.not_found": Message(404, "支援が見つかりません。", "There is no such pledge."),
+    "pledge.invalid": Message(
+        422, "入力内容に誤りがあります：{detail}", "Some input is not valid: {detail}"
+    ),
+    "pledge.amount_below_minimum": Message(
+        422,
+        "支援額は¥{minimum:,}以上にしてください。",
+        "The amount must be at least ¥{minimum:,}.",
+    ),
+    "pledge.amount_mismatch": Message(
+        422,
+        "このリターンの金額は¥{expected:,}です（¥{given:,}と指定されました）。",
+        "This return costs ¥{expected:,} (¥{given:,} was given).",
+    ),
+    "pledge.answer_missing": Message(
+        422,
+        "「{item}」の入力が必要です：{field}",
+        "This return needs your answer for {item_en}: {field}",
+    ),
+    "pledge.postal_code_unknown": Message(
+        422,
+        "郵便番号（{postal_code}）が見つかりません。7桁の郵便番号を確かめてください。",
+        "The postal code {postal_code} does not exist. Please check the 7 digits.",
+    ),
+    "pledge.prefecture_mismatch": Message(
+        422,
+        "郵便番号（{postal_code}）は{expected}の番号です。都道府県（{prefecture}）を確かめて"
+        "ください。",
+        "The postal code {postal_code} belongs to {expected}, not {prefecture}. Please check.",
+    ),
+    "pledge.phone_invalid": Message(
+        422,
+        "電話番号（{phone}）が正しくありません。市外局番から入力してください。",
+        "The phone number {phone} is not a valid Japanese number (include the area code).",
+    ),
+    "pledge.email_invalid": Message(
+        422, "メールアドレスが正しくありません。", "The e-mail address is not valid."
+    ),
+    "pledge.method_unavailable": Message(
+        422,
+        "このお支払い方法（{method}）はこのクラウドファンディングでは使えません。",
+        "This payment method ({method}) is not offered by this campaign.",
+    ),
+    "pledge.already_paid": Message(
+        409,
+        "この支援はすでに入金済みです（{when}）。二重に入金を記録することはできません。",
+        "This pledge was already paid ({when_en}); a payment is never recorded twice.",
+    ),
+    "pledge.payment_amount_mismatch": Message(
+        409,
+        "入金額（¥{given:,}）が支援の金額（¥{expected:,}）と一致しません。何も記録していません。",
+        "The amount received (¥{given:,}) is not the pledge's amount (¥{expected:,}); "
+        "nothing was recorded.",
+    ),
+    "pledge.not_cancellable": Message(
+        409,
+        "入金前の支援だけ取り消せます（現在：{state}）。",
+        "Only an unpaid pledge can be cancelled (this one is {state_en}).",
+    ),
+    # Crowdfunding: refunds (返金)
+    "refund.not_found": Message(404, "返金が見つかりません。", "There is no such refund."),
+    "refund.wrong_state": Message(
+        409,
+        "この返金は現在「{state}」のため、この操作はできません。",
+        "This refund is {state_en}, so this cannot be done now.",
+    ),
     # Idempotency
     "idempotency.key_missing": Message(
         400,

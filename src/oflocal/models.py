@@ -1,6 +1,15 @@
 """Imports every capability's models so the metadata (and alembic) sees all tables."""
 
 from oflocal.auth.models import ApiToken, StaffUser, WebSession
+from oflocal.crowdfunding.models import (
+    Campaign,
+    Payment,
+    Pledge,
+    ProviderEvent,
+    Refund,
+    Reward,
+    SupporterNotice,
+)
 from oflocal.db.base import Base
 from oflocal.events.models import Event, Workshop
 from oflocal.idempotency.models import IdempotencyRecord
@@ -20,22 +29,29 @@ __all__ = [
     "ApiToken",
     "Base",
     "Booklet",
+    "Campaign",
     "Event",
     "IdempotencyRecord",
     "Job",
     "JobAttempt",
     "JournalEntry",
+    "Payment",
+    "Pledge",
     "Posting",
     "PrintBatch",
     "PrintJob",
     "Programme",
+    "ProviderEvent",
     "Redemption",
+    "Refund",
+    "Reward",
     "Sale",
     "SettlementCorrection",
     "SettlementLine",
     "SettlementPeriod",
     "SettlementTally",
     "StaffUser",
+    "SupporterNotice",
     "Ticket",
     "WebSession",
     "Workshop",

@@ -26,6 +26,9 @@ STANDARD = (
     StandardAccount("fee_income", "換金手数料収入 Redemption fee income", "income"),
     StandardAccount("pledges_held", "支援金預り Pledges held", "liability"),
     StandardAccount("crowdfunding_income", "クラファン収入 Crowdfunding income", "income"),
+    # What a payment provider keeps of a pledge (card, konbini); migration 0011 adds it
+    # to events made before.
+    StandardAccount("payment_fees", "支払手数料 Payment provider fees", "expense"),
 )
 
 # Which account a desk payment lands in.

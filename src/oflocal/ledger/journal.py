@@ -41,6 +41,7 @@ ENTRY_KINDS = frozenset(
         "funding",
         "pledge_paid",
         "campaign_success",
+        "payment_fee",
         "refund",
         "correction",
     }

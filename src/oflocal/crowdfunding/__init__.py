@@ -1,0 +1,1 @@
+"""Reward crowdfunding: campaigns, returns, pledges, payments, refunds (docs/crowdfunding.md)."""

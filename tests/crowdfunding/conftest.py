@@ -1,0 +1,5 @@
+import sys
+from pathlib import Path
+
+# Lets the tests here `import cf_world` whatever pytest's import mode.
+sys.path.insert(0, str(Path(__file__).parent))
