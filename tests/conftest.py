@@ -174,6 +174,15 @@ def signer(secret: bytes) -> CodeSigner:
     return CodeSigner(secret)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Long tests first (marked ``slow``, and the browser tests, which run as one group on
+    one worker): with two xdist workers, a two-minute race collected last would run alone
+    at the end while the other worker sits idle. The sort is stable."""
+    def late(item: pytest.Item) -> bool:
+        return not (item.get_closest_marker("slow") or "browser" in item.path.parts)
+    items.sort(key=late)
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     """With OFLOCAL_TEST_POSTGRES_URL (or OFLOCAL_TEST_PGBOUNCER_URL) set, an unreachable
     server fails the run at once."""

@@ -10,12 +10,15 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from oflocal.db.engine import Database
 from oflocal.demo import build_event
 from oflocal.events.models import Event
 from oflocal.vouchers.codes import CodeSigner
+
+pytestmark = pytest.mark.slow  # subprocesses: scheduled first (conftest.py)
 
 
 def _cli(db_url: str, data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -40,6 +40,8 @@ from oflocal.settings import Jobs, Settings
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.web.app import create_app
 
+pytestmark = pytest.mark.slow  # subprocesses: scheduled first (conftest.py)
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "schemathesis.toml"
 MAX_EXAMPLES = 3  # per operation and phase; the whole file stays well under a minute

@@ -229,6 +229,7 @@ def _cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
                           env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow  # the CLI in subprocesses: scheduled first (conftest.py)
 def test_settle_and_report_commands(world: World, db_url: str, tmp_path: Path) -> None:
     w = world
     cutoff = (clock.now() - timedelta(seconds=1)).isoformat()
