@@ -6,6 +6,7 @@ from oflocal.events.models import Event, Workshop
 from oflocal.idempotency.models import IdempotencyRecord
 from oflocal.jobs.models import Job, JobAttempt
 from oflocal.ledger.models import Account, JournalEntry, Posting
+from oflocal.outbox.models import MailMessage
 from oflocal.printing.models import PrintJob
 from oflocal.settlement.models import (
     SettlementCorrection,
@@ -25,6 +26,7 @@ __all__ = [
     "Job",
     "JobAttempt",
     "JournalEntry",
+    "MailMessage",
     "Posting",
     "PrintBatch",
     "PrintJob",
