@@ -117,7 +117,7 @@ def retry_message(db: Database, message_id: int) -> int:
             raise NotRetryable(f"message {message_id} is {row.state}, not failed: "
                                + ("it is never sent twice" if row.state == "sent"
                                   else "it is in the queue already"))
-        send_round = row.send_round + 1
+        send_round = int(row.send_round) + 1
         changed = session.execute(
             update(MailMessage)
             .where(MailMessage.id == message_id, MailMessage.state == "failed",

@@ -20,7 +20,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, pass_context
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    UndefinedError,
+    pass_context,
+)
 from jinja2.runtime import Context
 
 from oflocal.clock import as_tokyo
@@ -106,8 +113,14 @@ def template_names(kind: str, language: str) -> tuple[str, str]:
 def render(kind: str, language: str, context: Mapping[str, Any]) -> Rendered:
     """Subject, text and (when its template exists) HTML of a ``kind`` message."""
     text_name, html_name = template_names(kind, language)
+    try:
+        return _render(text_name, html_name, {**context, "language": language})
+    except UndefinedError as error:  # a fact the template needs was not given
+        raise ValueError(f"mail template {text_name}: {error}") from error
+
+
+def _render(text_name: str, html_name: str, facts: Mapping[str, Any]) -> Rendered:
     env = environment()
-    facts = {**context, "language": language}
     text_template = env.get_template(text_name)
     subject = " ".join(_block(text_template, "subject", facts).split())
     if not subject or len(subject) > SUBJECT_LENGTH:
