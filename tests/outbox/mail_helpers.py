@@ -33,8 +33,8 @@ from oflocal.outbox.notices import (
 from oflocal.settings import Jobs, Mail, Settings
 
 SUPPORTER = Supporter(email="taro@example.jp", name="山田 太郎")
-CAMPAIGN = Campaign(title="尾州ひつじサミット2026 ひつじ団", committee="尾州ひつじサミット実行委員会",
-                    contact="info@hitsuji.example.jp", url="https://hitsuji.example.jp/c/1")
+CAMPAIGN = Campaign(title="尾州ひつじサミット2026 ひつじ団",
+                    committee="尾州ひつじサミット実行委員会", contact="info@hitsuji.example.jp", url="https://hitsuji.example.jp/c/1")
 DEADLINE = datetime(2026, 1, 31, 14, 59, tzinfo=UTC)  # 23:59 on Saturday 31 January in Tokyo
 
 

@@ -49,7 +49,8 @@ def test_the_message_commits_with_the_change_or_not_at_all(db: Database) -> None
             message.about, message.dedupe_key, message.language, message.to_address) == (
         "queued", 0, 1, "pledge_received", "pledge:12", "pledge:12:received", "ja",
         "taro@example.jp")
-    assert message.subject == "【尾州ひつじサミット2026 ひつじ団】ご支援を受け付けました（P-000012）"
+    assert message.subject == ("【尾州ひつじサミット2026 ひつじ団】"
+                               "ご支援を受け付けました（P-000012）")
     assert (job.kind, job.payload, job.status, job.max_attempts) == (
         MAIL_SEND, {"message_id": message_id, "round": 1}, "queued", 12)
 
