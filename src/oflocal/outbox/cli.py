@@ -70,9 +70,11 @@ def mail_retry(message_ids: tuple[int, ...], all_failed: bool) -> None:
     """Queue failed messages again (after the mail server or an address was fixed)."""
     from oflocal.outbox.messages import NotRetryable, failed_ids, retry_message
 
+    if not message_ids and not all_failed:
+        raise click.UsageError("name message ids, or --failed")
     ids = list(message_ids) + (failed_ids(database()) if all_failed else [])
     if not ids:
-        raise click.UsageError("name message ids, or --failed")
+        click.echo("no failed messages")
     refused = 0
     for message_id in dict.fromkeys(ids):
         try:
