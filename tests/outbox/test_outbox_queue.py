@@ -153,3 +153,28 @@ def test_the_migration_makes_the_table_the_model_describes(db: Database) -> None
         differences = [d for d in compare_metadata(context, Base.metadata)
                        if "mail_message" in repr(d)]
     assert differences == []
+
+
+def test_an_html_part_and_long_lines_are_encoded_as_mail_allows() -> None:
+    import email
+    from email.message import EmailMessage
+    from email.policy import default
+
+    from oflocal.outbox.compose import Letter, compose
+
+    letter = Letter(id=7, to_address="taro@example.jp", to_name="山田\r\nBcc: x@example.jp",
+                    kind="test", language="ja", subject="件名", text_body="あ" * 400 + "\n",
+                    html_body="<p>こんにちは</p>\n", dedupe_key="test:7",
+                    created_at=datetime(2026, 1, 1, tzinfo=UTC))
+    raw = compose(letter, "委員会 <info@example.jp>", cte="8bit").as_bytes()
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    parsed = email.message_from_bytes(raw, policy=default)
+    assert isinstance(parsed, EmailMessage)
+    assert parsed.get_content_type() == "multipart/alternative"
+    assert "Bcc" not in parsed  # a name cannot add a header
+    assert parsed["To"].addresses[0].display_name == "山田 Bcc: x@example.jp"
+    text, html = parsed.iter_parts()
+    assert text["Content-Transfer-Encoding"] == "quoted-printable"  # 1,200 bytes on a line
+    assert text.get_content().splitlines() == ["あ" * 400]
+    assert html["Content-Transfer-Encoding"] == "8bit"
+    assert html.get_content().splitlines() == ["<p>こんにちは</p>"]

@@ -24,6 +24,7 @@ from oflocal.clock import as_tokyo
 # with dots where RFC 5322 allows none (taro..yamada.@docomo.ne.jp), which carriers
 # still deliver to; refusing them would lose the supporters who have them.
 LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}")
+LINE_BYTES = 998
 DOMAIN = re.compile(r"(?=.{4,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
                     r"[A-Za-z]{2,63}")
 
@@ -81,7 +82,16 @@ def compose(letter: Letter, mail_from: str, *, cte: str = "base64") -> EmailMess
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
     message["Content-Language"] = letter.language
     message["X-Oflocal-Kind"] = letter.kind
-    message.set_content(letter.text_body, charset="utf-8", cte=cte)
+    message.set_content(letter.text_body, charset="utf-8", cte=_fits(letter.text_body, cte))
     if letter.html_body is not None:
-        message.add_alternative(letter.html_body, subtype="html", charset="utf-8", cte=cte)
+        message.add_alternative(letter.html_body, subtype="html", charset="utf-8",
+                                cte=_fits(letter.html_body, cte))
     return message
+
+
+def _fits(text: str, cte: str) -> str:
+    """8bit only while every line stays within RFC 5322's 998 bytes (a long sentence
+    of a supporter's note may not); quoted-printable otherwise."""
+    if cte == "8bit" and any(len(line.encode()) > LINE_BYTES for line in text.splitlines()):
+        return "quoted-printable"
+    return cte

@@ -50,6 +50,7 @@ def file_name(message_id: int, kind: str) -> str:
 
 def send_message(context: JobContext) -> None:
     mine = _this_round(context.payload)
+    context.check()  # the worker is stopping: give the job back before it starts
     with context.write() as session:
         row = session.execute(
             update(MailMessage)
@@ -64,7 +65,6 @@ def send_message(context: JobContext) -> None:
         return  # sent or failed already, or queued again under a later round's job
     letter = Letter(**row._asdict())
     mail = context.settings.mail
-    context.check()  # the lease is still ours (or the worker is stopping: give it back)
     try:
         if mail.smtp_host:
             send_smtp(compose(letter, mail.mail_from), mail, letter.to_address)
