@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import and_, update
+from sqlalchemy.orm import Session
 
 from oflocal import clock
 from oflocal.jobs.worker import JobContext, Task
@@ -93,7 +94,7 @@ def send_message(context: JobContext) -> None:
     log.info("mail %s (%s) sent by %s", letter.id, letter.kind, transport)
 
 
-def record_failure(session: Any, payload: Mapping[str, Any], error: str) -> None:
+def record_failure(session: Session, payload: Mapping[str, Any], error: str) -> None:
     """The job was given up: the message says so, with the reason."""
     session.execute(
         update(MailMessage)
