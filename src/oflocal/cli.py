@@ -1,7 +1,7 @@
 """``oflocal``: the command line for staff scripts and operations.
 
 Each capability adds its own command group in its own module (printing, settlement,
-reports); this file wires them together and holds the commands of the core.
+reports, mail); this file wires them together and holds the commands of the core.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from oflocal.cli_base import OflocalGroup, database, settings, signer
 from oflocal.errors import Refusal
 from oflocal.events.cli import event_group, programme_group
 from oflocal.jobs.cli import worker_command
+from oflocal.outbox.cli import mail_group
 from oflocal.printing.cli import print_group
 from oflocal.reports.cli import report
 from oflocal.settlement.cli import settle
@@ -424,5 +425,6 @@ def vouchers_expire(programme_id: int) -> None:
     click.echo(f"expired {result['tickets']} ticket(s), ¥{result['amount']:,}")
 
 
-for group in (event_group, programme_group, print_group, settle, report, worker_command):
+for group in (event_group, programme_group, print_group, settle, report, worker_command,
+              mail_group):
     main.add_command(group)

@@ -2,14 +2,16 @@
 worker``): each capability brings its own :class:`~oflocal.jobs.worker.Task` and this
 module lists them, as ``audit.py`` composes the capabilities' checks.
 
-The e-mail outbox, payment reconciliation and the expiry of reservations and mailings
-join here with the crowdfunding work; a worker claims only the kinds it knows.
+Print batches and the e-mail outbox (``mail.send``) are here; payment reconciliation
+and the expiry of reservations join with the crowdfunding work. A worker claims only
+the kinds it knows.
 """
 
 from __future__ import annotations
 
 from oflocal.crowdfunding.sweep import SWEEP_TASK
 from oflocal.jobs.worker import Task
+from oflocal.outbox.jobs import MAIL_SEND_TASK
 from oflocal.printing.jobs import PRINT_BATCH
 
-TASKS: tuple[Task, ...] = (PRINT_BATCH, SWEEP_TASK)
+TASKS: tuple[Task, ...] = (PRINT_BATCH, SWEEP_TASK, MAIL_SEND_TASK)

@@ -15,6 +15,7 @@ from oflocal.events.models import Event, Workshop
 from oflocal.idempotency.models import IdempotencyRecord
 from oflocal.jobs.models import Job, JobAttempt
 from oflocal.ledger.models import Account, JournalEntry, Posting
+from oflocal.outbox.models import MailMessage
 from oflocal.printing.models import PrintJob
 from oflocal.settlement.models import (
     SettlementCorrection,
@@ -35,6 +36,7 @@ __all__ = [
     "Job",
     "JobAttempt",
     "JournalEntry",
+    "MailMessage",
     "Payment",
     "Pledge",
     "Posting",

@@ -89,6 +89,32 @@ class Stripe:
 
 
 @dataclass(frozen=True)
+class Mail:
+    """E-mail to supporters (``oflocal.outbox``): how the workers deliver it.
+
+    With ``smtp_host`` set, each message goes to that server (STARTTLS first when
+    ``smtp_starttls``, then a login when ``smtp_user`` is set). Without it (the ``make
+    run`` demo) each message is written as an ``.eml`` file under ``<data_dir>/outbox/``
+    for people to read. ``mail_from`` is the From of every message, e.g.
+    ``"ひつじ団事務局 <info@example.jp>"``; its domain also names the Message-IDs."""
+
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_starttls: bool = True
+    mail_from: str = "oflocal <oflocal@localhost>"
+    smtp_timeout_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.smtp_port < 65536:
+            raise ValueError("OFLOCAL_SMTP_PORT must be a TCP port (1-65535)")
+        if "@" not in self.mail_from or any(c in self.mail_from for c in "\r\n"):
+            raise ValueError("OFLOCAL_MAIL_FROM must be an address, e.g. "
+                             "'Committee <info@example.jp>'")
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
@@ -108,6 +134,7 @@ class Settings:
     # connection per request beyond it (a new server process each on PostgreSQL).
     db_pool_size: int = 20
     stripe: Stripe = Stripe()
+    mail: Mail = Mail()
 
     @property
     def is_sqlite(self) -> bool:
@@ -144,6 +171,14 @@ def from_env() -> Settings:
             secret_key=os.environ.get("OFLOCAL_STRIPE_SECRET_KEY", "").strip(),
             webhook_secret=os.environ.get("OFLOCAL_STRIPE_WEBHOOK_SECRET", "").strip(),
             api_base=os.environ.get("OFLOCAL_STRIPE_API_BASE", "").strip().rstrip("/"),
+        ),
+        mail=Mail(
+            smtp_host=os.environ.get("OFLOCAL_SMTP_HOST") or None,
+            smtp_port=int(os.environ.get("OFLOCAL_SMTP_PORT", "587")),
+            smtp_user=os.environ.get("OFLOCAL_SMTP_USER") or None,
+            smtp_password=os.environ.get("OFLOCAL_SMTP_PASSWORD") or None,
+            smtp_starttls=_flag("OFLOCAL_SMTP_STARTTLS", True),
+            mail_from=os.environ.get("OFLOCAL_MAIL_FROM") or Mail.mail_from,
         ),
     )
 

@@ -23,7 +23,7 @@ from oflocal.cli_base import database, settings
 @click.option("--threads", type=click.IntRange(1, 64), default=None,
               help="Jobs run at once (default: OFLOCAL_WORKER_THREADS, 1).")
 def worker_command(threads: int | None) -> None:
-    """Run background jobs (print batches) until SIGTERM; see docs/architecture.md."""
+    """Run background jobs (print batches, e-mail) until SIGTERM; see docs/architecture.md."""
     from oflocal.job_kinds import TASKS
     from oflocal.jobs.worker import Worker
 
