@@ -488,6 +488,12 @@ MESSAGES: dict[str, Message] = {
         "このお支払い方法（{method}）はこのクラウドファンディングでは使えません。",
         "This payment method ({method}) is not offered by this campaign.",
     ),
+    "pledge.no_bank_account": Message(
+        409,
+        "事務局の振込先口座が登録されていないため、銀行振込ではお受けできません。ほかのお支払い方法をお選びいただくか、事務局にお問い合わせください。",
+        "The committee has not registered its bank account, so bank transfer cannot be used"
+        " yet. Please choose another way to pay, or ask the committee.",
+    ),
     "pledge.already_paid": Message(
         409,
         "この支援はすでに入金済みです（{when}）。二重に入金を記録することはできません。",

@@ -8,7 +8,6 @@ from oflocal.crowdfunding.models import (
     ProviderEvent,
     Refund,
     Reward,
-    SupporterNotice,
 )
 from oflocal.db.base import Base
 from oflocal.events.models import Event, Workshop
@@ -53,7 +52,6 @@ __all__ = [
     "SettlementPeriod",
     "SettlementTally",
     "StaffUser",
-    "SupporterNotice",
     "Ticket",
     "WebSession",
     "Workshop",

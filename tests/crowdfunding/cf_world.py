@@ -20,14 +20,14 @@ from oflocal.crowdfunding.models import (
     ProviderEvent,
     Refund,
     Reward,
-    SupporterNotice,
 )
 from oflocal.crowdfunding.pledge import PledgeRequest, make_pledge
 from oflocal.db.engine import Database
-from oflocal.demo import build_event
+from oflocal.demo import build_event, describe_demo_committee
 from oflocal.idempotency.store import Outcome
 from oflocal.ledger.models import Posting
 from oflocal.ledger.verify import trial_balance
+from oflocal.outbox.models import MailMessage
 from oflocal.vouchers.codes import CodeSigner
 
 T0 = datetime(2026, 5, 1, 3, 0, tzinfo=UTC)  # 12:00 in Tokyo
@@ -62,6 +62,7 @@ def build_world(db: Database, *, goal: int = 20_000, funding_model: str = "all_o
     with db.write() as session:
         scenario = build_event(session, CodeSigner(b"k" * 32), slug=slug, workshops=1,
                                booklets=0)
+        describe_demo_committee(session, scenario.event_id)  # the account transfers go to
     campaign = create_campaign(
         db, event_id=scenario.event_id, slug="hitsuji", title="ひつじ団 2026", goal=goal,
         starts_at=STARTS, ends_at=ENDS, funding_model=funding_model,
@@ -114,7 +115,7 @@ def snapshot(db: Database) -> tuple[Any, ...]:
     """Everything a refusal must leave as it was."""
     with db.read() as session:
         counts = tuple(session.execute(select(func.count()).select_from(t)).scalar_one()
-                       for t in (Pledge, Payment, Refund, ProviderEvent, SupporterNotice,
+                       for t in (Pledge, Payment, Refund, ProviderEvent, MailMessage,
                                  Posting))
         rewards = tuple(session.execute(
             select(Reward.id, Reward.claimed, Reward.pledges_made, Reward.quantity_limit,

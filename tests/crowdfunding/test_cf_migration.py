@@ -16,8 +16,7 @@ from oflocal.vouchers.codes import CodeSigner
 from test_migration_0004 import fresh_db
 
 __all__ = ["fresh_db"]
-TABLES = {"campaign", "reward", "pledge", "pledge_payment", "pledge_refund", "provider_event",
-          "supporter_notice"}
+TABLES = {"campaign", "reward", "pledge", "pledge_payment", "pledge_refund", "provider_event"}
 
 
 def test_0011_matches_the_models(fresh_db: Database) -> None:

@@ -20,7 +20,7 @@ from cf_world import (
 from sqlalchemy import select
 
 from oflocal.crowdfunding.campaigns import close_campaign
-from oflocal.crowdfunding.models import Campaign, Refund, SupporterNotice
+from oflocal.crowdfunding.models import Campaign, Refund
 from oflocal.crowdfunding.outcome import decide_outcome
 from oflocal.crowdfunding.payments import mark_paid, record_provider_payment
 from oflocal.crowdfunding.refunds import (
@@ -33,6 +33,7 @@ from oflocal.crowdfunding.sweep import expire_reservations
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
 from oflocal.idempotency.store import IdempotencyKey, request_hash
+from oflocal.outbox.models import MailMessage
 
 AFTER = ENDS + timedelta(days=8)  # every 7-day deadline of a pledge made by T0 has passed
 CF = ("pledges_held", "bank", "cash", "provider_receivable", "crowdfunding_income",
@@ -75,7 +76,7 @@ def test_payments_land_in_their_account_and_in_pledges_held_once(db: Database) -
     _refused(db, "pledge.invalid", lambda: _paid(db, c, 5000, "paypay"))
     _refused(db, "pledge.invalid", lambda: _paid(db, c, 5000, "bank", fee=100))
     with db.read() as session:
-        kinds = session.execute(select(SupporterNotice.kind).order_by(SupporterNotice.id)).all()
+        kinds = session.execute(select(MailMessage.kind).order_by(MailMessage.id)).all()
     assert [k for (k,) in kinds].count("payment_received") == 2
     audit(db)
 
@@ -117,9 +118,9 @@ def test_late_payment_for_stock_gone_is_refunded_and_the_supporter_told(db: Data
         refund = session.get(Refund, out["refund_id"])
         assert refund is not None and (refund.state, refund.method, refund.reason) == (
             "requested", "bank_transfer", "sold_out")
-        told = session.execute(select(SupporterNotice.kind)
-                               .where(SupporterNotice.pledge_id == a)).scalars().all()
-        assert "late_payment_refund" in told
+        told = session.execute(select(MailMessage.kind, MailMessage.text_body)
+                               .where(MailMessage.about == f"refund:{refund.id}")).one()
+        assert told.kind == "refund_requested" and "/refund-account/" in told.text_body
     audit(db)
     assert _paid(db, b, 5000, now=late).body["accepted"]
     audit(db)

@@ -21,13 +21,14 @@ from cf_world import (
 )
 from sqlalchemy import select
 
-from oflocal.crowdfunding.models import Pledge, SupporterNotice
+from oflocal.crowdfunding.models import Pledge
 from oflocal.crowdfunding.pledge import cancel_pledge, make_pledge
 from oflocal.crowdfunding.reserve import payment_deadline, transfer_reference
 from oflocal.crowdfunding.sweep import expire_reservations
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
 from oflocal.idempotency.store import IdempotencyKey, request_hash
+from oflocal.outbox.models import MailMessage
 
 
 def _refused(db: Database, code: str, call) -> Refusal:  # type: ignore[no-untyped-def]
@@ -48,8 +49,9 @@ def test_a_pledge_reserves_its_quantity_until_the_deadline(db: Database) -> None
     assert body["payment_deadline"] == "2026-05-08T15:00:00+00:00"
     assert claimed(db, w.limited) == 2
     with db.read() as session:
-        notice = session.execute(select(SupporterNotice)).scalar_one()
-        assert notice.kind == "pledge_received" and notice.facts["reference"] == body["reference"]
+        notice = session.execute(select(MailMessage)).scalar_one()  # queued with the pledge
+        assert (notice.kind, notice.about) == ("pledge_received", f"pledge:{body['pledge_id']}")
+        assert body["reference"] in notice.text_body and "¥10,000" in notice.text_body
     second = pledge(w, w.limited, email="b@example.jp").body
     assert second["reference"] == transfer_reference(1, 2) != body["reference"]
     audit(db)

@@ -1,4 +1,4 @@
-"""Campaigns, returns (rewards), pledges, payments, refunds, provider events, notices.
+"""Campaigns, returns (rewards), pledges, payments, refunds, provider events.
 
 The states that matter (DESIGN.md) are columns with check constraints; every state change
 is a conditional UPDATE so the database decides races. The one rule that must never
@@ -230,6 +230,8 @@ class Refund(Base):
     account_type: Mapped[int | None] = mapped_column(Integer)
     account_number: Mapped[str | None] = mapped_column(String(7))
     account_holder_kana: Mapped[str | None] = mapped_column(String(200))
+    # The secret of the link where the supporter gives that account (bank refunds only).
+    account_token: Mapped[str | None] = mapped_column(String(48), unique=True)
 
 
 class ProviderEvent(Base):
@@ -245,19 +247,3 @@ class ProviderEvent(Base):
     pledge_id: Mapped[int | None] = mapped_column(ForeignKey("pledge.id"))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     outcome: Mapped[str] = mapped_column(String(60), default="")
-
-
-class SupporterNotice(Base):
-    """A message to a supporter, written in the transaction of the change it tells about
-    (an outbox): the e-mail worker sends it and sets ``sent_at``."""
-
-    __tablename__ = "supporter_notice"
-    __table_args__ = (Index("ix_supporter_notice_unsent", "sent_at", "id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    pledge_id: Mapped[int] = mapped_column(ForeignKey("pledge.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(30))
-    facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    attempts: Mapped[int] = mapped_column(Integer, default=0)

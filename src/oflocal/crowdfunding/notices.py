@@ -1,18 +1,29 @@
-"""Messages to supporters, written in the transaction of the change they tell about (an
-outbox): a pledge and its "pledge received" commit together or not at all. Sending them
-(e-mail over SMTP, or files under the data folder) is the outbox worker's job; this module
-only records what must be said.
+"""What supporters are told, queued in the transaction of the change it tells about.
+
+The domain says *that* something must be said (:func:`notify`, with the pledge and what
+happened); this module gathers the facts from the pledge, its return, its campaign and
+its event, and hands them to the e-mail outbox (``oflocal.outbox.notices``), which writes
+the message and its sending job in the same transaction: a pledge and its "pledge
+received" commit together or not at all, and the outbox's dedupe key makes a notice
+queued twice a single message.
+
+Links in the messages start at ``OFLOCAL_PUBLIC_URL`` (:func:`links.public_url`).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, cast
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from oflocal.crowdfunding.models import SupporterNotice
+from oflocal.crowdfunding import links
+from oflocal.crowdfunding.models import Campaign, Pledge, Refund, Reward
+from oflocal.errors import Refusal
+from oflocal.events.models import Event
+from oflocal.outbox import notices as mail
+from oflocal.settlement.banks import lookup_bank, lookup_branch
 
 NOTICE_KINDS = frozenset({
     "pledge_received",  # with the payment instructions and the deadline
@@ -22,11 +33,118 @@ NOTICE_KINDS = frozenset({
     "refund_sent",
 })
 
-_INSERT = insert(cast(Table, SupporterNotice.__table__))
+# The domain's refund reasons, as the messages explain them.
+_REASONS: dict[str, mail.RefundReason] = {
+    "campaign_failed": "campaign_failed", "sold_out": "sold_out", "cancelled": "cancelled",
+}
+_REFUND_METHODS = {"provider": "card", "bank_transfer": "bank_transfer", "cash": "cash"}
+_ACCOUNT_KINDS = {1: "普通", 2: "当座", 4: "貯蓄", 9: "その他"}
 
 
 def notify(session: Session, pledge_id: int, kind: str, at: datetime, **facts: Any) -> None:
+    """Queue the notice ``kind`` about pledge ``pledge_id`` in the caller's transaction."""
     if kind not in NOTICE_KINDS:
         raise ValueError(f"unknown notice kind {kind!r}")
-    session.connection().execute(_INSERT, {"pledge_id": pledge_id, "kind": kind, "facts": facts,
-                                           "created_at": at, "attempts": 0})
+    pledge, reward, campaign, event = session.execute(
+        select(Pledge, Reward, Campaign, Event)
+        .join(Reward, Reward.id == Pledge.reward_id)
+        .join(Campaign, Campaign.id == Pledge.campaign_id)
+        .join(Event, Event.id == Campaign.event_id)
+        .where(Pledge.id == pledge_id)
+    ).one()
+    who = mail.Supporter(pledge.supporter_email, pledge.supporter_name, pledge.lang)
+    about = _campaign(campaign, event)
+    told = _pledge(pledge, reward, event)
+    if kind == "pledge_received":
+        mail.pledge_received(session, supporter=who, campaign=about, pledge=told,
+                             payment=_instructions(pledge, event))
+    elif kind == "payment_received":
+        mail.payment_received(session, supporter=who, campaign=about, pledge=told,
+                              amount=int(facts.get("total", pledge.total)),
+                              method=_method(pledge.payment_method), paid_at=at)
+    elif kind in ("late_payment_refund", "campaign_failed_refund"):
+        refund = _refund_of(session, pledge_id)
+        reason = "campaign_failed" if kind == "campaign_failed_refund" else str(
+            facts.get("reason", "other"))
+        mail.refund_requested(session, supporter=who, campaign=about, pledge=told,
+                              refund=_refund(refund, reason))
+    else:  # refund_sent
+        mail.refund_sent(session, supporter=who, campaign=about, pledge=told,
+                         refund=_refund(_refund_of(session, pledge_id), "other", sent=True))
+
+
+def _campaign(campaign: Campaign, event: Event) -> mail.Campaign:
+    contact = campaign.email or event.committee_email or campaign.phone or event.committee_phone
+    return mail.Campaign(title=campaign.title, committee=campaign.seller or event.committee_name,
+                         contact=contact, url=links.campaign_url(event.slug, campaign.id))
+
+
+def _pledge(pledge: Pledge, reward: Reward, event: Event) -> mail.Pledge:
+    year, month = (int(part) for part in reward.delivery_month.split("-"))
+    line = mail.PledgeLine(name=reward.title, quantity=pledge.quantity, amount=pledge.amount,
+                           delivery=date(year, month, 1))
+    return mail.Pledge(id=pledge.id, number=links.pledge_number(pledge.id), lines=[line],
+                       total=pledge.total, shipping=pledge.shipping,
+                       url=links.campaign_url(event.slug, pledge.campaign_id))
+
+
+def _method(method: str) -> mail.PaymentMethod:
+    if method not in ("bank_transfer", "konbini", "card", "cash"):
+        raise ValueError(f"unknown payment method {method!r}")
+    return method  # type: ignore[return-value]
+
+
+def _instructions(pledge: Pledge, event: Event) -> mail.PaymentInstructions:
+    method = _method(pledge.payment_method)
+    if method == "bank_transfer":
+        return mail.PaymentInstructions(method, deadline=pledge.payment_deadline,
+                                        bank_account=receiving_account(event),
+                                        reference=pledge.reference)
+    if method == "konbini":
+        return mail.PaymentInstructions(method, deadline=pledge.payment_deadline,
+                                        payment_url=links.campaign_url(event.slug,
+                                                                       pledge.campaign_id))
+    if method == "cash":
+        return mail.PaymentInstructions(method, deadline=pledge.payment_deadline,
+                                        place=event.venue or None)
+    return mail.PaymentInstructions(method)
+
+
+def receiving_account(event: Event) -> mail.BankAccount:
+    """The committee's account supporters transfer to: the event's own account (the one
+    settlement pays workshops from). Refused when the committee has not set it."""
+    bank_code, branch_code = event.payer_bank_code, event.payer_branch_code
+    if not (bank_code and branch_code and event.payer_account_number
+            and event.zengin_requester_kana):
+        raise Refusal("pledge.no_bank_account")
+    bank, branch = lookup_bank(bank_code), lookup_branch(bank_code, branch_code)
+    return mail.BankAccount(
+        bank=bank.name if bank else bank_code, branch=branch.name if branch else branch_code,
+        kind=_ACCOUNT_KINDS.get(event.payer_account_type or 1, "普通"),
+        number=event.payer_account_number, holder=event.zengin_requester_kana)
+
+
+def _refund_of(session: Session, pledge_id: int) -> Refund:
+    return session.execute(select(Refund).where(Refund.pledge_id == pledge_id)).scalar_one()
+
+
+def _refund(refund: Refund, reason: str, *, sent: bool = False) -> mail.Refund:
+    method = _REFUND_METHODS[refund.method]
+    hint = None
+    if sent and refund.method == "bank_transfer" and refund.account_number:
+        hint = f"{refund.bank_code}-{refund.branch_code} ****{refund.account_number[-3:]}"
+    return mail.Refund(
+        id=refund.id, amount=refund.amount, reason=_REASONS.get(reason, "other"),
+        method=method,  # type: ignore[arg-type]
+        note="" if reason in _REASONS else _OTHER_NOTES.get(reason, ""),
+        account_form_url=(links.refund_account_url(refund.account_token)
+                          if refund.account_token else None),
+        sent_at=refund.sent_at if sent else None, account_hint=hint)
+
+
+_OTHER_NOTES = {
+    "campaign_decided": "支援募集の結果が確定した後のお支払いのため、お受けできませんでした。"
+               " / It arrived after the campaign's outcome was decided.",
+    "late_payment": "お支払い期限を過ぎてのお支払いのため、お受けできませんでした。"
+                    " / It arrived after the payment deadline.",
+}

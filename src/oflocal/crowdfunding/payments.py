@@ -19,6 +19,7 @@ Re-reading the payment from the provider before acting is the provider module's 
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Any, cast
 
@@ -183,6 +184,7 @@ def request_refund(session: Session, pledge: Pledge, payment_id: int, amount: in
         "pledge_id": pledge.id, "payment_id": payment_id, "campaign_id": pledge.campaign_id,
         "amount": amount, "method": method, "reason": reason, "state": "requested",
         "attempts": 0, "requested_at": now, "failure": "", "note": "",
+        "account_token": secrets.token_urlsafe(32) if method == "bank_transfer" else None,
     }).scalar_one())
 
 

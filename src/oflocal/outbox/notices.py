@@ -113,7 +113,8 @@ class PaymentInstructions:
 
 @dataclass(frozen=True)
 class Refund:
-    """A refund: ``card`` goes back through the provider; ``bank_transfer`` goes to the
+    """A refund: ``card`` goes back through the provider; ``cash`` at the desk;
+    ``bank_transfer`` goes to the
     account the supporter gives at ``account_form_url`` (needed when requested) by
     ``account_form_deadline``. Once sent: ``sent_at``, and for a bank refund
     ``account_hint`` (the account, its number masked: 「尾西信金 本店 普通 ****567」)."""
@@ -121,7 +122,7 @@ class Refund:
     id: int
     amount: int
     reason: RefundReason
-    method: Literal["card", "bank_transfer"]
+    method: Literal["card", "bank_transfer", "cash"]
     note: str = ""  # a sentence for reason "other"
     account_form_url: str | None = None
     account_form_deadline: datetime | None = None

@@ -1,4 +1,4 @@
-"""crowdfunding: campaigns, returns, pledges, payments, refunds, provider events, notices
+"""crowdfunding: campaigns, returns, pledges, payments, refunds, provider events
 
 Revision ID: 0011
 Revises: 0010
@@ -204,21 +204,6 @@ def upgrade() -> None:
                             name=op.f("uq_provider_event_provider_event_id")),
     )
     op.create_table(
-        "supporter_notice",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("pledge_id", sa.Integer(), nullable=False),
-        sa.Column("kind", sa.String(length=30), nullable=False),
-        sa.Column("facts", sa.JSON(), nullable=False),
-        _when("created_at", False),
-        _when("sent_at"),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["pledge_id"], ["pledge.id"],
-                                name=op.f("fk_supporter_notice_pledge_id_pledge")),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_supporter_notice")),
-    )
-    op.create_index(op.f("ix_supporter_notice_pledge_id"), "supporter_notice", ["pledge_id"])
-    op.create_index("ix_supporter_notice_unsent", "supporter_notice", ["sent_at", "id"])
-    op.create_table(
         "pledge_refund",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("pledge_id", sa.Integer(), nullable=False),
@@ -240,6 +225,7 @@ def upgrade() -> None:
         sa.Column("account_type", sa.Integer(), nullable=True),
         sa.Column("account_number", sa.String(length=7), nullable=True),
         sa.Column("account_holder_kana", sa.String(length=200), nullable=True),
+        sa.Column("account_token", sa.String(length=48), nullable=True),
         _ck("method IN ('provider', 'bank_transfer', 'cash')", "ck_pledge_refund_method"),
         _ck(_in("state", ("requested", "sent", "confirmed", "failed", "done_by_hand")),
             "ck_pledge_refund_state"),
@@ -256,6 +242,7 @@ def upgrade() -> None:
         # Nothing is refunded twice: one refund per payment, one per pledge.
         sa.UniqueConstraint("payment_id", name=op.f("uq_pledge_refund_payment_id")),
         sa.UniqueConstraint("pledge_id", name=op.f("uq_pledge_refund_pledge_id")),
+        sa.UniqueConstraint("account_token", name=op.f("uq_pledge_refund_account_token")),
     )
     op.create_index(op.f("ix_pledge_refund_campaign_id"), "pledge_refund", ["campaign_id"])
     # Events made before this release get the fees account new events are made with.
@@ -276,7 +263,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     # Crowdfunding rows go with their tables; the fees account stays where the journal
     # has postings on it (postings are never deleted), and goes where it is unused.
-    for table in ("pledge_refund", "supporter_notice", "provider_event", "pledge_payment",
+    for table in ("pledge_refund", "provider_event", "pledge_payment",
                   "pledge", "reward", "campaign"):
         op.drop_table(table)
     op.execute("DELETE FROM account WHERE code = 'payment_fees' AND id NOT IN "
