@@ -47,6 +47,9 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset({
     ("POST", "/login"),
     ("GET", "/booth/login"),
     ("POST", "/booth/login"),
+    # a supporter gives the account for a bank refund: the secret link is the key
+    ("GET", "/refund-account/{token:str}"),
+    ("POST", "/refund-account/{token:str}"),
 })
 PUBLIC_PREFIXES = ("/schema", "/static")  # the OpenAPI document and its viewers; CSS/JS
 

@@ -517,6 +517,22 @@ MESSAGES: dict[str, Message] = {
         "この返金は現在「{state}」のため、この操作はできません。",
         "This refund is {state_en}, so this cannot be done now.",
     ),
+    "refund.link_unknown": Message(
+        404,
+        "このリンクは無効です。メールに記載されたリンクをもう一度お確かめください。",
+        "This link is not valid. Please check the link in the e-mail again.",
+    ),
+    "refund.account_invalid": Message(
+        422,
+        "返金先の口座を確認してください：{problem}",
+        "Please check the account for the refund: {problem_en}",
+    ),
+    "refund.account_closed": Message(
+        409,
+        "この返金は現在「{state}」のため、口座を変更できません。事務局にお問い合わせください。",
+        "This refund is {state_en}, so its account can no longer be changed. Please ask the"
+        " committee.",
+    ),
     # Idempotency
     "idempotency.key_missing": Message(
         400,
