@@ -8,8 +8,9 @@ join here with the crowdfunding work; a worker claims only the kinds it knows.
 
 from __future__ import annotations
 
+from oflocal.crowdfunding.provider_payments import RECONCILE_TASK
 from oflocal.crowdfunding.sweep import SWEEP_TASK
 from oflocal.jobs.worker import Task
 from oflocal.printing.jobs import PRINT_BATCH
 
-TASKS: tuple[Task, ...] = (PRINT_BATCH, SWEEP_TASK)
+TASKS: tuple[Task, ...] = (PRINT_BATCH, SWEEP_TASK, RECONCILE_TASK)

@@ -58,6 +58,7 @@ from oflocal.db.engine import Database
 from oflocal.db.rows import affected
 from oflocal.errors import Refusal
 from oflocal.jobs.queue import db_now, enqueue
+from oflocal.jobs.worker import JobContext, Task
 from oflocal.settings import Settings
 from oflocal.settings import Stripe as StripeSettings
 
@@ -527,6 +528,7 @@ def still_waiting(session: Session) -> bool:
 
 __all__ = [
     "RECONCILE",
+    "RECONCILE_TASK",
     "ReconcileResult",
     "WebhookResult",
     "act_on",
@@ -537,3 +539,17 @@ __all__ = [
     "start_card_or_konbini",
     "stripe_provider",
 ]
+
+
+def _run_reconcile(ctx: JobContext) -> None:
+    """The ``payments.reconcile`` job: reconcile (no transaction open around the provider
+    calls), then queue the next slot's run while card or konbini pledges still wait."""
+    on = ctx.settings.stripe.enabled
+    if on:
+        reconcile(ctx.db, ctx.settings)
+    with ctx.finish() as session:
+        if on and still_waiting(session):
+            schedule_reconcile(ctx.db, session)
+
+
+RECONCILE_TASK = Task(kind=RECONCILE, run=_run_reconcile, max_attempts=5)
