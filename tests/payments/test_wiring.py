@@ -213,9 +213,13 @@ def _deliver(base: str, deliveries: list[tuple[bytes, dict[str, str]]]) -> Count
         if session is None:
             session = local.session = requests.Session()
         body, headers = delivery
-        answer = session.post(base + WEBHOOK, data=body, headers=headers, timeout=60)
-        with lock:
-            statuses[answer.status_code] += 1
+        for _attempt in range(5):  # as Stripe does: a 503 is delivered again later
+            answer = session.post(base + WEBHOOK, data=body, headers=headers, timeout=60)
+            with lock:
+                statuses[answer.status_code] += 1
+            if answer.status_code != 503:
+                break
+            time.sleep(0.2)
 
     with ThreadPoolExecutor(THREADS) as pool:
         list(pool.map(send, deliveries))
@@ -237,17 +241,18 @@ def test_webhook_storm_over_http(db: Database, standin: StripeStandIn,
     fresh = [pledge(w, LATE + n) for n in range(FRESH)]
     _start_all(db, settings, provider, fresh)
     ids = late + fresh
+    prepared = time.monotonic() - began
 
     rng = random.Random(11)
-    for pid in ids:
-        standin.pay(pi_of(db, pid))
+    with db.read() as session:
+        intents = dict(session.execute(select(Pledge.id, Pledge.provider_payment_id)).all())
+    assert len(set(intents.values())) == len(ids)  # one PaymentIntent per pledge
     succeeded, charged = [], []
     for pid in ids:
-        for e in standin.events_for(pi_of(db, pid)):
-            if e["type"] == "payment_intent.succeeded":
-                succeeded.append(e)
-            elif e["type"] == "charge.succeeded":
-                charged.append(e)
+        for e in (standin.pay(str(intents[pid])),
+                  *[e for e in standin.events_for(str(intents[pid]))
+                    if e["type"] == "charge.succeeded"]):
+            (succeeded if e["type"] == "payment_intent.succeeded" else charged).append(e)
     # 800 distinct events (each pledge's payment_intent.succeeded, 300 charge.succeeded),
     # 200 of them delivered twice (20 %), all shuffled: 1,000 deliveries.
     unique = succeeded + rng.sample(charged, 300)
@@ -276,7 +281,7 @@ def test_webhook_storm_over_http(db: Database, standin: StripeStandIn,
         # nothing twice, and pays what no delivered event named (none here).
         found = reconcile(db, settings, provider=provider)
     log = server_log(tmp_path)
-    assert statuses == {200: 1000}, log[-3000:]
+    assert statuses[200] == 1000 and set(statuses) <= {200, 503}, (statuses, log[-3000:])
     assert found.recorded == 0, found
 
     by_state = states(db)
@@ -299,4 +304,4 @@ def test_webhook_storm_over_http(db: Database, standin: StripeStandIn,
     assert balances(db, w.event_id)["pledges_held"] == -PRICE * LIMIT
     audit(db)
     print(f"\nwebhook storm: 1000 deliveries in {storm:.1f} s "
-          f"({1000 / storm:.0f}/s); whole test {time.monotonic() - began:.1f} s")
+          f"({1000 / storm:.0f}/s, {statuses}); set-up {prepared:.1f} s; whole test {time.monotonic() - began:.1f} s")
