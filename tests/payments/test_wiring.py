@@ -23,7 +23,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -34,31 +33,31 @@ from stripe_standin import API_KEY, WEBHOOK_SECRET, StripeStandIn
 sys.path.insert(0, str(Path(__file__).parents[1] / "crowdfunding"))
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from cf_world import LEGAL, audit, balances, snapshot  # noqa: E402
-from serverutil import running_server, server_log  # noqa: E402
+from cf_world import LEGAL, audit, balances, snapshot
 
-from oflocal import clock  # noqa: E402
-from oflocal.crowdfunding.campaigns import add_reward, create_campaign, go_live  # noqa: E402
-from oflocal.crowdfunding.models import (  # noqa: E402
+from oflocal import clock
+from oflocal.crowdfunding.campaigns import add_reward, create_campaign, go_live
+from oflocal.crowdfunding.models import (
     Payment,
     Pledge,
     ProviderEvent,
     Refund,
     Reward,
 )
-from oflocal.crowdfunding.pledge import PledgeRequest, make_pledge  # noqa: E402
-from oflocal.crowdfunding.provider_payments import (  # noqa: E402
+from oflocal.crowdfunding.pledge import PledgeRequest, make_pledge
+from oflocal.crowdfunding.provider_payments import (
     handle_stripe_webhook,
     reconcile,
     start_card_or_konbini,
 )
-from oflocal.crowdfunding.sweep import expire_reservations  # noqa: E402
-from oflocal.db.engine import Database  # noqa: E402
-from oflocal.demo import build_event  # noqa: E402
-from oflocal.payments.stripe_provider import StripeProvider  # noqa: E402
-from oflocal.settings import Jobs, Settings, Stripe  # noqa: E402
-from oflocal.vouchers.codes import CodeSigner  # noqa: E402
-from oflocal.web.app import create_app  # noqa: E402
+from oflocal.crowdfunding.sweep import expire_reservations
+from oflocal.db.engine import Database
+from oflocal.demo import build_event
+from oflocal.payments.stripe_provider import StripeProvider
+from oflocal.settings import Jobs, Settings, Stripe
+from oflocal.vouchers.codes import CodeSigner
+from oflocal.web.app import create_app
+from serverutil import running_server, server_log
 
 WEBHOOK = "/api/v1/payments/stripe/webhook"
 PRICE = 3000
@@ -304,4 +303,5 @@ def test_webhook_storm_over_http(db: Database, standin: StripeStandIn,
     assert balances(db, w.event_id)["pledges_held"] == -PRICE * LIMIT
     audit(db)
     print(f"\nwebhook storm: 1000 deliveries in {storm:.1f} s "
-          f"({1000 / storm:.0f}/s, {statuses}); set-up {prepared:.1f} s; whole test {time.monotonic() - began:.1f} s")
+          f"({1000 / storm:.0f}/s, {dict(statuses)}); set-up {prepared:.1f} s; "
+          f"whole test {time.monotonic() - began:.1f} s")
