@@ -225,6 +225,7 @@ def _deliver(base: str, deliveries: list[tuple[bytes, dict[str, str]]]) -> Count
     return statuses
 
 
+@pytest.mark.slow
 def test_webhook_storm_over_http(db: Database, standin: StripeStandIn,
                                  stripe_settings: Stripe, provider: StripeProvider,
                                  tmp_path: Path) -> None:
