@@ -46,6 +46,9 @@ EXEMPT = {
     ("POST", "/api/v1/session/logout"): "ending a session twice ends it once",
     ("POST", "/api/v1/tokens"): "answers a new token, which must not be stored; a stray "
                                 "second token can be revoked",
+    ("POST", "/api/v1/payments/stripe/webhook"): "the provider's event id is the key "
+                                                 "(opt idempotent_by=provider_event): "
+                                                 "recorded once, a duplicate answers 200",
 }
 # Tables a replay may not change. Sessions, stored outcomes, print progress and the
 # attempts of background jobs (the app's worker claims a queued print job meanwhile) are

@@ -14,6 +14,7 @@ import click
 
 from oflocal import clock
 from oflocal.cli_base import OflocalGroup, database, settings, signer
+from oflocal.crowdfunding.provider_cli import payments_group
 from oflocal.errors import Refusal
 from oflocal.events.cli import event_group, programme_group
 from oflocal.jobs.cli import worker_command
@@ -426,5 +427,5 @@ def vouchers_expire(programme_id: int) -> None:
 
 
 for group in (event_group, programme_group, print_group, settle, report, worker_command,
-              mail_group):
+              mail_group, payments_group):
     main.add_command(group)

@@ -510,6 +510,11 @@ MESSAGES: dict[str, Message] = {
         "入金前の支援だけ取り消せます（現在：{state}）。",
         "Only an unpaid pledge can be cancelled (this one is {state_en}).",
     ),
+    "pledge.not_payable": Message(
+        409,
+        "この支援は現在「{state}」のため、お支払いを始められません。",
+        "This pledge is {state_en}, so its payment cannot be started.",
+    ),
     # Crowdfunding: refunds (返金)
     "refund.not_found": Message(404, "返金が見つかりません。", "There is no such refund."),
     "refund.wrong_state": Message(

@@ -9,9 +9,10 @@ the kinds it knows.
 
 from __future__ import annotations
 
+from oflocal.crowdfunding.provider_payments import RECONCILE_TASK
 from oflocal.crowdfunding.sweep import SWEEP_TASK
 from oflocal.jobs.worker import Task
 from oflocal.outbox.jobs import MAIL_SEND_TASK
 from oflocal.printing.jobs import PRINT_BATCH
 
-TASKS: tuple[Task, ...] = (PRINT_BATCH, SWEEP_TASK, MAIL_SEND_TASK)
+TASKS: tuple[Task, ...] = (PRINT_BATCH, SWEEP_TASK, MAIL_SEND_TASK, RECONCILE_TASK)

@@ -146,6 +146,8 @@ class Pledge(Base):
         Index("ix_pledge_reward_hold", "reward_id", "state", "payment_deadline"),
         Index("ix_pledge_campaign_state", "campaign_id", "state"),
         Index("ix_pledge_reward_email", "reward_id", "supporter_email"),
+        # One provider payment pays one pledge (migration 0013).
+        Index("uq_pledge_provider_payment", "provider", "provider_payment_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -167,6 +169,10 @@ class Pledge(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # expired / cancelled
+    # Card and konbini: the provider's payment (Stripe PaymentIntent), stored once it is
+    # started and resumed from then on (crowdfunding/provider_payments.py).
+    provider: Mapped[str | None] = mapped_column(String(20))
+    provider_payment_id: Mapped[str | None] = mapped_column(String(120))
 
 
 class Payment(Base):
@@ -232,6 +238,8 @@ class Refund(Base):
     account_holder_kana: Mapped[str | None] = mapped_column(String(200))
     # The secret of the link where the supporter gives that account (bank refunds only).
     account_token: Mapped[str | None] = mapped_column(String(48), unique=True)
+    # A card refund sent through the provider: the provider's id of the last attempt.
+    provider_refund_id: Mapped[str | None] = mapped_column(String(120))
 
 
 class ProviderEvent(Base):
