@@ -22,6 +22,7 @@ from oflocal.web.pages import (
     desk,
     home,
     printing,
+    supporters,
     treasurer,
 )
 from oflocal.web.pages.errors import render_refusal
@@ -40,7 +41,7 @@ def routers() -> list[Router]:
                         *admin_programmes.route_handlers,
                         *desk.route_handlers,
                         *booth.route_handlers, *printing.route_handlers,
-                        *treasurer.route_handlers],
+                        *treasurer.route_handlers, *supporters.route_handlers],
         include_in_schema=False,
     )
     static = create_static_files_router(
