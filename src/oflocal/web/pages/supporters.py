@@ -23,6 +23,7 @@ import base64
 import hashlib
 import hmac
 import uuid
+from datetime import timedelta
 from typing import Annotated, Any
 
 from litestar import Response, get, post
@@ -92,6 +93,8 @@ def _common(request: AnyRequest, event_slug: str, campaign_slug: str) -> dict[st
                 0 if lang == "ja" else 1],
             "month": lambda m: public.delivery_month_label(m, lang),
             "moment": lambda m: shown_moment(m, lang),
+            # A deadline is the first moment past it (00:00 Tokyo): shown as 23:59 the day before.
+            "until": lambda m: shown_moment(m - timedelta(seconds=1), lang),
             "legal": public.legal_notice(campaign, lang)}
 
 
