@@ -36,7 +36,6 @@ os.environ.setdefault("OFLOCAL_SECRET_KEY", "bench-secret-key-0123456789abcdef")
 
 import psycopg  # noqa: E402
 from pledge_spike import PRICE, seed_campaign, stock, storm  # noqa: E402
-from serverutil import running_server  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from oflocal import clock  # noqa: E402
@@ -44,6 +43,7 @@ from oflocal.audit import verify  # noqa: E402
 from oflocal.crowdfunding.models import Pledge  # noqa: E402
 from oflocal.db import migrate  # noqa: E402
 from oflocal.db.engine import Database  # noqa: E402
+from serverutil import running_server  # noqa: E402
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_DB = "oflocal_bench_pledge"

@@ -35,4 +35,4 @@ def render_story(markdown: str) -> Markup:
     html = _renderer().render(markdown or "")
     clean = nh3.clean(html, tags=TAGS, attributes=ATTRIBUTES, url_schemes=SCHEMES,
                       link_rel="noopener noreferrer nofollow", strip_comments=True)
-    return Markup(clean)  # noqa: S704 - cleaned by nh3 just above
+    return Markup(clean)  # cleaned by nh3 just above
