@@ -26,6 +26,7 @@ from sqlalchemy import text
 
 from oflocal import clock
 from oflocal.auth.service import create_staff_user, issue_api_token, new_api_token
+from oflocal.crowdfunding.campaigns import add_reward, create_campaign, go_live
 from oflocal.db.engine import Database
 from oflocal.demo import build_event
 from oflocal.settings import Settings
@@ -99,6 +100,7 @@ def world(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> It
     to_undo = redeem_tickets(db, signer, workshop_id=sc.workshop_ids[0], codes=[tickets[1]])
     event, programme, workshop = sc.event_id, sc.programme_id, sc.workshop_ids[0]
     today = clock.tokyo_date(clock.now())
+    campaign, reward = _live_campaign(db, event)
     cases = [
         Case("PUT", "/api/v1/events/{event_id:int}/settlement/requester",
              f"/api/v1/events/{event}/settlement/requester",
@@ -169,10 +171,31 @@ def world(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> It
         Case("POST", "/api/v1/session/password", "/api/v1/session/password",
              {"current_password": "a long admin password",
               "new_password": "an even longer admin password"}),
+        Case("POST", "/api/v1/public/campaigns/{campaign_id:int}/pledges",
+             f"/api/v1/public/campaigns/{campaign}/pledges",
+             {"reward_id": reward, "name": "佐藤花子", "email": "sato@example.jp",
+              "phone": "090-1234-5678", "payment_method": "bank_transfer"},
+             other={"reward_id": reward, "name": "佐藤花子", "email": "sato@example.jp",
+                    "phone": "090-1234-5678", "payment_method": "cash"}),
     ]
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
     with TestClient(app=create_app(settings=settings, db=db)) as client:
         yield World(client, db, tokens, cases)
+
+
+def _live_campaign(db: Database, event_id: int) -> tuple[int, int]:
+    """A live campaign with one return, for the public pledge route."""
+    now = clock.now()
+    campaign = create_campaign(
+        db, event_id=event_id, slug="hitsuji", title="ひつじ団", goal=100_000,
+        starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=30),
+        payment_methods=["bank_transfer", "cash"], representative="山田太郎",
+        phone="0766-00-0000", price_note="税込", extra_charges="なし", payment_terms="7日以内",
+        delivery_terms="2027年3月", cancellation_terms="入金前は取消可", now=now)
+    reward = add_reward(db, campaign.id, title="見学", price=5000, quantity_limit=10,
+                        delivery_month="2027-03", items=[{"kind": "tour_invite"}])
+    go_live(db, campaign.id, now=now)
+    return campaign.id, reward.id
 
 
 def unsafe_routes(app: Litestar) -> dict[tuple[str, str], Any]:

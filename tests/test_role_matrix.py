@@ -50,6 +50,14 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset({
     # a supporter gives the account for a bank refund: the secret link is the key
     ("GET", "/refund-account/{token:str}"),
     ("POST", "/refund-account/{token:str}"),
+    # Crowdfunding, the supporter's side (docs/supporters.md): no login by design.
+    ("GET", "/api/v1/public/campaigns/{campaign_id:int}"),
+    ("POST", "/api/v1/public/campaigns/{campaign_id:int}/pledges"),  # Idempotency-Key
+    ("GET", "/c/{event_slug:str}/{campaign_slug:str}"),
+    ("GET", "/c/{event_slug:str}/{campaign_slug:str}/legal"),
+    ("GET", "/c/{event_slug:str}/{campaign_slug:str}/pledge"),
+    ("POST", "/c/{event_slug:str}/{campaign_slug:str}/pledge"),  # double-submit CSRF
+    ("GET", "/c/{event_slug:str}/{campaign_slug:str}/pledges/{pledge_id:int}/{token:str}"),
 })
 PUBLIC_PREFIXES = ("/schema", "/static")  # the OpenAPI document and its viewers; CSS/JS
 

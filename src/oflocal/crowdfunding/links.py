@@ -15,12 +15,13 @@ def public_url() -> str:
     return (os.environ.get("OFLOCAL_PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/")
 
 
-def campaign_path(event_slug: str, campaign_id: int) -> str:
-    return f"/c/{event_slug}/{campaign_id}"
+def campaign_path(event_slug: str, campaign_slug: str) -> str:
+    """The campaign's public page (web/pages/supporters.py)."""
+    return f"/c/{event_slug}/{campaign_slug}"
 
 
-def campaign_url(event_slug: str, campaign_id: int) -> str:
-    return public_url() + campaign_path(event_slug, campaign_id)
+def campaign_url(event_slug: str, campaign_slug: str) -> str:
+    return public_url() + campaign_path(event_slug, campaign_slug)
 
 
 def refund_account_path(token: str) -> str:

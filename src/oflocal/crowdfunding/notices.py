@@ -54,10 +54,10 @@ def notify(session: Session, pledge_id: int, kind: str, at: datetime, **facts: A
     ).one()
     who = mail.Supporter(pledge.supporter_email, pledge.supporter_name, pledge.lang)
     about = _campaign(campaign, event)
-    told = _pledge(pledge, reward, event)
+    told = _pledge(pledge, reward, event, campaign)
     if kind == "pledge_received":
         mail.pledge_received(session, supporter=who, campaign=about, pledge=told,
-                             payment=_instructions(pledge, event))
+                             payment=_instructions(pledge, event, campaign))
     elif kind == "payment_received":
         mail.payment_received(session, supporter=who, campaign=about, pledge=told,
                               amount=int(facts.get("total", pledge.total)),
@@ -76,16 +76,16 @@ def notify(session: Session, pledge_id: int, kind: str, at: datetime, **facts: A
 def _campaign(campaign: Campaign, event: Event) -> mail.Campaign:
     contact = campaign.email or event.committee_email or campaign.phone or event.committee_phone
     return mail.Campaign(title=campaign.title, committee=campaign.seller or event.committee_name,
-                         contact=contact, url=links.campaign_url(event.slug, campaign.id))
+                         contact=contact, url=links.campaign_url(event.slug, campaign.slug))
 
 
-def _pledge(pledge: Pledge, reward: Reward, event: Event) -> mail.Pledge:
+def _pledge(pledge: Pledge, reward: Reward, event: Event, campaign: Campaign) -> mail.Pledge:
     year, month = (int(part) for part in reward.delivery_month.split("-"))
     line = mail.PledgeLine(name=reward.title, quantity=pledge.quantity, amount=pledge.amount,
                            delivery=date(year, month, 1))
     return mail.Pledge(id=pledge.id, number=links.pledge_number(pledge.id), lines=[line],
                        total=pledge.total, shipping=pledge.shipping,
-                       url=links.campaign_url(event.slug, pledge.campaign_id))
+                       url=links.campaign_url(event.slug, campaign.slug))
 
 
 def _method(method: str) -> mail.PaymentMethod:
@@ -94,7 +94,7 @@ def _method(method: str) -> mail.PaymentMethod:
     return method  # type: ignore[return-value]
 
 
-def _instructions(pledge: Pledge, event: Event) -> mail.PaymentInstructions:
+def _instructions(pledge: Pledge, event: Event, campaign: Campaign) -> mail.PaymentInstructions:
     method = _method(pledge.payment_method)
     if method == "bank_transfer":
         return mail.PaymentInstructions(method, deadline=pledge.payment_deadline,
@@ -103,7 +103,7 @@ def _instructions(pledge: Pledge, event: Event) -> mail.PaymentInstructions:
     if method == "konbini":
         return mail.PaymentInstructions(method, deadline=pledge.payment_deadline,
                                         payment_url=links.campaign_url(event.slug,
-                                                                       pledge.campaign_id))
+                                                                       campaign.slug))
     if method == "cash":
         return mail.PaymentInstructions(method, deadline=pledge.payment_deadline,
                                         place=event.venue or None)

@@ -27,6 +27,7 @@ from oflocal.web import api, pages
 from oflocal.web.api import events as events_api
 from oflocal.web.api import ledger as ledger_api
 from oflocal.web.api import payments as payments_api
+from oflocal.web.api import pledges as pledges_api
 from oflocal.web.api import printing as printing_api
 from oflocal.web.api import programmes as programmes_api
 from oflocal.web.api import reports as reports_api
@@ -53,7 +54,7 @@ def health() -> dict[str, str]:
 def api_routers() -> list[Router]:
     return [session_api.router, vouchers_api.router, events_api.router, programmes_api.router,
             staff_api.router, ledger_api.router, settlement_api.router, reports_api.router,
-            printing_api.router, payments_api.router]
+            printing_api.router, payments_api.router, pledges_api.router]
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None,

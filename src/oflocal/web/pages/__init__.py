@@ -23,6 +23,7 @@ from oflocal.web.pages import (
     home,
     printing,
     refund_account,
+    supporters,
     treasurer,
 )
 from oflocal.web.pages.errors import render_refusal
@@ -42,7 +43,7 @@ def routers() -> list[Router]:
                         *desk.route_handlers,
                         *booth.route_handlers, *printing.route_handlers,
                         *refund_account.route_handlers,
-                        *treasurer.route_handlers],
+                        *treasurer.route_handlers, *supporters.route_handlers],
         include_in_schema=False,
     )
     static = create_static_files_router(
