@@ -47,6 +47,8 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset({
     ("POST", "/login"),
     ("GET", "/booth/login"),
     ("POST", "/booth/login"),
+    # Stripe's webhook: its Stripe-Signature over the raw body is the key
+    ("POST", "/api/v1/payments/stripe/webhook"),
     # a supporter gives the account for a bank refund: the secret link is the key
     ("GET", "/refund-account/{token:str}"),
     ("POST", "/refund-account/{token:str}"),

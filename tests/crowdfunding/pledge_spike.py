@@ -24,7 +24,7 @@ from oflocal import clock
 from oflocal.crowdfunding.campaigns import add_reward, create_campaign, go_live
 from oflocal.crowdfunding.models import Pledge, Reward
 from oflocal.db.engine import Database
-from oflocal.demo import build_event
+from oflocal.demo import build_event, describe_demo_committee
 from oflocal.vouchers.codes import CodeSigner
 
 LEGAL = {
@@ -55,6 +55,7 @@ def seed_campaign(db: Database, *, limit: int = 100, slug: str = "spike") -> Spi
     with db.write() as session:
         scenario = build_event(session, CodeSigner(b"k" * 32), slug=slug, workshops=1,
                                booklets=0)
+        describe_demo_committee(session, scenario.event_id)  # the account transfers go to
     campaign = create_campaign(
         db, event_id=scenario.event_id, slug="hitsuji", title="ひつじ団", goal=1_000_000,
         starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=30),
