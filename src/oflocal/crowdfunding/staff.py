@@ -147,7 +147,8 @@ def _item_text(item: dict[str, Any], lang: str) -> str:
     ja, en = ITEM_NAMES.get(item["kind"], (item["kind"], item["kind"]))
     text = ja if lang == "ja" else en
     if item["kind"] == "goods":
-        return f"{text}：{item['description']}" if lang == "ja" else f"{text}: {item['description']}"
+        sep = "：" if lang == "ja" else ": "
+        return f"{text}{sep}{item['description']}"
     if item["kind"] == "voucher_booklets":
         return f"{text} ×{item['count']}"
     if item["kind"] == "club_membership":
