@@ -97,3 +97,34 @@ def snapshot(db: Database) -> tuple[Any, ...]:
         rewards = tuple(session.execute(select(Reward.id, Reward.title, Reward.quantity_limit,
                                                Reward.claimed).order_by(Reward.id)))
     return counts, rows, refunds, campaigns, rewards
+
+
+def idempotency_world(db: Database) -> dict[str, int]:
+    """What tests/test_idempotent_routes.py's crowdfunding cases act on: a draft with its
+    legal notice and a return (edit, go live), a reserved pledge (a payment), an ended
+    campaign nobody decided (the outcome), and a failed one's refunds in the states
+    each step starts from."""
+    from oflocal.crowdfunding.outcome import decide_outcome
+    from oflocal.crowdfunding.payments import mark_paid
+    from oflocal.crowdfunding.refunds import mark_refund_sent
+
+    draft = build(db, live=False, slug="cf-draft")
+    live = build(db, slug="cf-live")
+    pledge = live.pledge()
+    undecided = build(db, ended=True, slug="cf-ended")
+    failed = build(db, ended=True, goal=1_000_000, slug="cf-failed")
+    paid_at = failed.starts + (failed.ends - failed.starts) / 2
+    for i in range(4):
+        body = failed.pledge(email=f"r{i}@example.jp", at=failed.starts + timedelta(hours=i))
+        mark_paid(db, body["pledge_id"], source="bank", amount=body["total"], actor="t",
+                  now=paid_at)
+    decide_outcome(db, failed.campaign_id, actor="t")
+    with db.read() as session:
+        refunds = session.execute(select(Refund.id).where(
+            Refund.campaign_id == failed.campaign_id).order_by(Refund.id)).scalars().all()
+    for refund_id in refunds[1:3]:
+        mark_refund_sent(db, refund_id, actor="t")
+    return {"event": draft.event_id, "draft": draft.campaign_id, "reward": draft.limited,
+            "pledge": pledge["pledge_id"], "undecided": undecided.campaign_id,
+            "to_send": refunds[0], "to_confirm": refunds[1], "to_fail": refunds[2],
+            "by_hand": refunds[3]}

@@ -36,6 +36,8 @@ from oflocal.vouchers.redeem import redeem_tickets
 from oflocal.web.app import create_app
 from oflocal.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE
 
+from cf_staff_world import build as build_campaign
+
 # Routes anyone may call. Adding a route here is a decision: say why in the comment.
 PUBLIC: frozenset[tuple[str, str]] = frozenset({
     ("GET", "/api/v1/health"),  # monitoring
@@ -206,7 +208,14 @@ def world(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> It
     }
     # A token of its own for DELETE /tokens/{token_id}: revoking a caller's would log it out.
     spare_token, _ = new_api_token(db, name="spare", workshop_id=main.workshop_ids[1])
+    cf = build_campaign(db, slug="cf-matrix")
+    cf_pledge = cf.pledge()["pledge_id"]
     path_values: dict[str, Any] = {
+        "campaign_id": cf.campaign_id,
+        "reward_id": cf.limited,
+        "pledge_id": cf_pledge,
+        "fmt": "csv",
+        "step": "confirmed",
         "token_id": spare_token,
         "event_id": main.event_id,
         "workshop_id": main.workshop_ids[0],

@@ -155,8 +155,8 @@ def _campaign_list(request: AnyRequest, event_id: int | None, *, status: int = 2
             event = changes.event_or_404(session, event_id)
             rows = staff.campaign_rows(session, event_id)
     now = clock.now()
-    typed = form or {"slug": "", "title": "", "goal": "", "starts_at": _tokyo_input(now),
-                     "ends_at": _tokyo_input(now + timedelta(days=30))}
+    typed = {"slug": "", "title": "", "goal": "", "starts_at": _tokyo_input(now),
+             "ends_at": _tokyo_input(now + timedelta(days=30)), **(form or {})}
     return page(request, "cf_staff/campaigns.html", status=status, events=events,
                 event_id=event_id, event=event, rows=rows, form=typed,
                 state_names=staff.CAMPAIGN_STATE_NAMES,
@@ -216,7 +216,9 @@ def _campaign_values(view: staff.CampaignView) -> dict[str, Any]:
 
 
 def _typed_values(form: Form) -> dict[str, Any]:
-    return {**form, "phone_on_request": form.get("phone_on_request") == "yes",
+    blank = dict.fromkeys((*TEXT_FIELDS, "goal", "starts_at", "ends_at", "funding_model",
+                           "payment_days"), "")
+    return {**blank, **form, "phone_on_request": form.get("phone_on_request") == "yes",
             "methods": [m for m in PAYMENT_METHODS if form.get(f"method_{m}") == "yes"]}
 
 
