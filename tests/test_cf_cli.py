@@ -16,10 +16,10 @@ from sqlalchemy import select
 
 from cf_staff_world import build
 from oflocal import cli_base
-from oflocal.settings import get_settings
 from oflocal.cli import main
 from oflocal.crowdfunding.models import Campaign, Payment, Refund
 from oflocal.db.engine import Database
+from oflocal.settings import get_settings
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import select
 
-from cf_staff_world import World, build, snapshot
+from cf_staff_world import build, snapshot
 from oflocal.audit import verify
 from oflocal.auth.service import create_staff_user, login_staff, open_session
 from oflocal.crowdfunding.models import Campaign, Payment, Pledge, Refund

@@ -24,6 +24,7 @@ from litestar.routes import HTTPRoute
 from litestar.testing import TestClient
 from sqlalchemy import text
 
+from cf_staff_world import idempotency_world
 from oflocal import clock
 from oflocal.auth.service import create_staff_user, issue_api_token, new_api_token
 from oflocal.db.engine import Database
@@ -36,8 +37,6 @@ from oflocal.vouchers.desk import sell_booklets
 from oflocal.vouchers.redeem import redeem_tickets
 from oflocal.web.app import create_app
 from test_api_setup import programme_body, workshop_body
-
-from cf_staff_world import idempotency_world
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 

@@ -23,6 +23,7 @@ from litestar.routes import HTTPRoute
 from litestar.testing import TestClient
 from sqlalchemy import text
 
+from cf_staff_world import build as build_campaign
 from oflocal import clock
 from oflocal.auth.models import StaffUser
 from oflocal.auth.service import Actor, issue_api_token, new_api_token, open_session
@@ -35,8 +36,6 @@ from oflocal.vouchers.desk import sell_booklets
 from oflocal.vouchers.redeem import redeem_tickets
 from oflocal.web.app import create_app
 from oflocal.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE
-
-from cf_staff_world import build as build_campaign
 
 # Routes anyone may call. Adding a route here is a decision: say why in the comment.
 PUBLIC: frozenset[tuple[str, str]] = frozenset({

@@ -144,7 +144,8 @@ def rewards_of(session: Session, campaign_id: int) -> list[RewardView]:
 
 
 def _item_text(item: dict[str, Any], lang: str) -> str:
-    ja, en = ITEM_NAMES.get(item["kind"], (item["kind"], item["kind"]))
+    kind = str(item["kind"])
+    ja, en = ITEM_NAMES.get(kind, (kind, kind))
     text = ja if lang == "ja" else en
     if item["kind"] == "goods":
         sep = "：" if lang == "ja" else ": "

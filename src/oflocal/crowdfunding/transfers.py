@@ -100,8 +100,6 @@ def plan_transfers(session: Session, campaign_id: int,
         if pledge is None:
             plan.append(TransferMatch(row, "unknown_reference"))
             continue
-        known = {"pledge_id": pledge.id, "reference": pledge.reference,
-                 "supporter": pledge.supporter_name, "expected": pledge.total}
         if pledge.paid_at is not None:
             status = "already_paid"
         elif pledge.id in seen:
@@ -111,7 +109,8 @@ def plan_transfers(session: Session, campaign_id: int,
         else:
             status = MATCHED
             seen.add(pledge.id)
-        plan.append(TransferMatch(row, status, **known))
+        plan.append(TransferMatch(row, status, pledge_id=pledge.id, reference=pledge.reference,
+                                  supporter=pledge.supporter_name, expected=pledge.total))
     return plan
 
 
