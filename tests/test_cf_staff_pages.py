@@ -254,3 +254,26 @@ def test_treasurer_sees_but_does_not_edit(db: Database, secret: bytes, tmp_path:
         assert client.post(f"/admin/campaigns/{w.campaign_id}",
                            data={"_csrf": csrf, "title": "x"}).status_code == 403
         assert client.get(f"/admin/crowdfunding?event={w.event_id}").status_code == 200
+
+
+def test_demo_campaign_has_a_pledge_in_each_state(db: Database, signer: object) -> None:
+    """What `make run` shows: through the domain, the ledger verifies."""
+    from oflocal.demo import add_campaign, build_event
+    from oflocal.vouchers.codes import CodeSigner
+
+    assert isinstance(signer, CodeSigner)
+    with db.write() as session:
+        scenario = build_event(session, signer, workshops=1, booklets=0)
+    campaign_id = add_campaign(db, scenario)
+    with db.read() as session:
+        states = set(session.execute(select(Pledge.state).where(
+            Pledge.campaign_id == campaign_id)).scalars())
+        methods = set(session.execute(select(Payment.source)).scalars())
+        refund_states = set(session.execute(select(Refund.state)).scalars())
+        from oflocal.crowdfunding.staff import rewards_of
+
+        left = {r.reward.title: r.left for r in rewards_of(session, campaign_id)}
+    assert states == {"reserved", "paid", "expired", "refund_due"}
+    assert methods == {"bank", "cash"} and refund_states == {"requested"}
+    assert left["特別工場見学ツアー"] == 2 and left["工場長と朝ごはん"] == 0
+    _audit(db)

@@ -373,4 +373,4 @@ def list_refunds(session: Session, campaign_id: int,
              .where(Refund.campaign_id == campaign_id).order_by(Refund.id))
     if state:
         query = query.where(Refund.state == state)
-    return [(r, p) for r, p in session.execute(query).tuples()]
+    return [(row[0], row[1]) for row in session.execute(query)]
