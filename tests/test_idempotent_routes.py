@@ -24,6 +24,7 @@ from litestar.routes import HTTPRoute
 from litestar.testing import TestClient
 from sqlalchemy import text
 
+from cf_staff_world import idempotency_world
 from oflocal import clock
 from oflocal.auth.service import create_staff_user, issue_api_token, new_api_token
 from oflocal.crowdfunding.campaigns import add_reward, create_campaign, go_live
@@ -101,7 +102,42 @@ def world(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> It
     event, programme, workshop = sc.event_id, sc.programme_id, sc.workshop_ids[0]
     today = clock.tokyo_date(clock.now())
     campaign, reward = _live_campaign(db, event)
+    cf = idempotency_world(db)
     cases = [
+        # Crowdfunding, staff side (web/api/cf_staff.py)
+        Case("POST", "/api/v1/events/{event_id:int}/campaigns",
+             f"/api/v1/events/{cf['event']}/campaigns",
+             {"slug": "idem-cf", "title": "ひつじ団", "goal": 100000,
+              "starts_at": "2026-06-01T10:00:00+09:00", "ends_at": "2026-07-01T10:00:00+09:00"},
+             other={"slug": "idem-cf2", "title": "ひつじ団", "goal": 100000,
+                    "starts_at": "2026-06-01T10:00:00+09:00",
+                    "ends_at": "2026-07-01T10:00:00+09:00"}),
+        Case("PATCH", "/api/v1/campaigns/{campaign_id:int}",
+             f"/api/v1/campaigns/{cf['draft']}", {"title": "ひつじ団 2027"},
+             other={"title": "ひつじ団 2028"}),
+        Case("POST", "/api/v1/campaigns/{campaign_id:int}/rewards",
+             f"/api/v1/campaigns/{cf['draft']}/rewards",
+             {"title": "お礼", "price": 3000, "delivery_month": "2026-09",
+              "items": [{"kind": "sns_thanks"}]}),
+        Case("PATCH", "/api/v1/rewards/{reward_id:int}", f"/api/v1/rewards/{cf['reward']}",
+             {"quantity_limit": 8}, other={"quantity_limit": 9}),
+        Case("POST", "/api/v1/campaigns/{campaign_id:int}/go-live",
+             f"/api/v1/campaigns/{cf['draft']}/go-live", None),
+        Case("POST", "/api/v1/pledges/{pledge_id:int}/payment",
+             f"/api/v1/pledges/{cf['pledge']}/payment", {"source": "bank", "amount": 5000},
+             other={"source": "cash", "amount": 5000}),
+        Case("POST", "/api/v1/campaigns/{campaign_id:int}/outcome",
+             f"/api/v1/campaigns/{cf['undecided']}/outcome", None),
+        Case("POST", "/api/v1/refunds/{refund_id:int}/sent",
+             f"/api/v1/refunds/{cf['to_send']}/sent", None),
+        Case("POST", "/api/v1/refunds/{refund_id:int}/confirmed",
+             f"/api/v1/refunds/{cf['to_confirm']}/confirmed", None),
+        Case("POST", "/api/v1/refunds/{refund_id:int}/failed",
+             f"/api/v1/refunds/{cf['to_fail']}/failed", {"reason": "口座なし"},
+             other={"reason": "名義違い"}),
+        Case("POST", "/api/v1/refunds/{refund_id:int}/by-hand",
+             f"/api/v1/refunds/{cf['by_hand']}/by-hand", {"method": "cash", "note": "受付で返金"},
+             other={"method": "cash", "note": "別の返金"}),
         Case("PUT", "/api/v1/events/{event_id:int}/settlement/requester",
              f"/api/v1/events/{event}/settlement/requester",
              {"code": "1234567890", "name_kana": "ｵｰﾌﾟﾝﾌｧｸﾄﾘｰｼﾞｯｺｳｲｲﾝｶｲ", "bank_code": "0001",

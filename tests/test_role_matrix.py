@@ -23,6 +23,7 @@ from litestar.routes import HTTPRoute
 from litestar.testing import TestClient
 from sqlalchemy import text
 
+from cf_staff_world import build as build_campaign
 from oflocal import clock
 from oflocal.auth.models import StaffUser
 from oflocal.auth.service import Actor, issue_api_token, new_api_token, open_session
@@ -219,7 +220,14 @@ def world(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> It
     }
     # A token of its own for DELETE /tokens/{token_id}: revoking a caller's would log it out.
     spare_token, _ = new_api_token(db, name="spare", workshop_id=main.workshop_ids[1])
+    cf = build_campaign(db, slug="cf-matrix")
+    cf_pledge = cf.pledge()["pledge_id"]
     path_values: dict[str, Any] = {
+        "campaign_id": cf.campaign_id,
+        "reward_id": cf.limited,
+        "pledge_id": cf_pledge,
+        "fmt": "csv",
+        "step": "confirmed",
         "token_id": spare_token,
         "event_id": main.event_id,
         "workshop_id": main.workshop_ids[0],

@@ -14,6 +14,7 @@ import click
 
 from oflocal import clock
 from oflocal.cli_base import OflocalGroup, database, settings, signer
+from oflocal.crowdfunding.cli import campaign_group, pledges_group, refunds_group
 from oflocal.crowdfunding.provider_cli import payments_group
 from oflocal.errors import Refusal
 from oflocal.events.cli import event_group, programme_group
@@ -113,6 +114,7 @@ def demo(if_empty: bool, print_logins: bool, workshops: int, booklets: int,
         DEMO_PIN,
         STAFF_LOGINS,
         add_activity,
+        add_campaign,
         build_event,
         database_is_empty,
         describe_demo_committee,
@@ -126,13 +128,15 @@ def demo(if_empty: bool, print_logins: bool, workshops: int, booklets: int,
         add_activity(database(), signer(), scenario, sold=min(30, booklets))
         with database().write() as session:
             describe_demo_committee(session, scenario.event_id)
+        add_campaign(database(), scenario)
         for username, name, role, password in STAFF_LOGINS:
             create_staff_user(database(), username=username, display_name=name, role=role,
                               password=password)
         for code in scenario.workshop_codes:
             set_workshop_pin(database(), event_slug="demo", workshop_code=code, pin=DEMO_PIN)
         click.echo(f"demo event loaded: {workshops} workshops, {booklets} printed booklets, "
-                   f"{min(30, booklets)} sold, some tickets already used at workshops")
+                   f"{min(30, booklets)} sold, some tickets already used at workshops; "
+                   "a live crowdfunding campaign with pledges")
     elif not if_empty:
         click.echo("the database already has data; demo not loaded", err=True)
         sys.exit(1)
@@ -427,5 +431,5 @@ def vouchers_expire(programme_id: int) -> None:
 
 
 for group in (event_group, programme_group, print_group, settle, report, worker_command,
-              mail_group, payments_group):
+              mail_group, payments_group, campaign_group, pledges_group, refunds_group):
     main.add_command(group)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -199,3 +200,112 @@ def describe_demo_committee(session: Session, event_id: int) -> None:
 
 def database_is_empty(session: Session) -> bool:
     return session.execute(select(Event.id).limit(1)).first() is None
+
+
+# --------------------------------------------------------------------- crowdfunding
+
+SUPPORTERS = ["佐藤花子", "鈴木一郎", "高橋美咲", "田中健太", "伊藤さくら", "渡辺翔", "山本結衣",
+              "中村大輔", "小林愛", "加藤拓海", "吉田陽菜", "山田蓮", "佐々木葵", "山口悠真",
+              "松本凛", "井上湊", "木村杏", "林大和", "斎藤結菜", "清水陽翔", "山崎芽依",
+              "森颯太", "池田美月", "橋本樹"]
+DEMO_STORY = """# ひつじ団 2026 — オープンファクトリーを一緒につくる
+
+ものづくりのまちの工房が、年に一度だけ扉をひらく3日間。
+**ひつじ団**は、このイベントを支えてくださるサポーターの集まりです。
+
+## 支援金の使いみち
+
+- 工房めぐりマップと案内サインの制作
+- プレミアム付き工房めぐりチケットのプレミアム分
+- 学生ボランティアの交通費
+
+目標に届かなかった場合は、全額をお返しします（All or Nothing）。
+"""
+
+
+def add_campaign(db: Database, scenario: Scenario, *, now: datetime | None = None) -> int:
+    """A live campaign for the demo event, through the crowdfunding services: a limited
+    factory tour nearly sold out, a sold-out breakfast with a late payment refunded, and
+    pledges in each state (waiting for a transfer, paid by transfer, paid in cash,
+    expired, refund requested)."""
+    from oflocal.crowdfunding.campaigns import add_reward, create_campaign, go_live
+    from oflocal.crowdfunding.payments import mark_paid
+    from oflocal.crowdfunding.pledge import PledgeRequest, make_pledge
+
+    at = now or clock.now()
+    starts = at - timedelta(days=14)
+    campaign = create_campaign(
+        db, event_id=scenario.event_id, slug="hitsuji-2026", title="ひつじ団 2026 サポーター募集",
+        goal=300_000, starts_at=starts, ends_at=at + timedelta(days=21),
+        payment_methods=["bank_transfer", "card", "konbini", "cash"], story=DEMO_STORY,
+        representative="山田太郎", email="info@example.jp",
+        price_note="表示価格はすべて税込です。",
+        extra_charges="グッズのリターンは送料¥800。銀行振込の手数料はご負担ください。",
+        payment_terms="銀行振込・コンビニ払い：お申し込みから7日以内。カード：お申し込み時。"
+                      "現金：会場の受付で当日。",
+        delivery_terms="各リターンに記載の月にお届けします。",
+        cancellation_terms="入金前はいつでも取り消せます。目標に届かなかった場合は全額返金します。",
+        now=starts)
+    cheer = add_reward(db, campaign.id, title="ひつじ団 応援", price=3000, free_amount=True,
+                       delivery_month=f"{(at + timedelta(days=60)):%Y-%m}",
+                       description="お礼のメッセージとサポーターウォールへのお名前掲載。",
+                       items=[{"kind": "sns_thanks"}, {"kind": "wall_name"}], now=starts)
+    tour = add_reward(db, campaign.id, title="特別工場見学ツアー", price=10_000,
+                      quantity_limit=20, per_supporter_limit=2,
+                      delivery_month=f"{(at + timedelta(days=30)):%Y-%m}",
+                      description="普段は入れない工程を職人の案内で見学します。",
+                      items=[{"kind": "tour_invite", "note": "日程は後日ご案内します"}],
+                      now=starts)
+    breakfast = add_reward(db, campaign.id, title="工場長と朝ごはん", price=20_000,
+                           quantity_limit=2, per_supporter_limit=1,
+                           delivery_month=f"{(at + timedelta(days=30)):%Y-%m}",
+                           items=[{"kind": "tour_invite", "note": "朝ごはん付き"},
+                                  {"kind": "wall_name"}], now=starts)
+    add_reward(db, campaign.id, title="手ぬぐいと工房めぐりチケット", price=5000, shipping_fee=800,
+               quantity_limit=100, delivery_month=f"{(at + timedelta(days=45)):%Y-%m}",
+               items=[{"kind": "goods", "description": "オリジナル手ぬぐい1枚"},
+                      {"kind": "voucher_booklets", "programme_id": scenario.programme_id,
+                       "count": 1}], now=starts)
+    go_live(db, campaign.id, now=starts)
+    people = iter(range(len(SUPPORTERS) * 2))
+
+    def pledge(reward: int, method: str, when: datetime, *, answers: dict[str, Any] | None = None,
+               amount: int | None = None) -> dict[str, Any]:
+        n = next(people)
+        request = PledgeRequest(
+            campaign_id=campaign.id, reward_id=reward, name=SUPPORTERS[n % len(SUPPORTERS)],
+            email=f"supporter{n + 1}@example.jp", phone=f"090-{1000 + n:04d}-{5678:04d}",
+            payment_method=method, amount=amount, answers=answers or {})
+        return make_pledge(db, request, now=when).body
+
+    def pay(body: dict[str, Any], source: str, when: datetime) -> None:
+        mark_paid(db, body["pledge_id"], source=source, amount=body["total"], actor="demo",
+                  received_at=when, now=when)
+
+    day = timedelta(days=1)
+    wall = {"sns_handle": "@hitsuji_fan", "wall_name": "ひつじ好き"}
+    # Expired: bank transfers never paid (the first one, for the breakfast, pays late).
+    late = pledge(breakfast.id, "bank_transfer", starts + day, answers={"wall_anonymous": True})
+    pledge(cheer.id, "bank_transfer", starts + day, answers=wall)
+    # The breakfast sold out after the first reservation expired; its late payment is
+    # kept and refunded.
+    for i in range(2):
+        pay(pledge(breakfast.id, "bank_transfer", starts + 10 * day + i * day,
+                   answers={"wall_name": SUPPORTERS[i]}), "bank", starts + 11 * day)
+    pay(late, "bank", at - timedelta(hours=5))
+    # The tour: 18 of 20 taken; 12 paid by transfer, 3 in cash at the desk, 3 waiting.
+    for i in range(12):
+        pay(pledge(tour.id, "bank_transfer", starts + 2 * day + i * timedelta(hours=7)), "bank",
+            starts + 3 * day + i * timedelta(hours=7))
+    for i in range(3):
+        when = starts + 5 * day + i * timedelta(hours=2)
+        pay(pledge(tour.id, "cash", when), "cash", when + timedelta(minutes=5))
+    for i in range(3):
+        pledge(tour.id, "bank_transfer", at - 2 * day + i * timedelta(hours=3))
+    # Supporters giving freely: paid, and some still waiting for their transfer.
+    for i in range(5):
+        body = pledge(cheer.id, "bank_transfer", starts + 6 * day + i * day,
+                      answers=wall, amount=3000 + 1000 * i)
+        pay(body, "bank", starts + 7 * day + i * day)
+    pledge(cheer.id, "bank_transfer", at - day, answers=wall, amount=5000)
+    return campaign.id

@@ -194,7 +194,8 @@ def test_a_committee_sets_up_its_first_event_and_sells_its_first_booklet(
     page.click("#password-form button[type=submit]")
     page.wait_for_url("**/desk", timeout=SLOW)
     expect(page.locator("nav.pagenav a")).to_have_text(
-        ["販売窓口", "印刷", "会計", "イベント", "スタッフ", "パスワード"])
+        ["販売窓口", "印刷", "会計", "クラウドファンディング", "イベント", "スタッフ",
+         "パスワード"])
     expect(page.locator("#sale p.notice")).to_have_text("商品券がまだ設定されていません。")
     with db.read() as session:
         assert session.execute(select(StaffUser.must_change_password)).scalar_one() is False

@@ -24,6 +24,7 @@ from oflocal.jobs.worker import Worker
 from oflocal.settings import Settings, get_settings
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.web import api, pages
+from oflocal.web.api import cf_staff as cf_staff_api
 from oflocal.web.api import events as events_api
 from oflocal.web.api import ledger as ledger_api
 from oflocal.web.api import payments as payments_api
@@ -54,7 +55,8 @@ def health() -> dict[str, str]:
 def api_routers() -> list[Router]:
     return [session_api.router, vouchers_api.router, events_api.router, programmes_api.router,
             staff_api.router, ledger_api.router, settlement_api.router, reports_api.router,
-            printing_api.router, payments_api.router, pledges_api.router]
+            printing_api.router, payments_api.router, pledges_api.router,
+            cf_staff_api.router]
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None,

@@ -15,6 +15,7 @@ from oflocal.i18n import load_all
 from oflocal.web.pages import (
     account,
     admin,
+    admin_crowdfunding,
     admin_programmes,
     admin_workshops,
     auth,
@@ -40,6 +41,7 @@ def routers() -> list[Router]:
         route_handlers=[*home.route_handlers, *auth.route_handlers, *account.route_handlers,
                         *admin.route_handlers, *admin_workshops.route_handlers,
                         *admin_programmes.route_handlers,
+                        *admin_crowdfunding.route_handlers,
                         *desk.route_handlers,
                         *booth.route_handlers, *printing.route_handlers,
                         *refund_account.route_handlers,

@@ -151,6 +151,7 @@ def nav_links(request: AnyRequest, actor: Actor | None, lang: str) -> list[dict[
         ("/desk", _("Sales desk")),
         ("/printing", _("Printing")),
         ("/treasurer", _("Treasurer")),
+        ("/admin/crowdfunding", _("Crowdfunding")),
         ("/admin/events", _("Events")),
         ("/admin/staff", _("Staff")),
         ("/booth", _("Take tickets")),

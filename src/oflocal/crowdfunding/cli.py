@@ -1,0 +1,351 @@
+"""``oflocal campaign …``, ``oflocal pledges …``, ``oflocal refunds …``: the committee's
+and the treasurer's crowdfunding from a terminal. Each command calls the same domain
+function as the pages and the API; a refusal prints its bilingual message (exit 2).
+
+Importing a bank statement (``oflocal pledges import-bank FILE``) and reconciling a
+payment provider (``oflocal payments reconcile``) come with the payments package.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy import select
+
+from oflocal import clock
+from oflocal.cli_base import OflocalGroup, database
+from oflocal.crowdfunding import staff
+from oflocal.crowdfunding.models import PAYMENT_METHODS, PLEDGE_STATES, REFUND_STATES, Campaign
+from oflocal.errors import Refusal
+from oflocal.events.models import Event
+from oflocal.format import tokyo_minute, yen
+
+ACTOR = "cli"
+
+
+def _event_id(slug: str) -> int:
+    with database().read() as session:
+        event_id = session.execute(select(Event.id).where(Event.slug == slug)).scalar_one_or_none()
+    if event_id is None:
+        raise Refusal("event.not_found")
+    return event_id
+
+
+def _campaign_id(event_slug: str, campaign: str) -> int:
+    """A campaign named by its id or by its slug within the event."""
+    if campaign.isdigit():
+        return int(campaign)
+    with database().read() as session:
+        found = session.execute(select(Campaign.id).where(
+            Campaign.event_id == _event_id(event_slug), Campaign.slug == campaign)
+        ).scalar_one_or_none()
+    if found is None:
+        raise Refusal("campaign.not_found")
+    return found
+
+
+def _moment(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise Refusal("campaign.invalid", detail=f"{value!r}: 2026-06-01T10:00") from error
+    return moment.replace(tzinfo=clock.TOKYO) if moment.tzinfo is None else moment
+
+
+def _show(body: dict[str, Any]) -> None:
+    click.echo(json.dumps(body, ensure_ascii=False, indent=2, default=str))
+
+
+campaign_opt = click.argument("campaign")
+event_opt = click.option("--event", "event_slug", default="demo", show_default=True,
+                         help="The event's short name (for a campaign named by its slug).")
+
+
+@click.group("campaign", cls=OflocalGroup)
+def campaign_group() -> None:
+    """Crowdfunding campaigns: list, show, create, edit, go live, decide."""
+
+
+@campaign_group.command("list")
+@event_opt
+def campaign_list(event_slug: str) -> None:
+    """The event's campaigns with their figures."""
+    with database().read() as session:
+        for row in staff.campaign_rows(session, _event_id(event_slug)):
+            c, f = row["campaign"], row["figures"]
+            click.echo(f"{c.id:>4}  {c.slug:<20} {c.state:<17} {yen(f.raised):>12} / "
+                       f"{yen(c.goal):<12} {f.supporters:>4} paid  {f.reserved:>4} waiting  "
+                       f"ends {tokyo_minute(c.ends_at)}  {c.title}")
+
+
+@campaign_group.command("show")
+@campaign_opt
+@event_opt
+def campaign_show(campaign: str, event_slug: str) -> None:
+    """One campaign: figures, returns, what is missing before going live."""
+    with database().read() as session:
+        view = staff.campaign_view(session, _campaign_id(event_slug, campaign))
+        c, f = view.campaign, view.figures
+        click.echo(f"{c.title} ({c.slug}) — {c.state}, {c.funding_model}")
+        click.echo(f"runs {tokyo_minute(c.starts_at)} – {tokyo_minute(c.ends_at)}")
+        click.echo(f"raised {yen(f.raised)} of {yen(c.goal)} ({f.percent(c.goal)}%), "
+                   f"{f.supporters} paid, {f.reserved} waiting ({yen(f.reserved_total)})")
+        for r in view.rewards:
+            left = "unlimited" if r.left is None else f"{r.left} of {r.reward.quantity_limit} left"
+            click.echo(f"  #{r.reward.number} {r.reward.title}  {yen(r.reward.price)}  "
+                       f"paid {r.paid}, reserved {r.reserved}, {left}  "
+                       f"({', '.join(r.items_en)})")
+        for blocker_ja, blocker_en in staff.going_live_blockers(view, clock.now()) \
+                if c.state == "draft" else []:
+            click.echo(f"  missing: {blocker_ja} / {blocker_en}")
+
+
+@campaign_group.command("create")
+@click.option("--event", "event_slug", default="demo", show_default=True)
+@click.option("--slug", required=True)
+@click.option("--title", required=True)
+@click.option("--goal", type=int, required=True, help="Yen.")
+@click.option("--starts", required=True, help="Japan time, e.g. 2026-06-01T10:00.")
+@click.option("--ends", required=True, help="Japan time.")
+@click.option("--model", "funding_model", type=click.Choice(["all_or_nothing", "all_in"]),
+              default="all_or_nothing", show_default=True)
+@click.option("--method", "methods", multiple=True, type=click.Choice(PAYMENT_METHODS),
+              default=("bank_transfer",), show_default=True)
+def campaign_create(event_slug: str, slug: str, title: str, goal: int, starts: str, ends: str,
+                    funding_model: str, methods: tuple[str, ...]) -> None:
+    """A draft campaign (the legal notice starts from the committee's profile)."""
+    from oflocal.crowdfunding.campaigns import create_campaign
+
+    made = create_campaign(database(), event_id=_event_id(event_slug), slug=slug, title=title,
+                           goal=goal, starts_at=_moment(starts), ends_at=_moment(ends),
+                           funding_model=funding_model, payment_methods=list(methods))
+    click.echo(f"campaign {made.id} ({made.slug}) created as a draft")
+
+
+@campaign_group.command("edit")
+@campaign_opt
+@event_opt
+@click.option("--set", "pairs", multiple=True, metavar="FIELD=VALUE", required=True,
+              help="A field to change (title, story, goal, seller, price_note, …); "
+                   "--set story=@file.md reads a file.")
+def campaign_edit(campaign: str, event_slug: str, pairs: tuple[str, ...]) -> None:
+    """Change fields of a campaign (once live: the story and the legal notice)."""
+    from oflocal.crowdfunding.campaigns import CAMPAIGN_FIELDS, edit_campaign
+
+    changes: dict[str, Any] = {}
+    for pair in pairs:
+        name, _, value = pair.partition("=")
+        if name not in CAMPAIGN_FIELDS:
+            raise Refusal("request.invalid", detail=f"unknown field {name!r}")
+        if value.startswith("@"):
+            value = Path(value[1:]).read_text(encoding="utf-8")
+        if name in ("goal", "payment_days"):
+            changes[name] = int(value)
+        elif name in ("starts_at", "ends_at"):
+            changes[name] = _moment(value)
+        elif name == "phone_on_request":
+            changes[name] = value.lower() in ("1", "yes", "true")
+        elif name == "payment_methods":
+            changes[name] = [m.strip() for m in value.split(",") if m.strip()]
+        else:
+            changes[name] = value
+    edit_campaign(database(), _campaign_id(event_slug, campaign), changes)
+    click.echo("saved")
+
+
+@campaign_group.command("go-live")
+@campaign_opt
+@event_opt
+def campaign_go_live(campaign: str, event_slug: str) -> None:
+    """Draft → live (refused, naming what is missing, until the legal notice is whole)."""
+    from oflocal.crowdfunding.campaigns import go_live
+
+    made = go_live(database(), _campaign_id(event_slug, campaign))
+    click.echo(f"campaign {made.slug} is live until {tokyo_minute(made.ends_at)}")
+
+
+@campaign_group.command("decide")
+@campaign_opt
+@event_opt
+def campaign_decide(campaign: str, event_slug: str) -> None:
+    """Decide the outcome after the end, once (again: the first decision)."""
+    from oflocal.crowdfunding.outcome import decide_outcome
+
+    _show(decide_outcome(database(), _campaign_id(event_slug, campaign), actor=ACTOR).body)
+
+
+# ------------------------------------------------------------------------ pledges
+
+
+def _filters(state: str | None, reward: int | None, method: str | None,
+             q: str) -> staff.PledgeFilter:
+    return staff.PledgeFilter(state=state, reward_id=reward, method=method, q=q).check()
+
+
+pledge_filters = [
+    click.option("--state", type=click.Choice(PLEDGE_STATES), default=None),
+    click.option("--reward", type=int, default=None, help="A return's id."),
+    click.option("--method", type=click.Choice(PAYMENT_METHODS), default=None),
+    click.option("--q", default="", help="Part of a name, e-mail, phone or reference."),
+]
+
+
+def _with_filters(fn: Any) -> Any:
+    for option in reversed(pledge_filters):
+        fn = option(fn)
+    return fn
+
+
+@click.group("pledges", cls=OflocalGroup)
+def pledges_group() -> None:
+    """Pledges of a campaign: list, export, mark paid."""
+
+
+@pledges_group.command("list")
+@campaign_opt
+@event_opt
+@_with_filters
+def pledges_list(campaign: str, event_slug: str, state: str | None, reward: int | None,
+                 method: str | None, q: str) -> None:
+    """Pledges, newest first."""
+    with database().read() as session:
+        rows, total = staff.list_pledges(session, _campaign_id(event_slug, campaign),
+                                         _filters(state, reward, method, q), limit=1000)
+    for r in rows:
+        p = r.pledge
+        click.echo(f"{p.id:>6} {p.reference:<9} {p.state:<10} {p.payment_method:<13} "
+                   f"{yen(p.total):>10}  #{r.reward_number} x{p.quantity}  {p.supporter_name}"
+                   f"  {p.supporter_email}")
+    click.echo(f"{total} pledge(s)", err=True)
+
+
+@pledges_group.command("export")
+@campaign_opt
+@event_opt
+@_with_filters
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv",
+              show_default=True)
+@click.option("--encoding", default="utf-8", show_default=True, help="utf-8 or shift_jis (CSV).")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="File to write (default: standard output).")
+def pledges_export(campaign: str, event_slug: str, state: str | None, reward: int | None,
+                   method: str | None, q: str, fmt: str, encoding: str,
+                   out: str | None) -> None:
+    """The pledges as CSV or XLSX, with the supporters' answers."""
+    from oflocal.reports.csvout import encoding_of
+
+    campaign_id = _campaign_id(event_slug, campaign)
+    f = _filters(state, reward, method, q)
+    staff.check_export(database(), campaign_id, f)
+    if fmt == "xlsx":
+        if out is None:
+            raise Refusal("request.invalid", detail="--out FILE for an XLSX export")
+        chunks = staff.pledges_xlsx(database(), campaign_id, f)
+    else:
+        try:
+            codec = encoding_of(encoding)
+        except ValueError as error:
+            raise Refusal("request.invalid", detail=str(error)) from None
+        chunks = staff.pledges_csv(database(), campaign_id, f, codec)
+    if out is None:
+        for chunk in chunks:
+            sys.stdout.buffer.write(chunk)
+        return
+    with open(out, "wb") as handle:
+        for chunk in chunks:
+            handle.write(chunk)
+    click.echo(f"written {out}", err=True)
+
+
+@pledges_group.command("mark-paid")
+@click.argument("reference")
+@click.option("--campaign", "campaign", required=True, help="The campaign's id or slug.")
+@event_opt
+@click.option("--source", type=click.Choice(["bank", "cash"]), default="bank",
+              show_default=True)
+@click.option("--amount", type=int, required=True, help="Yen received: the pledge's total.")
+def pledges_mark_paid(reference: str, campaign: str, event_slug: str, source: str,
+                      amount: int) -> None:
+    """A transfer (or cash) received for the pledge with this reference."""
+    from oflocal.crowdfunding.models import Pledge
+    from oflocal.crowdfunding.payments import mark_paid
+
+    campaign_id = _campaign_id(event_slug, campaign)
+    with database().read() as session:
+        pledge_id = session.execute(select(Pledge.id).where(
+            Pledge.campaign_id == campaign_id, Pledge.reference == reference.strip())
+        ).scalar_one_or_none()
+    if pledge_id is None:
+        raise Refusal("pledge.not_found")
+    body = mark_paid(database(), pledge_id, source=source, amount=amount, actor=ACTOR).body
+    if body["accepted"]:
+        click.echo(f"pledge {reference} paid ({yen(amount)})")
+    else:
+        click.echo(f"pledge {reference}: payment recorded, but it cannot be taken "
+                   f"({body['refund_reason']}): refund {body['refund_id']} requested")
+
+
+# ------------------------------------------------------------------------ refunds
+
+
+@click.group("refunds", cls=OflocalGroup)
+def refunds_group() -> None:
+    """Refunds of a campaign: list, and each step (sent, confirmed, failed, by hand)."""
+
+
+@refunds_group.command("list")
+@campaign_opt
+@event_opt
+@click.option("--state", type=click.Choice(REFUND_STATES), default=None)
+def refunds_list(campaign: str, event_slug: str, state: str | None) -> None:
+    with database().read() as session:
+        rows = staff.list_refunds(session, _campaign_id(event_slug, campaign), state)
+    for r, p in rows:
+        click.echo(f"{r.id:>6} {p.reference:<9} {r.state:<13} {r.method:<14} "
+                   f"{yen(r.amount):>10}  {r.reason:<16} {p.supporter_name}")
+
+
+@refunds_group.command("sent")
+@click.argument("refund_id", type=int)
+def refunds_sent(refund_id: int) -> None:
+    """The money went out (also a retry after a failure)."""
+    from oflocal.crowdfunding.refunds import mark_refund_sent
+
+    _show(mark_refund_sent(database(), refund_id, actor=ACTOR).body)
+
+
+@refunds_group.command("confirmed")
+@click.argument("refund_id", type=int)
+def refunds_confirmed(refund_id: int) -> None:
+    """The money arrived."""
+    from oflocal.crowdfunding.refunds import mark_refund_confirmed
+
+    _show(mark_refund_confirmed(database(), refund_id).body)
+
+
+@refunds_group.command("failed")
+@click.argument("refund_id", type=int)
+@click.option("--reason", required=True)
+def refunds_failed(refund_id: int, reason: str) -> None:
+    """The transfer came back: its entry is reversed, to be sent again."""
+    from oflocal.crowdfunding.refunds import mark_refund_failed
+
+    _show(mark_refund_failed(database(), refund_id, reason=reason, actor=ACTOR).body)
+
+
+@refunds_group.command("by-hand")
+@click.argument("refund_id", type=int)
+@click.option("--method", type=click.Choice(["provider", "bank_transfer", "cash"]),
+              required=True)
+@click.option("--note", required=True)
+def refunds_by_hand(refund_id: int, method: str, note: str) -> None:
+    """Given back another way (cash at the desk, a transfer made by hand)."""
+    from oflocal.crowdfunding.refunds import mark_refund_done_by_hand
+
+    _show(mark_refund_done_by_hand(database(), refund_id, method=method, note=note,
+                                   actor=ACTOR).body)
