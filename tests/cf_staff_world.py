@@ -14,11 +14,12 @@ from sqlalchemy import func, select
 
 from oflocal import clock
 from oflocal.crowdfunding.campaigns import add_reward, create_campaign, go_live
-from oflocal.crowdfunding.models import Payment, Pledge, Refund, Reward, SupporterNotice
+from oflocal.crowdfunding.models import Payment, Pledge, Refund, Reward
 from oflocal.crowdfunding.pledge import PledgeRequest, make_pledge
 from oflocal.db.engine import Database
-from oflocal.demo import build_event
+from oflocal.demo import build_event, describe_demo_committee
 from oflocal.ledger.models import Posting
+from oflocal.outbox.models import MailMessage
 from oflocal.vouchers.codes import CodeSigner
 
 LEGAL = {
@@ -63,6 +64,7 @@ def build(db: Database, *, ended: bool = False, live: bool = True, goal: int = 1
     with db.write() as session:
         scenario = build_event(session, CodeSigner(b"k" * 32), slug=slug, workshops=1,
                                booklets=0)
+        describe_demo_committee(session, scenario.event_id)  # the account transfers go to
     starts = now - timedelta(days=10) if ended else now - timedelta(hours=1)
     ends = now - timedelta(hours=1) if ended else now + timedelta(days=20)
     campaign = create_campaign(
@@ -87,7 +89,7 @@ def snapshot(db: Database) -> tuple[Any, ...]:
 
     with db.read() as session:
         counts = tuple(session.execute(select(func.count()).select_from(t)).scalar_one()
-                       for t in (Pledge, Payment, Refund, SupporterNotice, Posting, Reward))
+                       for t in (Pledge, Payment, Refund, MailMessage, Posting, Reward))
         rows = tuple(session.execute(select(Pledge.id, Pledge.state).order_by(Pledge.id)))
         refunds = tuple(session.execute(select(Refund.id, Refund.state, Refund.attempts)
                                         .order_by(Refund.id)))

@@ -258,12 +258,13 @@ def test_treasurer_sees_but_does_not_edit(db: Database, secret: bytes, tmp_path:
 
 def test_demo_campaign_has_a_pledge_in_each_state(db: Database, signer: object) -> None:
     """What `make run` shows: through the domain, the ledger verifies."""
-    from oflocal.demo import add_campaign, build_event
+    from oflocal.demo import add_campaign, build_event, describe_demo_committee
     from oflocal.vouchers.codes import CodeSigner
 
     assert isinstance(signer, CodeSigner)
     with db.write() as session:
         scenario = build_event(session, signer, workshops=1, booklets=0)
+        describe_demo_committee(session, scenario.event_id)  # as `oflocal demo` does
     campaign_id = add_campaign(db, scenario)
     with db.read() as session:
         states = set(session.execute(select(Pledge.state).where(

@@ -29,7 +29,7 @@ from oflocal import clock
 from oflocal.auth.service import create_staff_user, issue_api_token, new_api_token
 from oflocal.crowdfunding.campaigns import add_reward, create_campaign, go_live
 from oflocal.db.engine import Database
-from oflocal.demo import build_event
+from oflocal.demo import build_event, describe_demo_committee
 from oflocal.settings import Settings
 from oflocal.settlement.bank_days import next_bank_day
 from oflocal.settlement.close import close_period
@@ -222,6 +222,8 @@ def world(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> It
 def _live_campaign(db: Database, event_id: int) -> tuple[int, int]:
     """A live campaign with one return, for the public pledge route."""
     now = clock.now()
+    with db.write() as session:
+        describe_demo_committee(session, event_id)  # the account transfers go to
     campaign = create_campaign(
         db, event_id=event_id, slug="hitsuji", title="ひつじ団", goal=100_000,
         starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=30),

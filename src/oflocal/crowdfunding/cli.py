@@ -293,6 +293,42 @@ def pledges_mark_paid(reference: str, campaign: str, event_slug: str, source: st
 # ------------------------------------------------------------------------ refunds
 
 
+@pledges_group.command("import-bank")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--campaign", "campaign", required=True, help="The campaign's id or slug.")
+@event_opt
+@click.option("--apply", "apply_", is_flag=True,
+              help="Record the matched transfers (without it: only show what would happen).")
+def pledges_import_bank(file: Path, campaign: str, event_slug: str, apply_: bool) -> None:
+    """Match a bank statement (Zengin 入出金取引明細 / 振込入金通知, or CSV) to pledges by
+    reference and amount; with --apply record the matched ones (never twice)."""
+    from oflocal.crowdfunding.transfers import (
+        MATCHED,
+        apply_matched_transfers,
+        plan_transfers,
+        read_statement,
+    )
+
+    campaign_id = _campaign_id(event_slug, campaign)
+    rows = read_statement(file.name, file.read_bytes())
+    with database().read() as session:
+        plan = plan_transfers(session, campaign_id, rows)
+    for match in plan:
+        who = f"pledge {match.reference} {match.supporter}" if match.reference else "-"
+        click.echo(f"{match.row.date}  {yen(match.row.amount):>10}  {match.row.sender[:30]:<30}"
+                   f"  {match.status:<17} {who}")
+    matched = sum(1 for m in plan if m.status == MATCHED)
+    click.echo(f"{len(plan)} transfer(s): {matched} matched, {len(plan) - matched} not")
+    if not apply_:
+        click.echo("nothing recorded (add --apply to record the matched transfers)")
+        return
+    done = apply_matched_transfers(database(), campaign_id, rows, actor=ACTOR)
+    recorded = [d for d in done if d.recorded]
+    late = [d for d in recorded if not d.accepted]
+    click.echo(f"recorded {len(recorded)} payment(s)"
+               + (f", {len(late)} of them late (refunds requested)" if late else ""))
+
+
 @click.group("refunds", cls=OflocalGroup)
 def refunds_group() -> None:
     """Refunds of a campaign: list, and each step (sent, confirmed, failed, by hand)."""

@@ -32,6 +32,8 @@ from oflocal.crowdfunding.payments import mark_paid
 from oflocal.crowdfunding.reserve import _luhn
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
+from oflocal.payments import bank_statements
+from oflocal.payments.bank_statements import StatementUnreadable
 
 MATCHED = "matched"
 UNMATCHED = ("unknown_reference", "amount_mismatch", "already_paid", "duplicate")
@@ -154,10 +156,29 @@ _COLUMNS = {
 
 
 def read_statement(filename: str, data: bytes) -> list[TransferRow]:
-    """The credits of a statement file. Until the payments package's parsers (Zengin
-    入出金取引明細 / 振込入金通知, the banks' CSVs) are plugged in here, a plain CSV with a
-    header row (date, amount, sender and optionally reference; Japanese headers too),
-    UTF-8 or Shift_JIS. A row without an amount above 0 (a debit) is skipped."""
+    """The credits of a statement file: a Zengin 入出金取引明細 or 振込入金通知 file, or a
+    CSV: first a plain one with a header row (date, amount, sender and optionally the
+    reference; Japanese headers too), else a bank's own CSV as the payments package
+    reads it (``payments.bank_statements``). Debits are skipped."""
+    if bank_statements.looks_like_zengin(data):
+        return _rows(bank_statements.read_statement(data))
+    try:
+        return _read_plain_csv(filename, data)
+    except Refusal as plain:
+        try:
+            return _rows(bank_statements.read_statement(data))
+        except StatementUnreadable:
+            raise plain from None
+
+
+def _rows(statement: bank_statements.Statement) -> list[TransferRow]:
+    # The reference is looked for in the sender's name (plan_transfers); a Zengin file
+    # has no column of its own for it.
+    return [TransferRow(None, t.amount, t.booked_on, t.sender)
+            for t in statement.transfers if t.amount > 0]
+
+
+def _read_plain_csv(filename: str, data: bytes) -> list[TransferRow]:
     import csv
     import io
 

@@ -628,7 +628,14 @@ def read_statement(
     """Any of the three kinds: a Zengin file when it starts like a Zengin header record
     (``1``, a two-digit kind, a code set; a first record of 200 bytes, or 120 for a
     transfer file, which is refused with its kind named), else a CSV."""
-    first = data.lstrip(b"\xef\xbb\xbf").split(b"\n", 1)[0].rstrip(b"\r")
-    if re.match(rb"1\d\d[01]", first) and (len(first) in (120, 200) or len(first) == len(data)):
+    if looks_like_zengin(data):
         return read_zengin(data, years=years, today=today)
     return read_csv(data, csv_layout)
+
+
+def looks_like_zengin(data: bytes) -> bool:
+    """Whether the file starts like a Zengin header record (``1``, a two-digit kind, a
+    code set; a first record of 200 bytes, or 120 for a transfer file)."""
+    first = data.lstrip(b"\xef\xbb\xbf").split(b"\n", 1)[0].rstrip(b"\r")
+    return bool(re.match(rb"1\d\d[01]", first)) and (
+        len(first) in (120, 200) or len(first) == len(data))
