@@ -488,6 +488,12 @@ MESSAGES: dict[str, Message] = {
         "このお支払い方法（{method}）はこのクラウドファンディングでは使えません。",
         "This payment method ({method}) is not offered by this campaign.",
     ),
+    "campaign.no_bank_account": Message(
+        409,
+        "銀行振込を受け付けるには、事務局の振込先口座（イベント設定の委託者口座）を先に登録してください。",
+        "To take bank transfers, first give the committee's own bank account (the event's"
+        " requester account).",
+    ),
     "pledge.no_bank_account": Message(
         409,
         "事務局の振込先口座が登録されていないため、銀行振込ではお受けできません。ほかのお支払い方法をお選びいただくか、事務局にお問い合わせください。",

@@ -52,7 +52,7 @@ from oflocal.crowdfunding.provider_payments import (
 )
 from oflocal.crowdfunding.sweep import expire_reservations
 from oflocal.db.engine import Database
-from oflocal.demo import build_event
+from oflocal.demo import build_event, describe_demo_committee
 from oflocal.payments.stripe_provider import StripeProvider
 from oflocal.settings import Jobs, Settings, Stripe
 from oflocal.vouchers.codes import CodeSigner
@@ -77,6 +77,7 @@ def live_world(db: Database, *, limit: int | None = None, now: datetime | None =
     with db.write() as session:
         scenario = build_event(session, CodeSigner(b"k" * 32), slug="wire", workshops=1,
                                booklets=0)
+        describe_demo_committee(session, scenario.event_id)  # the account transfers go to
     campaign = create_campaign(
         db, event_id=scenario.event_id, slug="hitsuji", title="ひつじ団", goal=10_000_000,
         starts_at=at - timedelta(hours=2), ends_at=at + timedelta(days=10),

@@ -32,6 +32,7 @@ from oflocal.crowdfunding.models import (
     Refund,
     Reward,
 )
+from oflocal.crowdfunding.notices import has_receiving_account
 from oflocal.crowdfunding.schedule import schedule_sweep
 from oflocal.db.engine import Database
 from oflocal.db.rows import affected, unique_violation
@@ -241,7 +242,8 @@ def edit_reward(db: Database, reward_id: int, changes: Mapping[str, Any]) -> Rew
 
 def go_live(db: Database, campaign_id: int, *, now: datetime | None = None) -> Campaign:
     """Draft → live: refused while the legal notice misses anything (the refusal names
-    every missing item), without a return, or after the end. Schedules the outcome run."""
+    every missing item), without a return, after the end, or offering bank transfer
+    before the committee gave the account it is paid into. Schedules the outcome run."""
     at = now or clock.now()
     with db.write() as session:
         campaign = _campaign(session, campaign_id, lock=True)
@@ -258,6 +260,10 @@ def go_live(db: Database, campaign_id: int, *, now: datetime | None = None) -> C
             raise Refusal("campaign.no_rewards")
         if campaign.ends_at <= at:
             raise Refusal("campaign.already_ended", ends=campaign.ends_at)
+        if "bank_transfer" in campaign.payment_methods:
+            event = session.get(Event, campaign.event_id)
+            if event is None or not has_receiving_account(event):
+                raise Refusal("campaign.no_bank_account")
         campaign.state = "live"
         campaign.went_live_at = at
         schedule_sweep(db, session, campaign_id, campaign.ends_at)

@@ -110,13 +110,18 @@ def _instructions(pledge: Pledge, event: Event, campaign: Campaign) -> mail.Paym
     return mail.PaymentInstructions(method)
 
 
+def has_receiving_account(event: Event) -> bool:
+    return bool(event.payer_bank_code and event.payer_branch_code
+                and event.payer_account_number and event.zengin_requester_kana)
+
+
 def receiving_account(event: Event) -> mail.BankAccount:
     """The committee's account supporters transfer to: the event's own account (the one
     settlement pays workshops from). Refused when the committee has not set it."""
     bank_code, branch_code = event.payer_bank_code, event.payer_branch_code
-    if not (bank_code and branch_code and event.payer_account_number
-            and event.zengin_requester_kana):
+    if not has_receiving_account(event) or not (bank_code and branch_code):
         raise Refusal("pledge.no_bank_account")
+    assert event.payer_account_number and event.zengin_requester_kana
     bank, branch = lookup_bank(bank_code), lookup_branch(bank_code, branch_code)
     return mail.BankAccount(
         bank=bank.name if bank else bank_code, branch=branch.name if branch else branch_code,
