@@ -104,7 +104,13 @@ def make_world(db: Database, signer: CodeSigner, *, workshops: int = 3, booklets
                       codes=sc.booklet_codes[i:min(i + 5, sold)], payment_method="cash",
                       actor="test", now=sold_at)
     codes = ticket_codes(db, sc.booklet_codes[:sold])
-    return World(db, signer, sc, codes, clock.now() - timedelta(hours=3))
+    base = clock.now() - timedelta(hours=3)
+    # The tests' moments (base .. base + 61 min) stay in one Tokyo day: tallies are per
+    # day, and a test run at 02:00-03:00 JST would otherwise split a workshop's day.
+    last_day = clock.tokyo_date(base + timedelta(minutes=61))
+    if clock.tokyo_date(base) != last_day:
+        base = clock.start_of_tokyo_day(last_day) + timedelta(minutes=1)
+    return World(db, signer, sc, codes, base)
 
 
 @pytest.fixture
