@@ -21,7 +21,7 @@ from oflocal.db.engine import Database
 from oflocal.errors import Refusal
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "settlement"))
-import zengin_reader  # noqa: E402
+import zengin_reader
 
 DAY = date.today() + timedelta(days=3)
 
@@ -81,7 +81,7 @@ def test_the_command_writes_the_file(db: Database, db_url: str, tmp_path: Path,
     from oflocal.cli import main
     from oflocal.settings import get_settings
 
-    campaign_id, ids = _late_refunds(db)
+    campaign_id, _ = _late_refunds(db)
     monkeypatch.setenv("OFLOCAL_DATABASE_URL", db_url)
     monkeypatch.setenv("OFLOCAL_DATA_DIR", str(tmp_path))
     for cached in (get_settings, cli_base.settings, cli_base.database):
