@@ -528,6 +528,12 @@ MESSAGES: dict[str, Message] = {
         "この返金は現在「{state}」のため、この操作はできません。",
         "This refund is {state_en}, so this cannot be done now.",
     ),
+    "refund.nothing_to_transfer": Message(
+        409,
+        "振込で返金できるものがありません（返金先の口座がまだ届いていないか、送金済みです）。",
+        "There is no refund to transfer: no supporter has given an account yet, or the"
+        " money has been sent.",
+    ),
     "refund.link_unknown": Message(
         404,
         "このリンクは無効です。メールに記載されたリンクをもう一度お確かめください。",

@@ -346,6 +346,25 @@ def refunds_list(campaign: str, event_slug: str, state: str | None) -> None:
                    f"{yen(r.amount):>10}  {r.reason:<16} {p.supporter_name}")
 
 
+@refunds_group.command("zengin")
+@campaign_opt
+@event_opt
+@click.option("--date", "transfer_date", type=click.DateTime(formats=["%Y-%m-%d"]),
+              required=True, help="The day the bank sends the money (YYYY-MM-DD).")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def refunds_zengin(campaign: str, event_slug: str, transfer_date: datetime,
+                   output: Path) -> None:
+    """The Zengin 総合振込 file of the bank refunds whose accounts were given. Changes
+    nothing: mark each refund sent once the bank took the file."""
+    from oflocal.crowdfunding.refund_transfers import refund_zengin_file
+
+    with database().read() as session:
+        data, ids, total = refund_zengin_file(session, _campaign_id(event_slug, campaign),
+                                              transfer_date.date())
+    output.write_bytes(data)
+    click.echo(f"{output}: {len(ids)} refund(s), {yen(total)} (refunds {', '.join(map(str, ids))})")
+
+
 @refunds_group.command("sent")
 @click.argument("refund_id", type=int)
 def refunds_sent(refund_id: int) -> None:

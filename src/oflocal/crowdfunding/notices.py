@@ -27,6 +27,7 @@ from oflocal.settlement.banks import lookup_bank, lookup_branch
 
 NOTICE_KINDS = frozenset({
     "pledge_received",  # with the payment instructions and the deadline
+    "payment_reminder",  # the same, a day before the deadline
     "payment_received",
     "late_payment_refund",  # paid after the stock was gone (or the campaign was decided)
     "campaign_failed_refund",  # all-or-nothing goal missed: the money goes back
@@ -58,6 +59,9 @@ def notify(session: Session, pledge_id: int, kind: str, at: datetime, **facts: A
     if kind == "pledge_received":
         mail.pledge_received(session, supporter=who, campaign=about, pledge=told,
                              payment=_instructions(pledge, event, campaign))
+    elif kind == "payment_reminder":
+        mail.payment_reminder(session, supporter=who, campaign=about, pledge=told,
+                              payment=_instructions(pledge, event, campaign))
     elif kind == "payment_received":
         mail.payment_received(session, supporter=who, campaign=about, pledge=told,
                               amount=int(facts.get("total", pledge.total)),

@@ -27,7 +27,7 @@ from oflocal.crowdfunding import reserve
 from oflocal.crowdfunding.items import check_answers, clean_email, clean_phone
 from oflocal.crowdfunding.models import Campaign, Pledge, Reward
 from oflocal.crowdfunding.notices import notify
-from oflocal.crowdfunding.schedule import schedule_sweep
+from oflocal.crowdfunding.schedule import REMIND_BEFORE, REMINDED, schedule_sweep
 from oflocal.db.engine import Database
 from oflocal.db.rows import affected
 from oflocal.errors import Refusal
@@ -124,6 +124,8 @@ def _pledge(db: Database, session: Session, request: PledgeRequest, name: str, e
            total=pledge.total, deadline=deadline.isoformat(),
            method=request.payment_method)
     schedule_sweep(db, session, campaign.id, deadline)
+    if request.payment_method in REMINDED and deadline - now > REMIND_BEFORE:
+        schedule_sweep(db, session, campaign.id, deadline - REMIND_BEFORE)  # the reminder
     return {
         "pledge_id": pledge.id,
         "campaign_id": campaign.id,

@@ -1,5 +1,6 @@
-"""When the crowdfunding sweep must run: at each payment deadline (reservations expire)
-and at each campaign's end (the outcome). One ``crowdfunding.sweep`` job per campaign and
+"""When the crowdfunding sweep must run: at each payment deadline (reservations expire),
+a day before it for pledges paid by transfer or at a konbini (the reminder), and at each
+campaign's end (the outcome). One ``crowdfunding.sweep`` job per campaign and
 moment, queued in the transaction that creates the need (a pledge, going live), deduped
 by key, so a thousand pledges with one deadline queue one job. The sweep itself is in
 ``sweep.py``.
@@ -7,7 +8,7 @@ by key, so a thousand pledges with one deadline queue one job. The sweep itself 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -16,6 +17,10 @@ from oflocal.db.engine import Database
 from oflocal.jobs.queue import db_now, enqueue
 
 SWEEP = "crowdfunding.sweep"
+# Supporters who pay by transfer or at a konbini are reminded this long before their
+# deadline (if the deadline is further away than that when they pledge).
+REMIND_BEFORE = timedelta(hours=24)
+REMINDED = ("bank_transfer", "konbini")
 
 
 def schedule_sweep(db: Database, session: Session, campaign_id: int, at: datetime) -> None:
