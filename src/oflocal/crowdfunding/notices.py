@@ -24,6 +24,7 @@ from oflocal.errors import Refusal
 from oflocal.events.models import Event
 from oflocal.outbox import notices as mail
 from oflocal.settlement.banks import lookup_bank, lookup_branch
+from oflocal.settlement.zengin import PAYEE_ACCOUNT_TYPES
 
 NOTICE_KINDS = frozenset({
     "pledge_received",  # with the payment instructions and the deadline
@@ -39,7 +40,6 @@ _REASONS: dict[str, mail.RefundReason] = {
     "campaign_failed": "campaign_failed", "sold_out": "sold_out", "cancelled": "cancelled",
 }
 _REFUND_METHODS = {"provider": "card", "bank_transfer": "bank_transfer", "cash": "cash"}
-_ACCOUNT_KINDS = {1: "普通", 2: "当座", 4: "貯蓄", 9: "その他"}
 
 
 def notify(session: Session, pledge_id: int, kind: str, at: datetime, **facts: Any) -> None:
@@ -129,7 +129,7 @@ def receiving_account(event: Event) -> mail.BankAccount:
     bank, branch = lookup_bank(bank_code), lookup_branch(bank_code, branch_code)
     return mail.BankAccount(
         bank=bank.name if bank else bank_code, branch=branch.name if branch else branch_code,
-        kind=_ACCOUNT_KINDS.get(event.payer_account_type or 1, "普通"),
+        kind=PAYEE_ACCOUNT_TYPES.get(event.payer_account_type or 1, ("普通", ""))[0],
         number=event.payer_account_number, holder=event.zengin_requester_kana)
 
 
