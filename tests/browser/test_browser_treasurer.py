@@ -60,7 +60,10 @@ def test_treasurer_closes_a_period_checks_zengin_pays_and_reads_reports(
 ) -> None:
     page = desktop
     _redeem_some(live_server)
-    login_treasurer(page)
+    with live_server.db.read() as session:  # other tests on the shared server add events
+        event_id = session.execute(select(Programme.event_id).where(
+            Programme.id == live_server.programme_id)).scalar_one()
+    login_treasurer(page, f"/treasurer?event={event_id}")
     expect(page.locator("h1")).to_have_text("精算期間")
 
     # The committee's own account, needed for the Zengin header: refused, then saved.
@@ -112,12 +115,12 @@ def test_treasurer_closes_a_period_checks_zengin_pays_and_reads_reports(
     expect(page.locator(".status-paid")).to_contain_text("支払済み")
     expect(page.locator("form[action$='/paid']")).to_have_count(0)
 
-    page.goto("/treasurer")
+    page.goto(f"/treasurer?event={event_id}")
     expect(page.locator("td.status-paid").first).to_contain_text("支払済み")
     shoot(page, "treasurer.png")
 
     # Reports: the programme's figures and both charts.
-    page.goto("/treasurer/reports")
+    page.goto(f"/treasurer/reports?event={event_id}")
     expect(page.locator("table.figures").first).to_be_visible()
     expect(page.locator("svg")).to_have_count(2)
     expect(page.locator("svg").first).to_contain_text("日別の利用額")
