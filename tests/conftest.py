@@ -174,6 +174,31 @@ def signer(secret: bytes) -> CodeSigner:
     return CodeSigner(secret)
 
 
+@pytest.fixture
+def run_cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """``oflocal`` in process (click's runner) on this test's database: call it with the
+    command's arguments; answers click's Result. Settings and the database are read
+    afresh for the test and forgotten after it."""
+    from click.testing import CliRunner
+
+    from oflocal import cli_base
+    from oflocal.cli import main
+    from oflocal.settings import get_settings
+
+    monkeypatch.setenv("OFLOCAL_DATABASE_URL", db_url)
+    monkeypatch.setenv("OFLOCAL_DATA_DIR", str(tmp_path))
+    for cached in (get_settings, cli_base.settings, cli_base.database):
+        cached.cache_clear()
+
+    def invoke(*args: str) -> object:
+        return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+    yield invoke
+    cli_base.database().dispose()
+    for cached in (get_settings, cli_base.settings, cli_base.database):
+        cached.cache_clear()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Long tests first (marked ``slow``, and the browser tests, which run as one group on
     one worker): with two xdist workers, a two-minute race collected last would run alone

@@ -10,7 +10,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from cf_world import T0, build_world, pledge
-from click.testing import CliRunner
 
 from oflocal.crowdfunding.models import Refund
 from oflocal.crowdfunding.payments import mark_paid
@@ -75,26 +74,12 @@ def test_nothing_to_send_is_said(db: Database) -> None:
             raise AssertionError("a file with no refund was made")
 
 
-def test_the_command_writes_the_file(db: Database, db_url: str, tmp_path: Path,
-                                     monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from oflocal import cli_base
-    from oflocal.cli import main
-    from oflocal.settings import get_settings
-
+def test_the_command_writes_the_file(db: Database, tmp_path: Path,
+                                     run_cli) -> None:  # type: ignore[no-untyped-def]
     campaign_id, _ = _late_refunds(db)
-    monkeypatch.setenv("OFLOCAL_DATABASE_URL", db_url)
-    monkeypatch.setenv("OFLOCAL_DATA_DIR", str(tmp_path))
-    for cached in (get_settings, cli_base.settings, cli_base.database):
-        cached.cache_clear()
-    try:
-        out = tmp_path / "refunds.txt"
-        ran = CliRunner().invoke(main, ["refunds", "zengin", str(campaign_id), "--event", "demo",
-                                        "--date", DAY.isoformat(), "--output", str(out)],
-                                 catch_exceptions=False)
-        assert ran.exit_code == 0, ran.output
-        assert "2 refund(s), ¥10,000" in ran.output
-        assert zengin_reader.read(out.read_bytes()).count == 2
-    finally:
-        cli_base.database().dispose()
-        for cached in (get_settings, cli_base.settings, cli_base.database):
-            cached.cache_clear()
+    out = tmp_path / "refunds.txt"
+    ran = run_cli("refunds", "zengin", str(campaign_id), "--event", "demo",
+                  "--date", DAY.isoformat(), "--output", str(out))
+    assert ran.exit_code == 0, ran.output
+    assert "2 refund(s), ¥10,000" in ran.output
+    assert zengin_reader.read(out.read_bytes()).count == 2

@@ -4,40 +4,18 @@ with --apply, never twice (both databases, click's runner in process)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import zengin_statement_writer as zw
-from click.testing import CliRunner
 from sqlalchemy import select
 
 from cf_staff_world import build
-from oflocal import cli_base
-from oflocal.cli import main
 from oflocal.crowdfunding.models import Payment, Pledge
 from oflocal.db.engine import Database
-from oflocal.settings import get_settings
-
-
-@pytest.fixture
-def run(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    monkeypatch.setenv("OFLOCAL_DATABASE_URL", db_url)
-    monkeypatch.setenv("OFLOCAL_DATA_DIR", str(tmp_path))
-    for cached in (get_settings, cli_base.settings, cli_base.database):
-        cached.cache_clear()
-
-    def invoke(*args: str) -> object:
-        return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-    yield invoke
-    cli_base.database().dispose()
-    for cached in (get_settings, cli_base.settings, cli_base.database):
-        cached.cache_clear()
 
 
 def test_a_zengin_deposit_notice_pays_the_pledges_it_names(
-        run, db: Database, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        run_cli, db: Database, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     w = build(db, slug="imp")
     first = w.pledge()
     second = w.pledge(email="b@example.jp")
@@ -49,7 +27,7 @@ def test_a_zengin_deposit_notice_pays_the_pledges_it_names(
     statement = tmp_path / "nyukin.txt"
     statement.write_bytes(notice)
 
-    shown = run("pledges", "import-bank", str(statement), "--campaign", "hitsuji",
+    shown = run_cli("pledges", "import-bank", str(statement), "--campaign", "hitsuji",
                 "--event", "imp")
     assert shown.exit_code == 0, shown.output
     assert "3 transfer(s): 1 matched, 2 not" in shown.output
@@ -57,13 +35,13 @@ def test_a_zengin_deposit_notice_pays_the_pledges_it_names(
     assert "nothing recorded" in shown.output
     assert _paid(db) == []
 
-    applied = run("pledges", "import-bank", str(statement), "--campaign", "hitsuji",
+    applied = run_cli("pledges", "import-bank", str(statement), "--campaign", "hitsuji",
                   "--event", "imp", "--apply")
     assert applied.exit_code == 0, applied.output
     assert "recorded 1 payment(s)" in applied.output
     assert _paid(db) == [(first["pledge_id"], first["total"], "bank")]
 
-    again = run("pledges", "import-bank", str(statement), "--campaign", "hitsuji",
+    again = run_cli("pledges", "import-bank", str(statement), "--campaign", "hitsuji",
                 "--event", "imp", "--apply")
     assert "already_paid" in again.output and "recorded 0 payment(s)" in again.output
     assert _paid(db) == [(first["pledge_id"], first["total"], "bank")]
