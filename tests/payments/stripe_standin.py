@@ -41,6 +41,7 @@ from zoneinfo import ZoneInfo
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 API_KEY = "sk_test_standin_0123456789"
+PUBLISHABLE_KEY = "pk_test_standin_0123456789"  # what pages hand Stripe.js (never sent here)
 WEBHOOK_SECRET = "whsec_standin_0123456789abcdef"
 FEE_RATE = 0.036  # what the stand-in charges, rounded down
 

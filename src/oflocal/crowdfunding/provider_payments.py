@@ -182,6 +182,49 @@ def _store_start(db: Database, pledge: _PledgeView, started: payments.PaymentSta
     return started.payment_id
 
 
+# --- the result page ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaymentStep:
+    """What the supporter's result page shows of a card or konbini pledge waiting for
+    its payment. ``state``: ``ready`` (``start`` says what to show: the card form's
+    ``client_secret``, or the konbini voucher), ``not_started`` (the start failed or was
+    never tried: offer to try again), ``unavailable`` (the provider did not answer just
+    now) or ``refused`` (``refusal`` says why)."""
+
+    state: str
+    start: payments.PaymentStart | None = None
+    refusal: Refusal | None = None
+
+
+def payment_step(db: Database, settings: Settings, pledge_id: int, *, start: bool = False,
+                 provider: payments.PaymentProvider | None = None) -> PaymentStep | None:
+    """The payment step of a reserved card or konbini pledge (None for any other).
+
+    With ``start`` (a POST: the final confirmation, or the page's "try again" button) a
+    pledge with no payment yet gets one through :func:`start_card_or_konbini`; without
+    it (a GET: the page shown or reloaded) nothing is created at the provider, the
+    stored payment is only re-read. A provider that is down never loses the pledge: it
+    stays reserved and the page offers to try again."""
+    with db.read() as session:
+        row = session.execute(select(Pledge.state, Pledge.payment_method,
+                                     Pledge.provider_payment_id)
+                              .where(Pledge.id == pledge_id)).first()
+    if row is None or row.payment_method not in PROVIDER_METHODS or row.state != "reserved":
+        return None
+    if row.provider_payment_id is None and not start:
+        return PaymentStep("not_started")
+    try:
+        started = start_card_or_konbini(db, settings, pledge_id, provider=provider)
+    except payments.ProviderUnavailable:
+        return PaymentStep("unavailable" if row.provider_payment_id else "not_started")
+    except Refusal as refusal:
+        log.warning("pledge %s: payment not started (%s)", pledge_id, refusal.code)
+        return PaymentStep("refused", refusal=refusal)
+    return PaymentStep("ready", start=started)
+
+
 # --- webhooks ---------------------------------------------------------------------------
 
 
@@ -529,10 +572,12 @@ def still_waiting(session: Session) -> bool:
 __all__ = [
     "RECONCILE",
     "RECONCILE_TASK",
+    "PaymentStep",
     "ReconcileResult",
     "WebhookResult",
     "act_on",
     "handle_stripe_webhook",
+    "payment_step",
     "reconcile",
     "schedule_reconcile",
     "send_card_refund",

@@ -169,7 +169,8 @@ def read_campaign(request: Request[Any, Any, Any], campaign_id: CampaignId) -> C
     """A campaign as supporters see it: progress, returns with what is left, the legal
     notice. Drafts are `campaign.not_found`."""
     lang = request_lang(request)
-    with services(request.app.state).db.read() as session:
+    s = services(request.app.state)
+    with s.db.read() as session:
         event, campaign = public.campaign_by_id(session, campaign_id)
         v = public.view(session, event, campaign, clock.now())
     return CampaignOut(
@@ -178,7 +179,7 @@ def read_campaign(request: Request[Any, Any, Any], campaign_id: CampaignId) -> C
         state=campaign.state, goal=campaign.goal, raised=v.raised, awaiting=v.awaiting,
         percent=v.percent, supporters=v.supporters, starts_at=campaign.starts_at,
         ends_at=campaign.ends_at, open_now=v.open_now, funding_model=campaign.funding_model,
-        payment_methods=list(public.offered_methods(campaign)),
+        payment_methods=list(public.offered_methods(campaign, s.settings.stripe)),
         payment_days=campaign.payment_days,
         legal_notice=[LegalRow(heading=h, text=t) for h, t in public.legal_notice(campaign, lang)],
         rewards=[RewardOut(
@@ -205,7 +206,7 @@ def pledge(request: Request[Any, Any, Any], campaign_id: CampaignId,
                               request_hash(request.url.path, body))
         with s.db.read() as session:
             event, campaign = public.campaign_by_id(session, campaign_id)
-        if data.payment_method not in public.offered_methods(campaign):
+        if data.payment_method not in public.offered_methods(campaign, s.settings.stripe):
             raise Refusal("pledge.method_unavailable", method=data.payment_method)
         outcome = make_pledge(s.db, PledgeRequest(
             campaign_id=campaign_id, reward_id=data.reward_id, name=data.name,
