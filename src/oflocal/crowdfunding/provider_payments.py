@@ -14,9 +14,10 @@ own, and each is safe to repeat:
 * :func:`handle_stripe_webhook`: verify the signature on the raw body and re-read the
   payment (``payments.receive_event``); a paid payment is recorded by
   ``payments.record_provider_payment``, which locks the pledge and records the event id
-  once (a late payment whose stock is gone is refunded there, and the card refund is
-  sent at once); a konbini voucher that expired (or a canceled payment) releases the
-  reservation; a ``refund.*`` event moves the refund it names.
+  once (a late payment whose stock is gone, or a second payment of a pledge already
+  paid, is refunded there, and the card refund is sent at once); a konbini voucher
+  that expired (or a canceled payment) releases the reservation; a ``refund.*`` event
+  moves the refund it names (a confirmed one too, when Stripe reports it failed).
 * :func:`reconcile`: what the provider knows since the oldest pledge still waiting,
   recorded through the same once-only path (``payments.reconcile_event``), plus the
   card refunds still to send or to confirm. Run by ``oflocal payments reconcile`` and
@@ -231,7 +232,9 @@ def payment_step(db: Database, settings: Settings, pledge_id: int, *, start: boo
 @dataclass(frozen=True)
 class WebhookResult:
     """What a verified event did. ``outcome``: the pledge's new state (``paid``,
-    ``refund_due``), a refusal code recorded for the event (``pledge.already_paid``),
+    ``refund_due``), ``duplicate_refund`` (another payment had paid the pledge: this one
+    is recorded and refunded), a refusal code recorded for the event
+    (``pledge.already_paid``: another event of the payment that paid it),
     ``released`` (an expired konbini voucher), ``refund_confirmed`` / ``refund_failed``,
     or ``ignored`` (nothing to do: not paid yet, not one of ours)."""
 
@@ -281,9 +284,11 @@ def act_on(db: Database, provider: payments.PaymentProvider, event: payments.Pro
             provider_ref=payment.payment_id, received_at=payment.paid_at, now=at)
         refund_id = result.get("refund_id")
         if not result["duplicate"]:
-            if known is not None and known[1] is None:
+            if known[1] is None and result["outcome"] != "duplicate_refund":
                 _adopt(db, pledge_id, provider.name, payment.payment_id)
-            if refund_id is not None:  # a late payment whose stock was gone: back at once
+            # A late payment whose stock was gone, or a second payment of a pledge
+            # already paid (a duplicate): the card money goes back at once.
+            if refund_id is not None:
                 _send_quietly(db, provider, int(refund_id), at)
         return WebhookResult(event.id, event.type, bool(result["duplicate"]),
                              str(result["outcome"]), pledge_id,
@@ -440,7 +445,10 @@ def _refund_changed(db: Database, event: payments.ProviderEvent, state: payments
     with db.read() as session:
         row = session.execute(select(Refund.id, Refund.state, Refund.pledge_id).where(
             Refund.provider_refund_id == state.refund_id)).first()
-    if row is None or row.state != "sent":  # not ours, or not this attempt's any more
+    # Not ours, or not this attempt's any more. A confirmed refund still moves when the
+    # provider says it failed after all (``charge.refund.updated``: the card was closed).
+    settled = row is not None and row.state == "confirmed" and state.status == "failed"
+    if row is None or (row.state != "sent" and not settled):
         return WebhookResult(event.id, event.type, False, "ignored",
                              row.pledge_id if row else None, row.id if row else None)
     final = _apply_refund_state(db, int(row.id), state, now)
