@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cf_world import audit
 from sqlalchemy import select
 from stripe_standin import StripeStandIn
 from test_wiring import PRICE, balances, live_world, pledge, settings_for
@@ -27,8 +28,6 @@ from oflocal.db.engine import Database
 from oflocal.outbox.models import MailMessage
 from oflocal.payments.stripe_provider import StripeProvider
 from oflocal.settings import Settings, Stripe
-
-from cf_world import audit
 
 
 @pytest.fixture

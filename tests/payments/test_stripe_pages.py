@@ -8,6 +8,7 @@ pointed at the local stand-in and webhooks signed with the test secret:
   ``payment_intent.succeeded`` pays the pledge and the page says so. Against Stripe's
   own API with a publishable key the page loads Stripe.js, its CSP widened for it;
 * a konbini pledge: the voucher (each chain's numbers, the hosted slip, the deadline);
+  through the API too (its answer links the page where it is paid);
 * no keys: card and konbini are not offered, and a forged form choosing one is refused;
 * Stripe down at the final button: the pledge is kept, the page offers to try again,
   and the retry starts the payment.
@@ -25,7 +26,7 @@ from sqlalchemy import select
 from stripe_standin import StripeStandIn
 from test_wiring import PRICE, WEBHOOK, World, live_world, settings_for
 
-from oflocal.crowdfunding import provider_payments, public
+from oflocal.crowdfunding import links, provider_payments, public
 from oflocal.crowdfunding.models import Campaign, Pledge
 from oflocal.db.engine import Database
 from oflocal.payments.stripe_provider import StripeProvider
@@ -137,6 +138,17 @@ def test_konbini_pledge_shows_the_voucher(db: Database, client: TestClient,  # t
     assert re.search(r'id="pay-deadline">[^<]*23:59', page.text)
     assert pledge.payment_deadline.timestamp() <= voucher["expires_at"] + 1
     assert len(standin.intents) == 1
+
+    # Through the API: the PaymentIntent at once, and the page where it is paid.
+    made = client.post(f"/api/v1/public/campaigns/{w.campaign_id}/pledges",
+                       headers={"Idempotency-Key": "api-konbini-1"},
+                       json={"reward_id": w.reward_id, "payment_method": "konbini",
+                             "name": "佐藤花子", "email": "hanako@example.jp",
+                             "phone": "090-1111-2222"})
+    assert made.status_code == 201, made.text
+    page_url = made.json()["instructions"]["payment_page"]
+    assert page_url.startswith(links.public_url()) and len(standin.intents) == 2
+    assert 'id="konbini-voucher"' in client.get(page_url[len(links.public_url()):]).text
 
 
 def test_without_keys_card_and_konbini_are_not_offered(db: Database, tmp_path: Path) -> None:
