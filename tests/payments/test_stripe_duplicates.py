@@ -13,10 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cf_world import audit
 from sqlalchemy import select
 from stripe_standin import StripeStandIn
-from test_wiring import PRICE, balances, live_world, pledge, settings_for
+from test_wiring import PRICE, audit, balances, live_world, pledge, settings_for
 
 from oflocal.crowdfunding.models import Payment, Pledge, Refund
 from oflocal.crowdfunding.provider_payments import (
