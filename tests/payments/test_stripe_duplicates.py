@@ -5,11 +5,14 @@ the local stand-in and signed webhooks:
   recorded once, refunded through Stripe at once (a ``duplicate_payment`` refund), the
   supporter told; the pledge stays paid and the ledger agrees;
 * a card refund Stripe had confirmed and then reports failed (``charge.refund.updated``)
-  moves to failed, its entry reversed, and can be sent again.
+  moves to failed, its entry reversed, and can be sent again;
+* migration 0014 down and up on SQLite with a refund referring to its payment (the
+  tables are rebuilt with foreign keys off, then checked).
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,12 +20,16 @@ from sqlalchemy import select
 from stripe_standin import StripeStandIn
 from test_wiring import PRICE, audit, balances, live_world, pledge, settings_for
 
+from oflocal import clock
 from oflocal.crowdfunding.models import Payment, Pledge, Refund
+from oflocal.crowdfunding.outcome import decide_outcome
+from oflocal.crowdfunding.payments import mark_paid
 from oflocal.crowdfunding.provider_payments import (
     handle_stripe_webhook,
     send_card_refund,
     start_card_or_konbini,
 )
+from oflocal.db import migrate
 from oflocal.db.engine import Database
 from oflocal.outbox.models import MailMessage
 from oflocal.payments.stripe_provider import StripeProvider
@@ -85,3 +92,23 @@ def test_duplicate_payment_is_refunded_and_a_failed_refund_can_be_sent_again(
             Pledge, Pledge.id == Refund.pledge_id)).one() == (2, "paid")
     assert balances(db, w.event_id)["pledges_held"] == -PRICE
     audit(db)
+
+
+def test_0014_down_and_up_with_a_refund_on_sqlite(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'm.db'}")
+    try:
+        migrate.upgrade(db.engine)
+        w = live_world(db)
+        pid = pledge(w, 1, method="bank_transfer")
+        mark_paid(db, pid, source="bank", amount=PRICE, actor="t")
+        decided = decide_outcome(db, w.campaign_id, now=clock.now() + timedelta(days=11))
+        assert decided.body["state"] == "failed"  # far below the goal: a refund
+        migrate.downgrade(db.engine, "0013")
+        migrate.upgrade(db.engine)
+        with db.read() as session:
+            refund = session.execute(select(Refund.pledge_id, Refund.payment_id)).one()
+            assert session.get(Payment, refund.payment_id) is not None
+        assert refund.pledge_id == pid
+        audit(db)
+    finally:
+        db.dispose()
