@@ -33,12 +33,14 @@ from litestar.response import Redirect
 
 from oflocal import clock
 from oflocal.crowdfunding import public
+from oflocal.crowdfunding.images import images_of
 from oflocal.crowdfunding.models import Pledge, Reward
 from oflocal.crowdfunding.pledge import PledgeRequest, make_pledge
 from oflocal.errors import Refusal
 from oflocal.format import shown_moment
 from oflocal.i18n import gettext_for
 from oflocal.idempotency.store import IdempotencyKey, request_hash
+from oflocal.web.pages.cf_images import lay_out, public_url
 from oflocal.web.pages.render import (
     AnyRequest,
     login_csrf_cookie,
@@ -47,7 +49,6 @@ from oflocal.web.pages.render import (
     refusal_texts,
 )
 from oflocal.web.state import Services, services
-from oflocal.web.story import render_story
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 PUBLIC = {"csrf": "form"}  # no roles: anyone; the guard checks the double-submit token
@@ -102,7 +103,11 @@ def _common(request: AnyRequest, event_slug: str, campaign_slug: str) -> dict[st
 def campaign_page(request: AnyRequest, event_slug: str, campaign_slug: str) -> Response[Any]:
     """The campaign: story, goal and progress, the returns."""
     ctx = _common(request, event_slug, campaign_slug)
-    return page(request, "supporters/campaign.html", story=render_story(ctx["c"].story), **ctx)
+    with services(request.app.state).db.read() as session:
+        pictures = lay_out(ctx["c"].story, images_of(session, ctx["c"].id),
+                           lambda image: public_url(event_slug, campaign_slug, image))
+    return page(request, "supporters/campaign.html", story=pictures.story, pictures=pictures,
+                **ctx)
 
 
 @get(f"{BASE}/legal", sync_to_thread=True, include_in_schema=False)
