@@ -61,6 +61,8 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset({
     ("GET", "/c/{event_slug:str}/{campaign_slug:str}/pledge"),
     ("POST", "/c/{event_slug:str}/{campaign_slug:str}/pledge"),  # double-submit CSRF
     ("GET", "/c/{event_slug:str}/{campaign_slug:str}/pledges/{pledge_id:int}/{token:str}"),
+    # a public campaign's pictures (a draft's are not found)
+    ("GET", "/c/{event_slug:str}/{campaign_slug:str}/images/{number:int}"),
 })
 PUBLIC_PREFIXES = ("/schema", "/static")  # the OpenAPI document and its viewers; CSS/JS
 
