@@ -154,6 +154,8 @@ def test_pictures_uploaded_cleaned_served_and_placed(staff: Client, db: Database
     assert 'class="cf-hero" src="/c/cfs/hitsuji/images/1?v=' in shown
     assert f'<img src="{public}" alt="窯" width="48" height="64">' in shown
     assert "evil.example" not in shown and "image:9" not in shown and "外" in shown
+    api = staff.client.get(f"/api/v1/public/campaigns/{cid}").json()
+    assert [i["url"] for i in api["images"]][1] == public and public in api["story_html"]
     got = staff.client.get(public)
     assert got.status_code == 200 and "immutable" in got.headers["cache-control"]
     assert got.headers["cache-control"].startswith("public")

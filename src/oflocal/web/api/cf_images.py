@@ -33,7 +33,7 @@ from oflocal.web.api.common import (
     once,
 )
 from oflocal.web.errors import require_json_body
-from oflocal.web.pages.cf_images import staff_url
+from oflocal.web.pictures import staff_url
 from oflocal.web.state import services
 
 CampaignId = Annotated[int, Parameter(ge=1, le=MAX_ID, description="Campaign id")]

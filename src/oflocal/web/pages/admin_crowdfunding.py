@@ -64,8 +64,8 @@ from oflocal.idempotency.store import IdempotencyKey, Outcome, request_hash, run
 from oflocal.reports.csvout import encoding_of
 from oflocal.vouchers.models import Programme
 from oflocal.web.api.common import ADMIN, MONEY, csv_media_type, download_headers
-from oflocal.web.pages.cf_images import lay_out, staff_url
 from oflocal.web.pages.render import AnyRequest, page, page_lang, refusal_texts
+from oflocal.web.pictures import lay_out, staff_url
 from oflocal.web.security import current_actor
 from oflocal.web.state import services
 

@@ -8,20 +8,15 @@ picture never change under its number while it exists, and its URLs carry
 without it, an hour. The ETag is the picture's SHA-256, so a browser that asks again
 gets ``304 Not Modified``. Pictures are not gzipped (they are compressed already).
 
-Layout (the campaign page and the staff preview alike): the first picture of the
-gallery is the hero image at the top; the story places pictures by number
-(``web/story.py``); the pictures neither the hero nor the story shows follow the story.
+The URLs and the layout of a page's pictures are in ``web/pictures.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from litestar import Response, get
 from litestar.params import Parameter
-from markupsafe import Markup
 
 from oflocal.crowdfunding import images as campaign_images
 from oflocal.crowdfunding import public
@@ -30,41 +25,11 @@ from oflocal.crowdfunding.staff import campaign_or_refusal
 from oflocal.errors import Refusal
 from oflocal.web.api.common import MONEY
 from oflocal.web.pages.render import AnyRequest
+from oflocal.web.pictures import version
 from oflocal.web.state import services
-from oflocal.web.story import StoryImage, placed_numbers, render_story
 
 YEAR = 365 * 24 * 3600
 SERVE = {"no_compression": True}
-
-
-def version(image: CampaignImage) -> str:
-    return image.sha256[:12]
-
-
-def public_url(event_slug: str, campaign_slug: str, image: CampaignImage) -> str:
-    return f"/c/{event_slug}/{campaign_slug}/images/{image.number}?v={version(image)}"
-
-
-def staff_url(image: CampaignImage) -> str:
-    return f"/admin/campaigns/{image.campaign_id}/images/{image.number}?v={version(image)}"
-
-
-@dataclass(frozen=True)
-class Pictures:
-    """What a campaign page shows: the hero, the story with its pictures, the rest."""
-
-    hero: StoryImage | None
-    story: Markup
-    gallery: list[StoryImage]
-
-
-def lay_out(markdown: str, images: Sequence[CampaignImage],
-            url_of: Callable[[CampaignImage], str]) -> Pictures:
-    shown = {i.number: StoryImage(url_of(i), i.alt, i.width, i.height) for i in images}
-    in_story = placed_numbers(markdown)
-    hero = shown[images[0].number] if images else None
-    gallery = [shown[i.number] for i in images[1:] if i.number not in in_story]
-    return Pictures(hero, render_story(markdown, shown), gallery)
 
 
 def _serve(request: AnyRequest, image: CampaignImage, v: str | None, *,

@@ -40,7 +40,6 @@ from oflocal.errors import Refusal
 from oflocal.format import shown_moment
 from oflocal.i18n import gettext_for
 from oflocal.idempotency.store import IdempotencyKey, request_hash
-from oflocal.web.pages.cf_images import lay_out, public_url
 from oflocal.web.pages.render import (
     AnyRequest,
     login_csrf_cookie,
@@ -48,6 +47,7 @@ from oflocal.web.pages.render import (
     page_lang,
     refusal_texts,
 )
+from oflocal.web.pictures import lay_out, public_url
 from oflocal.web.state import Services, services
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
