@@ -68,6 +68,9 @@ def test_close_from_page_api_and_cli(client: tuple[TestClient[Litestar], str, st
     assert "窯" in run_cli("campaign", "image", "list", "hitsuji", "--event", "close").output
 
     decide_outcome(db, w.campaign_id, actor="t")  # failed: one refund requested
+    locked = run_cli("campaign", "image", "add", "hitsuji", str(photo), "--event", "close",
+                     "--alt", "窯")
+    assert locked.exit_code == 2 and "image.locked" in locked.output
     refused = run_cli("campaign", "close", "hitsuji", "--event", "close")
     assert refused.exit_code == 2 and "campaign.refunds_open" in refused.output
     page = http.get(f"/admin/campaigns/{w.campaign_id}").text

@@ -460,6 +460,11 @@ MESSAGES: dict[str, Message] = {
         "画像の説明は{limit}文字以内にしてください。",
         "The picture's description must be {limit} characters or fewer.",
     ),
+    "image.locked": Message(
+        409,
+        "結果が確定したクラウドファンディングの画像は変更できません。",
+        "The campaign's outcome is decided: its pictures can no longer change.",
+    ),
     "image.too_many": Message(
         409,
         "1つのクラウドファンディングに登録できる画像は{limit}枚までです。",

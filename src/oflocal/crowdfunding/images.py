@@ -134,7 +134,7 @@ def _open_campaign(session: Session, campaign_id: int) -> Campaign:
     if campaign is None:
         raise Refusal("campaign.not_found")
     if campaign.state in DECIDED:
-        raise Refusal("campaign.field_locked", fields="images")
+        raise Refusal("image.locked")
     return campaign
 
 

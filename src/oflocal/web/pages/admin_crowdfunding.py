@@ -1,13 +1,15 @@
 """The committee's and the treasurer's crowdfunding pages (クラウドファンディング):
-campaigns per event, the campaign editor with the legal notice and a preview of the
-story, returns, going live, the pledges (filters, CSV/XLSX), marking a transfer or cash
-received, deciding the outcome, refunds, and importing the bank's statement.
+campaigns per event, the campaign editor with the legal notice, its pictures and a
+preview of the story, returns, going live, the pledges (filters, CSV/XLSX), marking a
+transfer or cash received, deciding the outcome, refunds, importing the bank's
+statement, and closing a decided campaign.
 
 Pages draw; every change is one call of the crowdfunding domain (campaigns.py,
-payments.mark_paid, outcome.decide_outcome, refunds.py, transfers.py) from a form that
-carries the session's CSRF token. Money moves only after an in-page confirmation that
-says what will happen, and the confirming form carries an idempotency key: sending it
-twice (a double click, a reload) answers the first outcome. A refusal shows the page
+images.py, payments.mark_paid, outcome.decide_outcome, refunds.py, transfers.py) from a
+form that carries the session's CSRF token. Money moves (and a campaign closes) only
+after an in-page confirmation that says what will happen, and the confirming form
+carries an idempotency key: sending it twice (a double click, a reload) answers the
+first outcome. A refusal shows the page
 again with the rule that refused it, in the page's language first; nothing changed.
 Admins set campaigns up; admins and treasurers handle the money.
 """
@@ -25,6 +27,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
 from litestar.response import Redirect
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from oflocal import clock
 from oflocal.auth.service import Actor
@@ -475,7 +478,7 @@ def campaign_close(request: AnyRequest, campaign_id: int, data: Form) -> Respons
         return _campaign_page(request, campaign_id, confirm_close=True)
     db = services(request.app.state).db
 
-    def work(session: Any) -> dict[str, Any]:
+    def work(_session: Session) -> dict[str, Any]:
         return {"state": close_campaign(db, campaign_id).state}
 
     try:
