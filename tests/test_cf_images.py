@@ -172,3 +172,6 @@ def test_pictures_uploaded_cleaned_served_and_placed(staff: Client, db: Database
     assert staff.api("DELETE", f"/campaign-images/{jpeg['id']}").status_code == 200
     assert staff.client.get(public).status_code == 404
     assert [i["position"] for i in staff.api("GET", f"/campaigns/{cid}/images").json()] == [1]
+    again = staff.api("POST", f"/campaigns/{cid}/images",
+                      {"alt": "新しい窯", "data_base64": base64.b64encode(raw).decode()})
+    assert again.json()["number"] == 3  # never the removed picture's number

@@ -10,11 +10,12 @@ orientation, shrunk to at most 1600 px wide (a phone's screen, and enough for a 
 written afresh with no metadata: no EXIF, no GPS position, no camera serial. Only the
 colour profile is kept, so colours stay as shot. What is stored is that new file.
 
-Each picture has a number that never changes (the story places it with
-``![alt](image:2)``) and a position (the gallery's order; the first is the campaign
-page's hero image), and an alt text, required: it is what a screen reader says. Changes
-take the campaign's row lock, so numbers and positions are given out one at a time; a
-decided campaign's pictures are fixed, like its story.
+Each picture has a number that never changes and is never given to another, even once
+it is removed (the story places it with ``![alt](image:2)``; a removed one's reference
+shows its alt text, never another picture), a position (the gallery's order; the first
+is the campaign page's hero image) and an alt text, required: it is what a screen reader
+says. Changes take the campaign's row lock, so numbers and positions are given out one
+at a time; a decided campaign's pictures are fixed, like its story.
 """
 
 from __future__ import annotations
@@ -164,15 +165,15 @@ def add_image(db: Database, campaign_id: int, raw: bytes, *, alt: str,
     described = _alt(alt)
     prepared = prepare(raw)
     with db.write() as session:
-        _open_campaign(session, campaign_id)
-        count, last_number, last_position = session.execute(
-            select(func.count(), func.coalesce(func.max(CampaignImage.number), 0),
-                   func.coalesce(func.max(CampaignImage.position), 0))
+        campaign = _open_campaign(session, campaign_id)
+        count, last_position = session.execute(
+            select(func.count(), func.coalesce(func.max(CampaignImage.position), 0))
             .where(CampaignImage.campaign_id == campaign_id)).one()
         if count >= MAX_IMAGES:
             raise Refusal("image.too_many", limit=MAX_IMAGES)
+        campaign.images_made += 1  # under the row lock: numbers are never given twice
         image = CampaignImage(
-            campaign_id=campaign_id, number=last_number + 1, position=last_position + 1,
+            campaign_id=campaign_id, number=campaign.images_made, position=last_position + 1,
             alt=described, content_type=prepared.content_type, width=prepared.width,
             height=prepared.height, byte_size=len(prepared.data), sha256=prepared.sha256,
             data=prepared.data, created_at=now or clock.now())

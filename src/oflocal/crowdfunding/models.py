@@ -97,6 +97,9 @@ class Campaign(Base):
     moved_to_income: Mapped[int] = mapped_column(Integer, default=0)
     fees: Mapped[int] = mapped_column(Integer, default=0)
     outcome_entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entry.id"))
+    # Pictures ever added: the next one's number, so a removed picture's number (which a
+    # story may still name) is never given to another.
+    images_made: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")

@@ -6,8 +6,9 @@ Revises: 0013
 Staff upload pictures for a campaign page (crowdfunding/images.py re-encodes them: no
 EXIF or GPS, at most 1600 px wide). They live in the database beside the campaign, so
 a backup of the database is a backup of the pictures, on SQLite and PostgreSQL alike.
-``number`` names a picture in the story (``![alt](image:2)``), ``position`` orders the
-gallery (the first is the hero image); the alt text is required.
+``number`` names a picture in the story (``![alt](image:2)``) and is never given twice
+in a campaign (``campaign.images_made`` counts them), ``position`` orders the gallery
+(the first is the hero image); the alt text is required.
 """
 
 from collections.abc import Sequence
@@ -49,8 +50,12 @@ def upgrade() -> None:
                             name=op.f("uq_campaign_image_campaign_id_number")),
     )
     op.create_index(op.f("ix_campaign_image_campaign_id"), "campaign_image", ["campaign_id"])
+    op.add_column("campaign", sa.Column("images_made", sa.Integer(), nullable=False,
+                                        server_default="0"))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("campaign") as batch:
+        batch.drop_column("images_made")
     op.drop_index(op.f("ix_campaign_image_campaign_id"), table_name="campaign_image")
     op.drop_table("campaign_image")

@@ -1,9 +1,9 @@
-"""A campaign's pictures on the web: where they are served, and how a page lays them out.
+"""A campaign's pictures on the web: the routes that serve them.
 
 ``/c/{event}/{campaign}/images/{number}``: public, for a campaign the public can see
 (never a draft: ``campaign.not_found``, 404). ``/admin/campaigns/{id}/images/{number}``:
 for staff, any state, so the editor's preview shows a draft's pictures. The bytes of a
-picture never change under its number while it exists, and its URLs carry
+picture never change under its number (never given to another), and its URLs carry
 ``?v=<sha256 prefix>``: with that version the answer may be kept a year (``immutable``);
 without it, an hour. The ETag is the picture's SHA-256, so a browser that asks again
 gets ``304 Not Modified``. Pictures are not gzipped (they are compressed already).
@@ -35,7 +35,7 @@ SERVE = {"no_compression": True}
 def _serve(request: AnyRequest, image: CampaignImage, v: str | None, *,
            public_cache: bool) -> Response[Any]:
     if v is not None and v != version(image):
-        raise Refusal("image.not_found")  # an old URL of a number given to a new picture
+        raise Refusal("image.not_found")  # not this picture's version: never cached as it
     scope = "public" if public_cache else "private"
     headers = {
         "ETag": f'"{image.sha256}"',
