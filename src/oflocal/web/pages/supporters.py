@@ -45,6 +45,7 @@ from litestar.response import Redirect
 
 from oflocal import clock
 from oflocal.crowdfunding import public
+from oflocal.crowdfunding.images import images_of
 from oflocal.crowdfunding.models import Pledge, Reward
 from oflocal.crowdfunding.pledge import PledgeRequest, make_pledge
 from oflocal.crowdfunding.provider_payments import PROVIDER_METHODS, PaymentStep, payment_step
@@ -60,8 +61,8 @@ from oflocal.web.pages.render import (
     page_lang,
     refusal_texts,
 )
+from oflocal.web.pictures import lay_out, public_url
 from oflocal.web.state import Services, services
-from oflocal.web.story import render_story
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 PUBLIC = {"csrf": "form"}  # no roles: anyone; the guard checks the double-submit token
@@ -117,7 +118,11 @@ def _common(request: AnyRequest, event_slug: str, campaign_slug: str) -> dict[st
 def campaign_page(request: AnyRequest, event_slug: str, campaign_slug: str) -> Response[Any]:
     """The campaign: story, goal and progress, the returns."""
     ctx = _common(request, event_slug, campaign_slug)
-    return page(request, "supporters/campaign.html", story=render_story(ctx["c"].story), **ctx)
+    with services(request.app.state).db.read() as session:
+        pictures = lay_out(ctx["c"].story, images_of(session, ctx["c"].id),
+                           lambda image: public_url(event_slug, campaign_slug, image))
+    return page(request, "supporters/campaign.html", story=pictures.story, pictures=pictures,
+                **ctx)
 
 
 @get(f"{BASE}/legal", sync_to_thread=True, include_in_schema=False)
