@@ -22,7 +22,7 @@ from oflocal.crowdfunding import reserve
 from oflocal.crowdfunding.items import ITEM_NAMES, check_answers, clean_email, clean_phone
 from oflocal.crowdfunding.legal import LEGAL_ITEMS
 from oflocal.crowdfunding.models import Campaign, Pledge, Reward
-from oflocal.crowdfunding.pledge import MAX_QUANTITY, PledgeRequest, _amount
+from oflocal.crowdfunding.pledge import MAX_QUANTITY, Offer, PledgeRequest, _amount
 from oflocal.errors import Refusal
 from oflocal.events.models import Event
 from oflocal.settlement.zengin import PAYEE_ACCOUNT_TYPES
@@ -54,7 +54,7 @@ def enable_online_methods(*methods: str) -> None:
     _ONLINE_READY.update(m for m in methods if m in ("card", "konbini"))
 
 
-def offered_methods(campaign: Campaign) -> tuple[str, ...]:
+def offered_methods(campaign: Campaign | Offer) -> tuple[str, ...]:
     """The campaign's payment methods that can be used now, in the campaign's order."""
     ready = set(OFFLINE_METHODS) | _ONLINE_READY
     return tuple(m for m in campaign.payment_methods if m in ready)
@@ -214,7 +214,7 @@ def preview(campaign: Campaign, reward: Reward, request: PledgeRequest, now: dat
     phone = clean_phone(request.phone)
     if type(request.quantity) is not int or not 1 <= request.quantity <= MAX_QUANTITY:
         raise Refusal("pledge.invalid", detail=f"数量 / quantity: 1〜{MAX_QUANTITY}")
-    amount = _amount(reward, request.quantity, request.amount)
+    amount = _amount(reward.price, reward.free_amount, request.quantity, request.amount)
     answers = check_answers(reward.items, request.answers)
     rv = reward_view(reward, now)
     shipping = rv.shipping_fee
