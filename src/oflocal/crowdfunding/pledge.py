@@ -32,6 +32,7 @@ from oflocal.crowdfunding.schedule import REMIND_BEFORE, REMINDED, schedule_swee
 from oflocal.db.engine import Database
 from oflocal.db.rows import affected
 from oflocal.errors import Refusal
+from oflocal.events.models import Event
 from oflocal.idempotency.models import IdempotencyRecord
 from oflocal.idempotency.store import (
     IdempotencyKey,
@@ -237,7 +238,8 @@ def _check(offer: Offer, request: PledgeRequest, now: datetime
 def _pledge(db: Database, session: Session, request: PledgeRequest, name: str, email: str,
             phone: str, now: datetime) -> dict[str, Any]:
     row = session.execute(
-        select(Reward, Campaign).join(Campaign, Campaign.id == Reward.campaign_id)
+        select(Reward, Campaign, Event).join(Campaign, Campaign.id == Reward.campaign_id)
+        .join(Event, Event.id == Campaign.event_id)  # for the notice, read before the claim
         .where(Reward.id == request.reward_id)
         # Shared: an outcome being decided (it locks the campaign for update) sees this
         # pledge, or this pledge sees the campaign decided.
@@ -247,7 +249,7 @@ def _pledge(db: Database, session: Session, request: PledgeRequest, name: str, e
         if session.get(Campaign, request.campaign_id) is None:
             raise Refusal("campaign.not_found")
         raise Refusal("reward.not_found")
-    reward, campaign = row.Reward, row.Campaign
+    reward, campaign, event = row.Reward, row.Campaign, row.Event
     amount, answers = _check(Offer.of(campaign, reward), request, now)
     q = request.quantity
     shipping = reward.shipping_fee if any(i["kind"] == "goods" for i in reward.items) else 0
@@ -280,7 +282,7 @@ def _pledge(db: Database, session: Session, request: PledgeRequest, name: str, e
     session.flush()
     notify(session, pledge.id, "pledge_received", now, reference=pledge.reference,
            total=pledge.total, deadline=deadline.isoformat(),
-           method=request.payment_method)
+           method=request.payment_method, loaded=(pledge, reward, campaign, event))
     schedule_sweep(db, session, campaign.id, deadline)
     if request.payment_method in REMINDED and deadline - now > REMIND_BEFORE:
         schedule_sweep(db, session, campaign.id, deadline - REMIND_BEFORE)  # the reminder
