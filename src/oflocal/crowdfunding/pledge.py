@@ -2,13 +2,16 @@
 a pledge works.
 
 The pledge is checked (campaign live and open now, payment method offered, amount, the
-answers the return's items ask for), then, in one write transaction: the return's
-expired reservations give their stock back, one guarded UPDATE claims the quantity
-(reserve.py: no row, sold out), the supporter's own holding is checked against the
-per-supporter limit (exact: the claim holds the return's row), and the pledge is written
-``reserved`` with its payment deadline and transfer reference, with its "pledge received"
-notice and the sweep that expires it if unpaid. A refusal rolls all of it back. Every
-pledge request carries an Idempotency-Key: a double tap makes one pledge.
+answers the return's items ask for) on one read that also finds the key's stored outcome
+and says whether the return is sold out now (:func:`_look`): a sold-out answer is stored
+under the key by one INSERT, with no write transaction (the everyday answer of a spike).
+Otherwise, in one write transaction: the checks again under the campaign's shared lock,
+the return's expired reservations give their stock back, one guarded UPDATE claims the
+quantity (reserve.py: no row, sold out), the supporter's own holding is checked against
+the per-supporter limit (exact: the claim holds the return's row), and the pledge is
+written ``reserved`` with its payment deadline and transfer reference, with its "pledge
+received" notice and the sweep that expires it if unpaid. A refusal rolls all of it
+back. Every pledge request carries an Idempotency-Key: a double tap makes one pledge.
 
 No money moves at a pledge: the journal sees it when it is paid (payments.py).
 """
