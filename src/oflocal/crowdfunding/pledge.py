@@ -18,7 +18,7 @@ No money moves at a pledge: the journal sees it when it is paid (payments.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -27,7 +27,7 @@ from sqlalchemy import Table, and_, bindparam, exists, literal, select, update
 from sqlalchemy.orm import Session
 
 from oflocal import clock
-from oflocal.crowdfunding import reserve
+from oflocal.crowdfunding import pledge_sql, reserve
 from oflocal.crowdfunding.items import check_answers, clean_email, clean_phone
 from oflocal.crowdfunding.models import Campaign, Pledge, Reward
 from oflocal.crowdfunding.notices import notify
@@ -93,41 +93,47 @@ class Offer:
                    list(reward.items), reward.quantity_limit, reward.claimed)
 
 
-# The caller's own checks on the campaign the look found (the public API: drafts are not
-# found, only the methods that can be used now); its refusals are not stored under the key.
-Gate = Callable[[Offer], None]
-
-
 def make_pledge(
     db: Database,
     request: PledgeRequest,
     *,
     idem: IdempotencyKey | None = None,
     now: datetime | None = None,
-    gate: Gate | None = None,
+    offered: Collection[str] | None = None,
 ) -> Outcome:
     """Reserve a return for a supporter. Refusals raise :class:`Refusal`, change nothing
     but the key's record (a refusal is the key's outcome too).
 
+    ``offered``: the payment methods that can be used now, for the public's pledges (the
+    API): a draft campaign is then ``campaign.not_found`` and another method
+    ``pledge.method_unavailable``, answered before anything else and not stored.
+
     Most pledges of a spike are refused (sold out): that answer is decided by one read
-    and stored by one INSERT, without a write transaction (see :func:`_look`). The rest
-    take the guarded transaction (:func:`_pledge`), where the database decides."""
+    and stored by one INSERT, without a write transaction (see :func:`_look`); on
+    PostgreSQL both are one statement (pledge_sql.py). The rest take the guarded
+    transaction (:func:`_pledge`), where the database decides."""
     at = now or clock.now()
-    look = _look(db, request, idem, at)
-    if gate is not None:
-        if look.offer is None:
+    try:  # what needs no database (answered after the public's checks, as ever)
+        name, email, phone = _cleaned(request)
+        invalid: Refusal | None = None
+    except Refusal as refusal:
+        name = email = phone = ""
+        invalid = refusal
+    look = None
+    if invalid is None and (offered is None or request.payment_method in offered):
+        look = _look_and_refuse(db, request, idem, at)
+    if look is None:
+        look = _look(db, request, idem, at)
+    if offered is not None:
+        if look.offer is None or look.offer.state == "draft":
             raise Refusal("campaign.not_found")
-        gate(look.offer)
-    # What needs no database is checked before the transaction.
-    name = request.name.strip()
-    if not name or len(name) > 120:
-        raise Refusal("pledge.invalid", detail="name: 1 to 120 characters")
-    email = clean_email(request.email)
-    phone = clean_phone(request.phone)
-    if type(request.quantity) is not int or not 1 <= request.quantity <= MAX_QUANTITY:
-        raise Refusal("pledge.invalid", detail=f"quantity: 1 to {MAX_QUANTITY}")
-    if request.lang not in ("ja", "en"):
-        raise Refusal("pledge.invalid", detail="lang: ja or en")
+        if request.payment_method not in offered or (
+                request.payment_method not in look.offer.payment_methods):
+            raise Refusal("pledge.method_unavailable", method=request.payment_method)
+    if invalid is not None:
+        raise invalid
+    if look.refused:  # stored already, by the statement that looked
+        raise _sold_out(look)
     if look.stored is not None:
         assert idem is not None
         return replay(look.stored, idem)
@@ -136,9 +142,7 @@ def make_pledge(
             raise Refusal("campaign.not_found")
         _check(look.offer, request, at)
         if look.sold_out:
-            assert look.offer.quantity_limit is not None
-            raise Refusal("reward.sold_out",
-                          left=max(look.offer.quantity_limit - look.offer.claimed, 0))
+            raise _sold_out(look)
     except Refusal as refusal:
         return remember_refusal(db, idem, refusal)
     if request.payment_method == "bank_transfer":
@@ -155,11 +159,30 @@ def make_pledge(
     return run_once(db, idem, work, look_first=False)
 
 
+def _cleaned(request: PledgeRequest) -> tuple[str, str, str]:
+    name = request.name.strip()
+    if not name or len(name) > 120:
+        raise Refusal("pledge.invalid", detail="name: 1 to 120 characters")
+    email = clean_email(request.email)
+    phone = clean_phone(request.phone)
+    if type(request.quantity) is not int or not 1 <= request.quantity <= MAX_QUANTITY:
+        raise Refusal("pledge.invalid", detail=f"quantity: 1 to {MAX_QUANTITY}")
+    if request.lang not in ("ja", "en"):
+        raise Refusal("pledge.invalid", detail="lang: ja or en")
+    return name, email, phone
+
+
 @dataclass(frozen=True, slots=True)
 class _Look:
     offer: Offer | None  # None: no such campaign (the return may still be wrong)
     stored: StoredRow | None  # the key's outcome, if it has one
     sold_out: bool  # the return is limited, full, and nothing held is past its deadline
+    refused: bool = False  # sold out, and stored as the key's outcome by the look itself
+
+
+def _sold_out(look: _Look) -> Refusal:
+    assert look.offer is not None and look.offer.quantity_limit is not None
+    return Refusal("reward.sold_out", left=max(look.offer.quantity_limit - look.offer.claimed, 0))
 
 
 _campaign = cast(Table, Campaign.__table__)
@@ -207,6 +230,37 @@ def _look(db: Database, request: PledgeRequest, idem: IdempotencyKey | None,
     else:
         with db.single_statement_engine.connect() as conn:
             row = conn.execute(_LOOK, params).one()
+    return _seen(db, row, request)
+
+
+def _look_and_refuse(db: Database, request: PledgeRequest, idem: IdempotencyKey | None,
+                     now: datetime) -> _Look | None:
+    """The look and, when the pledge is sold out now, its refusal stored, in one
+    PostgreSQL statement (pledge_sql.py); None where that does not apply (SQLite,
+    inside a write, no key, a return this process has not read yet, or a check on the
+    amount or the answers that would refuse first)."""
+    if db.is_sqlite or db.writing or idem is None:
+        return None
+    terms = pledge_sql.terms_seen(db, request.reward_id)
+    if terms is None:
+        return None
+    try:
+        _amount(terms[0], terms[1], request.quantity, request.amount)
+        check_answers(terms[2], request.answers)
+    except Refusal:
+        return None
+    row = pledge_sql.look_and_refuse(
+        db, campaign_id=request.campaign_id, reward_id=request.reward_id,
+        method=request.payment_method, quantity=request.quantity, terms=terms, idem=idem,
+        now=now)
+    look = _seen(db, row, request)
+    if row.refused:
+        assert look.sold_out and look.stored is None
+        return _Look(look.offer, None, True, refused=True)
+    return look
+
+
+def _seen(db: Database, row: Any, request: PledgeRequest) -> _Look:
     stored = None if row.status_code is None else cast(StoredRow, row)
     if row.campaign_id is None:
         return _Look(None, stored, False)
@@ -219,6 +273,8 @@ def _look(db: Database, request: PledgeRequest, idem: IdempotencyKey | None,
                   list(row.payment_methods), row.payment_days, row.reward_id,
                   row.reward_campaign_id, row.price, row.free_amount, list(row.items),
                   row.quantity_limit, row.claimed)
+    pledge_sql.remember_terms(db, offer.reward_id, (offer.price, offer.free_amount,
+                                                    offer.items))
     sold_out = (offer.quantity_limit is not None
                 and offer.claimed + request.quantity > offer.quantity_limit
                 and not row.expired)

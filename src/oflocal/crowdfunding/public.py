@@ -22,7 +22,7 @@ from oflocal.crowdfunding import reserve
 from oflocal.crowdfunding.items import ITEM_NAMES, check_answers, clean_email, clean_phone
 from oflocal.crowdfunding.legal import LEGAL_ITEMS
 from oflocal.crowdfunding.models import Campaign, Pledge, Reward
-from oflocal.crowdfunding.pledge import MAX_QUANTITY, Offer, PledgeRequest, _amount
+from oflocal.crowdfunding.pledge import MAX_QUANTITY, PledgeRequest, _amount
 from oflocal.errors import Refusal
 from oflocal.events.models import Event
 from oflocal.settlement.zengin import PAYEE_ACCOUNT_TYPES
@@ -54,9 +54,14 @@ def enable_online_methods(*methods: str) -> None:
     _ONLINE_READY.update(m for m in methods if m in ("card", "konbini"))
 
 
-def offered_methods(campaign: Campaign | Offer) -> tuple[str, ...]:
+def usable_methods() -> frozenset[str]:
+    """The payment methods that can be used now, whatever the campaign."""
+    return frozenset(OFFLINE_METHODS) | _ONLINE_READY
+
+
+def offered_methods(campaign: Campaign) -> tuple[str, ...]:
     """The campaign's payment methods that can be used now, in the campaign's order."""
-    ready = set(OFFLINE_METHODS) | _ONLINE_READY
+    ready = usable_methods()
     return tuple(m for m in campaign.payment_methods if m in ready)
 
 

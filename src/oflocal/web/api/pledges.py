@@ -22,12 +22,14 @@ from litestar import Request, Response, Router, get, post
 from litestar.params import Parameter
 from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oflocal import clock
 from oflocal.crowdfunding import public
 from oflocal.crowdfunding.items import ITEM_NAMES
-from oflocal.crowdfunding.pledge import Offer, PledgeRequest, make_pledge
+from oflocal.crowdfunding.models import Campaign
+from oflocal.crowdfunding.pledge import PledgeRequest, make_pledge
 from oflocal.errors import Refusal
 from oflocal.events.models import Event
 from oflocal.idempotency.store import IdempotencyKey, check_key, request_hash
@@ -202,16 +204,6 @@ def pledge(request: Request[Any, Any, Any], campaign_id: CampaignId,
     the payment deadline; the answer says how to pay. Sold out: `409 reward.sold_out`."""
     s = services(request.app.state)
     body = data.model_dump(mode="json", exclude_none=True)
-    seen: list[Offer] = []
-
-    def gate(offer: Offer) -> None:
-        """What the public may pledge for: no drafts, only methods usable now."""
-        if offer.state not in public.PUBLIC_STATES:
-            raise Refusal("campaign.not_found")
-        if data.payment_method not in public.offered_methods(offer):
-            raise Refusal("pledge.method_unavailable", method=data.payment_method)
-        seen.append(offer)
-
     try:
         idem = IdempotencyKey(SCOPE, check_key(request.headers.get("idempotency-key")),
                               request_hash(request.url.path, body))
@@ -220,13 +212,14 @@ def pledge(request: Request[Any, Any, Any], campaign_id: CampaignId,
             email=data.email, phone=data.phone, payment_method=data.payment_method,
             quantity=data.quantity, amount=data.amount,
             answers=data.answers.model_dump(mode="json", exclude_none=True),
-            lang=data.lang), idem=idem, gate=gate)
+            lang=data.lang), idem=idem, offered=public.usable_methods())
     except Refusal as refusal:
         # "Sold out" is the everyday answer of a spike: answered here, in the shape of
         # the app's exception handler, without raising it through the middleware.
         return refusal_response(request, refusal)
     with Session(s.db.single_statement_engine) as session:  # one read, for 201s only
-        event = session.get_one(Event, seen[0].event_id)
+        event = session.execute(select(Event).join(Campaign, Campaign.event_id == Event.id)
+                                .where(Campaign.id == campaign_id)).scalar_one()
     answer = {**outcome.body, "instructions": public.instructions(
         event, {**outcome.body, "payment_deadline": datetime.fromisoformat(
             outcome.body["payment_deadline"])}, data.lang)}
