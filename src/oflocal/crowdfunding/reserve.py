@@ -108,12 +108,6 @@ def left(conn: Connection, reward_id: int) -> int | None:
     return None if row.quantity_limit is None else max(row.quantity_limit - row.claimed, 0)
 
 
-def left_of(reward: Reward) -> int:
-    """What was left of a limited return when its row was read."""
-    assert reward.quantity_limit is not None
-    return max(reward.quantity_limit - reward.claimed, 0)
-
-
 def held_by(conn: Connection, reward_id: int, email: str) -> int:
     """What one supporter (by e-mail) holds of a return. Read after :func:`claim`: the
     return's row is then locked by this transaction, so no other pledge for it can
