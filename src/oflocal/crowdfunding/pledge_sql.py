@@ -32,7 +32,8 @@ from oflocal.idempotency.store import IdempotencyKey
 
 _LEFT = "@@LEFT@@"  # where the statement writes what is left, in the stored answer
 
-LOOK_COLUMNS = """campaign.id AS campaign_id, campaign.event_id, campaign.state,
+# The columns of pledge.py's ``_LOOK`` (the read on both databases), here as text.
+_LOOK_COLUMNS = """campaign.id AS campaign_id, campaign.event_id, campaign.state,
     campaign.starts_at, campaign.ends_at, campaign.payment_methods, campaign.payment_days,
     reward.id AS reward_id, reward.campaign_id AS reward_campaign_id, reward.price,
     reward.free_amount, reward.items, reward.quantity_limit, reward.claimed,
@@ -41,7 +42,7 @@ LOOK_COLUMNS = """campaign.id AS campaign_id, campaign.event_id, campaign.state,
     rec.request_hash, rec.status_code, rec.body"""
 
 _STATEMENT = text(f"""WITH look AS (
-  SELECT {LOOK_COLUMNS}
+  SELECT {_LOOK_COLUMNS}
   FROM (SELECT 1) AS one
   LEFT OUTER JOIN campaign ON campaign.id = :cid
   LEFT OUTER JOIN reward ON reward.id = :rid
