@@ -3,6 +3,7 @@ nothing), expiry giving stock back, cancelling, and a double tap making one pled
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -21,12 +22,14 @@ from cf_world import (
 )
 from sqlalchemy import select
 
+from oflocal.crowdfunding import pledge_sql
 from oflocal.crowdfunding.models import Pledge
 from oflocal.crowdfunding.pledge import cancel_pledge, make_pledge
 from oflocal.crowdfunding.reserve import payment_deadline, transfer_reference
 from oflocal.crowdfunding.sweep import expire_reservations
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
+from oflocal.idempotency.models import IdempotencyRecord
 from oflocal.idempotency.store import IdempotencyKey, request_hash
 from oflocal.outbox.models import MailMessage
 
@@ -204,4 +207,55 @@ def test_cancel_gives_stock_back_only_while_unpaid(db: Database) -> None:
                        lambda: cancel_pledge(db, body["pledge_id"], now=T0))
     assert "cancelled" in refusal.message("en")
     _refused(db, "pledge.not_found", lambda: cancel_pledge(db, 999, now=T0))
+    audit(db)
+
+
+def _stored(db: Database, key: str) -> tuple[int, dict[str, object]]:
+    with db.read() as session:
+        row = session.execute(select(IdempotencyRecord.status_code, IdempotencyRecord.body)
+                              .where(IdempotencyRecord.key == key)).one()
+    return row.status_code, json.loads(row.body)
+
+
+def test_sold_out_is_stored_and_replayed_the_same_on_either_path(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sold-out answer stored by the one-statement look (PostgreSQL, a return this
+    process has read) and by the two-step look are the same; a key answered "sold out"
+    keeps that answer when stock comes back, and a new key then gets it."""
+    statements: list[bool] = []  # what each one-statement look did (refused or not)
+    real = pledge_sql.look_and_refuse
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        row = real(*args, **kwargs)
+        statements.append(bool(row.refused))
+        return row
+
+    monkeypatch.setattr(pledge_sql, "look_and_refuse", counted)
+    w = build_world(db, limit=2, per_supporter=None)
+    held = [pledge(w, w.limited, email=f"h{n}@example.jp").body for n in range(2)]
+
+    def key(name: str) -> IdempotencyKey:
+        return IdempotencyKey("supporter", name, request_hash("pledge", name))
+
+    sold_out = Refusal("reward.sold_out", left=0).to_body("en")
+    fast = _refused(db, "reward.sold_out", lambda: make_pledge(
+        db, request(w, w.limited, email="f@example.jp"), idem=key("fast"), now=T0))
+    pledge_sql._TERMS.clear()  # the return's terms not seen yet: the two-step look
+    slow = _refused(db, "reward.sold_out", lambda: make_pledge(
+        db, request(w, w.limited, email="s@example.jp"), idem=key("slow"), now=T0))
+    assert statements == ([] if db.is_sqlite else [True])  # PostgreSQL: "fast" in one
+    assert fast.to_body("en") == slow.to_body("en") == sold_out
+    assert _stored(db, "fast") == _stored(db, "slow") == (409, sold_out)
+    # Checks that come first still come first on the one-statement path.
+    _refused(db, "pledge.amount_mismatch", lambda: make_pledge(
+        db, request(w, w.limited, email="m@example.jp", amount=1), idem=key("amount"),
+        now=T0))
+    cancel_pledge(db, held[0]["pledge_id"], now=T0)  # one comes back
+    for name in ("fast", "slow"):  # their answer stays
+        _refused(db, "reward.sold_out", lambda name=name: make_pledge(
+            db, request(w, w.limited, email=f"{name[0]}@example.jp"), idem=key(name),
+            now=T0 + timedelta(seconds=1)))
+    again = make_pledge(db, request(w, w.limited, email="n@example.jp"), idem=key("new"),
+                        now=T0 + timedelta(seconds=1))
+    assert again.body["state"] == "reserved" and claimed(db, w.limited) == 2
     audit(db)

@@ -42,17 +42,23 @@ _REASONS: dict[str, mail.RefundReason] = {
 _REFUND_METHODS = {"provider": "card", "bank_transfer": "bank_transfer", "cash": "cash"}
 
 
-def notify(session: Session, pledge_id: int, kind: str, at: datetime, **facts: Any) -> None:
-    """Queue the notice ``kind`` about pledge ``pledge_id`` in the caller's transaction."""
+def notify(session: Session, pledge_id: int, kind: str, at: datetime, *,
+           loaded: tuple[Pledge, Reward, Campaign, Event] | None = None, **facts: Any) -> None:
+    """Queue the notice ``kind`` about pledge ``pledge_id`` in the caller's transaction.
+    ``loaded``: the pledge, its return, campaign and event as the caller's transaction
+    has them already (a new pledge: its return's row is locked meanwhile, so no read)."""
     if kind not in NOTICE_KINDS:
         raise ValueError(f"unknown notice kind {kind!r}")
-    pledge, reward, campaign, event = session.execute(
-        select(Pledge, Reward, Campaign, Event)
-        .join(Reward, Reward.id == Pledge.reward_id)
-        .join(Campaign, Campaign.id == Pledge.campaign_id)
-        .join(Event, Event.id == Campaign.event_id)
-        .where(Pledge.id == pledge_id)
-    ).one()
+    if loaded is not None and loaded[0].id == pledge_id:
+        pledge, reward, campaign, event = loaded
+    else:
+        pledge, reward, campaign, event = session.execute(
+            select(Pledge, Reward, Campaign, Event)
+            .join(Reward, Reward.id == Pledge.reward_id)
+            .join(Campaign, Campaign.id == Pledge.campaign_id)
+            .join(Event, Event.id == Campaign.event_id)
+            .where(Pledge.id == pledge_id)
+        ).one()
     who = mail.Supporter(pledge.supporter_email, pledge.supporter_name, pledge.lang)
     about = _campaign(campaign, event)
     told = _pledge(pledge, reward, event, campaign)

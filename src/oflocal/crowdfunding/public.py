@@ -58,9 +58,14 @@ def online_methods(stripe: StripeSettings) -> frozenset[str]:
     return frozenset(ready)
 
 
+def usable_methods(stripe: StripeSettings) -> frozenset[str]:
+    """The payment methods that can be used now, whatever the campaign."""
+    return frozenset(OFFLINE_METHODS) | online_methods(stripe)
+
+
 def offered_methods(campaign: Campaign, stripe: StripeSettings) -> tuple[str, ...]:
     """The campaign's payment methods that can be used now, in the campaign's order."""
-    ready = set(OFFLINE_METHODS) | online_methods(stripe)
+    ready = usable_methods(stripe)
     return tuple(m for m in campaign.payment_methods if m in ready)
 
 
@@ -218,7 +223,7 @@ def preview(campaign: Campaign, reward: Reward, request: PledgeRequest, now: dat
     phone = clean_phone(request.phone)
     if type(request.quantity) is not int or not 1 <= request.quantity <= MAX_QUANTITY:
         raise Refusal("pledge.invalid", detail=f"数量 / quantity: 1〜{MAX_QUANTITY}")
-    amount = _amount(reward, request.quantity, request.amount)
+    amount = _amount(reward.price, reward.free_amount, request.quantity, request.amount)
     answers = check_answers(reward.items, request.answers)
     rv = reward_view(reward, now)
     shipping = rv.shipping_fee

@@ -14,11 +14,14 @@ constraint (``claimed <= quantity_limit``) is the last line of defence. Nobody c
 pledges and then inserts (the bug Catarse, Open Collective and Goteo shipped).
 
 Stock comes back by the same counter: a reservation past its payment deadline is expired
-by :func:`release_expired`, which every pledge for the return runs first (in its own
-transaction, so a sold-out answer never waits for a sweep) and the expiry run runs for
-all returns. Every move out of reserved/paid lowers ``claimed`` in the transaction that
-makes it, so ``claimed`` = Σ quantity of reserved + paid pledges always (the auditor
-checks it), and paid + reserved-and-unexpired ≤ limit.
+by :func:`release_expired`, which every guarded pledge for the return runs first (in its
+own transaction, so a sold-out answer never waits for a sweep) and the expiry run runs
+for all returns. A pledge answered "sold out" without the guarded transaction
+(pledge.py's ``_look``) saw the return full and no reservation past its deadline in one
+snapshot; with one past its deadline it takes the guarded path and releases it. Every
+move out of reserved/paid lowers ``claimed`` in the transaction that makes it, so
+``claimed`` = Σ quantity of reserved + paid pledges always (the auditor checks it), and
+paid + reserved-and-unexpired ≤ limit.
 
 Lock order, to never deadlock: the campaign's row (shared, by pledges and payments; for
 update by the outcome), then pledge rows, in id order, then the return's row. A release

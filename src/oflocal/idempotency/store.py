@@ -192,9 +192,35 @@ def _keep_refusal(
 
 
 def _remember_refusal(db: Database, idem: IdempotencyKey, refusal: Refusal) -> Outcome:
-    """After the work's transaction was rolled back: store the refusal in a new one."""
-    with db.write() as session:
-        existing = _keep_refusal(db, session, idem, refusal)
+    """After the work's transaction was rolled back: store the refusal in a new one.
+    On PostgreSQL, outside any open write, that is the INSERT alone in autocommit (one
+    round trip instead of BEGIN, INSERT and COMMIT): a refusal is the everyday answer
+    of a spike (a sold-out return)."""
+    if db.is_sqlite or db.writing:
+        with db.write() as session:
+            existing = _keep_refusal(db, session, idem, refusal)
+    else:
+        values = _values(idem, refusal.status, refusal.to_body("en"), clock.now())
+        with db.single_statement_engine.connect() as conn:
+            existing = None
+            if affected(conn.execute(_INSERT_NEW_POSTGRES, values)) != 1:
+                existing = conn.execute(_STORED, {"scope": idem.scope, "key": idem.key}).first()
+                assert existing is not None  # the conflicting row is committed: never deleted
     if existing is not None:
         return _replay(existing, idem)
     raise refusal  # committed as the first outcome of this key
+
+
+def remember_refusal(db: Database, idem: IdempotencyKey | None, refusal: Refusal) -> Outcome:
+    """A refusal decided before any write transaction (e.g. from a read): stored as the
+    key's first outcome and raised; or, if the key already has an outcome, that one."""
+    if idem is None:
+        raise refusal
+    return _remember_refusal(db, idem, refusal)
+
+
+def replay(record: StoredRow, idem: IdempotencyKey) -> Outcome:
+    """The outcome stored under a key (a row with request_hash, status_code and body):
+    answered again, or raised again if it was a refusal; ``idempotency.key_reused`` if
+    it was stored for another request."""
+    return _replay(record, idem)

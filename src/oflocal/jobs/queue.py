@@ -32,7 +32,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Interval,
+    and_,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -95,10 +106,18 @@ def enqueue(
     job already queued (or run) under that key is answered instead of a second one."""
     if max_attempts < 1:
         raise ValueError("max_attempts must be at least 1")
-    now = db_now(session)
+    now: Any
+    if session.get_bind().dialect.name == "sqlite":
+        now = db_now(session)
+        run_after = now + timedelta(seconds=delay_seconds)
+    else:
+        # The database's clock in the INSERT itself, rather than a round trip to read it
+        # first: a pledge queues its notice while it holds its return's row.
+        now = func.statement_timestamp(type_=DateTime(timezone=True))
+        run_after = now + literal(timedelta(seconds=delay_seconds), Interval())
     values = {
         "kind": kind, "payload": dict(payload), "status": "queued", "attempts": 0,
-        "max_attempts": max_attempts, "run_after": now + timedelta(seconds=delay_seconds),
+        "max_attempts": max_attempts, "run_after": run_after,
         "dedupe_key": dedupe_key, "created_at": now,
     }
     if dedupe_key is None:

@@ -24,14 +24,18 @@ from litestar import Request, Response, Router, get, post
 from litestar.params import Parameter
 from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from oflocal import clock
 from oflocal.crowdfunding import links, public
 from oflocal.crowdfunding.images import images_of
 from oflocal.crowdfunding.items import ITEM_NAMES
+from oflocal.crowdfunding.models import Campaign
 from oflocal.crowdfunding.pledge import PledgeRequest, make_pledge
 from oflocal.crowdfunding.provider_payments import PROVIDER_METHODS, payment_step
 from oflocal.errors import Refusal
+from oflocal.events.models import Event
 from oflocal.idempotency.store import IdempotencyKey, check_key, request_hash
 from oflocal.web.api.common import KEY_REQUIRED, MAX_ID, NOT_BLANK, Id, RequestBody
 from oflocal.web.errors import refusal_response, request_lang
@@ -228,20 +232,20 @@ def pledge(request: Request[Any, Any, Any], campaign_id: CampaignId,
     try:
         idem = IdempotencyKey(SCOPE, check_key(request.headers.get("idempotency-key")),
                               request_hash(request.url.path, body))
-        with s.db.read() as session:
-            event, campaign = public.campaign_by_id(session, campaign_id)
-        if data.payment_method not in public.offered_methods(campaign, s.settings.stripe):
-            raise Refusal("pledge.method_unavailable", method=data.payment_method)
         outcome = make_pledge(s.db, PledgeRequest(
             campaign_id=campaign_id, reward_id=data.reward_id, name=data.name,
             email=data.email, phone=data.phone, payment_method=data.payment_method,
             quantity=data.quantity, amount=data.amount,
             answers=data.answers.model_dump(mode="json", exclude_none=True),
-            lang=data.lang), idem=idem)
+            lang=data.lang), idem=idem, offered=public.usable_methods(s.settings.stripe))
     except Refusal as refusal:
         # "Sold out" is the everyday answer of a spike: answered here, in the shape of
         # the app's exception handler, without raising it through the middleware.
         return refusal_response(request, refusal)
+    with Session(s.db.single_statement_engine) as session:  # one read, for 201s only
+        event, campaign = session.execute(
+            select(Event, Campaign).join(Campaign, Campaign.event_id == Event.id)
+            .where(Campaign.id == campaign_id)).one()
     answer = {**outcome.body, "instructions": public.instructions(
         event, {**outcome.body, "payment_deadline": datetime.fromisoformat(
             outcome.body["payment_deadline"])}, data.lang)}
