@@ -61,6 +61,15 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset({
     ("GET", "/c/{event_slug:str}/{campaign_slug:str}/pledge"),
     ("POST", "/c/{event_slug:str}/{campaign_slug:str}/pledge"),  # double-submit CSRF
     ("GET", "/c/{event_slug:str}/{campaign_slug:str}/pledges/{pledge_id:int}/{token:str}"),
+    # The supporter's own page: an e-mailed link signs in (supporters/signin.py); the
+    # pledge routes check that session themselves (signin.required).
+    ("GET", "/my"),
+    ("POST", "/my/signin"),
+    ("GET", "/my/signin/{token:str}"),
+    ("POST", "/my/signin/{token:str}"),
+    ("POST", "/my/signout"),
+    ("POST", "/my/pledges/{pledge_id:int}/answers"),
+    ("POST", "/my/pledges/{pledge_id:int}/cancel"),
 })
 PUBLIC_PREFIXES = ("/schema", "/static")  # the OpenAPI document and its viewers; CSS/JS
 

@@ -511,6 +511,38 @@ MESSAGES: dict[str, Message] = {
         "The amount received (¥{given:,}) is not the pledge's amount (¥{expected:,}); "
         "nothing was recorded.",
     ),
+    "pledge.fulfilment_locked": Message(
+        409,
+        "リターンの準備が{when}に始まったため、もう変更できません。変更が必要な場合は実行委員会へご連絡ください。",
+        "The committee started preparing the returns on {when_en}; this can no longer be "
+        "changed. Please contact the committee if it must be.",
+    ),
+    "pledge.not_changeable": Message(
+        409,
+        "この支援は変更できません（現在：{state}）。",
+        "This pledge can no longer be changed (it is {state_en}).",
+    ),
+    "signin.bad_address": Message(
+        422,
+        "メールアドレスとして読み取れません。ご支援のときのアドレスを入力してください。",
+        "This is not an e-mail address. Please type the address you pledged with.",
+    ),
+    "signin.too_many": Message(
+        429,
+        "ログイン用リンクのご依頼が続いています。しばらく（1時間ほど）待ってからもう一度お試しください。",
+        "Too many sign-in links were asked for. Please wait an hour or so and try again.",
+    ),
+    "signin.link_invalid": Message(
+        404,
+        "このリンクは使えません（期限切れ・使用済み・誤りのいずれか）。もう一度ログイン用リンクをご依頼ください。",
+        "This link cannot be used (expired, already used or mistyped). Please ask for a new "
+        "sign-in link.",
+    ),
+    "signin.required": Message(
+        401,
+        "ログインしてください。ご支援のときのメールアドレスにリンクをお送りします。",
+        "Please sign in: we will send a link to the address you pledged with.",
+    ),
     "pledge.not_cancellable": Message(
         409,
         "入金前の支援だけ取り消せます（現在：{state}）。",

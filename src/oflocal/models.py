@@ -22,6 +22,7 @@ from oflocal.settlement.models import (
     SettlementPeriod,
     SettlementTally,
 )
+from oflocal.supporters.models import SignInLink, SignInWindow, SupporterSession
 from oflocal.vouchers.models import Booklet, PrintBatch, Programme, Redemption, Sale, Ticket
 
 __all__ = [
@@ -51,7 +52,10 @@ __all__ = [
     "SettlementLine",
     "SettlementPeriod",
     "SettlementTally",
+    "SignInLink",
+    "SignInWindow",
     "StaffUser",
+    "SupporterSession",
     "Ticket",
     "WebSession",
     "Workshop",

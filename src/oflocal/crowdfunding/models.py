@@ -96,6 +96,9 @@ class Campaign(Base):
     moved_to_income: Mapped[int] = mapped_column(Integer, default=0)
     fees: Mapped[int] = mapped_column(Integer, default=0)
     outcome_entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entry.id"))
+    # From this moment the committee prepares the returns: supporters can no longer
+    # correct their addresses, handles or wall names (supporters/changes.py).
+    fulfilment_locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Reward(Base):

@@ -40,6 +40,7 @@ KINDS: dict[str, str] = {
     "payment_reminder": "reminder before the payment deadline",
     "refund_requested": "a refund is on its way (bank refunds: give your account)",
     "refund_sent": "the refund was sent",
+    "signin_link": "a link that signs a supporter in to their own page",
     "test": "a test message (oflocal mail test)",
 }
 

@@ -22,6 +22,7 @@ from oflocal.web.pages import (
     booth,
     desk,
     home,
+    my_pledges,
     printing,
     refund_account,
     supporters,
@@ -45,7 +46,8 @@ def routers() -> list[Router]:
                         *desk.route_handlers,
                         *booth.route_handlers, *printing.route_handlers,
                         *refund_account.route_handlers,
-                        *treasurer.route_handlers, *supporters.route_handlers],
+                        *treasurer.route_handlers, *supporters.route_handlers,
+                        *my_pledges.route_handlers],
         include_in_schema=False,
     )
     static = create_static_files_router(

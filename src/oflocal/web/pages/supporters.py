@@ -138,6 +138,21 @@ def pledge_form(request: AnyRequest, event_slug: str, campaign_slug: str,
     return _form_page(request, ctx, {"reward": str(reward or "")})
 
 
+def form_answers(data: dict[str, str]) -> dict[str, Any]:
+    """What the return asks (templates/supporters/_answers.html), as the domain's answers."""
+    answers: dict[str, Any] = {}
+    if "sns_handle" in data:
+        answers["sns_handle"] = data["sns_handle"]
+    if data.get("wall_anonymous") == "yes":
+        answers["wall_anonymous"] = True
+    elif "wall_name" in data:
+        answers["wall_name"] = data["wall_name"]
+    if "ship_postal_code" in data:
+        answers["shipping"] = {k: data.get(f"ship_{k}", "") for k in (
+            "recipient", "postal_code", "prefecture", "address", "phone")}
+    return answers
+
+
 def pledge_request(campaign_id: int, data: dict[str, str], lang: str) -> PledgeRequest:
     """The form's fields as the domain's request; what cannot be read is refused."""
     def number(name: str, label: str) -> int | None:
@@ -149,21 +164,12 @@ def pledge_request(campaign_id: int, data: dict[str, str], lang: str) -> PledgeR
         except ValueError:
             raise Refusal("pledge.invalid", detail=f"{label}: {raw[:20]}") from None
 
-    answers: dict[str, Any] = {}
-    if "sns_handle" in data:
-        answers["sns_handle"] = data["sns_handle"]
-    if data.get("wall_anonymous") == "yes":
-        answers["wall_anonymous"] = True
-    elif "wall_name" in data:
-        answers["wall_name"] = data["wall_name"]
-    if "ship_postal_code" in data:
-        answers["shipping"] = {k: data.get(f"ship_{k}", "") for k in (
-            "recipient", "postal_code", "prefecture", "address", "phone")}
     return PledgeRequest(
         campaign_id=campaign_id, reward_id=number("reward", "リターン / return") or 0,
         name=data.get("name", ""), email=data.get("email", ""), phone=data.get("phone", ""),
         payment_method=data.get("method", ""), quantity=number("quantity", "数量 / quantity") or 1,
-        amount=number("amount", "支援額 / amount"), answers=answers, lang=lang)
+        amount=number("amount", "支援額 / amount"), answers=form_answers(data),
+        lang=lang)
 
 
 @post(f"{BASE}/pledge", opt=PUBLIC, sync_to_thread=True, include_in_schema=False)

@@ -1,0 +1,70 @@
+"""supporters' sign-in: e-mailed links, sessions, request windows; fulfilment lock
+
+Revision ID: 0014
+Revises: 0013
+
+A supporter signs in to their own page with a single-use link e-mailed to the address
+they pledged with (oflocal/supporters). Links and sessions store only the SHA-256 of
+their secret. ``signin_window`` counts link requests per address and per client in
+hourly windows (one guarded upsert per request). ``campaign.fulfilment_locked_at``: from
+then on supporters can no longer correct what their returns need (address, handle,
+wall name).
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0014"
+down_revision: str | None = "0013"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "supporter_signin_link",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("email", sa.String(length=254), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint("expires_at > created_at",
+                           name=op.f("ck_supporter_signin_link_lifetime")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_supporter_signin_link")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_supporter_signin_link_token_hash")),
+    )
+    op.create_index(op.f("ix_supporter_signin_link_email"), "supporter_signin_link", ["email"])
+    op.create_table(
+        "supporter_session",
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("email", sa.String(length=254), nullable=False),
+        sa.Column("csrf_token", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_supporter_session")),
+    )
+    op.create_index(op.f("ix_supporter_session_expires_at"), "supporter_session",
+                    ["expires_at"])
+    op.create_table(
+        "signin_window",
+        sa.Column("subject", sa.String(length=100), nullable=False),
+        sa.Column("window_start", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("taken", sa.Integer(), nullable=False),
+        sa.CheckConstraint("taken >= 1", name=op.f("ck_signin_window_taken")),
+        sa.PrimaryKeyConstraint("subject", "window_start", name=op.f("pk_signin_window")),
+    )
+    op.add_column("campaign", sa.Column("fulfilment_locked_at", sa.DateTime(timezone=True),
+                                        nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("campaign") as batch:
+        batch.drop_column("fulfilment_locked_at")
+    op.drop_table("signin_window")
+    op.drop_index(op.f("ix_supporter_session_expires_at"), table_name="supporter_session")
+    op.drop_table("supporter_session")
+    op.drop_index(op.f("ix_supporter_signin_link_email"), table_name="supporter_signin_link")
+    op.drop_table("supporter_signin_link")
