@@ -70,6 +70,7 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset({
     ("POST", "/my/signout"),
     ("POST", "/my/pledges/{pledge_id:int}/answers"),
     ("POST", "/my/pledges/{pledge_id:int}/cancel"),
+    ("GET", "/my/pledges/{pledge_id:int}/receipt.pdf"),
 })
 PUBLIC_PREFIXES = ("/schema", "/static")  # the OpenAPI document and its viewers; CSS/JS
 

@@ -517,6 +517,11 @@ MESSAGES: dict[str, Message] = {
         "The committee started preparing the returns on {when_en}; this can no longer be "
         "changed. Please contact the committee if it must be.",
     ),
+    "pledge.no_receipt": Message(
+        409,
+        "領収書は入金済みの支援にだけ発行できます（現在：{state}）。",
+        "A receipt is issued for a paid pledge only (this one is {state_en}).",
+    ),
     "pledge.not_changeable": Message(
         409,
         "この支援は変更できません（現在：{state}）。",

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import pypdfium2 as pdfium
 import pytest
 from cf_world import SHIPPING, World, build_world, claimed, pledge, state_of
 from litestar import Litestar
@@ -21,6 +22,7 @@ from sqlalchemy import func, select
 from oflocal import clock
 from oflocal.crowdfunding.fulfilment import lock_fulfilment
 from oflocal.crowdfunding.models import Pledge
+from oflocal.crowdfunding.payments import mark_paid
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
 from oflocal.outbox.models import MailMessage
@@ -206,3 +208,25 @@ def _shipping(db: Database, pledge_id: int) -> dict[str, str]:
         pledge_row = session.get(Pledge, pledge_id)
         assert pledge_row is not None
         return dict(pledge_row.answers["shipping"])
+
+
+def test_a_paid_pledge_has_a_receipt(world: World, client: TestClient[Litestar]) -> None:
+    db = world.db
+    goods_id = _pledge_id(db, world.goods)
+    tour = _pledge_id(db, world.limited)
+    mark_paid(db, goods_id, source="bank", amount=3300, actor="staff:1")
+    assert client.get(f"/my/pledges/{goods_id}/receipt.pdf").status_code == 401
+    _sign_in(client, db)
+    assert f"/my/pledges/{goods_id}/receipt.pdf" in client.get("/my").text
+    pdf = client.get(f"/my/pledges/{goods_id}/receipt.pdf")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    doc = pdfium.PdfDocument(pdf.content)
+    assert len(doc) == 1
+    words = doc[0].get_textpage().get_text_range()
+    for expected in ("領", "佐藤花子 様", "¥3,300", "手ぬぐい", "ひつじ団 2026", "銀行振込",
+                     f"P-{goods_id:06d}", "送料 ¥800"):
+        assert expected in words, (expected, words)
+    unpaid = client.get(f"/my/pledges/{tour}/receipt.pdf")
+    assert unpaid.status_code == 409 and "入金済み" in unpaid.text
+    others = _pledge_id(db, world.free)
+    assert client.get(f"/my/pledges/{others}/receipt.pdf").status_code == 404

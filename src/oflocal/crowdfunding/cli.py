@@ -169,6 +169,23 @@ def campaign_go_live(campaign: str, event_slug: str) -> None:
     click.echo(f"campaign {made.slug} is live until {tokyo_minute(made.ends_at)}")
 
 
+@campaign_group.command("lock-fulfilment")
+@campaign_opt
+@event_opt
+@click.option("--unlock", is_flag=True, help="Let supporters correct their answers again.")
+def campaign_lock_fulfilment(campaign: str, event_slug: str, unlock: bool) -> None:
+    """Freeze supporters' addresses, handles and wall names: the returns are prepared."""
+    from oflocal.crowdfunding.fulfilment import lock_fulfilment, unlock_fulfilment
+
+    campaign_id = _campaign_id(event_slug, campaign)
+    if unlock:
+        unlock_fulfilment(database(), campaign_id)
+        click.echo(f"campaign {campaign}: supporters can correct their answers again")
+        return
+    when = lock_fulfilment(database(), campaign_id)
+    click.echo(f"campaign {campaign}: answers frozen since {tokyo_minute(when)}")
+
+
 @campaign_group.command("decide")
 @campaign_opt
 @event_opt

@@ -16,11 +16,14 @@ from litestar import Response, get, post
 from litestar.datastructures import Cookie
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
-from litestar.response import Redirect
+from litestar.response import Redirect, Stream
 
 from oflocal.errors import Refusal
 from oflocal.idempotency.store import IdempotencyKey, request_hash
 from oflocal.supporters import changes, overview, signin
+from oflocal.supporters.receipt import receipt_for
+from oflocal.supporters.receipt_pdf import receipt_pdf
+from oflocal.web.api.common import download_headers
 from oflocal.web.pages.render import (
     AnyRequest,
     login_csrf_cookie,
@@ -150,5 +153,15 @@ def cancel(request: AnyRequest, pledge_id: int, data: Form) -> Response[Any]:
     return Redirect(f"/my#pledge-{pledge_id}", status_code=303)
 
 
+@get("/my/pledges/{pledge_id:int}/receipt.pdf", sync_to_thread=True, include_in_schema=False)
+def receipt(request: AnyRequest, pledge_id: int) -> Stream:
+    """The receipt (領収書) of a paid pledge, as a PDF."""
+    who = _signed_in(request)
+    facts = receipt_for(services(request.app.state).db, who.email, pledge_id)
+    name = f"receipt-{facts.number}.pdf"
+    return Stream(receipt_pdf(facts), media_type="application/pdf",
+                  headers=download_headers("application/pdf", name))
+
+
 route_handlers = [my_page, ask_for_link, link_page, use_link, sign_out, correct_answers,
-                  cancel]
+                  cancel, receipt]
