@@ -176,6 +176,8 @@ class Pledge(Base):
     # started and resumed from then on (crowdfunding/provider_payments.py).
     provider: Mapped[str | None] = mapped_column(String(20))
     provider_payment_id: Mapped[str | None] = mapped_column(String(120))
+    # A committee member hid this supporter's wall name (supporters/wall.py).
+    wall_hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Payment(Base):

@@ -1,4 +1,4 @@
-"""supporters' sign-in: e-mailed links, sessions, request windows; fulfilment lock
+"""supporters: sign-in links, sessions, request windows; fulfilment lock; hidden wall names
 
 Revision ID: 0014
 Revises: 0013
@@ -8,7 +8,7 @@ they pledged with (oflocal/supporters). Links and sessions store only the SHA-25
 their secret. ``signin_window`` counts link requests per address and per client in
 hourly windows (one guarded upsert per request). ``campaign.fulfilment_locked_at``: from
 then on supporters can no longer correct what their returns need (address, handle,
-wall name).
+wall name). ``pledge.wall_hidden_at``: a committee member hid an abusive wall name.
 """
 
 from collections.abc import Sequence
@@ -58,9 +58,13 @@ def upgrade() -> None:
     )
     op.add_column("campaign", sa.Column("fulfilment_locked_at", sa.DateTime(timezone=True),
                                         nullable=True))
+    op.add_column("pledge", sa.Column("wall_hidden_at", sa.DateTime(timezone=True),
+                                      nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("pledge") as batch:
+        batch.drop_column("wall_hidden_at")
     with op.batch_alter_table("campaign") as batch:
         batch.drop_column("fulfilment_locked_at")
     op.drop_table("signin_window")

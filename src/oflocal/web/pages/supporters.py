@@ -39,6 +39,7 @@ from oflocal.errors import Refusal
 from oflocal.format import shown_moment
 from oflocal.i18n import gettext_for
 from oflocal.idempotency.store import IdempotencyKey, request_hash
+from oflocal.supporters.wall import wall
 from oflocal.web.pages.render import (
     AnyRequest,
     login_csrf_cookie,
@@ -102,7 +103,9 @@ def _common(request: AnyRequest, event_slug: str, campaign_slug: str) -> dict[st
 def campaign_page(request: AnyRequest, event_slug: str, campaign_slug: str) -> Response[Any]:
     """The campaign: story, goal and progress, the returns."""
     ctx = _common(request, event_slug, campaign_slug)
-    return page(request, "supporters/campaign.html", story=render_story(ctx["c"].story), **ctx)
+    names = wall(services(request.app.state).db, ctx["c"].id)
+    return page(request, "supporters/campaign.html", story=render_story(ctx["c"].story),
+                wall=names, **ctx)
 
 
 @get(f"{BASE}/legal", sync_to_thread=True, include_in_schema=False)
