@@ -527,6 +527,20 @@ MESSAGES: dict[str, Message] = {
         "この支援は変更できません（現在：{state}）。",
         "This pledge can no longer be changed (it is {state_en}).",
     ),
+    "update.invalid": Message(
+        422, "活動報告の内容に誤りがあります：{detail}", "The update is not valid: {detail}"
+    ),
+    "update.not_found": Message(404, "活動報告が見つかりません。", "There is no such update."),
+    "update.published": Message(
+        409,
+        "この活動報告は{when}に公開済みのため、変更できません。",
+        "This update was published on {when_en}; it can no longer be changed.",
+    ),
+    "update.link_invalid": Message(
+        404,
+        "このリンクは無効です。メールに記載されたリンクをもう一度お確かめください。",
+        "This link is not valid. Please check the link in the e-mail again.",
+    ),
     "signin.bad_address": Message(
         422,
         "メールアドレスとして読み取れません。ご支援のときのアドレスを入力してください。",

@@ -22,7 +22,13 @@ from oflocal.settlement.models import (
     SettlementPeriod,
     SettlementTally,
 )
-from oflocal.supporters.models import SignInLink, SignInWindow, SupporterSession
+from oflocal.supporters.models import (
+    CampaignUpdate,
+    SignInLink,
+    SignInWindow,
+    SupporterSession,
+    UpdateUnsubscribe,
+)
 from oflocal.vouchers.models import Booklet, PrintBatch, Programme, Redemption, Sale, Ticket
 
 __all__ = [
@@ -31,6 +37,7 @@ __all__ = [
     "Base",
     "Booklet",
     "Campaign",
+    "CampaignUpdate",
     "Event",
     "IdempotencyRecord",
     "Job",
@@ -57,6 +64,7 @@ __all__ = [
     "StaffUser",
     "SupporterSession",
     "Ticket",
+    "UpdateUnsubscribe",
     "WebSession",
     "Workshop",
 ]

@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Integer, String
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oflocal.db.base import Base, UTCDateTime
@@ -48,3 +57,43 @@ class SignInWindow(Base):
     subject: Mapped[str] = mapped_column(String(100), primary_key=True)
     window_start: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     taken: Mapped[int] = mapped_column(Integer)
+
+
+UPDATE_AUDIENCES = ("public", "supporters", "rewards")
+
+
+class CampaignUpdate(Base):
+    """An update (活動報告) from the committee: for everyone, for the supporters, or for
+    the supporters of given returns; e-mailed to them when published, if asked."""
+
+    __tablename__ = "campaign_update"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "number"),
+        CheckConstraint("audience IN ('public', 'supporters', 'rewards')", name="audience"),
+        CheckConstraint("recipients IS NULL OR recipients >= 0", name="recipients"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)  # 1, 2, ... within the campaign
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)  # Markdown, rendered safely (web/story.py)
+    audience: Mapped[str] = mapped_column(String(12))
+    reward_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    send_mail: Mapped[bool] = mapped_column(Boolean, default=True)
+    author: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # None: a draft
+    # The mailing (updates.mail job): how many addresses, and when all were queued.
+    recipients: Mapped[int | None] = mapped_column(Integer)
+    mailing_queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class UpdateUnsubscribe(Base):
+    """An address that asked for no more updates of a campaign (no sign-in needed)."""
+
+    __tablename__ = "update_unsubscribe"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())

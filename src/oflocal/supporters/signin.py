@@ -32,6 +32,7 @@ from oflocal.outbox.compose import check_address
 from oflocal.outbox.messages import queue_message
 from oflocal.supporters.models import SignInLink, SignInWindow, SupporterSession
 
+COOKIE = "oflocal_supporter"  # the session's cookie (web/pages/my_pledges.py sets it)
 LINK_LIFETIME = timedelta(minutes=30)
 SESSION_LIFETIME = timedelta(hours=12)
 WINDOW = timedelta(hours=1)

@@ -56,17 +56,59 @@ def upgrade() -> None:
         sa.CheckConstraint("taken >= 1", name=op.f("ck_signin_window_taken")),
         sa.PrimaryKeyConstraint("subject", "window_start", name=op.f("pk_signin_window")),
     )
+    op.create_table(
+        "campaign_update",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("audience", sa.String(length=12), nullable=False),
+        sa.Column("reward_ids", sa.JSON(), nullable=False),
+        sa.Column("send_mail", sa.Boolean(), nullable=False),
+        sa.Column("author", sa.String(length=60), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("recipients", sa.Integer(), nullable=True),
+        sa.Column("mailing_queued_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint("audience IN ('public', 'supporters', 'rewards')",
+                           name=op.f("ck_campaign_update_audience")),
+        sa.CheckConstraint("recipients IS NULL OR recipients >= 0",
+                           name=op.f("ck_campaign_update_recipients")),
+        sa.ForeignKeyConstraint(["campaign_id"], ["campaign.id"],
+                                name=op.f("fk_campaign_update_campaign_id_campaign")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_update")),
+        sa.UniqueConstraint("campaign_id", "number",
+                            name=op.f("uq_campaign_update_campaign_id_number")),
+    )
+    op.create_index(op.f("ix_campaign_update_campaign_id"), "campaign_update", ["campaign_id"])
+    op.create_table(
+        "update_unsubscribe",
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("email", sa.String(length=254), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["campaign_id"], ["campaign.id"],
+                                name=op.f("fk_update_unsubscribe_campaign_id_campaign")),
+        sa.PrimaryKeyConstraint("campaign_id", "email", name=op.f("pk_update_unsubscribe")),
+    )
     op.add_column("campaign", sa.Column("fulfilment_locked_at", sa.DateTime(timezone=True),
                                         nullable=True))
     op.add_column("pledge", sa.Column("wall_hidden_at", sa.DateTime(timezone=True),
                                       nullable=True))
+    op.add_column("mail_message", sa.Column("unsubscribe_url", sa.String(length=500),
+                                            nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("mail_message") as batch:
+        batch.drop_column("unsubscribe_url")
     with op.batch_alter_table("pledge") as batch:
         batch.drop_column("wall_hidden_at")
     with op.batch_alter_table("campaign") as batch:
         batch.drop_column("fulfilment_locked_at")
+    op.drop_table("update_unsubscribe")
+    op.drop_index(op.f("ix_campaign_update_campaign_id"), table_name="campaign_update")
+    op.drop_table("campaign_update")
     op.drop_table("signin_window")
     op.drop_index(op.f("ix_supporter_session_expires_at"), table_name="supporter_session")
     op.drop_table("supporter_session")

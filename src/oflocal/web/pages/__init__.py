@@ -17,6 +17,7 @@ from oflocal.web.pages import (
     admin,
     admin_crowdfunding,
     admin_programmes,
+    admin_updates,
     admin_wall,
     admin_workshops,
     auth,
@@ -28,6 +29,7 @@ from oflocal.web.pages import (
     refund_account,
     supporters,
     treasurer,
+    unsubscribe,
 )
 from oflocal.web.pages.errors import render_refusal
 from oflocal.web.pages.render import STATIC_DIR, STATIC_PATH, template_config
@@ -44,6 +46,7 @@ def routers() -> list[Router]:
                         *admin.route_handlers, *admin_workshops.route_handlers,
                         *admin_programmes.route_handlers,
                         *admin_crowdfunding.route_handlers, *admin_wall.route_handlers,
+                        *admin_updates.route_handlers, *unsubscribe.route_handlers,
                         *desk.route_handlers,
                         *booth.route_handlers, *printing.route_handlers,
                         *refund_account.route_handlers,

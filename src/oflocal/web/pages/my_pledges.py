@@ -36,7 +36,7 @@ from oflocal.web.state import services
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 PUBLIC = {"csrf": "form"}
-COOKIE = "oflocal_supporter"
+COOKIE = signin.COOKIE
 SCOPE = "supporter"
 
 

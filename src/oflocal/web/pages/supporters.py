@@ -39,6 +39,9 @@ from oflocal.errors import Refusal
 from oflocal.format import shown_moment
 from oflocal.i18n import gettext_for
 from oflocal.idempotency.store import IdempotencyKey, request_hash
+from oflocal.supporters.signin import COOKIE as SUPPORTER_COOKIE
+from oflocal.supporters.signin import signed_in
+from oflocal.supporters.updates import AUDIENCE_NAMES, published_updates
 from oflocal.supporters.wall import wall
 from oflocal.web.pages.render import (
     AnyRequest,
@@ -103,9 +106,12 @@ def _common(request: AnyRequest, event_slug: str, campaign_slug: str) -> dict[st
 def campaign_page(request: AnyRequest, event_slug: str, campaign_slug: str) -> Response[Any]:
     """The campaign: story, goal and progress, the returns."""
     ctx = _common(request, event_slug, campaign_slug)
-    names = wall(services(request.app.state).db, ctx["c"].id)
+    db = services(request.app.state).db
+    reader = signed_in(db, request.cookies.get(SUPPORTER_COOKIE))
+    news = published_updates(db, ctx["c"].id, reader.email if reader else None)
     return page(request, "supporters/campaign.html", story=render_story(ctx["c"].story),
-                wall=names, **ctx)
+                wall=wall(db, ctx["c"].id), updates=news, render=render_story,
+                audiences=AUDIENCE_NAMES, **ctx)
 
 
 @get(f"{BASE}/legal", sync_to_thread=True, include_in_schema=False)
