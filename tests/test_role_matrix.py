@@ -61,6 +61,8 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset({
     ("GET", "/c/{event_slug:str}/{campaign_slug:str}/pledge"),
     ("POST", "/c/{event_slug:str}/{campaign_slug:str}/pledge"),  # double-submit CSRF
     ("GET", "/c/{event_slug:str}/{campaign_slug:str}/pledges/{pledge_id:int}/{token:str}"),
+    # Try a card/konbini payment again; the MAC token and the double-submit CSRF.
+    ("POST", "/c/{event_slug:str}/{campaign_slug:str}/pledges/{pledge_id:int}/{token:str}/pay"),
     # The supporter's own page: an e-mailed link signs in (supporters/signin.py); the
     # pledge routes check that session themselves (signin.required).
     ("GET", "/my"),

@@ -72,11 +72,15 @@ class Stripe:
 
     Off while ``secret_key`` is empty. ``webhook_secret`` (``whsec_…``) checks the
     ``Stripe-Signature`` of each webhook; ``api_base`` points the client elsewhere than
-    Stripe (the tests' stand-in server); empty means Stripe's own API."""
+    Stripe (the tests' stand-in server); empty means Stripe's own API.
+    ``publishable_key`` (``pk_…``, public by design) is what the supporter's browser
+    gives Stripe.js to take a card: konbini needs only the secret key, card needs both
+    (``card_ready``)."""
 
     secret_key: str = field(default="", repr=False)
     webhook_secret: str = field(default="", repr=False)
     api_base: str = ""
+    publishable_key: str = ""
 
     def __post_init__(self) -> None:
         if self.secret_key and not self.webhook_secret:
@@ -86,10 +90,28 @@ class Stripe:
             )
         if self.api_base and not self.api_base.startswith(("https://", "http://")):
             raise ValueError("OFLOCAL_STRIPE_API_BASE must be an http(s) URL")
+        if self.publishable_key and not self.publishable_key.startswith("pk_"):
+            raise ValueError("OFLOCAL_STRIPE_PUBLISHABLE_KEY must be a publishable key (pk_…)")
+        modes = {key.split("_")[1] for key in (self.secret_key, self.publishable_key)
+                 if key.startswith(("sk_", "rk_", "pk_")) and key.count("_") >= 2}
+        if len(modes) > 1:  # a test key with a live one: no payment could ever succeed
+            raise ValueError("OFLOCAL_STRIPE_SECRET_KEY and OFLOCAL_STRIPE_PUBLISHABLE_KEY "
+                             "must both be test keys or both live keys")
 
     @property
     def enabled(self) -> bool:
         return bool(self.secret_key)
+
+    @property
+    def card_ready(self) -> bool:
+        """Card can be taken: the server's key and the browser's (Stripe.js) are set."""
+        return self.enabled and bool(self.publishable_key)
+
+    @property
+    def stripe_js(self) -> bool:
+        """Whether pages load Stripe.js (js.stripe.com) for the card form: only against
+        Stripe's own API (a stand-in server cannot confirm what Stripe.js sends)."""
+        return self.card_ready and not self.api_base
 
 
 @dataclass(frozen=True)
@@ -176,6 +198,7 @@ def from_env() -> Settings:
             secret_key=os.environ.get("OFLOCAL_STRIPE_SECRET_KEY", "").strip(),
             webhook_secret=os.environ.get("OFLOCAL_STRIPE_WEBHOOK_SECRET", "").strip(),
             api_base=os.environ.get("OFLOCAL_STRIPE_API_BASE", "").strip().rstrip("/"),
+            publishable_key=os.environ.get("OFLOCAL_STRIPE_PUBLISHABLE_KEY", "").strip(),
         ),
         mail=Mail(
             smtp_host=os.environ.get("OFLOCAL_SMTP_HOST") or None,

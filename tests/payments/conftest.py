@@ -17,7 +17,7 @@ import pytest
 # Lets the tests here `import stripe_standin` whatever pytest's import mode.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from stripe_standin import API_KEY, WEBHOOK_SECRET, StripeStandIn
+from stripe_standin import API_KEY, PUBLISHABLE_KEY, WEBHOOK_SECRET, StripeStandIn
 
 from oflocal.payments.stripe_provider import StripeProvider
 from oflocal.settings import Stripe
@@ -61,7 +61,8 @@ def standin() -> Iterator[StripeStandIn]:
 
 @pytest.fixture
 def stripe_settings(standin: StripeStandIn) -> Stripe:
-    return Stripe(secret_key=API_KEY, webhook_secret=WEBHOOK_SECRET, api_base=standin.url)
+    return Stripe(secret_key=API_KEY, webhook_secret=WEBHOOK_SECRET, api_base=standin.url,
+                  publishable_key=PUBLISHABLE_KEY)
 
 
 @pytest.fixture

@@ -41,6 +41,7 @@ from zoneinfo import ZoneInfo
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 API_KEY = "sk_test_standin_0123456789"
+PUBLISHABLE_KEY = "pk_test_standin_0123456789"  # what pages hand Stripe.js (never sent here)
 WEBHOOK_SECRET = "whsec_standin_0123456789abcdef"
 FEE_RATE = 0.036  # what the stand-in charges, rounded down
 
@@ -171,14 +172,16 @@ class StripeStandIn:
                 "message": "The konbini voucher expired."})
             return self._event("payment_intent.payment_failed", pi)
 
-    def fail_refund(self, re_id: str) -> dict[str, Any]:
+    def fail_refund(self, re_id: str, kind: str = "refund.failed") -> dict[str, Any]:
+        """The refund failed (the card was closed): also after it had succeeded, which
+        Stripe reports as ``charge.refund.updated``."""
         with self.lock:
             refund = self.refunds[re_id]
             refund.update(status="failed", failure_reason="expired_or_canceled_card")
             charge = self.charges[refund["charge"]]
             charge["amount_refunded"] -= refund["amount"]
             charge["refunded"] = False
-            return self._event("refund.failed", refund)
+            return self._event(kind, refund)
 
     def _event(self, kind: str, obj: dict[str, Any]) -> dict[str, Any]:
         event = {

@@ -10,6 +10,8 @@ three sides: the ledger's postings, the pledge rows, the payment and refund rows
 - a pledge with money has exactly one payment posted once for its total; nothing is
   refunded twice (one refund per pledge, of the payment's amount; a pledge is refunded
   exactly when its refund's money has left, and the refund entries say the same);
+- a duplicate payment (a second provider payment of a paid pledge) is held until its
+  own refund's money leaves, and has exactly that refund, of its amount;
 - a failed campaign keeps no paid pledge; the fees booked are those of the payments of
   decided campaigns.
 """
@@ -24,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from oflocal import clock
 from oflocal.crowdfunding.models import (
+    DUPLICATE,
     HAS_PAYMENT,
     HOLDS_STOCK,
     MONEY_OUT,
@@ -95,6 +98,15 @@ def _check_money(session: Session, report: Report, events: list[int]) -> None:
                            .group_by(Campaign.event_id))
     moved = _by_event(session, select(Campaign.event_id, func.sum(Campaign.moved_to_income))
                       .group_by(Campaign.event_id))
+    # Duplicate payments are held (not by their pledge, which another payment paid) until
+    # their refund's money leaves.
+    duplicates_in = _by_event(session, select(Campaign.event_id, func.sum(Payment.amount))
+                              .join(Payment, Payment.campaign_id == Campaign.id)
+                              .where(Payment.duplicate.is_(True)).group_by(Campaign.event_id))
+    duplicates_out = _by_event(session, select(Campaign.event_id, func.sum(Refund.amount))
+                               .join(Refund, Refund.campaign_id == Campaign.id)
+                               .where(Refund.reason == DUPLICATE, Refund.state.in_(MONEY_OUT))
+                               .group_by(Campaign.event_id))
     paid_in = _by_event(session, select(Campaign.event_id, func.sum(Payment.amount))
                         .join(Payment, Payment.campaign_id == Campaign.id)
                         .group_by(Campaign.event_id))
@@ -110,7 +122,7 @@ def _check_money(session: Session, report: Report, events: list[int]) -> None:
                          .where(Campaign.decided_at.is_not(None))
                          .group_by(Campaign.event_id))
     for e in events:
-        from_pledges = with_money[e] - moved[e]
+        from_pledges = with_money[e] - moved[e] + duplicates_in[e] - duplicates_out[e]
         from_rows = paid_in[e] - paid_out[e] - moved[e]
         report.check(
             f"event {e}: pledges held = paid − refunded − moved to income",
@@ -143,7 +155,8 @@ def _check_refunds(session: Session, report: Report) -> None:
     payments = session.execute(
         select(Pledge.id, Pledge.state, Pledge.total, Payment.amount, JournalEntry.kind,
                JournalEntry.once_key)
-        .join(Payment, Payment.pledge_id == Pledge.id, isouter=True)
+        .join(Payment, (Payment.pledge_id == Pledge.id) & Payment.duplicate.is_(False),
+              isouter=True)
         .join(JournalEntry, JournalEntry.id == Payment.entry_id, isouter=True)
     ).all()
     bad_payment = [
@@ -155,11 +168,13 @@ def _check_refunds(session: Session, report: Report) -> None:
     report.check("a pledge with money has exactly one payment, posted once for its total",
                  not bad_payment, f"pledges {bad_payment[:10]}")
     twice = session.execute(
-        select(Refund.pledge_id).group_by(Refund.pledge_id).having(func.count() > 1)
+        select(Refund.pledge_id).where(Refund.reason != DUPLICATE)
+        .group_by(Refund.pledge_id).having(func.count() > 1)
     ).scalars().all()
     refunds = session.execute(
         select(Pledge.id, Pledge.state, Refund.state, Refund.amount, Payment.amount)
-        .join(Refund, Refund.pledge_id == Pledge.id, isouter=True)
+        .join(Refund, (Refund.pledge_id == Pledge.id) & (Refund.reason != DUPLICATE),
+              isouter=True)
         .join(Payment, Payment.id == Refund.payment_id, isouter=True)
     ).all()
     mismatched = [
@@ -169,3 +184,14 @@ def _check_refunds(session: Session, report: Report) -> None:
     ]
     report.check("nothing is refunded twice; refund states agree with pledges",
                  not twice and not mismatched, f"twice {twice[:10]}, states {mismatched[:10]}")
+    # Every duplicate payment has exactly its refund (of its amount), and only those
+    # refunds carry the reason.
+    duplicates = session.execute(
+        select(Payment.id, Payment.amount, Payment.duplicate, Refund.reason, Refund.amount)
+        .join(Refund, Refund.payment_id == Payment.id, isouter=True)
+        .where(Payment.duplicate.is_(True) | (Refund.reason == DUPLICATE))
+    ).all()
+    odd = [d[0] for d in duplicates
+           if not d[2] or d[3] != DUPLICATE or d[4] != d[1]]
+    report.check("every duplicate payment is refunded, of its amount, once", not odd,
+                 f"payments {odd[:10]}")

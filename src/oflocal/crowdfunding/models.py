@@ -22,6 +22,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -180,18 +182,31 @@ class Pledge(Base):
     wall_hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+DUPLICATE = "duplicate_payment"  # the refund reason of a duplicate payment
+
+
 class Payment(Base):
-    """Money received for a pledge: at most one per pledge, posted once."""
+    """Money received for a pledge: one pays it, posted once. A provider's second payment
+    for a pledge already paid (another PaymentIntent that succeeded) is a ``duplicate``:
+    recorded once per provider payment, never paying anything, and refunded (migration
+    0014)."""
 
     __tablename__ = "pledge_payment"
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount"),
         CheckConstraint("fee >= 0 AND fee <= amount", name="fee"),
         CheckConstraint(_in("source", PAYMENT_SOURCES), name="source"),
+        CheckConstraint("NOT duplicate OR (source = 'provider' AND provider_ref IS NOT NULL)",
+                        name="duplicate"),
+        Index("uq_pledge_payment_pledge", "pledge_id", unique=True,
+              sqlite_where=text("duplicate = 0"), postgresql_where=text("NOT duplicate")),
+        Index("uq_pledge_payment_duplicate", "provider_ref", unique=True,
+              sqlite_where=text("duplicate = 1"), postgresql_where=text("duplicate")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    pledge_id: Mapped[int] = mapped_column(ForeignKey("pledge.id"), unique=True)
+    pledge_id: Mapped[int] = mapped_column(ForeignKey("pledge.id"), index=True)
+    duplicate: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
     amount: Mapped[int] = mapped_column(Integer)
     fee: Mapped[int] = mapped_column(Integer, default=0)  # kept by the provider
@@ -204,10 +219,11 @@ class Payment(Base):
 
 
 class Refund(Base):
-    """Money going back for a pledge: at most one per pledge (and per payment), ever.
+    """Money going back for a pledge: at most one per payment, ever, and one per pledge
+    besides the refunds of duplicate payments (reason ``duplicate_payment``).
 
-    requested → sent → confirmed; sent → failed (the money came back) → sent again
-    (retried) or done_by_hand; requested → done_by_hand."""
+    requested → sent → confirmed; sent or confirmed → failed (the money came back) →
+    sent again (retried) or done_by_hand; requested → done_by_hand."""
 
     __tablename__ = "pledge_refund"
     __table_args__ = (
@@ -218,15 +234,19 @@ class Refund(Base):
         CheckConstraint(
             "account_type IS NULL OR account_type IN (1, 2, 4, 9)", name="acct_type"
         ),
+        Index("uq_pledge_refund_pledge", "pledge_id", unique=True,
+              sqlite_where=text(f"reason <> '{DUPLICATE}'"),
+              postgresql_where=text(f"reason <> '{DUPLICATE}'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    pledge_id: Mapped[int] = mapped_column(ForeignKey("pledge.id"), unique=True)
+    pledge_id: Mapped[int] = mapped_column(ForeignKey("pledge.id"), index=True)
     payment_id: Mapped[int] = mapped_column(ForeignKey("pledge_payment.id"), unique=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
     amount: Mapped[int] = mapped_column(Integer)
     method: Mapped[str] = mapped_column(String(15))
-    reason: Mapped[str] = mapped_column(String(20))  # campaign_failed, late_payment
+    # campaign_failed, sold_out, cancelled, campaign_decided, duplicate_payment
+    reason: Mapped[str] = mapped_column(String(20))
     state: Mapped[str] = mapped_column(String(12), default="requested")
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # times the money was sent
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oflocal.crowdfunding import links
-from oflocal.crowdfunding.models import Campaign, Pledge, Refund, Reward
+from oflocal.crowdfunding.models import DUPLICATE, Campaign, Pledge, Refund, Reward
 from oflocal.errors import Refusal
 from oflocal.events.models import Event
 from oflocal.outbox import notices as mail
@@ -67,14 +67,15 @@ def notify(session: Session, pledge_id: int, kind: str, at: datetime, **facts: A
                               amount=int(facts.get("total", pledge.total)),
                               method=_method(pledge.payment_method), paid_at=at)
     elif kind in ("late_payment_refund", "campaign_failed_refund"):
-        refund = _refund_of(session, pledge_id)
+        refund = _refund_of(session, pledge_id, facts.get("refund_id"))
         reason = "campaign_failed" if kind == "campaign_failed_refund" else str(
             facts.get("reason", "other"))
         mail.refund_requested(session, supporter=who, campaign=about, pledge=told,
                               refund=_refund(refund, reason))
     else:  # refund_sent
         mail.refund_sent(session, supporter=who, campaign=about, pledge=told,
-                         refund=_refund(_refund_of(session, pledge_id), "other", sent=True))
+                         refund=_refund(_refund_of(session, pledge_id, facts.get("refund_id")),
+                                        "other", sent=True))
 
 
 def _campaign(campaign: Campaign, event: Event) -> mail.Campaign:
@@ -134,8 +135,14 @@ def receiving_account(event: Event) -> mail.BankAccount:
         number=event.payer_account_number, holder=event.zengin_requester_kana)
 
 
-def _refund_of(session: Session, pledge_id: int) -> Refund:
-    return session.execute(select(Refund).where(Refund.pledge_id == pledge_id)).scalar_one()
+def _refund_of(session: Session, pledge_id: int, refund_id: int | None) -> Refund:
+    """The refund a notice is about: the one named, else the pledge's own (a pledge has
+    one, besides the refunds of duplicate payments, which always name theirs)."""
+    if refund_id is not None:
+        return session.execute(select(Refund).where(Refund.id == refund_id,
+                                                    Refund.pledge_id == pledge_id)).scalar_one()
+    return session.execute(select(Refund).where(Refund.pledge_id == pledge_id,
+                                                Refund.reason != DUPLICATE)).scalar_one()
 
 
 def _refund(refund: Refund, reason: str, *, sent: bool = False) -> mail.Refund:
@@ -157,4 +164,8 @@ _OTHER_NOTES = {
                " / It arrived after the campaign's outcome was decided.",
     "late_payment": "お支払い期限を過ぎてのお支払いのため、お受けできませんでした。"
                     " / It arrived after the payment deadline.",
+    DUPLICATE: "この支援はすでにお支払い済みのため、重複したお支払いをお返しします"
+               "（支援はそのまま有効です）。"
+               " / This pledge was already paid: the second payment goes back (the pledge "
+               "stands).",
 }

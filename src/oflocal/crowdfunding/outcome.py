@@ -145,7 +145,7 @@ def _refund_everyone(session: Session, campaign_id: int, now: datetime) -> None:
     conn = session.connection()
     paid = session.execute(
         select(Pledge, Payment.id, Payment.source)
-        .join(Payment, Payment.pledge_id == Pledge.id)
+        .join(Payment, (Payment.pledge_id == Pledge.id) & Payment.duplicate.is_(False))
         .where(Pledge.campaign_id == campaign_id, Pledge.state == "paid")
         .order_by(Pledge.id)
         .with_for_update(of=Pledge)

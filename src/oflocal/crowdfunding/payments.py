@@ -12,6 +12,12 @@ supporter had cancelled, the campaign is already decided) is kept in pledges hel
 refund is requested for it in the same transaction and the supporter is told (a
 notice). Nothing is ever oversold to take a late payment.
 
+A provider payment for a pledge that another payment already paid (a second
+PaymentIntent that succeeded) is a **duplicate**: recorded once per provider payment,
+into pledges held, and refunded in the same transaction (a ``duplicate_payment`` refund,
+sent through the provider by provider_payments.py; the supporter is told). The pledge
+itself does not change.
+
 Provider events (webhooks) arrive twice, late and out of order: each is recorded once by
 its (provider, event id), unique, and acted on only by the transaction that recorded it.
 Re-reading the payment from the provider before acting is the provider module's job.
@@ -32,6 +38,7 @@ from oflocal import clock
 from oflocal.crowdfunding import reserve
 from oflocal.crowdfunding.models import (
     DECIDED,
+    DUPLICATE,
     PAYMENT_SOURCES,
     Campaign,
     Payment,
@@ -154,6 +161,45 @@ def _pay(session: Session, pledge_id: int, *, source: str, amount: int, fee: int
     return body
 
 
+def _duplicate(session: Session, pledge_id: int, *, amount: int, fee: int, provider_ref: str,
+               received_at: datetime, actor: str, now: datetime) -> dict[str, Any] | None:
+    """A provider payment for a pledge another payment already paid: recorded once per
+    provider payment (``duplicate``), into pledges held like any payment, and refunded
+    in the same transaction (a refund requested, the supporter told). None when it is
+    the payment that paid the pledge (another event about it), or one recorded before."""
+    _check_money("provider", amount, fee)
+    pledge = session.execute(select(Pledge).where(Pledge.id == pledge_id)
+                             .with_for_update()).scalar_one()
+    known = session.execute(select(Payment.id).where(
+        Payment.pledge_id == pledge_id, Payment.provider_ref == provider_ref)).first()
+    if known is not None:
+        return None
+    campaign_state, event_id = session.execute(
+        select(Campaign.state, Campaign.event_id).where(Campaign.id == pledge.campaign_id)
+    ).one()
+    accounts = account_ids(session, event_id, "provider_receivable", "pledges_held")
+    entry_id = post_entry(
+        session, event_id=event_id, kind="pledge_paid",
+        lines=[(accounts["provider_receivable"], amount), (accounts["pledges_held"], -amount)],
+        occurred_at=now, memo=f"pledge {pledge.reference}: duplicate payment {provider_ref}",
+        actor=actor, once_key=f"pledge_paid:{pledge_id}:{provider_ref}"[:120],
+    )
+    if fee and campaign_state in DECIDED:  # as for a late payment (see _pay)
+        _book_fee(session, event_id, fee, now, f"fee on duplicate payment {provider_ref}",
+                  actor, f"payment_fee:duplicate:{provider_ref}"[:120])
+    payment_id = session.connection().execute(insert(_payment).returning(_payment.c.id), {
+        "pledge_id": pledge_id, "campaign_id": pledge.campaign_id, "amount": amount,
+        "fee": fee, "source": "provider", "provider_ref": provider_ref, "late": False,
+        "duplicate": True, "received_at": received_at, "recorded_by": actor[:60],
+        "entry_id": entry_id,
+    }).scalar_one()
+    refund_id = request_refund(session, pledge, payment_id, amount, "provider", DUPLICATE, now)
+    notify(session, pledge_id, "late_payment_refund", now, total=amount, reason=DUPLICATE,
+           refund_id=refund_id)
+    return {"outcome": "duplicate_refund", "pledge_id": pledge_id, "payment_id": payment_id,
+            "refund_id": refund_id, "refund_reason": DUPLICATE, "entry_id": entry_id}
+
+
 def _accept(conn: Any, pledge: Pledge, campaign_state: str, now: datetime) -> tuple[bool, str]:
     """Whether the payment makes the pledge paid, and if not, why it goes back."""
     if campaign_state in DECIDED:
@@ -237,6 +283,13 @@ def record_provider_payment(
             outcome = body["state"]
         except Refusal as refusal:
             body, outcome = {"refused": refusal.code}, refusal.code
+            if refusal.code == "pledge.already_paid" and provider_ref:
+                with session.begin_nested():
+                    body = _duplicate(session, pledge_id, amount=amount, fee=fee,
+                                      provider_ref=provider_ref,
+                                      received_at=received_at or at,
+                                      actor=f"provider:{provider}", now=at) or body
+                outcome = str(body.get("outcome", outcome))
         session.execute(update(ProviderEvent).where(ProviderEvent.id == recorded)
                         .values(outcome=outcome))
         return {"duplicate": False, "outcome": outcome, **body}

@@ -14,9 +14,10 @@ own, and each is safe to repeat:
 * :func:`handle_stripe_webhook`: verify the signature on the raw body and re-read the
   payment (``payments.receive_event``); a paid payment is recorded by
   ``payments.record_provider_payment``, which locks the pledge and records the event id
-  once (a late payment whose stock is gone is refunded there, and the card refund is
-  sent at once); a konbini voucher that expired (or a canceled payment) releases the
-  reservation; a ``refund.*`` event moves the refund it names.
+  once (a late payment whose stock is gone, or a second payment of a pledge already
+  paid, is refunded there, and the card refund is sent at once); a konbini voucher
+  that expired (or a canceled payment) releases the reservation; a ``refund.*`` event
+  moves the refund it names (a confirmed one too, when Stripe reports it failed).
 * :func:`reconcile`: what the provider knows since the oldest pledge still waiting,
   recorded through the same once-only path (``payments.reconcile_event``), plus the
   card refunds still to send or to confirm. Run by ``oflocal payments reconcile`` and
@@ -182,13 +183,58 @@ def _store_start(db: Database, pledge: _PledgeView, started: payments.PaymentSta
     return started.payment_id
 
 
+# --- the result page ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaymentStep:
+    """What the supporter's result page shows of a card or konbini pledge waiting for
+    its payment. ``state``: ``ready`` (``start`` says what to show: the card form's
+    ``client_secret``, or the konbini voucher), ``not_started`` (the start failed or was
+    never tried: offer to try again), ``unavailable`` (the provider did not answer just
+    now) or ``refused`` (``refusal`` says why)."""
+
+    state: str
+    start: payments.PaymentStart | None = None
+    refusal: Refusal | None = None
+
+
+def payment_step(db: Database, settings: Settings, pledge_id: int, *, start: bool = False,
+                 provider: payments.PaymentProvider | None = None) -> PaymentStep | None:
+    """The payment step of a reserved card or konbini pledge (None for any other).
+
+    With ``start`` (a POST: the final confirmation, or the page's "try again" button) a
+    pledge with no payment yet gets one through :func:`start_card_or_konbini`; without
+    it (a GET: the page shown or reloaded) nothing is created at the provider, the
+    stored payment is only re-read. A provider that is down never loses the pledge: it
+    stays reserved and the page offers to try again."""
+    with db.read() as session:
+        row = session.execute(select(Pledge.state, Pledge.payment_method,
+                                     Pledge.provider_payment_id)
+                              .where(Pledge.id == pledge_id)).first()
+    if row is None or row.payment_method not in PROVIDER_METHODS or row.state != "reserved":
+        return None
+    if row.provider_payment_id is None and not start:
+        return PaymentStep("not_started")
+    try:
+        started = start_card_or_konbini(db, settings, pledge_id, provider=provider)
+    except payments.ProviderUnavailable:
+        return PaymentStep("unavailable" if row.provider_payment_id else "not_started")
+    except Refusal as refusal:
+        log.warning("pledge %s: payment not started (%s)", pledge_id, refusal.code)
+        return PaymentStep("refused", refusal=refusal)
+    return PaymentStep("ready", start=started)
+
+
 # --- webhooks ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class WebhookResult:
     """What a verified event did. ``outcome``: the pledge's new state (``paid``,
-    ``refund_due``), a refusal code recorded for the event (``pledge.already_paid``),
+    ``refund_due``), ``duplicate_refund`` (another payment had paid the pledge: this one
+    is recorded and refunded), a refusal code recorded for the event
+    (``pledge.already_paid``: another event of the payment that paid it),
     ``released`` (an expired konbini voucher), ``refund_confirmed`` / ``refund_failed``,
     or ``ignored`` (nothing to do: not paid yet, not one of ours)."""
 
@@ -238,9 +284,11 @@ def act_on(db: Database, provider: payments.PaymentProvider, event: payments.Pro
             provider_ref=payment.payment_id, received_at=payment.paid_at, now=at)
         refund_id = result.get("refund_id")
         if not result["duplicate"]:
-            if known is not None and known[1] is None:
+            if known[1] is None and result["outcome"] != "duplicate_refund":
                 _adopt(db, pledge_id, provider.name, payment.payment_id)
-            if refund_id is not None:  # a late payment whose stock was gone: back at once
+            # A late payment whose stock was gone, or a second payment of a pledge
+            # already paid (a duplicate): the card money goes back at once.
+            if refund_id is not None:
                 _send_quietly(db, provider, int(refund_id), at)
         return WebhookResult(event.id, event.type, bool(result["duplicate"]),
                              str(result["outcome"]), pledge_id,
@@ -397,7 +445,10 @@ def _refund_changed(db: Database, event: payments.ProviderEvent, state: payments
     with db.read() as session:
         row = session.execute(select(Refund.id, Refund.state, Refund.pledge_id).where(
             Refund.provider_refund_id == state.refund_id)).first()
-    if row is None or row.state != "sent":  # not ours, or not this attempt's any more
+    # Not ours, or not this attempt's any more. A confirmed refund still moves when the
+    # provider says it failed after all (``charge.refund.updated``: the card was closed).
+    settled = row is not None and row.state == "confirmed" and state.status == "failed"
+    if row is None or (row.state != "sent" and not settled):
         return WebhookResult(event.id, event.type, False, "ignored",
                              row.pledge_id if row else None, row.id if row else None)
     final = _apply_refund_state(db, int(row.id), state, now)
@@ -529,10 +580,12 @@ def still_waiting(session: Session) -> bool:
 __all__ = [
     "RECONCILE",
     "RECONCILE_TASK",
+    "PaymentStep",
     "ReconcileResult",
     "WebhookResult",
     "act_on",
     "handle_stripe_webhook",
+    "payment_step",
     "reconcile",
     "schedule_reconcile",
     "send_card_refund",

@@ -1,6 +1,7 @@
 """What a supporter sees of a campaign: the public view the campaign page and the public
 API share, the checks a pledge form can make before the final confirmation page, and
-the payment instructions of a pledge (bank transfer to the committee, cash at the desk).
+the payment instructions of a pledge (bank transfer to the committee, cash at the desk;
+card and konbini: ``provider_payments.payment_step``).
 
 Read-only: nothing here changes the database. Pledging itself is ``pledge.make_pledge``.
 
@@ -25,6 +26,7 @@ from oflocal.crowdfunding.models import Campaign, Pledge, Reward
 from oflocal.crowdfunding.pledge import MAX_QUANTITY, PledgeRequest, _amount
 from oflocal.errors import Refusal
 from oflocal.events.models import Event
+from oflocal.settings import Stripe as StripeSettings
 from oflocal.settlement.zengin import PAYEE_ACCOUNT_TYPES
 
 PUBLIC_STATES = ("live", "waiting_payments", "succeeded", "failed", "closed")
@@ -44,19 +46,21 @@ FUNDING_MODEL_NAMES = {
 ASKS = {"sns_thanks": "sns_handle", "wall_name": "wall_name", "goods": "shipping"}
 
 
-# Card and konbini need a payment provider (Stripe). Until one is set up they are not
-# offered, even when a campaign lists them: the provider, at start-up, calls
-# ``enable_online_methods("card", "konbini")`` when its keys are set.
-_ONLINE_READY: set[str] = set()
+def online_methods(stripe: StripeSettings) -> frozenset[str]:
+    """Card and konbini need a payment provider (Stripe, settings.py): konbini its
+    secret key, card also the publishable key the browser's card form needs. With no
+    key set neither is offered, even when a campaign lists them."""
+    ready = set()
+    if stripe.enabled:
+        ready.add("konbini")
+    if stripe.card_ready:
+        ready.add("card")
+    return frozenset(ready)
 
 
-def enable_online_methods(*methods: str) -> None:
-    _ONLINE_READY.update(m for m in methods if m in ("card", "konbini"))
-
-
-def offered_methods(campaign: Campaign) -> tuple[str, ...]:
+def offered_methods(campaign: Campaign, stripe: StripeSettings) -> tuple[str, ...]:
     """The campaign's payment methods that can be used now, in the campaign's order."""
-    ready = set(OFFLINE_METHODS) | _ONLINE_READY
+    ready = set(OFFLINE_METHODS) | online_methods(stripe)
     return tuple(m for m in campaign.payment_methods if m in ready)
 
 

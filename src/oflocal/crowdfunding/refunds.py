@@ -1,13 +1,17 @@
-"""A refund's life: requested → sent → confirmed; sent → failed (the money came back) →
-sent again (retried) or done by hand; requested → done by hand. Read this file to know
-how money goes back to a supporter.
+"""A refund's life: requested → sent → confirmed; sent or confirmed → failed (the money
+came back: a bounced transfer, or a card refund Stripe reports failed, even one it had
+confirmed) → sent again (retried) or done by hand; requested → done by hand. Read this
+file to know how money goes back to a supporter.
 
-Refunds are requested by the outcome (an all-or-nothing campaign that failed) and by a
-late payment (payments.py), one per pledge and per payment, by unique constraints: nothing
-is refunded twice. Money leaves when a refund is sent (or done by hand): one entry from
-pledges held to the account it leaves from (provider receivable for a card, the bank for
-a Zengin transfer, cash at the desk), keyed by the refund and its attempt so that no
-attempt posts twice. A failed transfer's money came back: the entry of that attempt is
+Refunds are requested by the outcome (an all-or-nothing campaign that failed), by a
+late payment and by a duplicate payment (payments.py), one per payment and one per
+pledge besides duplicates', by unique constraints: nothing is refunded twice. A
+duplicate payment's refund leaves its pledge's state alone (the pledge stands).
+
+Money leaves when a refund is sent (or done by hand): one entry from pledges held to
+the account it leaves from (provider receivable for a card, the bank for a Zengin
+transfer, cash at the desk), keyed by the refund and its attempt so that no attempt
+posts twice. A failed transfer's money came back: the entry of that attempt is
 reversed. Each step is a conditional UPDATE of the refund's state under its row lock.
 """
 
@@ -21,7 +25,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from oflocal import clock
-from oflocal.crowdfunding.models import REFUND_METHODS, Campaign, Pledge, Refund
+from oflocal.crowdfunding.models import DUPLICATE, REFUND_METHODS, Campaign, Pledge, Refund
 from oflocal.crowdfunding.notices import notify
 from oflocal.crowdfunding.payments import REFUND_ACCOUNT
 from oflocal.db.engine import Database
@@ -77,8 +81,10 @@ def _send(session: Session, refund: Refund, event_id: int, method: str, now: dat
         once_key=attempt_key(refund.id, attempt),
     )
     _move(session, refund, state, attempts=attempt, method=method, sent_at=now, **values)
-    _pledge_to(session, refund.pledge_id, "refund_due", "refunded")
-    notify(session, refund.pledge_id, "refund_sent", now, total=refund.amount, method=method)
+    if refund.reason != DUPLICATE:  # a duplicate payment's refund leaves the pledge as it is
+        _pledge_to(session, refund.pledge_id, "refund_due", "refunded")
+    notify(session, refund.pledge_id, "refund_sent", now, total=refund.amount, method=method,
+           refund_id=refund.id)
     return entry_id
 
 
@@ -129,8 +135,10 @@ def mark_refund_confirmed(db: Database, refund_id: int, *, idem: IdempotencyKey 
 def mark_refund_failed(db: Database, refund_id: int, *, reason: str, actor: str,
                        idem: IdempotencyKey | None = None, now: datetime | None = None
                        ) -> Outcome:
-    """The transfer bounced (a wrong account, a closed one): its money came back, so the
-    entry of that attempt is reversed and the pledge is to be refunded again."""
+    """The transfer bounced (a wrong account, a closed one), or the provider reports a
+    card refund failed (even one it had confirmed: Stripe's ``charge.refund.updated``
+    with ``failed``, a closed card): its money came back, so the entry of that attempt
+    is reversed and the pledge is to be refunded again (retried, or done by hand)."""
     at = now or clock.now()
     if not reason.strip():
         raise Refusal("request.invalid", detail="reason")
@@ -141,10 +149,11 @@ def mark_refund_failed(db: Database, refund_id: int, *, reason: str, actor: str,
         back = reverse_entry(session, sent, kind="refund", occurred_at=at, actor=actor,
                              memo=f"refund {refund.id} attempt {refund.attempts} failed")
         _move(session, refund, "failed", failed_at=at, failure=reason.strip()[:300])
-        _pledge_to(session, refund.pledge_id, "refunded", "refund_due")
+        if refund.reason != DUPLICATE:
+            _pledge_to(session, refund.pledge_id, "refunded", "refund_due")
         return {"entry_id": back}
 
-    return _step(db, refund_id, ("sent",), idem, change)
+    return _step(db, refund_id, ("sent", "confirmed"), idem, change)
 
 
 def mark_refund_done_by_hand(db: Database, refund_id: int, *, method: str, note: str,

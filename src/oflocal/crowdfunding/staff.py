@@ -19,6 +19,7 @@ from oflocal.crowdfunding.items import ITEM_NAMES
 from oflocal.crowdfunding.legal import LegalItem, missing_legal_items
 from oflocal.crowdfunding.models import (
     DECIDED,
+    DUPLICATE,
     PAYMENT_METHODS,
     PLEDGE_STATES,
     REFUND_STATES,
@@ -272,8 +273,9 @@ def _pledge_query(campaign_id: int, f: PledgeFilter) -> Any:
         select(Pledge, Reward.number, Reward.title, Payment.source, Payment.received_at,
                Refund.id, Refund.state)
         .join(Reward, Reward.id == Pledge.reward_id)
-        .outerjoin(Payment, Payment.pledge_id == Pledge.id)
-        .outerjoin(Refund, Refund.pledge_id == Pledge.id)
+        # The pledge's own payment and refund (a duplicate payment's are on the refunds list)
+        .outerjoin(Payment, (Payment.pledge_id == Pledge.id) & Payment.duplicate.is_(False))
+        .outerjoin(Refund, (Refund.pledge_id == Pledge.id) & (Refund.reason != DUPLICATE))
         .where(Pledge.campaign_id == campaign_id)
     )
     if f.state:

@@ -69,24 +69,30 @@ def my_pledges(db: Database, email: str, lang: str) -> list[MyPledge]:
     side = 0 if lang == "ja" else 1
     with db.read() as session:
         rows = session.execute(
-            select(Pledge, Reward, Campaign, Event, Refund)
+            select(Pledge, Reward, Campaign, Event)
             .join(Reward, Reward.id == Pledge.reward_id)
             .join(Campaign, Campaign.id == Pledge.campaign_id)
             .join(Event, Event.id == Campaign.event_id)
-            .outerjoin(Refund, Refund.pledge_id == Pledge.id)
             .where(Pledge.supporter_email == email)
             .order_by(Pledge.created_at.desc(), Pledge.id.desc())
         ).all()
-        return [_mine(p, r, c, e, refund, side) for p, r, c, e, refund in rows]
+        # A pledge may have two refunds (a duplicate payment's besides its own): the
+        # latest one is shown, and the account form while any bank refund wants it.
+        refunds: dict[int, list[Refund]] = {}
+        for refund in session.execute(
+                select(Refund).where(Refund.pledge_id.in_([row[0].id for row in rows]))
+                .order_by(Refund.id)).scalars():
+            refunds.setdefault(refund.pledge_id, []).append(refund)
+        return [_mine(p, r, c, e, refunds.get(p.id, []), side) for p, r, c, e in rows]
 
 
 def _mine(pledge: Pledge, reward: Reward, campaign: Campaign, event: Event,
-          refund: Refund | None, side: int) -> MyPledge:
+          refunds: list[Refund], side: int) -> MyPledge:
     alive = pledge.state in ("reserved", "paid")
-    account_path = None
-    if (refund is not None and refund.method == "bank_transfer" and refund.account_token
-            and refund.state == "requested"):
-        account_path = links.refund_account_path(refund.account_token)
+    refund = refunds[-1] if refunds else None
+    account_path = next((links.refund_account_path(r.account_token) for r in refunds
+                         if r.method == "bank_transfer" and r.account_token
+                         and r.state == "requested"), None)
     return MyPledge(
         id=pledge.id, number=links.pledge_number(pledge.id), event_slug=event.slug,
         event_title=event.name, campaign_slug=campaign.slug, campaign_title=campaign.title,

@@ -57,7 +57,7 @@ def receipt_for(db: Database, email: str, pledge_id: int) -> ReceiptFacts:
             .join(Reward, Reward.id == Pledge.reward_id)
             .join(Campaign, Campaign.id == Pledge.campaign_id)
             .join(Event, Event.id == Campaign.event_id)
-            .outerjoin(Payment, Payment.pledge_id == Pledge.id)
+            .outerjoin(Payment, (Payment.pledge_id == Pledge.id) & ~Payment.duplicate)
             .where(Pledge.id == pledge_id, Pledge.supporter_email == email)
         ).first()
     if row is None:

@@ -5,7 +5,9 @@ sees it, with its returns and what is left of each; ``POST
 /public/campaigns/{campaign_id}/pledges``: pledge (``Idempotency-Key`` required: a retry
 or a double tap makes one pledge), answered 201 with the pledge and how to pay it. A
 sold-out return is ``409 reward.sold_out``; the rest of the refusals are the domain's
-(``pledge.*``, ``campaign.not_open``...). Staff routes for campaigns live elsewhere
+(``pledge.*``, ``campaign.not_open``...). A card or konbini pledge (offered when Stripe
+is set up) gets its PaymentIntent at once and ``instructions.payment_page``, the
+supporter's page where it is paid. Staff routes for campaigns live elsewhere
 (``/campaigns``); these are under ``/public`` so the two never collide.
 
 Keys of the public share one scope (``supporter``): a key replays only the request it
@@ -24,13 +26,15 @@ from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from oflocal import clock
-from oflocal.crowdfunding import public
+from oflocal.crowdfunding import links, public
 from oflocal.crowdfunding.items import ITEM_NAMES
 from oflocal.crowdfunding.pledge import PledgeRequest, make_pledge
+from oflocal.crowdfunding.provider_payments import PROVIDER_METHODS, payment_step
 from oflocal.errors import Refusal
 from oflocal.idempotency.store import IdempotencyKey, check_key, request_hash
 from oflocal.web.api.common import KEY_REQUIRED, MAX_ID, NOT_BLANK, Id, RequestBody
 from oflocal.web.errors import refusal_response, request_lang
+from oflocal.web.pages.supporters import result_path
 from oflocal.web.state import services
 from oflocal.web.story import render_story
 
@@ -95,6 +99,9 @@ class PaymentInstructions(BaseModel):
     account: BankAccountOut | None = None
     sender_name_example: str | None = None
     desk: DeskOut | None = None
+    payment_page: str | None = Field(
+        default=None, description="Card and konbini: the supporter's page where the payment "
+        "is made (Stripe's card form, or the konbini voucher's numbers and deadline)")
 
 
 class PledgeOut(BaseModel):
@@ -169,7 +176,8 @@ def read_campaign(request: Request[Any, Any, Any], campaign_id: CampaignId) -> C
     """A campaign as supporters see it: progress, returns with what is left, the legal
     notice. Drafts are `campaign.not_found`."""
     lang = request_lang(request)
-    with services(request.app.state).db.read() as session:
+    s = services(request.app.state)
+    with s.db.read() as session:
         event, campaign = public.campaign_by_id(session, campaign_id)
         v = public.view(session, event, campaign, clock.now())
     return CampaignOut(
@@ -178,7 +186,7 @@ def read_campaign(request: Request[Any, Any, Any], campaign_id: CampaignId) -> C
         state=campaign.state, goal=campaign.goal, raised=v.raised, awaiting=v.awaiting,
         percent=v.percent, supporters=v.supporters, starts_at=campaign.starts_at,
         ends_at=campaign.ends_at, open_now=v.open_now, funding_model=campaign.funding_model,
-        payment_methods=list(public.offered_methods(campaign)),
+        payment_methods=list(public.offered_methods(campaign, s.settings.stripe)),
         payment_days=campaign.payment_days,
         legal_notice=[LegalRow(heading=h, text=t) for h, t in public.legal_notice(campaign, lang)],
         rewards=[RewardOut(
@@ -205,7 +213,7 @@ def pledge(request: Request[Any, Any, Any], campaign_id: CampaignId,
                               request_hash(request.url.path, body))
         with s.db.read() as session:
             event, campaign = public.campaign_by_id(session, campaign_id)
-        if data.payment_method not in public.offered_methods(campaign):
+        if data.payment_method not in public.offered_methods(campaign, s.settings.stripe):
             raise Refusal("pledge.method_unavailable", method=data.payment_method)
         outcome = make_pledge(s.db, PledgeRequest(
             campaign_id=campaign_id, reward_id=data.reward_id, name=data.name,
@@ -220,6 +228,13 @@ def pledge(request: Request[Any, Any, Any], campaign_id: CampaignId,
     answer = {**outcome.body, "instructions": public.instructions(
         event, {**outcome.body, "payment_deadline": datetime.fromisoformat(
             outcome.body["payment_deadline"])}, data.lang)}
+    if data.payment_method in PROVIDER_METHODS:
+        # The PaymentIntent now (once per pledge; Stripe down: the page offers a retry);
+        # the supporter pays on the pledge's page, as after the pages' final button.
+        pledge_id = int(outcome.body["pledge_id"])
+        payment_step(s.db, s.settings, pledge_id, start=True)
+        answer["instructions"]["payment_page"] = links.public_url() + result_path(
+            s, event.slug, campaign.slug, pledge_id)
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
     return Response(PledgeOut.model_validate(answer), status_code=outcome.status,
                     headers=headers)

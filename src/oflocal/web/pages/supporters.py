@@ -9,6 +9,18 @@ then the pledge itself and a redirect to the result page with the payment instru
 (``…/pledges/{id}/{token}``: the token is a MAC of the pledge id, so only the supporter
 who made it has the link).
 
+Card and konbini (Stripe, offered only when its keys are set: ``public.offered_methods``):
+the final button makes the pledge, then starts its PaymentIntent
+(``provider_payments.payment_step``, the pledge as idempotency key) before the redirect.
+The result page only re-reads the stored PaymentIntent, so a reload never creates one:
+konbini shows the voucher (the payment numbers of each chain, Stripe's hosted voucher
+page, the deadline) and needs no script; card shows Stripe's Payment Element, loaded
+from js.stripe.com on that page only (its CSP widened for it) and only against Stripe's
+own API with a publishable key (``settings.Stripe.stripe_js``). The payment is recorded
+by the signed webhook (or the reconcile run), never by the browser coming back. If the
+provider is down the pledge is kept and the page offers to try again
+(``…/pledges/{id}/{token}/pay``).
+
 The forms are HTML forms (no script needed). They carry a double-submit CSRF token (the
 login forms' cookie) and an Idempotency-Key made when the form is first drawn, kept
 through the confirmation page: a double tap on the final button makes one pledge and
@@ -35,6 +47,7 @@ from oflocal import clock
 from oflocal.crowdfunding import public
 from oflocal.crowdfunding.models import Pledge, Reward
 from oflocal.crowdfunding.pledge import PledgeRequest, make_pledge
+from oflocal.crowdfunding.provider_payments import PROVIDER_METHODS, PaymentStep, payment_step
 from oflocal.errors import Refusal
 from oflocal.format import shown_moment
 from oflocal.i18n import gettext_for
@@ -44,6 +57,7 @@ from oflocal.supporters.signin import signed_in
 from oflocal.supporters.updates import AUDIENCE_NAMES, published_updates
 from oflocal.supporters.wall import wall
 from oflocal.web.pages.render import (
+    SECURITY_HEADERS,
     AnyRequest,
     login_csrf_cookie,
     page,
@@ -85,12 +99,13 @@ def result_path(s: Services, event_slug: str, campaign_slug: str, pledge_id: int
 
 def _common(request: AnyRequest, event_slug: str, campaign_slug: str) -> dict[str, Any]:
     lang = page_lang(request)
-    with services(request.app.state).db.read() as session:
+    s = services(request.app.state)
+    with s.db.read() as session:
         event, campaign = public.find_campaign(session, event_slug, campaign_slug)
         shown = public.view(session, event, campaign, clock.now())
     return {"v": shown, "c": campaign, "event": event, "lang": lang,
             "base": f"/c/{event_slug}/{campaign_slug}",
-            "methods": public.offered_methods(campaign),
+            "methods": public.offered_methods(campaign, s.settings.stripe),
             "method_names": {m: n[0 if lang == "ja" else 1]
                              for m, n in public.METHOD_NAMES.items()},
             "model_name": public.FUNDING_MODEL_NAMES[campaign.funding_model][
@@ -212,15 +227,24 @@ def pledge_submit(request: AnyRequest, event_slug: str, campaign_slug: str,
         if step == "send":  # the key has its answer now: a corrected form needs a new one
             values["key"] = ""
         return _form_page(request, ctx, values, status=refusal.status, error=refusal)
-    return Redirect(result_path(s, event_slug, campaign_slug, outcome.body["pledge_id"]),
-                    status_code=303)
+    pledge_id = int(outcome.body["pledge_id"])
+    if req.payment_method in PROVIDER_METHODS:
+        # The PaymentIntent, once per pledge (a replayed tap resumes it). A provider that
+        # is down leaves the pledge made: the result page offers to try again.
+        payment_step(s.db, s.settings, pledge_id, start=True)
+    return Redirect(result_path(s, event_slug, campaign_slug, pledge_id), status_code=303)
 
 
-@get(f"{BASE}/pledges/{{pledge_id:int}}/{{token:str}}", sync_to_thread=True,
-     include_in_schema=False)
-def pledge_result(request: AnyRequest, event_slug: str, campaign_slug: str, pledge_id: int,
-                  token: str) -> Response[Any]:
-    """Thank you, and how to pay: the account, the amount, the reference, the deadline."""
+# Stripe.js (the card form) needs its script, its frames and its API, on that page only.
+STRIPE_CSP = (SECURITY_HEADERS["Content-Security-Policy"]
+              .replace("script-src 'self'", "script-src 'self' https://js.stripe.com")
+              .replace("connect-src 'self'", "connect-src 'self' https://api.stripe.com")
+              + "; frame-src https://js.stripe.com https://hooks.stripe.com")
+
+
+def _result_page(request: AnyRequest, event_slug: str, campaign_slug: str, pledge_id: int,
+                 token: str, step: PaymentStep | None = None, *,
+                 status: int = 200) -> Response[Any]:
     s = services(request.app.state)
     if not hmac.compare_digest(token, result_token(s, pledge_id)):
         raise Refusal("pledge.not_found")
@@ -231,15 +255,62 @@ def pledge_result(request: AnyRequest, event_slug: str, campaign_slug: str, pled
             raise Refusal("pledge.not_found")
         reward = session.get(Reward, pledge.reward_id)
         assert reward is not None
-        facts = {"payment_method": pledge.payment_method, "total": pledge.total,
-                 "reference": pledge.reference, "payment_deadline": pledge.payment_deadline}
-        how = public.instructions(ctx["event"], facts, ctx["lang"])
+    if step is None:  # shown or reloaded: re-read the stored payment, never start one
+        step = payment_step(s.db, s.settings, pledge_id)
+    deadline = pledge.payment_deadline
+    if step is not None and step.start is not None:
+        deadline = min(deadline, step.start.deadline)  # a konbini voucher's, if earlier
+    facts = {"payment_method": pledge.payment_method, "total": pledge.total,
+             "reference": pledge.reference, "payment_deadline": deadline}
+    how = public.instructions(ctx["event"], facts, ctx["lang"])
     _ = gettext_for(ctx["lang"])
     state = {"reserved": _("Awaiting payment"), "paid": _("Paid"),
              "expired": _("Expired (not paid in time)"), "cancelled": _("Cancelled"),
              "refund_due": _("To be refunded"), "refunded": _("Refunded")}[pledge.state]
-    return page(request, "supporters/result.html", pledge=pledge, reward=reward, how=how,
-                state_name=state, **ctx)
+    stripe = s.settings.stripe
+    card_form = bool(step and step.start and step.start.client_secret and stripe.stripe_js)
+    token_, cookie = login_csrf_cookie(request)
+    response = page(request, "supporters/result.html", status=status, cookies=[cookie],
+                    form_csrf=token_, pledge=pledge, reward=reward, how=how, state_name=state,
+                    step=step, card_form=card_form, publishable_key=stripe.publishable_key,
+                    pay_path=result_path(s, event_slug, campaign_slug, pledge_id) + "/pay",
+                    step_error=refusal_texts(step.refusal, ctx["lang"])
+                    if step and step.refusal else None,
+                    stores=STORE_NAMES, **ctx)
+    if card_form:
+        response.headers["Content-Security-Policy"] = STRIPE_CSP
+    return response
 
 
-route_handlers = [campaign_page, legal_page, pledge_form, pledge_submit, pledge_result]
+STORE_NAMES = {"familymart": "ファミリーマート", "lawson": "ローソン", "ministop": "ミニストップ",
+               "seicomart": "セイコーマート"}
+
+
+@get(f"{BASE}/pledges/{{pledge_id:int}}/{{token:str}}", sync_to_thread=True,
+     include_in_schema=False)
+def pledge_result(request: AnyRequest, event_slug: str, campaign_slug: str, pledge_id: int,
+                  token: str) -> Response[Any]:
+    """Thank you, and how to pay: the account, the amount, the reference, the deadline;
+    for card the card form, for konbini the voucher (the stored payment, re-read)."""
+    return _result_page(request, event_slug, campaign_slug, pledge_id, token)
+
+
+@post(f"{BASE}/pledges/{{pledge_id:int}}/{{token:str}}/pay", opt=PUBLIC, sync_to_thread=True,
+      include_in_schema=False)
+def pledge_pay(request: AnyRequest, event_slug: str, campaign_slug: str, pledge_id: int,
+               token: str) -> Response[Any]:
+    """Try again to start a card or konbini payment that could not be started (the
+    provider was down): once per pledge whatever the number of taps."""
+    s = services(request.app.state)
+    if not hmac.compare_digest(token, result_token(s, pledge_id)):
+        raise Refusal("pledge.not_found")
+    step = payment_step(s.db, s.settings, pledge_id, start=True)
+    if step is not None and step.state != "ready":
+        status = 503 if step.state in ("not_started", "unavailable") else 409
+        return _result_page(request, event_slug, campaign_slug, pledge_id, token, step,
+                            status=status)
+    return Redirect(result_path(s, event_slug, campaign_slug, pledge_id), status_code=303)
+
+
+route_handlers = [campaign_page, legal_page, pledge_form, pledge_submit, pledge_result,
+                  pledge_pay]
