@@ -6,10 +6,13 @@ free-amount thanks; ``ended=True`` makes one that ran from 10 days ago to an hou
 
 from __future__ import annotations
 
+import base64
+import io
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from PIL import Image
 from sqlalchemy import func, select
 
 from oflocal import clock
@@ -103,9 +106,10 @@ def snapshot(db: Database) -> tuple[Any, ...]:
 
 def idempotency_world(db: Database) -> dict[str, int]:
     """What tests/test_idempotent_routes.py's crowdfunding cases act on: a draft with its
-    legal notice and a return (edit, go live), a reserved pledge (a payment), an ended
-    campaign nobody decided (the outcome), and a failed one's refunds in the states
-    each step starts from."""
+    legal notice, a return and a picture (edit, go live, pictures), a reserved pledge (a
+    payment), an ended campaign nobody decided (the outcome), a failed one's refunds in
+    the states each step starts from, and a decided one with nothing to refund (close)."""
+    from oflocal.crowdfunding.images import add_image
     from oflocal.crowdfunding.outcome import decide_outcome
     from oflocal.crowdfunding.payments import mark_paid
     from oflocal.crowdfunding.refunds import mark_refund_sent
@@ -126,7 +130,19 @@ def idempotency_world(db: Database) -> dict[str, int]:
             Refund.campaign_id == failed.campaign_id).order_by(Refund.id)).scalars().all()
     for refund_id in refunds[1:3]:
         mark_refund_sent(db, refund_id, actor="t")
+    png = io.BytesIO()
+    Image.new("RGB", (8, 6), "teal").save(png, "PNG")
+    image = add_image(db, draft.campaign_id, png.getvalue(), alt="工房の外観")
+    # Ended with no pledge: failed with nothing to refund, so it can close.
+    closable = create_campaign(db, event_id=undecided.event_id, slug="closable", title="閉",
+                               goal=10_000, starts_at=undecided.starts,
+                               ends_at=undecided.ends, now=undecided.starts, **LEGAL)
+    add_reward(db, closable.id, title="お礼", price=1000, delivery_month="2026-10",
+               items=[{"kind": "sns_thanks"}])
+    go_live(db, closable.id, now=undecided.starts)
+    decide_outcome(db, closable.id, actor="t")
     return {"event": draft.event_id, "draft": draft.campaign_id, "reward": draft.limited,
             "pledge": pledge["pledge_id"], "undecided": undecided.campaign_id,
             "to_send": refunds[0], "to_confirm": refunds[1], "to_fail": refunds[2],
-            "by_hand": refunds[3]}
+            "by_hand": refunds[3], "image": image.id, "closable": closable.id,
+            "png": base64.b64encode(png.getvalue()).decode()}

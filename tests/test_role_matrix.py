@@ -63,6 +63,8 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset({
     ("GET", "/c/{event_slug:str}/{campaign_slug:str}/pledges/{pledge_id:int}/{token:str}"),
     # Try a card/konbini payment again; the MAC token and the double-submit CSRF.
     ("POST", "/c/{event_slug:str}/{campaign_slug:str}/pledges/{pledge_id:int}/{token:str}/pay"),
+    # a public campaign's pictures (a draft's are not found)
+    ("GET", "/c/{event_slug:str}/{campaign_slug:str}/images/{number:int}"),
     # The supporter's own page: an e-mailed link signs in (supporters/signin.py); the
     # pledge routes check that session themselves (signin.required).
     ("GET", "/my"),

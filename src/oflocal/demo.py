@@ -6,6 +6,7 @@ Forty workshops of a small manufacturing town, a ¥2,500-for-¥3,000 programme i
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -223,12 +224,30 @@ DEMO_STORY = """# ひつじ団 2026 — オープンファクトリーを一緒�
 """
 
 
+def demo_picture() -> bytes:
+    """The demo campaign's main picture, drawn here (no file to ship): a saw-tooth
+    factory roof under a blue sky."""
+    from PIL import Image, ImageDraw
+
+    picture = Image.new("RGB", (1200, 600), (186, 222, 245))
+    draw = ImageDraw.Draw(picture)
+    draw.rectangle((0, 470, 1200, 600), fill=(120, 150, 110))
+    draw.rectangle((150, 300, 1050, 480), fill=(92, 84, 78))
+    for x in range(150, 1050, 150):  # the saw-tooth roof
+        draw.polygon([(x, 300), (x + 150, 210), (x + 150, 300)], fill=(70, 64, 60))
+        draw.rectangle((x + 40, 360, x + 110, 480), fill=(240, 196, 92))  # open doors
+    out = io.BytesIO()
+    picture.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
 def add_campaign(db: Database, scenario: Scenario, *, now: datetime | None = None) -> int:
     """A live campaign for the demo event, through the crowdfunding services: a limited
     factory tour nearly sold out, a sold-out breakfast with a late payment refunded, and
     pledges in each state (waiting for a transfer, paid by transfer, paid in cash,
     expired, refund requested)."""
     from oflocal.crowdfunding.campaigns import add_reward, create_campaign, go_live
+    from oflocal.crowdfunding.images import add_image
     from oflocal.crowdfunding.payments import mark_paid
     from oflocal.crowdfunding.pledge import PledgeRequest, make_pledge
 
@@ -266,6 +285,8 @@ def add_campaign(db: Database, scenario: Scenario, *, now: datetime | None = Non
                items=[{"kind": "goods", "description": "オリジナル手ぬぐい1枚"},
                       {"kind": "voucher_booklets", "programme_id": scenario.programme_id,
                        "count": 1}], now=starts)
+    add_image(db, campaign.id, demo_picture(),
+              alt="のこぎり屋根の工場と、青空の下にひらいた工房の扉", now=starts)
     go_live(db, campaign.id, now=starts)
     people = iter(range(len(SUPPORTERS) * 2))
 

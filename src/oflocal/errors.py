@@ -419,6 +419,57 @@ MESSAGES: dict[str, Message] = {
         "返金が済んでいない支援が{count}件あるため、終了処理はできません。",
         "{count} refund(s) are not finished, so the campaign cannot be closed.",
     ),
+    "campaign.already_closed": Message(
+        409,
+        "このクラウドファンディングはすでに終了処理済みです。",
+        "This campaign is already closed.",
+    ),
+    # Crowdfunding: a campaign's pictures (crowdfunding/images.py)
+    "image.not_found": Message(404, "画像が見つかりません。", "There is no such picture."),
+    "image.wrong_type": Message(
+        422,
+        "JPEG・PNG・WebP の画像だけを登録できます。iPhone の HEIC 形式などは、JPEG に"
+        "書き出してから選んでください。",
+        "Only JPEG, PNG and WebP pictures can be added. Save other kinds (such as an "
+        "iPhone's HEIC) as JPEG first.",
+    ),
+    "image.too_large": Message(
+        413,
+        "画像が大きすぎます（{size_mb} MB）。{limit_mb} MB 以下にしてください。",
+        "The picture is too large ({size_mb} MB). It must be {limit_mb} MB or less.",
+    ),
+    "image.too_many_pixels": Message(
+        422,
+        "画像の画素数が多すぎます（{width}×{height}）。{limit}百万画素以下に縮小してください。",
+        "The picture has too many pixels ({width}×{height}). Shrink it to {limit} "
+        "megapixels or fewer.",
+    ),
+    "image.unreadable": Message(
+        422,
+        "画像を読み取れません。ファイルが壊れている可能性があります。もう一度書き出してください。",
+        "The picture cannot be read: the file may be damaged. Please save it again.",
+    ),
+    "image.alt_missing": Message(
+        422,
+        "画像の説明（代替テキスト）を入力してください。画面読み上げを使う方に読まれます。",
+        "Describe the picture (alt text): screen readers read it to people who cannot "
+        "see it.",
+    ),
+    "image.alt_too_long": Message(
+        422,
+        "画像の説明は{limit}文字以内にしてください。",
+        "The picture's description must be {limit} characters or fewer.",
+    ),
+    "image.locked": Message(
+        409,
+        "結果が確定したクラウドファンディングの画像は変更できません。",
+        "The campaign's outcome is decided: its pictures can no longer change.",
+    ),
+    "image.too_many": Message(
+        409,
+        "1つのクラウドファンディングに登録できる画像は{limit}枚までです。",
+        "A campaign can have at most {limit} pictures.",
+    ),
     # Crowdfunding: returns (リターン)
     "reward.not_found": Message(404, "リターンが見つかりません。", "There is no such return."),
     "reward.invalid": Message(

@@ -1,6 +1,7 @@
 """The committee's and treasurer's crowdfunding in chromium: the campaign editor names
-what the legal notice lacks, previews the story, goes live; a bank transfer is marked
-received from the pledges list; the outcome is decided after its confirmation page."""
+what the legal notice lacks, previews the story, takes a picture, goes live; a bank
+transfer is marked received from the pledges list; the outcome is decided after its
+confirmation page."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from sqlalchemy import update
 
 from cf_staff_world import build
 from oflocal import clock
-from oflocal.demo import STAFF_LOGINS
+from oflocal.demo import STAFF_LOGINS, demo_picture
 from oflocal.vouchers.models import Programme
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -36,7 +37,7 @@ def _off_sale(live_server: LiveServer, *programme_ids: int) -> None:
 
 
 def test_editor_go_live_mark_a_transfer_and_decide(
-    desktop: Any, live_server: LiveServer, shoot: Callable[[Any, str], Path]
+    desktop: Any, live_server: LiveServer, shoot: Callable[[Any, str], Path], tmp_path: Path
 ) -> None:
     draft = build(live_server.db, live=False, legal=False, slug="br-draft")
     ended = build(live_server.db, ended=True, goal=5000, slug="br-ended")
@@ -65,6 +66,15 @@ def test_editor_go_live_mark_a_transfer_and_decide(
     shoot(page, "cf-campaign-editor.png")
     page.click("#save-campaign")
     expect(page.locator("p.done")).to_have_text("保存しました。")
+    photo = tmp_path / "factory.jpg"  # a picture from the staff PC: the main picture
+    photo.write_bytes(demo_picture())
+    page.set_input_files("#new-image input[type=file]", str(photo))
+    page.fill("#new-image input[name=alt]", "のこぎり屋根の工場")
+    page.click("#add-image")
+    expect(page.locator("p.done")).to_contain_text("image:1")
+    expect(page.locator("#story-preview img.hero")).to_have_attribute("alt", "のこぎり屋根の工場")
+    page.locator("#pictures").scroll_into_view_if_needed()
+    shoot(page, "cf-pictures.png")
     page.click("#go-live-button")
     page.click("#confirm-go-live")
     expect(page.locator("#campaign-state")).to_have_text("公開中")

@@ -16,7 +16,8 @@ from oflocal.vouchers.codes import CodeSigner
 from test_migration_0004 import fresh_db
 
 __all__ = ["fresh_db"]
-TABLES = {"campaign", "reward", "pledge", "pledge_payment", "pledge_refund", "provider_event"}
+TABLES = {"campaign", "reward", "pledge", "pledge_payment", "pledge_refund", "provider_event",
+          "campaign_image"}
 
 
 def test_0011_matches_the_models(fresh_db: Database) -> None:

@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from oflocal.web.story import TAGS, render_story
+from oflocal.web.story import TAGS, StoryImage, placed_numbers, render_story
 
 
 class Elements(HTMLParser):
@@ -62,3 +62,15 @@ def test_markdown_still_renders() -> None:
     assert "<h2>見出し</h2>" in html and "<strong>太字</strong>" in html
     assert '<a href="https://example.jp" rel="noopener noreferrer nofollow">' in html
     assert "<li>一</li>" in html and "<td>1</td>" in html
+
+
+def test_only_the_campaigns_own_pictures_are_drawn() -> None:
+    own = {2: StoryImage("/c/e/c/images/2?v=abc", "窯", 800, 600)}
+    story = ("![](image:2) ![外](https://evil.example/a.png) ![無](image:3) "
+             "![埋](data:image/png;base64,AA==) ![管](/admin/campaigns/1/images/1)")
+    parsed = Elements()
+    parsed.feed(str(render_story(story, own)))
+    drawn = [dict(attrs) for tag, attrs in parsed.found if tag == "img"]
+    assert drawn == [{"src": "/c/e/c/images/2?v=abc", "alt": "窯", "width": "800",
+                      "height": "600"}]
+    assert placed_numbers(story) == {2, 3}

@@ -271,16 +271,27 @@ def go_live(db: Database, campaign_id: int, *, now: datetime | None = None) -> C
         return campaign
 
 
+def refunds_outstanding(session: Session, campaign_id: int) -> int:
+    """Refunds whose money has not gone out yet (requested, or failed and not retried):
+    while there is one, the campaign cannot close."""
+    return int(session.execute(
+        select(func.count()).where(Refund.campaign_id == campaign_id,
+                                   Refund.state.not_in(MONEY_OUT))
+    ).scalar_one())
+
+
 def close_campaign(db: Database, campaign_id: int, *, now: datetime | None = None) -> Campaign:
-    """Decided → closed, once every refund has gone out."""
+    """Decided → closed, once every refund has gone out (sent, confirmed or done by
+    hand): nothing is left to do for it. Refused while a refund is requested or failed
+    (``campaign.refunds_open`` counts them), before the outcome, and when already
+    closed."""
     with db.write() as session:
         campaign = _campaign(session, campaign_id, lock=True)
+        if campaign.state == "closed":
+            raise Refusal("campaign.already_closed")
         if campaign.state not in ("succeeded", "failed"):
             raise Refusal("campaign.not_decided")
-        open_refunds = session.execute(
-            select(func.count()).where(Refund.campaign_id == campaign_id,
-                                       Refund.state.not_in(MONEY_OUT))
-        ).scalar_one()
+        open_refunds = refunds_outstanding(session, campaign_id)
         if open_refunds:
             raise Refusal("campaign.refunds_open", count=open_refunds)
         campaign.state = "closed"

@@ -68,7 +68,7 @@ event_opt = click.option("--event", "event_slug", default="demo", show_default=T
 
 @click.group("campaign", cls=OflocalGroup)
 def campaign_group() -> None:
-    """Crowdfunding campaigns: list, show, create, edit, go live, decide."""
+    """Crowdfunding campaigns: list, show, create, edit, pictures, go live, decide, close."""
 
 
 @campaign_group.command("list")
@@ -219,6 +219,79 @@ def campaign_decide(campaign: str, event_slug: str) -> None:
     from oflocal.crowdfunding.outcome import decide_outcome
 
     _show(decide_outcome(database(), _campaign_id(event_slug, campaign), actor=ACTOR).body)
+
+
+@campaign_group.command("close")
+@campaign_opt
+@event_opt
+def campaign_close(campaign: str, event_slug: str) -> None:
+    """Decided → closed, once every refund has gone out (refused, with the count, while
+    a refund is still to be sent)."""
+    from oflocal.crowdfunding.campaigns import close_campaign
+
+    closed = close_campaign(database(), _campaign_id(event_slug, campaign))
+    click.echo(f"campaign {closed.slug} is closed")
+
+
+@campaign_group.group("image", cls=OflocalGroup)
+def image_group() -> None:
+    """A campaign's pictures: list, add, describe, move, remove."""
+
+
+@image_group.command("list")
+@campaign_opt
+@event_opt
+def image_list(campaign: str, event_slug: str) -> None:
+    """The pictures in gallery order (the first is the main picture)."""
+    from oflocal.crowdfunding.images import images_of
+
+    with database().read() as session:
+        for i in images_of(session, _campaign_id(event_slug, campaign)):
+            click.echo(f"{i.id:>5}  image:{i.number:<3} #{i.position:<3} {i.content_type:<10} "
+                       f"{i.width}x{i.height} {i.byte_size // 1024:>5} KB  {i.alt}")
+
+
+@image_group.command("add")
+@campaign_opt
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@event_opt
+@click.option("--alt", required=True, help="What the picture shows (read by screen readers).")
+def image_add(campaign: str, file: Path, event_slug: str, alt: str) -> None:
+    """Add a picture (JPEG, PNG or WebP, at most 5 MB): re-encoded without metadata
+    (no EXIF or GPS), at most 1600 px wide, last in the gallery."""
+    from oflocal.crowdfunding.images import MAX_BYTES, add_image
+
+    with file.open("rb") as handle:
+        raw = handle.read(MAX_BYTES + 1)  # one byte past the limit is enough to refuse
+    image = add_image(database(), _campaign_id(event_slug, campaign), raw, alt=alt)
+    click.echo(f"picture {image.id} added as image:{image.number} ({image.width}x"
+               f"{image.height}, {image.byte_size // 1024} KB): place it in the story "
+               f"with ![{image.alt}](image:{image.number})")
+
+
+@image_group.command("edit")
+@click.argument("image_id", type=int)
+@click.option("--alt", default=None, help="A new description.")
+@click.option("--position", type=click.IntRange(min=1), default=None,
+              help="A new place in the gallery (1: the main picture).")
+def image_edit(image_id: int, alt: str | None, position: int | None) -> None:
+    """Change a picture's description or its place in the gallery."""
+    from oflocal.crowdfunding.images import edit_image
+
+    if alt is None and position is None:
+        raise Refusal("request.invalid", detail="--alt or --position")
+    image = edit_image(database(), image_id, alt=alt, position=position)
+    click.echo(f"image:{image.number} is #{image.position}: {image.alt}")
+
+
+@image_group.command("remove")
+@click.argument("image_id", type=int)
+def image_remove(image_id: int) -> None:
+    """Remove a picture."""
+    from oflocal.crowdfunding.images import delete_image
+
+    delete_image(database(), image_id)
+    click.echo(f"picture {image_id} removed")
 
 
 # ------------------------------------------------------------------------ pledges

@@ -19,13 +19,14 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
     false,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from oflocal.db.base import Base, UTCDateTime
 
@@ -101,6 +102,42 @@ class Campaign(Base):
     # From this moment the committee prepares the returns: supporters can no longer
     # correct their addresses, handles or wall names (supporters/changes.py).
     fulfilment_locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Pictures ever added: the next one's number, so a removed picture's number (which a
+    # story may still name) is never given to another.
+    images_made: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
+
+
+class CampaignImage(Base):
+    """A picture for the campaign page, stored in the database (backed up with it, the same
+    on both databases). ``number`` is how the story names it (``![alt](image:2)``) and never
+    changes; ``position`` orders the gallery, the first being the page's hero image. The
+    bytes are the re-encoded picture (images.py: no EXIF or GPS, at most 1600 px wide)."""
+
+    __tablename__ = "campaign_image"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "number"),
+        CheckConstraint("number >= 1 AND position >= 1", name="order"),
+        CheckConstraint("alt <> ''", name="alt"),  # accessibility: every picture is described
+        CheckConstraint(_in("content_type", IMAGE_TYPES), name="content_type"),
+        CheckConstraint("width >= 1 AND height >= 1 AND byte_size >= 1", name="size"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)
+    alt: Mapped[str] = mapped_column(String(300))
+    content_type: Mapped[str] = mapped_column(String(20))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    byte_size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))  # of ``data``: the ETag
+    # Loaded only when the picture itself is served: lists never carry the bytes.
+    data: Mapped[bytes] = deferred(mapped_column(LargeBinary, nullable=False))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Reward(Base):

@@ -24,6 +24,7 @@ from oflocal.jobs.worker import Worker
 from oflocal.settings import Settings, get_settings
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.web import api, pages
+from oflocal.web.api import cf_images as cf_images_api
 from oflocal.web.api import cf_staff as cf_staff_api
 from oflocal.web.api import events as events_api
 from oflocal.web.api import ledger as ledger_api
@@ -56,7 +57,7 @@ def api_routers() -> list[Router]:
     return [session_api.router, vouchers_api.router, events_api.router, programmes_api.router,
             staff_api.router, ledger_api.router, settlement_api.router, reports_api.router,
             printing_api.router, payments_api.router, pledges_api.router,
-            cf_staff_api.router]
+            cf_staff_api.router, cf_images_api.router]
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None,
@@ -87,7 +88,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
         plugins=[RequestSchemas(), ApiContract()],  # the document says what the server does
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[allow_every_method],
-        compression_config=CompressionConfig(backend="gzip", minimum_size=2048),
+        # Pictures (opt no_compression) are compressed already: gzip would only cost CPU.
+        compression_config=CompressionConfig(backend="gzip", minimum_size=2048,
+                                             exclude_opt_key="no_compression"),
         openapi_config=OpenAPIConfig(
             title="oflocal API",
             version="1.0.0",

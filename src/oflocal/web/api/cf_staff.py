@@ -1,6 +1,7 @@
 """Crowdfunding for staff over the API: campaigns and their returns (create, change,
-go live), the pledges (filters), a transfer or cash received, the outcome and each
-refund's steps. The public side (campaign pages, pledging) is another module.
+go live, close), the pledges (filters), a transfer or cash received, the outcome and
+each refund's steps. Pictures are in ``cf_images``; the public side (campaign pages,
+pledging) is another module.
 
 Admins set campaigns up; admins and treasurers see the pledges and handle the money.
 Handlers parse, call one domain function (``crowdfunding.campaigns``,
@@ -23,6 +24,7 @@ from oflocal.crowdfunding import refunds as refund_steps
 from oflocal.crowdfunding import staff
 from oflocal.crowdfunding.campaigns import (
     add_reward,
+    close_campaign,
     create_campaign,
     edit_campaign,
     edit_reward,
@@ -343,6 +345,20 @@ def campaign_go_live(request: Request[Any, Any, Any],
     return once(request, work, campaign_id)
 
 
+@post("/campaigns/{campaign_id:int}/close",
+      opt={"roles": MONEY, "idempotency": KEY_OPTIONAL}, sync_to_thread=True, status_code=200)
+def campaign_close(request: Request[Any, Any, Any],
+                   campaign_id: CampaignId) -> Response[CampaignOut]:
+    """Decided → closed, once every refund has gone out. Refused while a refund is
+    requested or failed (`campaign.refunds_open` counts them), before the outcome
+    (`campaign.not_decided`) and when already closed (`campaign.already_closed`)."""
+    def work() -> CampaignOut:
+        return CampaignOut(**_campaign_out(close_campaign(services(request.app.state).db,
+                                                          campaign_id)))
+
+    return once(request, work, campaign_id)
+
+
 @post("/campaigns/{campaign_id:int}/rewards",
       opt={"roles": ADMIN, "idempotency": KEY_OPTIONAL}, sync_to_thread=True, status_code=201)
 def new_reward(request: Request[Any, Any, Any], campaign_id: CampaignId,
@@ -615,7 +631,8 @@ def refund_by_hand(request: Request[Any, Any, Any], refund_id: RefundId,
 router = Router(
     path="/",
     route_handlers=[list_campaigns, new_campaign, campaign_detail, change_campaign,
-                    campaign_go_live, new_reward, change_reward, list_pledges, record_payment,
+                    campaign_go_live, campaign_close, new_reward, change_reward, list_pledges,
+                    record_payment,
                     decide, list_refunds, refund_sent, refund_confirmed, refund_failed,
                     refund_by_hand],
     tags=["crowdfunding"],

@@ -27,6 +27,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from oflocal import clock
 from oflocal.crowdfunding import links, public
+from oflocal.crowdfunding.images import images_of
 from oflocal.crowdfunding.items import ITEM_NAMES
 from oflocal.crowdfunding.pledge import PledgeRequest, make_pledge
 from oflocal.crowdfunding.provider_payments import PROVIDER_METHODS, payment_step
@@ -35,8 +36,9 @@ from oflocal.idempotency.store import IdempotencyKey, check_key, request_hash
 from oflocal.web.api.common import KEY_REQUIRED, MAX_ID, NOT_BLANK, Id, RequestBody
 from oflocal.web.errors import refusal_response, request_lang
 from oflocal.web.pages.supporters import result_path
+from oflocal.web.pictures import public_url
 from oflocal.web.state import services
-from oflocal.web.story import render_story
+from oflocal.web.story import StoryImage, render_story
 
 CampaignId = Annotated[int, Parameter(ge=1, le=MAX_ID, description="Campaign id")]
 SCOPE = "supporter"  # shared with the pages (web/pages/supporters.py)
@@ -148,13 +150,23 @@ class LegalRow(BaseModel):
     text: str
 
 
+class PictureOut(BaseModel):
+    number: int = Field(description="How the story names it: ![alt](image:N)")
+    url: str = Field(description="A path on this site; cacheable for a year")
+    alt: str
+    width: int
+    height: int
+
+
 class CampaignOut(BaseModel):
     id: int
     event_slug: str
     slug: str
     title: str
     story: str = Field(description="Markdown, as the committee wrote it")
-    story_html: str = Field(description="The story as sanitised HTML")
+    story_html: str = Field(description="The story as sanitised HTML, with its pictures")
+    images: list[PictureOut] = Field(description="In gallery order: the first is the main "
+                                                 "picture")
     state: str
     goal: int
     raised: int = Field(description="Support of paid pledges, yen")
@@ -180,9 +192,14 @@ def read_campaign(request: Request[Any, Any, Any], campaign_id: CampaignId) -> C
     with s.db.read() as session:
         event, campaign = public.campaign_by_id(session, campaign_id)
         v = public.view(session, event, campaign, clock.now())
+        pictures = [PictureOut(number=i.number, url=public_url(event.slug, campaign.slug, i),
+                               alt=i.alt, width=i.width, height=i.height)
+                    for i in images_of(session, campaign.id)]
+    story = render_story(campaign.story, {
+        p.number: StoryImage(p.url, p.alt, p.width, p.height) for p in pictures})
     return CampaignOut(
         id=campaign.id, event_slug=event.slug, slug=campaign.slug, title=campaign.title,
-        story=campaign.story, story_html=str(render_story(campaign.story)),
+        story=campaign.story, story_html=str(story), images=pictures,
         state=campaign.state, goal=campaign.goal, raised=v.raised, awaiting=v.awaiting,
         percent=v.percent, supporters=v.supporters, starts_at=campaign.starts_at,
         ends_at=campaign.ends_at, open_now=v.open_now, funding_model=campaign.funding_model,

@@ -1,13 +1,15 @@
 """The committee's and the treasurer's crowdfunding pages (クラウドファンディング):
-campaigns per event, the campaign editor with the legal notice and a preview of the
-story, returns, going live, the pledges (filters, CSV/XLSX), marking a transfer or cash
-received, deciding the outcome, refunds, and importing the bank's statement.
+campaigns per event, the campaign editor with the legal notice, its pictures and a
+preview of the story, returns, going live, the pledges (filters, CSV/XLSX), marking a
+transfer or cash received, deciding the outcome, refunds, importing the bank's
+statement, and closing a decided campaign.
 
 Pages draw; every change is one call of the crowdfunding domain (campaigns.py,
-payments.mark_paid, outcome.decide_outcome, refunds.py, transfers.py) from a form that
-carries the session's CSRF token. Money moves only after an in-page confirmation that
-says what will happen, and the confirming form carries an idempotency key: sending it
-twice (a double click, a reload) answers the first outcome. A refusal shows the page
+images.py, payments.mark_paid, outcome.decide_outcome, refunds.py, transfers.py) from a
+form that carries the session's CSRF token. Money moves (and a campaign closes) only
+after an in-page confirmation that says what will happen, and the confirming form
+carries an idempotency key: sending it twice (a double click, a reload) answers the
+first outcome. A refusal shows the page
 again with the rule that refused it, in the page's language first; nothing changed.
 Admins set campaigns up; admins and treasurers handle the money.
 """
@@ -25,26 +27,32 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
 from litestar.response import Redirect
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from oflocal import clock
 from oflocal.auth.service import Actor
+from oflocal.crowdfunding import images as campaign_images
 from oflocal.crowdfunding import refunds as refund_steps
 from oflocal.crowdfunding import staff, transfers
 from oflocal.crowdfunding.campaigns import (
     LEGAL_FIELDS,
     LOCKED_WHEN_LIVE,
     add_reward,
+    close_campaign,
     create_campaign,
     edit_campaign,
     edit_reward,
     go_live,
+    refunds_outstanding,
 )
 from oflocal.crowdfunding.legal import LEGAL_ITEMS
 from oflocal.crowdfunding.models import (
+    DECIDED,
     PAYMENT_METHODS,
     PLEDGE_STATES,
     REFUND_METHODS,
     REFUND_STATES,
+    CampaignImage,
     Pledge,
     Reward,
 )
@@ -55,14 +63,14 @@ from oflocal.events import changes
 from oflocal.events.listing import events_by_relevance
 from oflocal.format import tokyo_minute
 from oflocal.i18n import gettext_for
-from oflocal.idempotency.store import IdempotencyKey, Outcome, request_hash
+from oflocal.idempotency.store import IdempotencyKey, Outcome, request_hash, run_once
 from oflocal.reports.csvout import encoding_of
 from oflocal.vouchers.models import Programme
 from oflocal.web.api.common import ADMIN, MONEY, csv_media_type, download_headers
 from oflocal.web.pages.render import AnyRequest, page, page_lang, refusal_texts
+from oflocal.web.pictures import lay_out, staff_url
 from oflocal.web.security import current_actor
 from oflocal.web.state import services
-from oflocal.web.story import render_story
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 Upload = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
@@ -255,7 +263,8 @@ def _campaign_page(request: AnyRequest, campaign_id: int, *, status: int = 200,
                    error: Refusal | None = None, done: str | None = None,
                    form: Form | None = None, preview: str | None = None,
                    reward_form: Form | None = None, reward_error_for: int | None = None,
-                   confirm_live: bool = False) -> Response[Any]:
+                   confirm_live: bool = False, confirm_close: bool = False,
+                   alt_typed: str = "") -> Response[Any]:
     """The editor. ``form``: the campaign's fields as typed (a refusal or a preview);
     ``reward_form``: a return's fields as typed, for ``reward_error_for`` (0: new)."""
     with services(request.app.state).db.read() as session:
@@ -264,6 +273,11 @@ def _campaign_page(request: AnyRequest, campaign_id: int, *, status: int = 200,
         programmes = [(p.id, p.name) for p in session.execute(
             select(Programme).where(Programme.event_id == event.id).order_by(Programme.id)
         ).scalars()]
+        images = campaign_images.images_of(session, campaign_id)
+        open_refunds = refunds_outstanding(session, campaign_id)
+        story = preview if preview is not None else view.campaign.story
+        pictures = lay_out(story, images, staff_url)
+        gallery = [{"image": i, "url": staff_url(i)} for i in images]
     values = _typed_values(form) if form is not None else _campaign_values(view)
     rewards = [{"view": r, "values": _typed_reward(reward_form)
                 if reward_form is not None and reward_error_for == r.reward.id
@@ -272,11 +286,13 @@ def _campaign_page(request: AnyRequest, campaign_id: int, *, status: int = 200,
                   and reward_error_for == 0 else
                   {**dict.fromkeys(REWARD_TEXT, ""), "free_amount": False, "kinds": [],
                    "voucher_count": "1", "shipping_fee": "0"})
-    story = preview if preview is not None else view.campaign.story
     actor = _actor(request)
     return page(request, "cf_staff/campaign.html", status=status, view=view, event=event,
                 c=view.campaign, values=values, rewards=rewards, new_reward=new_reward,
-                programmes=programmes, story_html=render_story(story),
+                programmes=programmes, story_html=pictures.story, pictures=pictures,
+                gallery=gallery, alt_typed=alt_typed, max_images=campaign_images.MAX_IMAGES,
+                images_locked=view.campaign.state in DECIDED, open_refunds=open_refunds,
+                confirm_close=confirm_close, can_close=actor.role in MONEY, key=uuid.uuid4().hex,
                 previewing=preview is not None, legal_items=LEGAL_ITEMS,
                 blockers=staff.going_live_blockers(view, clock.now()),
                 can_edit=actor.role in ADMIN, methods=PAYMENT_METHODS,
@@ -391,6 +407,86 @@ def save_reward(request: AnyRequest, reward_id: int, data: Form) -> Response[Any
         return _campaign_page(request, campaign_id, status=refusal.status, error=refusal,
                               reward_form=data, reward_error_for=reward_id)
     return _campaign_page(request, campaign_id, done=_("Saved."))
+
+
+# ------------------------------------------------------------------------ pictures
+
+
+@post("/admin/campaigns/{campaign_id:int}/images", opt=EDIT, sync_to_thread=True,
+      include_in_schema=False)
+def new_image(request: AnyRequest, campaign_id: int, data: Upload) -> Response[Any]:
+    """A picture uploaded with its description: checked, re-encoded (no EXIF or GPS,
+    at most 1600 px wide) and added last to the gallery (crowdfunding/images.py)."""
+    _ = gettext_for(page_lang(request))
+    upload = data.get("file")
+    alt = str(data.get("alt") or "")
+    try:
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise Refusal("request.invalid", detail="file")
+        # One byte past the limit is enough to refuse: never read a huge upload whole.
+        raw = upload.file.read(campaign_images.MAX_BYTES + 1)
+        image = campaign_images.add_image(services(request.app.state).db, campaign_id, raw,
+                                          alt=alt)
+    except Refusal as refusal:
+        return _campaign_page(request, campaign_id, status=refusal.status, error=refusal,
+                              alt_typed=alt)
+    return _campaign_page(request, campaign_id, done=_(
+        "Picture {number} was added. Place it in the story with ![description](image:{number})."
+    ).format(number=image.number))
+
+
+@post("/admin/campaign-images/{image_id:int}", opt=EDIT, sync_to_thread=True,
+      include_in_schema=False)
+def change_image(request: AnyRequest, image_id: int, data: Form) -> Response[Any]:
+    """``action``: ``save`` (the description), ``first``, ``up``, ``down``, ``delete``."""
+    _ = gettext_for(page_lang(request))
+    db = services(request.app.state).db
+    with db.read() as session:
+        image = session.get(CampaignImage, image_id)
+        if image is None:
+            raise Refusal("image.not_found")
+        campaign_id, position = image.campaign_id, image.position
+    action = data.get("action", "save")
+    try:
+        if action == "save":
+            campaign_images.edit_image(db, image_id, alt=data.get("alt", ""))
+            done = _("Saved.")
+        elif action in ("first", "up", "down"):
+            to = {"first": 1, "up": max(position - 1, 1), "down": position + 1}[action]
+            campaign_images.edit_image(db, image_id, position=to)
+            done = _("The pictures were reordered.")
+        elif action == "delete":
+            campaign_images.delete_image(db, image_id)
+            done = _("The picture was removed.")
+        else:
+            raise Refusal("request.invalid", detail="action: save, first, up, down or delete")
+    except Refusal as refusal:
+        return _campaign_page(request, campaign_id, status=refusal.status, error=refusal)
+    return _campaign_page(request, campaign_id, done=done)
+
+
+# ------------------------------------------------------------------------ closing
+
+
+@post("/admin/campaigns/{campaign_id:int}/close", opt=FORM, sync_to_thread=True,
+      include_in_schema=False)
+def campaign_close(request: AnyRequest, campaign_id: int, data: Form) -> Response[Any]:
+    """Decided → closed, once every refund has gone out: asks first, then closes. The
+    confirming form carries a key, so sending it twice closes once and says so again."""
+    _ = gettext_for(page_lang(request))
+    if data.get("confirm") != "yes":
+        return _campaign_page(request, campaign_id, confirm_close=True)
+    db = services(request.app.state).db
+
+    def work(_session: Session) -> dict[str, Any]:
+        return {"state": close_campaign(db, campaign_id).state}
+
+    try:
+        run_once(db, _key(request, data, "close", campaign_id), work, status=200)
+    except Refusal as refusal:
+        return _campaign_page(request, campaign_id, status=refusal.status, error=refusal)
+    return _campaign_page(request, campaign_id, done=_(
+        "The campaign is closed: its outcome and refunds are complete."))
 
 
 # ------------------------------------------------------------------------ pledges
@@ -693,6 +789,7 @@ def bank_import_apply(request: AnyRequest, campaign_id: int, data: Form) -> Resp
 
 
 route_handlers = [campaigns, new_campaign, campaign, save_campaign, campaign_go_live,
-                  new_reward, save_reward, pledges, pledges_export, pledge_paid, outcome,
+                  new_reward, save_reward, new_image, change_image, campaign_close, pledges,
+                  pledges_export, pledge_paid, outcome,
                   decide, refunds, refund_step, bank_import, bank_import_check,
                   bank_import_apply]

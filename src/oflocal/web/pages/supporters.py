@@ -45,7 +45,8 @@ from litestar.response import Redirect
 
 from oflocal import clock
 from oflocal.crowdfunding import public
-from oflocal.crowdfunding.models import Pledge, Reward
+from oflocal.crowdfunding.images import images_of
+from oflocal.crowdfunding.models import CampaignImage, Pledge, Reward
 from oflocal.crowdfunding.pledge import PledgeRequest, make_pledge
 from oflocal.crowdfunding.provider_payments import PROVIDER_METHODS, PaymentStep, payment_step
 from oflocal.errors import Refusal
@@ -64,6 +65,7 @@ from oflocal.web.pages.render import (
     page_lang,
     refusal_texts,
 )
+from oflocal.web.pictures import lay_out, public_url, story_images
 from oflocal.web.state import Services, services
 from oflocal.web.story import render_story
 
@@ -122,10 +124,18 @@ def campaign_page(request: AnyRequest, event_slug: str, campaign_slug: str) -> R
     """The campaign: story, goal and progress, the returns."""
     ctx = _common(request, event_slug, campaign_slug)
     db = services(request.app.state).db
+    def url_of(image: CampaignImage) -> str:
+        return public_url(event_slug, campaign_slug, image)
+
+    with db.read() as session:
+        images = images_of(session, ctx["c"].id)
+    pictures = lay_out(ctx["c"].story, images, url_of)
+    shown = story_images(images, url_of)  # updates place the same pictures
     reader = signed_in(db, request.cookies.get(SUPPORTER_COOKIE))
     news = published_updates(db, ctx["c"].id, reader.email if reader else None)
-    return page(request, "supporters/campaign.html", story=render_story(ctx["c"].story),
-                wall=wall(db, ctx["c"].id), updates=news, render=render_story,
+    return page(request, "supporters/campaign.html", story=pictures.story, pictures=pictures,
+                wall=wall(db, ctx["c"].id), updates=news,
+                render=lambda markdown: render_story(markdown, shown),
                 audiences=AUDIENCE_NAMES, **ctx)
 
 

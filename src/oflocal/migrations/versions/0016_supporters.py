@@ -1,7 +1,7 @@
 """supporters: sign-in links, sessions, request windows; fulfilment lock; hidden wall names
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 
 A supporter signs in to their own page with a single-use link e-mailed to the address
 they pledged with (oflocal/supporters). Links and sessions store only the SHA-256 of
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015"
-down_revision: str | None = "0014"
+revision: str = "0016"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
