@@ -75,6 +75,7 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset({
     ("POST", "/my/pledges/{pledge_id:int}/answers"),
     ("POST", "/my/pledges/{pledge_id:int}/cancel"),
     ("GET", "/my/pledges/{pledge_id:int}/receipt.pdf"),
+    ("POST", "/my/pledges/{pledge_id:int}/tour"),
     # Stop a campaign's updates: the link's MAC is the key (one-click, RFC 8058)
     ("GET", "/updates/unsubscribe/{campaign_id:int}/{token:str}"),
     ("POST", "/updates/unsubscribe/{campaign_id:int}/{token:str}"),

@@ -592,6 +592,41 @@ MESSAGES: dict[str, Message] = {
         "このリンクは無効です。メールに記載されたリンクをもう一度お確かめください。",
         "This link is not valid. Please check the link in the e-mail again.",
     ),
+    "tour.invalid": Message(
+        422, "見学日の内容に誤りがあります：{detail}", "The tour date is not valid: {detail}"
+    ),
+    "tour.not_invited": Message(
+        409, "この支援のリターンには工場見学が含まれていません。",
+        "This pledge's return does not include the factory tour.",
+    ),
+    "tour.not_paid": Message(
+        409, "見学日はお支払いの確認後に選べます。",
+        "You can pick a tour date once the payment is in.",
+    ),
+    "tour.slot_not_found": Message(404, "その見学日はありません。", "There is no such tour date."),
+    "tour.slot_past": Message(
+        409, "その見学日は過ぎています。別の日をお選びください。",
+        "That tour date has passed. Please pick another.",
+    ),
+    "tour.full": Message(
+        409,
+        "その見学日は満員です（残り{left}名）。別の日をお選びください。",
+        "That tour date is full ({left} places left). Please pick another.",
+    ),
+    "tour.try_again": Message(
+        409, "同時に別の操作がありました。もう一度お試しください。",
+        "Something else changed at the same moment. Please try again.",
+    ),
+    "tour.code_invalid": Message(
+        404,
+        "この招待コードは無効です（偽造または誤り）。入場させないでください。",
+        "This invitation code is not valid (forged or mistyped). Do not let them in.",
+    ),
+    "tour.already_checked_in": Message(
+        409,
+        "この招待はすでに{when}に受付済みです。",
+        "This invitation was already checked in on {when_en}.",
+    ),
     "signin.bad_address": Message(
         422,
         "メールアドレスとして読み取れません。ご支援のときのアドレスを入力してください。",

@@ -27,6 +27,8 @@ from oflocal.supporters.models import (
     SignInLink,
     SignInWindow,
     SupporterSession,
+    TourBooking,
+    TourSlot,
     UpdateUnsubscribe,
 )
 from oflocal.vouchers.models import Booklet, PrintBatch, Programme, Redemption, Sale, Ticket
@@ -64,6 +66,8 @@ __all__ = [
     "StaffUser",
     "SupporterSession",
     "Ticket",
+    "TourBooking",
+    "TourSlot",
     "UpdateUnsubscribe",
     "WebSession",
     "Workshop",

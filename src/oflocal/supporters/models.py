@@ -97,3 +97,39 @@ class UpdateUnsubscribe(Base):
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), primary_key=True)
     email: Mapped[str] = mapped_column(String(254), primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TourSlot(Base):
+    """A date of the special factory tour, with its places (``booked`` never passes
+    ``capacity``: the guarded booking and this check both say so)."""
+
+    __tablename__ = "tour_slot"
+    __table_args__ = (
+        CheckConstraint("capacity >= 1", name="capacity"),
+        CheckConstraint("booked >= 0 AND booked <= capacity", name="booked"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))  # 「○○織物 工場見学」
+    place: Mapped[str] = mapped_column(String(300), default="")
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    capacity: Mapped[int] = mapped_column(Integer)
+    booked: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TourBooking(Base):
+    """A tour invitation's chosen date: one per pledge, for the pledge's quantity of
+    people; checked in at the door once."""
+
+    __tablename__ = "tour_booking"
+    __table_args__ = (CheckConstraint("seats >= 1", name="seats"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("tour_slot.id"), index=True)
+    pledge_id: Mapped[int] = mapped_column(ForeignKey("pledge.id"), unique=True)
+    seats: Mapped[int] = mapped_column(Integer)
+    booked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    checked_in_by: Mapped[str | None] = mapped_column(String(60))

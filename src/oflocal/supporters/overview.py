@@ -28,6 +28,7 @@ REFUND_STATE_NAMES = {
 @dataclass(frozen=True)
 class MyPledge:
     id: int
+    campaign_id: int
     number: str  # P-000012
     event_slug: str
     event_title: str
@@ -51,6 +52,7 @@ class MyPledge:
     asks: list[str]  # what may still be corrected: sns_handle, wall_name, shipping
     editable: bool  # answers can be corrected (fulfilment not locked, pledge alive)
     cancellable: bool
+    invited: bool  # paid, and the return includes the factory tour: a date to pick
     refund_state: str | None
     refund_account_path: str | None  # where to give the refund's bank account
 
@@ -94,7 +96,8 @@ def _mine(pledge: Pledge, reward: Reward, campaign: Campaign, event: Event,
                          if r.method == "bank_transfer" and r.account_token
                          and r.state == "requested"), None)
     return MyPledge(
-        id=pledge.id, number=links.pledge_number(pledge.id), event_slug=event.slug,
+        id=pledge.id, campaign_id=campaign.id, number=links.pledge_number(pledge.id),
+        event_slug=event.slug,
         event_title=event.name, campaign_slug=campaign.slug, campaign_title=campaign.title,
         campaign_state=campaign.state, reward_title=reward.title,
         items=[ITEM_NAMES[i["kind"]][side] for i in reward.items],
@@ -107,6 +110,7 @@ def _mine(pledge: Pledge, reward: Reward, campaign: Campaign, event: Event,
         asks=_asks(list(reward.items)),
         editable=alive and campaign.fulfilment_locked_at is None and bool(_asks(reward.items)),
         cancellable=pledge.state == "reserved",
+        invited=pledge.state == "paid" and any(i["kind"] == "tour_invite" for i in reward.items),
         refund_state=REFUND_STATE_NAMES[refund.state][side] if refund else None,
         refund_account_path=account_path,
     )

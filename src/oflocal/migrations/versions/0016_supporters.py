@@ -91,6 +91,42 @@ def upgrade() -> None:
                                 name=op.f("fk_update_unsubscribe_campaign_id_campaign")),
         sa.PrimaryKeyConstraint("campaign_id", "email", name=op.f("pk_update_unsubscribe")),
     )
+    op.create_table(
+        "tour_slot",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("place", sa.String(length=300), nullable=False),
+        sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("capacity", sa.Integer(), nullable=False),
+        sa.Column("booked", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("capacity >= 1", name=op.f("ck_tour_slot_capacity")),
+        sa.CheckConstraint("booked >= 0 AND booked <= capacity",
+                           name=op.f("ck_tour_slot_booked")),
+        sa.ForeignKeyConstraint(["campaign_id"], ["campaign.id"],
+                                name=op.f("fk_tour_slot_campaign_id_campaign")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tour_slot")),
+    )
+    op.create_index(op.f("ix_tour_slot_campaign_id"), "tour_slot", ["campaign_id"])
+    op.create_table(
+        "tour_booking",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("slot_id", sa.Integer(), nullable=False),
+        sa.Column("pledge_id", sa.Integer(), nullable=False),
+        sa.Column("seats", sa.Integer(), nullable=False),
+        sa.Column("booked_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("checked_in_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("checked_in_by", sa.String(length=60), nullable=True),
+        sa.CheckConstraint("seats >= 1", name=op.f("ck_tour_booking_seats")),
+        sa.ForeignKeyConstraint(["pledge_id"], ["pledge.id"],
+                                name=op.f("fk_tour_booking_pledge_id_pledge")),
+        sa.ForeignKeyConstraint(["slot_id"], ["tour_slot.id"],
+                                name=op.f("fk_tour_booking_slot_id_tour_slot")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tour_booking")),
+        sa.UniqueConstraint("pledge_id", name=op.f("uq_tour_booking_pledge_id")),
+    )
+    op.create_index(op.f("ix_tour_booking_slot_id"), "tour_booking", ["slot_id"])
     op.add_column("campaign", sa.Column("fulfilment_locked_at", sa.DateTime(timezone=True),
                                         nullable=True))
     op.add_column("pledge", sa.Column("wall_hidden_at", sa.DateTime(timezone=True),
@@ -106,6 +142,10 @@ def downgrade() -> None:
         batch.drop_column("wall_hidden_at")
     with op.batch_alter_table("campaign") as batch:
         batch.drop_column("fulfilment_locked_at")
+    op.drop_index(op.f("ix_tour_booking_slot_id"), table_name="tour_booking")
+    op.drop_table("tour_booking")
+    op.drop_index(op.f("ix_tour_slot_campaign_id"), table_name="tour_slot")
+    op.drop_table("tour_slot")
     op.drop_table("update_unsubscribe")
     op.drop_index(op.f("ix_campaign_update_campaign_id"), table_name="campaign_update")
     op.drop_table("campaign_update")

@@ -29,6 +29,7 @@ from oflocal.web.pages import (
     printing,
     refund_account,
     supporters,
+    tours,
     treasurer,
     unsubscribe,
 )
@@ -53,7 +54,7 @@ def routers() -> list[Router]:
                         *booth.route_handlers, *printing.route_handlers,
                         *refund_account.route_handlers,
                         *treasurer.route_handlers, *supporters.route_handlers,
-                        *my_pledges.route_handlers],
+                        *my_pledges.route_handlers, *tours.route_handlers],
         include_in_schema=False,
     )
     static = create_static_files_router(

@@ -18,9 +18,10 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Stream
 
+from oflocal import clock
 from oflocal.errors import Refusal
 from oflocal.idempotency.store import IdempotencyKey, request_hash
-from oflocal.supporters import changes, overview, signin
+from oflocal.supporters import changes, overview, signin, tours
 from oflocal.supporters.receipt import receipt_for
 from oflocal.supporters.receipt_pdf import receipt_pdf
 from oflocal.web.api.common import download_headers
@@ -32,6 +33,7 @@ from oflocal.web.pages.render import (
     refusal_texts,
 )
 from oflocal.web.pages.supporters import PREFECTURES, form_answers, result_path
+from oflocal.web.pages.tours import door_url, qr_image
 from oflocal.web.state import services
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -60,8 +62,14 @@ def _mine_page(request: AnyRequest, who: signin.SignedIn, *, status: int = 200,
     csrf, cookie = login_csrf_cookie(request)
     pledges = overview.my_pledges(s.db, who.email, lang)
     links = {p.id: result_path(s, p.event_slug, p.campaign_slug, p.id) for p in pledges}
+    tour_dates = {p.campaign_id: tours.slots(s.db, p.campaign_id)
+                  for p in pledges if p.invited}
+    booked = {p.id: tours.booking_of(s.db, p.id) for p in pledges if p.invited}
+    codes = {pid: qr_image(door_url(s.settings.secret_key, b.booking_id))
+             for pid, b in booked.items() if b is not None}
     return page(request, "my/pledges.html", status=status, cookies=[cookie], form_csrf=csrf,
-                email=who.email, pledges=pledges, result_links=links,
+                email=who.email, pledges=pledges, result_links=links, tour_dates=tour_dates,
+                booked=booked, codes=codes, now=clock.now(),
                 prefectures=PREFECTURES, saved=saved, error_pledge=error_pledge,
                 error=refusal_texts(error, lang) if error else None, posted=values or {})
 
@@ -153,6 +161,23 @@ def cancel(request: AnyRequest, pledge_id: int, data: Form) -> Response[Any]:
     return Redirect(f"/my#pledge-{pledge_id}", status_code=303)
 
 
+@post("/my/pledges/{pledge_id:int}/tour", opt=PUBLIC, sync_to_thread=True,
+      include_in_schema=False)
+def pick_tour_date(request: AnyRequest, pledge_id: int, data: Form) -> Response[Any]:
+    """Book (or move) the tour invitation to the date chosen."""
+    who = _signed_in(request)
+    try:
+        slot = int(data.get("slot", ""))
+    except ValueError:
+        slot = 0
+    try:
+        tours.book(services(request.app.state).db, who.email, pledge_id, slot)
+    except Refusal as refusal:
+        return _mine_page(request, who, status=refusal.status, error=refusal,
+                          error_pledge=pledge_id)
+    return Redirect(f"/my#pledge-{pledge_id}", status_code=303)
+
+
 @get("/my/pledges/{pledge_id:int}/receipt.pdf", sync_to_thread=True, include_in_schema=False)
 def receipt(request: AnyRequest, pledge_id: int) -> Stream:
     """The receipt (領収書) of a paid pledge, as a PDF."""
@@ -164,4 +189,4 @@ def receipt(request: AnyRequest, pledge_id: int) -> Stream:
 
 
 route_handlers = [my_page, ask_for_link, link_page, use_link, sign_out, correct_answers,
-                  cancel, receipt]
+                  cancel, pick_tour_date, receipt]
