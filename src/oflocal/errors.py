@@ -627,6 +627,14 @@ MESSAGES: dict[str, Message] = {
         "この招待はすでに{when}に受付済みです。",
         "This invitation was already checked in on {when_en}.",
     ),
+    "fulfilment.invalid": Message(
+        422, "入力内容に誤りがあります：{detail}", "Some input is not valid: {detail}"
+    ),
+    "fulfilment.not_owed": Message(
+        409,
+        "次の支援はこのリターンの対象ではないか、入金済みではありません：{pledges}",
+        "These pledges are not owed this (not paid, or another return): {pledges}",
+    ),
     "signin.bad_address": Message(
         422,
         "メールアドレスとして読み取れません。ご支援のときのアドレスを入力してください。",

@@ -24,6 +24,7 @@ from oflocal.settlement.models import (
 )
 from oflocal.supporters.models import (
     CampaignUpdate,
+    ReturnDelivery,
     SignInLink,
     SignInWindow,
     SupporterSession,
@@ -55,6 +56,7 @@ __all__ = [
     "ProviderEvent",
     "Redemption",
     "Refund",
+    "ReturnDelivery",
     "Reward",
     "Sale",
     "SettlementCorrection",

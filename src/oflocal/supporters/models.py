@@ -133,3 +133,25 @@ class TourBooking(Base):
     booked_at: Mapped[datetime] = mapped_column(UTCDateTime())
     checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     checked_in_by: Mapped[str | None] = mapped_column(String(60))
+
+
+DELIVERED_ITEMS = ("sns_thanks", "goods")
+
+
+class ReturnDelivery(Base):
+    """An item of a pledge's return, delivered: the thanks posted (its URL) or the goods
+    shipped (carrier and tracking number). One per pledge and item."""
+
+    __tablename__ = "return_delivery"
+    __table_args__ = (
+        UniqueConstraint("pledge_id", "item"),
+        CheckConstraint("item IN ('sns_thanks', 'goods')", name="item"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pledge_id: Mapped[int] = mapped_column(ForeignKey("pledge.id"))
+    item: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(String(300))  # the post's URL, the tracking number
+    carrier: Mapped[str | None] = mapped_column(String(20))  # yamato, japanpost, other
+    done_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(60))

@@ -127,6 +127,22 @@ def upgrade() -> None:
         sa.UniqueConstraint("pledge_id", name=op.f("uq_tour_booking_pledge_id")),
     )
     op.create_index(op.f("ix_tour_booking_slot_id"), "tour_booking", ["slot_id"])
+    op.create_table(
+        "return_delivery",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("pledge_id", sa.Integer(), nullable=False),
+        sa.Column("item", sa.String(length=20), nullable=False),
+        sa.Column("detail", sa.String(length=300), nullable=False),
+        sa.Column("carrier", sa.String(length=20), nullable=True),
+        sa.Column("done_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=60), nullable=False),
+        sa.CheckConstraint("item IN ('sns_thanks', 'goods')",
+                           name=op.f("ck_return_delivery_item")),
+        sa.ForeignKeyConstraint(["pledge_id"], ["pledge.id"],
+                                name=op.f("fk_return_delivery_pledge_id_pledge")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_return_delivery")),
+        sa.UniqueConstraint("pledge_id", "item", name=op.f("uq_return_delivery_pledge_id_item")),
+    )
     op.add_column("campaign", sa.Column("fulfilment_locked_at", sa.DateTime(timezone=True),
                                         nullable=True))
     op.add_column("pledge", sa.Column("wall_hidden_at", sa.DateTime(timezone=True),
@@ -142,6 +158,7 @@ def downgrade() -> None:
         batch.drop_column("wall_hidden_at")
     with op.batch_alter_table("campaign") as batch:
         batch.drop_column("fulfilment_locked_at")
+    op.drop_table("return_delivery")
     op.drop_index(op.f("ix_tour_booking_slot_id"), table_name="tour_booking")
     op.drop_table("tour_booking")
     op.drop_index(op.f("ix_tour_slot_campaign_id"), table_name="tour_slot")

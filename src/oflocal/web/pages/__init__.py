@@ -24,6 +24,7 @@ from oflocal.web.pages import (
     booth,
     cf_images,
     desk,
+    fulfilment,
     home,
     my_pledges,
     printing,
@@ -54,7 +55,8 @@ def routers() -> list[Router]:
                         *booth.route_handlers, *printing.route_handlers,
                         *refund_account.route_handlers,
                         *treasurer.route_handlers, *supporters.route_handlers,
-                        *my_pledges.route_handlers, *tours.route_handlers],
+                        *my_pledges.route_handlers, *tours.route_handlers,
+                        *fulfilment.route_handlers],
         include_in_schema=False,
     )
     static = create_static_files_router(

@@ -21,7 +21,7 @@ from litestar.response import Redirect, Stream
 from oflocal import clock
 from oflocal.errors import Refusal
 from oflocal.idempotency.store import IdempotencyKey, request_hash
-from oflocal.supporters import changes, overview, signin, tours
+from oflocal.supporters import changes, fulfilment, overview, signin, tours
 from oflocal.supporters.receipt import receipt_for
 from oflocal.supporters.receipt_pdf import receipt_pdf
 from oflocal.web.api.common import download_headers
@@ -70,6 +70,7 @@ def _mine_page(request: AnyRequest, who: signin.SignedIn, *, status: int = 200,
     return page(request, "my/pledges.html", status=status, cookies=[cookie], form_csrf=csrf,
                 email=who.email, pledges=pledges, result_links=links, tour_dates=tour_dates,
                 booked=booked, codes=codes, now=clock.now(),
+                delivered=fulfilment.deliveries_of(s.db, [p.id for p in pledges]),
                 prefectures=PREFECTURES, saved=saved, error_pledge=error_pledge,
                 error=refusal_texts(error, lang) if error else None, posted=values or {})
 
