@@ -20,6 +20,7 @@ from litestar.testing import TestClient
 from sqlalchemy import select, update
 
 from oflocal import clock
+from oflocal.audit import verify
 from oflocal.auth.service import create_staff_user, login_staff, open_session
 from oflocal.crowdfunding.campaigns import add_reward, create_campaign, go_live
 from oflocal.crowdfunding.models import Pledge
@@ -102,6 +103,9 @@ def test_thanks_and_goods_are_marked_and_the_supporter_sees_the_tracking_number(
     assert token
     client.cookies.set(signin.COOKIE, signin.use_link(db, token.group(1)).token)
     assert "1234-5678-9012" in client.get("/my").text
+    with db.read() as session:
+        report = verify(session)
+    assert report.ok, report.failures
 
 
 def test_shipping_lists_for_the_carriers_check_every_address_first(

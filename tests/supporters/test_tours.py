@@ -9,13 +9,15 @@ from datetime import timedelta
 
 import pytest
 from cf_world import World, build_world
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from oflocal import clock
 from oflocal.crowdfunding.models import Pledge
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
+from oflocal.ledger.verify import Report
 from oflocal.supporters import tours
+from oflocal.supporters.audit import check_fulfilment
 from oflocal.supporters.models import TourBooking, TourSlot
 
 pytestmark = pytest.mark.slow
@@ -39,6 +41,13 @@ def _supporters(db: Database, w: World, count: int, tag: str, *, quantity: int =
         found = session.execute(select(Pledge.supporter_email, Pledge.id).where(
             Pledge.supporter_email.in_([r["supporter_email"] for r in rows]))).all()
     return [(email, pid) for email, pid in found]
+
+
+def _fulfilment_failures(db: Database) -> list[tuple[str, str]]:
+    report = Report()
+    with db.read() as session:
+        check_fulfilment(session, report)
+    return report.failures
 
 
 @pytest.fixture
@@ -83,6 +92,7 @@ def test_200_pick_the_last_20_places_at_once(world: World) -> None:
         seats = session.execute(select(func.sum(TourBooking.seats)).where(
             TourBooking.slot_id == slot)).scalar_one()
     assert booked == seats == 40
+    assert _fulfilment_failures(db) == []  # (the bulk-seeded pledges have no payments)
 
 
 def test_moving_gives_places_back_and_a_full_date_changes_nothing(world: World) -> None:
@@ -99,6 +109,12 @@ def test_moving_gives_places_back_and_a_full_date_changes_nothing(world: World) 
     assert full.value.code == "tour.full"
     held = tours.booking_of(db, pledge_id)
     assert held is not None and held.slot.id == second and held.seats == 2
+    with db.write() as session:  # the auditor notices a count that drifted
+        session.execute(update(TourSlot).where(TourSlot.id == first).values(booked=1))
+    assert [n for n, _ in _fulfilment_failures(db)] == [
+        "every tour date's places taken = people booked, within its places"]
+    with db.write() as session:
+        session.execute(update(TourSlot).where(TourSlot.id == first).values(booked=0))
     (other, unpaid), = _supporters(db, world, 1, "D", state="reserved")
     with pytest.raises(Refusal) as not_paid:
         tours.book(db, other, unpaid, first)
