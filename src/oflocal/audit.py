@@ -2,9 +2,9 @@
 
 The ledger checks itself (``ledger.verify``); each capability checks its own
 identities against the ledger (``vouchers.audit``, ``settlement.audit``,
-``crowdfunding.audit``, ``supporters.audit``). This module only composes them, so the ledger stays at the bottom of
-the imports. Used by ``oflocal ledger verify``, ``GET /api/v1/ledger/verify``, the tests
-after every step, and the treasurer at any time.
+``crowdfunding.audit``, ``supporters.audit``). This module only composes them, so the
+ledger stays at the bottom of the imports. Used by ``oflocal ledger verify``,
+``GET /api/v1/ledger/verify``, the tests after every step, and the treasurer at any time.
 """
 
 from __future__ import annotations
