@@ -23,6 +23,7 @@ from oflocal.web.pages import (
     auth,
     booth,
     cf_images,
+    cf_report,
     desk,
     fulfilment,
     home,
@@ -56,7 +57,7 @@ def routers() -> list[Router]:
                         *refund_account.route_handlers,
                         *treasurer.route_handlers, *supporters.route_handlers,
                         *my_pledges.route_handlers, *tours.route_handlers,
-                        *fulfilment.route_handlers],
+                        *fulfilment.route_handlers, *cf_report.route_handlers],
         include_in_schema=False,
     )
     static = create_static_files_router(
