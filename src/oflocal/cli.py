@@ -152,6 +152,9 @@ def demo(if_empty: bool, print_logins: bool, workshops: int, booklets: int,
             click.echo(f"  staff    {role:<9} {base}/login  {username} / {password}")
         click.echo(f"  workshop W01..W{workshops:02d}  {base}/booth/login "
                    f"event 'demo', code W01, PIN {DEMO_PIN}")
+        click.echo(f"  campaign        {base}/c/demo/hitsuji-2026")
+        click.echo(f"  supporter       {base}/my  supporter3@example.jp "
+                   "(the sign-in link arrives as a file in the data folder's outbox/)")
         click.echo(f"  API docs        {base}/schema\n")
 
 
