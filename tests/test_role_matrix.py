@@ -65,6 +65,20 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset({
     ("POST", "/c/{event_slug:str}/{campaign_slug:str}/pledges/{pledge_id:int}/{token:str}/pay"),
     # a public campaign's pictures (a draft's are not found)
     ("GET", "/c/{event_slug:str}/{campaign_slug:str}/images/{number:int}"),
+    # The supporter's own page: an e-mailed link signs in (supporters/signin.py); the
+    # pledge routes check that session themselves (signin.required).
+    ("GET", "/my"),
+    ("POST", "/my/signin"),
+    ("GET", "/my/signin/{token:str}"),
+    ("POST", "/my/signin/{token:str}"),
+    ("POST", "/my/signout"),
+    ("POST", "/my/pledges/{pledge_id:int}/answers"),
+    ("POST", "/my/pledges/{pledge_id:int}/cancel"),
+    ("GET", "/my/pledges/{pledge_id:int}/receipt.pdf"),
+    ("POST", "/my/pledges/{pledge_id:int}/tour"),
+    # Stop a campaign's updates: the link's MAC is the key (one-click, RFC 8058)
+    ("GET", "/updates/unsubscribe/{campaign_id:int}/{token:str}"),
+    ("POST", "/updates/unsubscribe/{campaign_id:int}/{token:str}"),
 })
 PUBLIC_PREFIXES = ("/schema", "/static")  # the OpenAPI document and its viewers; CSS/JS
 

@@ -2,9 +2,9 @@
 
 The ledger checks itself (``ledger.verify``); each capability checks its own
 identities against the ledger (``vouchers.audit``, ``settlement.audit``,
-``crowdfunding.audit``). This module only composes them, so the ledger stays at the bottom of
-the imports. Used by ``oflocal ledger verify``, ``GET /api/v1/ledger/verify``, the tests
-after every step, and the treasurer at any time.
+``crowdfunding.audit``, ``supporters.audit``). This module only composes them, so the
+ledger stays at the bottom of the imports. Used by ``oflocal ledger verify``,
+``GET /api/v1/ledger/verify``, the tests after every step, and the treasurer at any time.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from oflocal.crowdfunding.audit import check_crowdfunding
 from oflocal.ledger.verify import Report, check_ledger
 from oflocal.settlement.audit import check_settlement
+from oflocal.supporters.audit import check_fulfilment
 from oflocal.vouchers.audit import check_vouchers
 
 
@@ -23,4 +24,5 @@ def verify(session: Session) -> Report:
     check_vouchers(session, report)
     check_settlement(session, report)
     check_crowdfunding(session, report)
+    check_fulfilment(session, report)
     return report

@@ -34,7 +34,10 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=int)
-def serve(host: str, port: int, workers: int) -> None:
+@click.option("--forwarded-allow-ips", envvar="OFLOCAL_FORWARDED_ALLOW_IPS", default="",
+              help="Addresses of the reverse proxy in front (e.g. 127.0.0.1): its "
+                   "X-Forwarded-For then names the client (sign-in limits per client).")
+def serve(host: str, port: int, workers: int, forwarded_allow_ips: str) -> None:
     """Serve the web app and API (http://HOST:PORT, OpenAPI at /schema)."""
     import uvicorn
 
@@ -46,7 +49,9 @@ def serve(host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         log_level="info",
-        proxy_headers=False,
+        # Only a proxy we were told of may say who the client is.
+        proxy_headers=bool(forwarded_allow_ips),
+        forwarded_allow_ips=forwarded_allow_ips or None,
     )
 
 
@@ -147,6 +152,9 @@ def demo(if_empty: bool, print_logins: bool, workshops: int, booklets: int,
             click.echo(f"  staff    {role:<9} {base}/login  {username} / {password}")
         click.echo(f"  workshop W01..W{workshops:02d}  {base}/booth/login "
                    f"event 'demo', code W01, PIN {DEMO_PIN}")
+        click.echo(f"  campaign        {base}/c/demo/hitsuji-2026")
+        click.echo(f"  supporter       {base}/my  supporter3@example.jp "
+                   "(the sign-in link arrives as a file in the data folder's outbox/)")
         click.echo(f"  API docs        {base}/schema\n")
 
 

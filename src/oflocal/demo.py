@@ -329,4 +329,24 @@ def add_campaign(db: Database, scenario: Scenario, *, now: datetime | None = Non
                       answers=wall, amount=3000 + 1000 * i)
         pay(body, "bank", starts + 7 * day + i * day)
     pledge(cheer.id, "bank_transfer", at - day, answers=wall, amount=5000)
+    _after_the_pledge(db, campaign.id, at)
     return campaign.id
+
+
+def _after_the_pledge(db: Database, campaign_id: int, at: datetime) -> None:
+    """Two tour dates and an update, so the supporters' side of ``make run`` shows them
+    (sign in at /my as supporter3@example.jp: the link is in var/outbox)."""
+    from oflocal.supporters.tours import add_slot
+    from oflocal.supporters.updates import publish_update, write_update
+
+    for days, hour, places in ((40, 10, 12), (41, 14, 12)):
+        day = clock.as_tokyo(at + timedelta(days=days)).replace(hour=hour, minute=0, second=0,
+                                                                 microsecond=0)
+        add_slot(db, campaign_id, title="尾州の機屋 見学ツアー", place="一宮市 ○○織物 本社工場",
+                 starts_at=day, capacity=places, now=at)
+    update = write_update(
+        db, campaign_id, title="見学ツアーの日程が決まりました",
+        body="ご支援ありがとうございます。**見学ツアー**の日程を2つ用意しました。"
+             "ご支援の確認ページ（/my）からお選びください。",
+        audience="supporters", author="demo", now=at)
+    publish_update(db, update, now=at)

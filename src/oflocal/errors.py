@@ -562,6 +562,100 @@ MESSAGES: dict[str, Message] = {
         "The amount received (¥{given:,}) is not the pledge's amount (¥{expected:,}); "
         "nothing was recorded.",
     ),
+    "pledge.fulfilment_locked": Message(
+        409,
+        "リターンの準備が{when}に始まったため、もう変更できません。変更が必要な場合は実行委員会へご連絡ください。",
+        "The committee started preparing the returns on {when_en}; this can no longer be "
+        "changed. Please contact the committee if it must be.",
+    ),
+    "pledge.no_receipt": Message(
+        409,
+        "領収書は入金済みの支援にだけ発行できます（現在：{state}）。",
+        "A receipt is issued for a paid pledge only (this one is {state_en}).",
+    ),
+    "pledge.not_changeable": Message(
+        409,
+        "この支援は変更できません（現在：{state}）。",
+        "This pledge can no longer be changed (it is {state_en}).",
+    ),
+    "update.invalid": Message(
+        422, "活動報告の内容に誤りがあります：{detail}", "The update is not valid: {detail}"
+    ),
+    "update.not_found": Message(404, "活動報告が見つかりません。", "There is no such update."),
+    "update.published": Message(
+        409,
+        "この活動報告は{when}に公開済みのため、変更できません。",
+        "This update was published on {when_en}; it can no longer be changed.",
+    ),
+    "update.link_invalid": Message(
+        404,
+        "このリンクは無効です。メールに記載されたリンクをもう一度お確かめください。",
+        "This link is not valid. Please check the link in the e-mail again.",
+    ),
+    "tour.invalid": Message(
+        422, "見学日の内容に誤りがあります：{detail}", "The tour date is not valid: {detail}"
+    ),
+    "tour.not_invited": Message(
+        409, "この支援のリターンには工場見学が含まれていません。",
+        "This pledge's return does not include the factory tour.",
+    ),
+    "tour.not_paid": Message(
+        409, "見学日はお支払いの確認後に選べます。",
+        "You can pick a tour date once the payment is in.",
+    ),
+    "tour.slot_not_found": Message(404, "その見学日はありません。", "There is no such tour date."),
+    "tour.slot_past": Message(
+        409, "その見学日は過ぎています。別の日をお選びください。",
+        "That tour date has passed. Please pick another.",
+    ),
+    "tour.full": Message(
+        409,
+        "その見学日は満員です（残り{left}名）。別の日をお選びください。",
+        "That tour date is full ({left} places left). Please pick another.",
+    ),
+    "tour.try_again": Message(
+        409, "同時に別の操作がありました。もう一度お試しください。",
+        "Something else changed at the same moment. Please try again.",
+    ),
+    "tour.code_invalid": Message(
+        404,
+        "この招待コードは無効です（偽造または誤り）。入場させないでください。",
+        "This invitation code is not valid (forged or mistyped). Do not let them in.",
+    ),
+    "tour.already_checked_in": Message(
+        409,
+        "この招待はすでに{when}に受付済みです。",
+        "This invitation was already checked in on {when_en}.",
+    ),
+    "fulfilment.invalid": Message(
+        422, "入力内容に誤りがあります：{detail}", "Some input is not valid: {detail}"
+    ),
+    "fulfilment.not_owed": Message(
+        409,
+        "次の支援はこのリターンの対象ではないか、入金済みではありません：{pledges}",
+        "These pledges are not owed this (not paid, or another return): {pledges}",
+    ),
+    "signin.bad_address": Message(
+        422,
+        "メールアドレスとして読み取れません。ご支援のときのアドレスを入力してください。",
+        "This is not an e-mail address. Please type the address you pledged with.",
+    ),
+    "signin.too_many": Message(
+        429,
+        "ログイン用リンクのご依頼が続いています。しばらく（1時間ほど）待ってからもう一度お試しください。",
+        "Too many sign-in links were asked for. Please wait an hour or so and try again.",
+    ),
+    "signin.link_invalid": Message(
+        404,
+        "このリンクは使えません（期限切れ・使用済み・誤りのいずれか）。もう一度ログイン用リンクをご依頼ください。",
+        "This link cannot be used (expired, already used or mistyped). Please ask for a new "
+        "sign-in link.",
+    ),
+    "signin.required": Message(
+        401,
+        "ログインしてください。ご支援のときのメールアドレスにリンクをお送りします。",
+        "Please sign in: we will send a link to the address you pledged with.",
+    ),
     "pledge.not_cancellable": Message(
         409,
         "入金前の支援だけ取り消せます（現在：{state}）。",

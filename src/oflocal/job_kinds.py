@@ -14,5 +14,7 @@ from oflocal.crowdfunding.sweep import SWEEP_TASK
 from oflocal.jobs.worker import Task
 from oflocal.outbox.jobs import MAIL_SEND_TASK
 from oflocal.printing.jobs import PRINT_BATCH
+from oflocal.supporters.updates import MAILING_TASK
 
-TASKS: tuple[Task, ...] = (PRINT_BATCH, SWEEP_TASK, MAIL_SEND_TASK, RECONCILE_TASK)
+TASKS: tuple[Task, ...] = (PRINT_BATCH, SWEEP_TASK, MAIL_SEND_TASK, RECONCILE_TASK,
+                           MAILING_TASK)

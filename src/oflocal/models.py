@@ -22,6 +22,16 @@ from oflocal.settlement.models import (
     SettlementPeriod,
     SettlementTally,
 )
+from oflocal.supporters.models import (
+    CampaignUpdate,
+    ReturnDelivery,
+    SignInLink,
+    SignInWindow,
+    SupporterSession,
+    TourBooking,
+    TourSlot,
+    UpdateUnsubscribe,
+)
 from oflocal.vouchers.models import Booklet, PrintBatch, Programme, Redemption, Sale, Ticket
 
 __all__ = [
@@ -30,6 +40,7 @@ __all__ = [
     "Base",
     "Booklet",
     "Campaign",
+    "CampaignUpdate",
     "Event",
     "IdempotencyRecord",
     "Job",
@@ -45,14 +56,21 @@ __all__ = [
     "ProviderEvent",
     "Redemption",
     "Refund",
+    "ReturnDelivery",
     "Reward",
     "Sale",
     "SettlementCorrection",
     "SettlementLine",
     "SettlementPeriod",
     "SettlementTally",
+    "SignInLink",
+    "SignInWindow",
     "StaffUser",
+    "SupporterSession",
     "Ticket",
+    "TourBooking",
+    "TourSlot",
+    "UpdateUnsubscribe",
     "WebSession",
     "Workshop",
 ]

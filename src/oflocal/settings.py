@@ -45,17 +45,21 @@ class Jobs:
 
     A worker holds a job for ``lease_seconds`` and renews the lease every
     ``heartbeat_seconds``; a job whose worker died is claimed again once its lease has
-    run out. Idle workers look for work every ``poll_seconds``. With ``in_process``
-    (the default) each web process runs ``threads`` worker threads itself; deployments
-    with separate ``oflocal worker`` processes switch it off."""
+    run out. Idle workers look for work every ``poll_seconds``; a failed attempt is
+    retried after ``retry_base_seconds``, doubling each time (up to 5 minutes). With
+    ``in_process`` (the default) each web process runs ``threads`` worker threads
+    itself; deployments with separate ``oflocal worker`` processes switch it off."""
 
     in_process: bool = True
     threads: int = 1
     lease_seconds: float = 30.0
     heartbeat_seconds: float = 10.0
     poll_seconds: float = 2.0
+    retry_base_seconds: float = 5.0
 
     def __post_init__(self) -> None:
+        if self.retry_base_seconds < 0:
+            raise ValueError("OFLOCAL_JOB_RETRY_SECONDS cannot be negative")
         if not 0 < self.heartbeat_seconds < self.lease_seconds:
             raise ValueError("the job heartbeat must come more often than the lease runs out")
         if self.poll_seconds <= 0 or self.threads < 1:
@@ -186,6 +190,7 @@ def from_env() -> Settings:
             lease_seconds=float(os.environ.get("OFLOCAL_JOB_LEASE_SECONDS", "30")),
             heartbeat_seconds=float(os.environ.get("OFLOCAL_JOB_HEARTBEAT_SECONDS", "10")),
             poll_seconds=float(os.environ.get("OFLOCAL_JOB_POLL_SECONDS", "2")),
+            retry_base_seconds=float(os.environ.get("OFLOCAL_JOB_RETRY_SECONDS", "5")),
         ),
         print_processes=int(os.environ.get("OFLOCAL_PRINT_PROCESSES", "2")),
         db_pool_size=int(os.environ.get("OFLOCAL_DB_POOL_SIZE", "20")),

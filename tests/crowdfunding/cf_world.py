@@ -58,15 +58,18 @@ class World:
 def build_world(db: Database, *, goal: int = 20_000, funding_model: str = "all_or_nothing",
                 limit: int = 10, per_supporter: int | None = 3, live: bool = True,
                 methods: tuple[str, ...] = ("bank_transfer", "card", "konbini", "cash"),
-                slug: str = "demo") -> World:
+                slug: str = "demo", around: datetime = T0) -> World:
+    """``around``: the campaign runs from a day before it to ten days after (pages served
+    by a running app, whose workers read the real clock, build it around now)."""
+    starts, ends = around - (T0 - STARTS), around + (ENDS - T0)
     with db.write() as session:
         scenario = build_event(session, CodeSigner(b"k" * 32), slug=slug, workshops=1,
                                booklets=0)
         describe_demo_committee(session, scenario.event_id)  # the account transfers go to
     campaign = create_campaign(
         db, event_id=scenario.event_id, slug="hitsuji", title="ひつじ団 2026", goal=goal,
-        starts_at=STARTS, ends_at=ENDS, funding_model=funding_model,
-        payment_methods=list(methods), story="# ひつじ団\n支援をお願いします。", now=STARTS,
+        starts_at=starts, ends_at=ends, funding_model=funding_model,
+        payment_methods=list(methods), story="# ひつじ団\n支援をお願いします。", now=starts,
         **LEGAL)
     limited = add_reward(db, campaign.id, title="特別工場見学", price=5000,
                          quantity_limit=limit, per_supporter_limit=per_supporter,
@@ -80,7 +83,7 @@ def build_world(db: Database, *, goal: int = 20_000, funding_model: str = "all_o
                               {"kind": "voucher_booklets",
                                "programme_id": scenario.programme_id, "count": 1}])
     if live:
-        go_live(db, campaign.id, now=STARTS)
+        go_live(db, campaign.id, now=starts)
     return World(db, scenario.event_id, campaign.id, scenario.programme_id, limited.id,
                  free.id, goods.id)
 

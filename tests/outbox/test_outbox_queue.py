@@ -116,6 +116,11 @@ def test_every_notice_renders_in_both_languages(language: str) -> None:
         "payment_received": {"amount": 12_000, "method": "konbini", "paid_at": SENT_AT},
         "refund_requested": {"refund": refund},
         "refund_sent": {"refund": refund},
+        "signin_link": {"url": "https://x.example/my/signin/abc", "minutes": 30},
+        "campaign_update": {"title": "工場見学の日程", "body": "**¥12,000** 達成", "number": 2,
+                            "campaign_title": "ひつじ団", "committee": "委員会",
+                            "url": "https://x.example/c", "my_url": "https://x.example/my",
+                            "unsubscribe_url": "https://x.example/u/1"},
         "test": {},
     }
     assert set(extra) == set(KINDS)
@@ -124,7 +129,11 @@ def test_every_notice_renders_in_both_languages(language: str) -> None:
         rendered = render(kind, language, {**facts, **extra[kind]})
         assert rendered.subject and "\n" not in rendered.subject
         assert rendered.text.endswith("\n") and "  \n" not in rendered.text
-        if kind != "test":
+        if kind == "campaign_update":
+            assert "https://x.example/u/1" in rendered.text and "¥12,000" in rendered.text
+        elif kind == "signin_link":
+            assert "https://x.example/my/signin/abc" in rendered.text and "30" in rendered.text
+        elif kind != "test":
             assert "¥12,000" in rendered.text and CAMPAIGN.contact in rendered.text
     bank = render("pledge_received", language, {**facts, "payment": BANK}).text
     assert "H0012" in bank and "1234567" in bank

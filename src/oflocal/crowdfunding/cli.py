@@ -169,6 +169,48 @@ def campaign_go_live(campaign: str, event_slug: str) -> None:
     click.echo(f"campaign {made.slug} is live until {tokyo_minute(made.ends_at)}")
 
 
+@campaign_group.command("lock-fulfilment")
+@campaign_opt
+@event_opt
+@click.option("--unlock", is_flag=True, help="Let supporters correct their answers again.")
+def campaign_lock_fulfilment(campaign: str, event_slug: str, unlock: bool) -> None:
+    """Freeze supporters' addresses, handles and wall names: the returns are prepared."""
+    from oflocal.crowdfunding.fulfilment import lock_fulfilment, unlock_fulfilment
+
+    campaign_id = _campaign_id(event_slug, campaign)
+    if unlock:
+        unlock_fulfilment(database(), campaign_id)
+        click.echo(f"campaign {campaign}: supporters can correct their answers again")
+        return
+    when = lock_fulfilment(database(), campaign_id)
+    click.echo(f"campaign {campaign}: answers frozen since {tokyo_minute(when)}")
+
+
+@campaign_group.command("wall")
+@campaign_opt
+@event_opt
+@click.option("--format", "fmt", type=click.Choice(["pdf", "csv"]), default="pdf",
+              show_default=True)
+@click.option("--size", type=click.Choice(["a4", "a2", "a1"]), default="a4", show_default=True,
+              help="Paper of the PDF: A4 sheets, or an A2/A1 poster for the venue.")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), required=True)
+def campaign_wall(campaign: str, event_slug: str, fmt: str, size: str, out: str) -> None:
+    """The supporters' wall: a printable poster (PDF) or a CSV for the website."""
+    from oflocal.supporters.wall import wall, wall_csv, wall_heading
+    from oflocal.supporters.wall_pdf import wall_pdf
+
+    campaign_id = _campaign_id(event_slug, campaign)
+    groups = wall(database(), campaign_id)
+    chunks = (wall_csv(groups) if fmt == "csv"
+              else wall_pdf(*wall_heading(database(), campaign_id), groups, size))
+    with open(out, "wb") as handle:
+        for chunk in chunks:
+            handle.write(chunk)
+    names = sum(len(g.names) for g in groups)
+    anonymous = sum(g.anonymous for g in groups)
+    click.echo(f"{out}: {names} name(s), {anonymous} anonymous")
+
+
 @campaign_group.command("decide")
 @campaign_opt
 @event_opt

@@ -24,6 +24,11 @@ def campaign_url(event_slug: str, campaign_slug: str) -> str:
     return public_url() + campaign_path(event_slug, campaign_slug)
 
 
+def my_page_url() -> str:
+    """The supporter's own page (web/pages/my_pledges.py): every pledge of an address."""
+    return public_url() + "/my"
+
+
 def refund_account_path(token: str) -> str:
     return f"/refund-account/{token}"
 

@@ -99,6 +99,9 @@ class Campaign(Base):
     moved_to_income: Mapped[int] = mapped_column(Integer, default=0)
     fees: Mapped[int] = mapped_column(Integer, default=0)
     outcome_entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entry.id"))
+    # From this moment the committee prepares the returns: supporters can no longer
+    # correct their addresses, handles or wall names (supporters/changes.py).
+    fulfilment_locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Pictures ever added: the next one's number, so a removed picture's number (which a
     # story may still name) is never given to another.
     images_made: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -212,6 +215,8 @@ class Pledge(Base):
     # started and resumed from then on (crowdfunding/provider_payments.py).
     provider: Mapped[str | None] = mapped_column(String(20))
     provider_payment_id: Mapped[str | None] = mapped_column(String(120))
+    # A committee member hid this supporter's wall name (supporters/wall.py).
+    wall_hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 DUPLICATE = "duplicate_payment"  # the refund reason of a duplicate payment

@@ -87,7 +87,8 @@ def notify(session: Session, pledge_id: int, kind: str, at: datetime, *,
 def _campaign(campaign: Campaign, event: Event) -> mail.Campaign:
     contact = campaign.email or event.committee_email or campaign.phone or event.committee_phone
     return mail.Campaign(title=campaign.title, committee=campaign.seller or event.committee_name,
-                         contact=contact, url=links.campaign_url(event.slug, campaign.slug))
+                         contact=contact, url=links.campaign_url(event.slug, campaign.slug),
+                         my_url=links.my_page_url())
 
 
 def _pledge(pledge: Pledge, reward: Reward, event: Event, campaign: Campaign) -> mail.Pledge:

@@ -33,7 +33,7 @@ from oflocal.crowdfunding.refunds import STATE_NAMES as REFUND_STATE_NAMES
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
 from oflocal.reports.csvout import encode_rows, text_cell
-from oflocal.reports.exports import _write_xlsx
+from oflocal.reports.exports import write_xlsx
 from oflocal.reports.pdfkit import spooled
 
 CAMPAIGN_STATE_NAMES = {
@@ -351,7 +351,7 @@ def pledges_csv(db: Database, campaign_id: int, f: PledgeFilter,
 def pledges_xlsx(db: Database, campaign_id: int, f: PledgeFilter) -> Iterator[bytes]:
     widths = (10, 17, 10, 6, 24, 6, 10, 8, 10, 14, 17, 17, 8, 12, 16, 28, 15, 16, 16, 16,
               10, 10, 36, 15)
-    return spooled(lambda out: _write_xlsx(out, "支援一覧", export_rows(db, campaign_id, f),
+    return spooled(lambda out: write_xlsx(out, "支援一覧", export_rows(db, campaign_id, f),
                                            widths))
 
 

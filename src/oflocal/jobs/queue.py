@@ -262,12 +262,13 @@ def finish(session: Session, c: Claim, *, lease_seconds: float) -> None:
     _end_attempt(session, c, now, "done")
 
 
-def retry_delay(attempt: int) -> float:
-    return min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2.0 ** (attempt - 1))
+def retry_delay(attempt: int, base: float = RETRY_BASE_SECONDS) -> float:
+    return min(RETRY_MAX_SECONDS, base * 2.0 ** (attempt - 1))
 
 
 def fail(db: Database, c: Claim, error: str, *, lease_seconds: float,
-         give_up: GiveUp | None = None, final: bool = False) -> bool:
+         give_up: GiveUp | None = None, final: bool = False,
+         retry_base: float = RETRY_BASE_SECONDS) -> bool:
     """The attempt failed: queue the job again after a pause, or, on its last attempt
     (or ``final``), fail it for good and call ``give_up``. Answers whether it was given
     up; raises :class:`LeaseLost` when the job is no longer held (nothing changes)."""
@@ -283,7 +284,7 @@ def fail(db: Database, c: Claim, error: str, *, lease_seconds: float,
             return True
         session.execute(update(Job).where(_held(c)).values(
             status="queued", last_error=error, lease_owner=None, lease_until=None,
-            run_after=now + timedelta(seconds=retry_delay(c.attempt))))
+            run_after=now + timedelta(seconds=retry_delay(c.attempt, retry_base))))
         _end_attempt(session, c, now, "retry", error)
         return False
 

@@ -235,7 +235,8 @@ class Worker:
             reason = f"{type(error).__name__}: {error}"
             try:
                 final = queue.fail(self.db, claimed, reason, lease_seconds=lease,
-                                   give_up=task.give_up)
+                                   give_up=task.give_up,
+                                   retry_base=self.settings.jobs.retry_base_seconds)
                 log.exception("%s failed%s", what, "" if final else "; it will be retried")
             except LeaseLost:
                 log.warning("%s failed after its lease was lost: %s", what, reason)

@@ -69,6 +69,7 @@ class Letter:
     html_body: str | None
     dedupe_key: str
     created_at: datetime
+    unsubscribe_url: str | None = None
 
 
 def compose(letter: Letter, mail_from: str, *, cte: str = "base64") -> EmailMessage:
@@ -82,6 +83,9 @@ def compose(letter: Letter, mail_from: str, *, cte: str = "base64") -> EmailMess
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
     message["Content-Language"] = letter.language
     message["X-Oflocal-Kind"] = letter.kind
+    if letter.unsubscribe_url:  # a mailing: one click in the mail program unsubscribes
+        message["List-Unsubscribe"] = f"<{letter.unsubscribe_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(letter.text_body, charset="utf-8", cte=_fits(letter.text_body, cte))
     if letter.html_body is not None:
         message.add_alternative(letter.html_body, subtype="html", charset="utf-8",

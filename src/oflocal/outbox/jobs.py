@@ -60,7 +60,7 @@ def send_message(context: JobContext) -> None:
             .returning(MailMessage.id, MailMessage.to_address, MailMessage.to_name,
                        MailMessage.kind, MailMessage.language, MailMessage.subject,
                        MailMessage.text_body, MailMessage.html_body, MailMessage.dedupe_key,
-                       MailMessage.created_at)
+                       MailMessage.created_at, MailMessage.unsubscribe_url)
         ).first()
     if row is None:
         return  # sent or failed already, or queued again under a later round's job

@@ -40,6 +40,8 @@ KINDS: dict[str, str] = {
     "payment_reminder": "reminder before the payment deadline",
     "refund_requested": "a refund is on its way (bank refunds: give your account)",
     "refund_sent": "the refund was sent",
+    "campaign_update": "an update (活動報告) from the committee, with its unsubscribe link",
+    "signin_link": "a link that signs a supporter in to their own page",
     "test": "a test message (oflocal mail test)",
 }
 
@@ -61,6 +63,7 @@ def _enqueue(session: Session, message_id: int, send_round: int) -> int:
 def queue_message(
     session: Session, *, kind: str, to_address: str, to_name: str = "", language: str = "ja",
     about: str, dedupe_key: str, context: Mapping[str, Any],
+    unsubscribe_url: str | None = None,
 ) -> int:
     """Render ``templates/mail/<kind>.<language>.txt`` with ``context`` and queue it to
     ``to_address`` in ``session``'s transaction; answers the message's id.
@@ -83,6 +86,7 @@ def queue_message(
         "to_address": address, "to_name": to_name, "kind": kind, "language": language,
         "subject": rendered.subject, "text_body": rendered.text, "html_body": rendered.html,
         "about": about, "dedupe_key": dedupe_key, "state": "queued", "send_round": 1,
+        "unsubscribe_url": unsubscribe_url,
         "attempts": 0, "created_at": clock.now(),
     }
     message_id = session.execute(

@@ -43,6 +43,8 @@ class MailMessage(Base):
     text_body: Mapped[str] = mapped_column(Text)
     html_body: Mapped[str | None] = mapped_column(Text)
     about: Mapped[str] = mapped_column(String(100))
+    # Mailings (an update to supporters): where one click unsubscribes (RFC 8058 headers).
+    unsubscribe_url: Mapped[str | None] = mapped_column(String(500))
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
     state: Mapped[str] = mapped_column(String(10), default="queued")
     send_round: Mapped[int] = mapped_column(Integer, default=1)

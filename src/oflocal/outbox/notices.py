@@ -49,6 +49,7 @@ class Campaign:
     committee: str  # 「尾州ひつじサミット実行委員会」
     contact: str  # an address or phone number for questions
     url: str  # the campaign's page
+    my_url: str = ""  # the supporter's own page (sign in by e-mail): all their pledges
 
 
 @dataclass(frozen=True)

@@ -127,7 +127,7 @@ def trial_balance_csv(db: Database, event_id: int, encoding: str = "utf-8-sig") 
     return encode_rows(trial_rows(db, event_id), encoding)
 
 
-def _write_xlsx(out: IO[bytes], sheet: str, rows: Iterator[Sequence[object]] | list[list[object]],
+def write_xlsx(out: IO[bytes], sheet: str, rows: Iterator[Sequence[object]] | list[list[object]],
                 widths: Sequence[int]) -> None:
     import xlsxwriter
 
@@ -155,12 +155,12 @@ def _plain(value: Any) -> str:
 
 def journal_xlsx(db: Database, event_id: int, progress: Progress | None = None) -> Iterator[bytes]:
     return spooled(
-        lambda out: _write_xlsx(out, "仕訳帳", journal_rows(db, event_id, progress),
+        lambda out: write_xlsx(out, "仕訳帳", journal_rows(db, event_id, progress),
                                 (9, 20, 10, 40, 16, 24, 34, 12, 12))
     )
 
 
 def trial_balance_xlsx(db: Database, event_id: int) -> Iterator[bytes]:
     return spooled(
-        lambda out: _write_xlsx(out, "試算表", trial_rows(db, event_id), (24, 40, 10, 14, 14, 14))
+        lambda out: write_xlsx(out, "試算表", trial_rows(db, event_id), (24, 40, 10, 14, 14, 14))
     )

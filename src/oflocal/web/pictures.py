@@ -37,9 +37,15 @@ class Pictures:
     gallery: list[StoryImage]
 
 
+def story_images(images: Sequence[CampaignImage],
+                 url_of: Callable[[CampaignImage], str]) -> dict[int, StoryImage]:
+    """What ``![alt](image:N)`` may name: the campaign's pictures (stories, updates)."""
+    return {i.number: StoryImage(url_of(i), i.alt, i.width, i.height) for i in images}
+
+
 def lay_out(markdown: str, images: Sequence[CampaignImage],
             url_of: Callable[[CampaignImage], str]) -> Pictures:
-    shown = {i.number: StoryImage(url_of(i), i.alt, i.width, i.height) for i in images}
+    shown = story_images(images, url_of)
     in_story = placed_numbers(markdown)
     hero = shown[images[0].number] if images else None
     gallery = [shown[i.number] for i in images[1:] if i.number not in in_story]

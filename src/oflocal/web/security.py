@@ -70,6 +70,8 @@ async def roles_guard(connection: ASGIConnection[Any, Any, Any, Any],
             raise Refusal("auth.password_change_required")
     if connection.scope.get("method", "GET") not in UNSAFE:
         return
+    if handler.opt.get("csrf") == "none":  # public, and its URL is its key (one-click
+        return  # unsubscribe, RFC 8058: mail programs POST without cookies or forms)
     if handler.opt.get("csrf") == "form":
         form = await Request(connection.scope, connection.receive).form()  # cached for the handler
         sent = form.get("_csrf")

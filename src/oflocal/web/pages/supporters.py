@@ -46,13 +46,17 @@ from litestar.response import Redirect
 from oflocal import clock
 from oflocal.crowdfunding import public
 from oflocal.crowdfunding.images import images_of
-from oflocal.crowdfunding.models import Pledge, Reward
+from oflocal.crowdfunding.models import CampaignImage, Pledge, Reward
 from oflocal.crowdfunding.pledge import PledgeRequest, make_pledge
 from oflocal.crowdfunding.provider_payments import PROVIDER_METHODS, PaymentStep, payment_step
 from oflocal.errors import Refusal
 from oflocal.format import shown_moment
 from oflocal.i18n import gettext_for
 from oflocal.idempotency.store import IdempotencyKey, request_hash
+from oflocal.supporters.signin import COOKIE as SUPPORTER_COOKIE
+from oflocal.supporters.signin import signed_in
+from oflocal.supporters.updates import AUDIENCE_NAMES, published_updates
+from oflocal.supporters.wall import wall
 from oflocal.web.pages.render import (
     SECURITY_HEADERS,
     AnyRequest,
@@ -61,8 +65,9 @@ from oflocal.web.pages.render import (
     page_lang,
     refusal_texts,
 )
-from oflocal.web.pictures import lay_out, public_url
+from oflocal.web.pictures import lay_out, public_url, story_images
 from oflocal.web.state import Services, services
+from oflocal.web.story import render_story
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 PUBLIC = {"csrf": "form"}  # no roles: anyone; the guard checks the double-submit token
@@ -118,11 +123,20 @@ def _common(request: AnyRequest, event_slug: str, campaign_slug: str) -> dict[st
 def campaign_page(request: AnyRequest, event_slug: str, campaign_slug: str) -> Response[Any]:
     """The campaign: story, goal and progress, the returns."""
     ctx = _common(request, event_slug, campaign_slug)
-    with services(request.app.state).db.read() as session:
-        pictures = lay_out(ctx["c"].story, images_of(session, ctx["c"].id),
-                           lambda image: public_url(event_slug, campaign_slug, image))
+    db = services(request.app.state).db
+    def url_of(image: CampaignImage) -> str:
+        return public_url(event_slug, campaign_slug, image)
+
+    with db.read() as session:
+        images = images_of(session, ctx["c"].id)
+    pictures = lay_out(ctx["c"].story, images, url_of)
+    shown = story_images(images, url_of)  # updates place the same pictures
+    reader = signed_in(db, request.cookies.get(SUPPORTER_COOKIE))
+    news = published_updates(db, ctx["c"].id, reader.email if reader else None)
     return page(request, "supporters/campaign.html", story=pictures.story, pictures=pictures,
-                **ctx)
+                wall=wall(db, ctx["c"].id), updates=news,
+                render=lambda markdown: render_story(markdown, shown),
+                audiences=AUDIENCE_NAMES, **ctx)
 
 
 @get(f"{BASE}/legal", sync_to_thread=True, include_in_schema=False)
@@ -158,6 +172,21 @@ def pledge_form(request: AnyRequest, event_slug: str, campaign_slug: str,
     return _form_page(request, ctx, {"reward": str(reward or "")})
 
 
+def form_answers(data: dict[str, str]) -> dict[str, Any]:
+    """What the return asks (templates/supporters/_answers.html), as the domain's answers."""
+    answers: dict[str, Any] = {}
+    if "sns_handle" in data:
+        answers["sns_handle"] = data["sns_handle"]
+    if data.get("wall_anonymous") == "yes":
+        answers["wall_anonymous"] = True
+    elif "wall_name" in data:
+        answers["wall_name"] = data["wall_name"]
+    if "ship_postal_code" in data:
+        answers["shipping"] = {k: data.get(f"ship_{k}", "") for k in (
+            "recipient", "postal_code", "prefecture", "address", "phone")}
+    return answers
+
+
 def pledge_request(campaign_id: int, data: dict[str, str], lang: str) -> PledgeRequest:
     """The form's fields as the domain's request; what cannot be read is refused."""
     def number(name: str, label: str) -> int | None:
@@ -169,21 +198,12 @@ def pledge_request(campaign_id: int, data: dict[str, str], lang: str) -> PledgeR
         except ValueError:
             raise Refusal("pledge.invalid", detail=f"{label}: {raw[:20]}") from None
 
-    answers: dict[str, Any] = {}
-    if "sns_handle" in data:
-        answers["sns_handle"] = data["sns_handle"]
-    if data.get("wall_anonymous") == "yes":
-        answers["wall_anonymous"] = True
-    elif "wall_name" in data:
-        answers["wall_name"] = data["wall_name"]
-    if "ship_postal_code" in data:
-        answers["shipping"] = {k: data.get(f"ship_{k}", "") for k in (
-            "recipient", "postal_code", "prefecture", "address", "phone")}
     return PledgeRequest(
         campaign_id=campaign_id, reward_id=number("reward", "リターン / return") or 0,
         name=data.get("name", ""), email=data.get("email", ""), phone=data.get("phone", ""),
         payment_method=data.get("method", ""), quantity=number("quantity", "数量 / quantity") or 1,
-        amount=number("amount", "支援額 / amount"), answers=answers, lang=lang)
+        amount=number("amount", "支援額 / amount"), answers=form_answers(data),
+        lang=lang)
 
 
 @post(f"{BASE}/pledge", opt=PUBLIC, sync_to_thread=True, include_in_schema=False)
