@@ -26,7 +26,7 @@ not agree on the time) and from this machine's clock on SQLite (one machine).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -109,6 +109,24 @@ def enqueue(
     if job_id is None:
         job_id = session.execute(select(Job.id).where(Job.dedupe_key == dedupe_key)).scalar_one()
     return int(job_id)
+
+
+def enqueue_many(
+    session: Session, kind: str, jobs: Sequence[tuple[Mapping[str, Any], str]], *,
+    max_attempts: int = 3,
+) -> None:
+    """:func:`enqueue` for many jobs of one kind, each ``(payload, dedupe_key)``, in one
+    statement: a key already queued (or run) is skipped."""
+    if max_attempts < 1:
+        raise ValueError("max_attempts must be at least 1")
+    if not jobs:
+        return
+    now = db_now(session)
+    session.execute(_insert(session)(Job).values([
+        {"kind": kind, "payload": dict(payload), "status": "queued", "attempts": 0,
+         "max_attempts": max_attempts, "run_after": now, "dedupe_key": key,
+         "created_at": now} for payload, key in jobs
+    ]).on_conflict_do_nothing(index_elements=["dedupe_key"]))
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
