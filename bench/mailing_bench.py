@@ -106,7 +106,8 @@ def _serve(fail_rate: float, ready: Connection, done: Connection) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     ready.send(server.port)
-    stop.wait()
+    while not stop.wait(0.5):
+        pass
     server.stop()
     done.send((dict(handler.accepted), handler.refused, _cpu_self()))
 
