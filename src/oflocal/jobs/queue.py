@@ -122,11 +122,11 @@ def enqueue_many(
     if not jobs:
         return
     now = db_now(session)
-    session.execute(_insert(session)(Job).values([
-        {"kind": kind, "payload": dict(payload), "status": "queued", "attempts": 0,
-         "max_attempts": max_attempts, "run_after": now, "dedupe_key": key,
-         "created_at": now} for payload, key in jobs
-    ]).on_conflict_do_nothing(index_elements=["dedupe_key"]))
+    session.execute(  # one compiled statement, executemany
+        _insert(session)(Job.__table__).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+        [{"kind": kind, "payload": dict(payload), "status": "queued", "attempts": 0,
+          "max_attempts": max_attempts, "run_after": now, "dedupe_key": key,
+          "created_at": now} for payload, key in jobs])
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:

@@ -138,10 +138,14 @@ def queue_messages(session: Session, items: Sequence[Outgoing]) -> int:
     rows = [_values(item, now) for item in items if item.dedupe_key not in known]
     if not rows:
         return 0
+    # One compiled statement for every row (executemany, sent as multi-row inserts by
+    # SQLAlchemy's "insertmanyvalues"); a key queued meanwhile by a committed
+    # transaction is skipped.
+    table = MailMessage.__table__
     ids = session.execute(
-        _insert(session)(MailMessage).values(rows)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(MailMessage.id)
-    ).scalars().all()  # (a key queued meanwhile by a committed transaction: skipped)
+        _insert(session)(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(table.c.id), rows
+    ).scalars().all()
     enqueue_many(session, MAIL_SEND,
                  [({"message_id": int(i), "round": 1}, job_dedupe_key(int(i), 1))
                   for i in ids], max_attempts=MAX_ATTEMPTS)
