@@ -130,9 +130,12 @@ def enqueue_many(
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
-    return or_(
-        and_(Job.status == "queued", Job.run_after <= now),
-        and_(Job.status == "running", Job.lease_until < now),
+    return and_(
+        # the partial index ix_job_open's condition, spelled out so that SQLite uses it
+        # (done jobs stay in the table: without it every claim scans all of them)
+        Job.status.in_(("queued", "running")),
+        or_(and_(Job.status == "queued", Job.run_after <= now),
+            and_(Job.status == "running", Job.lease_until < now)),
     )
 
 
@@ -285,8 +288,11 @@ def fenced(db: Database, c: Claim, *, lease_seconds: float) -> Iterator[Session]
 
 
 def _held_all(claims: Collection[Claim]) -> ColumnElement[bool]:
-    return and_(tuple_(Job.id, Job.lease_owner, Job.attempts).in_(
-        [(c.job_id, c.owner, c.attempt) for c in claims]), Job.status == "running")
+    # ``id IN`` first: SQLite does not search an index for a row-value IN, it would scan
+    return and_(Job.id.in_([c.job_id for c in claims]),
+                tuple_(Job.id, Job.lease_owner, Job.attempts).in_(
+                    [(c.job_id, c.owner, c.attempt) for c in claims]),
+                Job.status == "running")
 
 
 def fence_many(session: Session, claims: Collection[Claim], *,
@@ -327,8 +333,9 @@ def finish_fenced(session: Session, claims: Collection[Claim], now: datetime) ->
                     .execution_options(synchronize_session=False))
     session.execute(
         update(JobAttempt)
-        .where(tuple_(JobAttempt.job_id, JobAttempt.attempt).in_(
-            [(c.job_id, c.attempt) for c in claims]))
+        .where(JobAttempt.job_id.in_([c.job_id for c in claims]),
+               tuple_(JobAttempt.job_id, JobAttempt.attempt).in_(
+                   [(c.job_id, c.attempt) for c in claims]))
         .values(ended_at=now, outcome="done", error=None)
         .execution_options(synchronize_session=False))
 

@@ -41,7 +41,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import tuple_, update
+from sqlalchemy import and_, tuple_, update
 from sqlalchemy.orm import Session
 
 from oflocal import clock
@@ -70,8 +70,11 @@ def _key(payload: Mapping[str, Any]) -> tuple[int, int]:
 
 
 def _rounds(claims: Sequence[Claim]) -> Any:
-    """The messages of these jobs, each in the round of its job."""
-    return tuple_(MailMessage.id, MailMessage.send_round).in_([_key(c.payload) for c in claims])
+    """The messages of these jobs, each in the round of its job (``id IN`` as well:
+    SQLite searches its key for that, not for a row-value IN, which it would scan)."""
+    keys = [_key(c.payload) for c in claims]
+    return and_(MailMessage.id.in_([i for i, _ in keys]),
+                tuple_(MailMessage.id, MailMessage.send_round).in_(keys))
 
 
 def file_name(message_id: int, kind: str) -> str:
