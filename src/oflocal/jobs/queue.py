@@ -19,6 +19,12 @@ When it touches the row, the row stays locked (PostgreSQL) or the database stays
 reserved (SQLite) until the commit, so no claim can slip in between the check and the
 holder's writes.
 
+**Batches.** ``claim_batch`` claims, in the same transaction, more queued jobs of the
+kind it claimed first (each exactly as if claimed alone); ``fence_many``,
+``finish_fenced``, ``fail_fenced`` and ``release_fenced`` are the fenced writes for
+many claims at once, and ``heartbeat_many`` renews every lease a worker holds in one
+transaction.
+
 Times come from the database's clock on PostgreSQL (workers on several machines need
 not agree on the time) and from this machine's clock on SQLite (one machine).
 """

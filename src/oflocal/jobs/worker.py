@@ -2,8 +2,9 @@
 
 The same :class:`Worker` runs inside the web process (the embedded default: ``make
 run`` prints booklets with one command) and in ``oflocal worker`` processes on any
-machine. Each thread claims one job at a time; one heartbeat thread per worker extends
-the leases of the jobs it holds and tells a task when its job was taken over. Stopping
+machine. Each thread claims one job at a time (or a batch of small jobs of one kind, see
+:class:`Task`); one heartbeat thread per worker extends the leases of the jobs it holds,
+all in one transaction, and tells a task when its job was taken over. Stopping
 (SIGTERM, or the web server shutting down) claims nothing more and asks running tasks to
 stop: a task that checks (:meth:`JobContext.check`) gives its job back at once, the
 others finish. A worker killed outright leaves its jobs to run out their leases and be

@@ -6,7 +6,7 @@ server has accepted the DATA, the message is sent: a failing QUIT afterwards cha
 nothing. A recipient the server refuses for good (5xx) is :class:`Undeliverable`; every
 other error is worth another try later.
 
-Connections are kept (:func:`send_kept`, what the worker uses): each worker thread keeps
+Connections are kept (:func:`send_kept`): each worker thread keeps
 its connection open from one message to the next, so a mailing to thousands pays the
 connect, EHLO, STARTTLS and login once per :data:`KEEP_MESSAGES` messages rather than
 once per message. A connection is closed (QUIT) when its thread has nothing to send
@@ -14,8 +14,7 @@ once per message. A connection is closed (QUIT) when its thread has nothing to s
 was left unused for :data:`KEEP_IDLE_SECONDS`, and after any error that may leave it in
 doubt. A kept connection the server has closed meanwhile is found out at ``MAIL FROM``,
 before anything of the message was handed over: then, and only then, the message goes
-once more over a new connection. :func:`send_smtp` is one connection for one message
-(``oflocal mail test``, and the baseline of ``bench/mailing_bench.py``).
+once more over a new connection.
 
 Files: ``<data_dir>/outbox/<id>-<kind>.eml``, written whole (a ``.part`` renamed into
 place), so a second attempt at the same message replaces the file, never adds one.
@@ -99,18 +98,6 @@ def _quit(smtp: smtplib.SMTP) -> None:
         smtp.close()
 
 
-def send_smtp(message: EmailMessage, mail: Mail, envelope_to: str) -> None:
-    """Hand ``message`` to the SMTP server over a connection of its own; returns once
-    the server has accepted it."""
-    smtp = _connect(mail)
-    try:
-        _hand_over(smtp, message, mail, envelope_to)
-    except BaseException:
-        smtp.close()
-        raise
-    _quit(smtp)  # accepted: whatever QUIT says, the message is on its way
-
-
 @dataclass
 class _Kept:
     smtp: _SMTP
@@ -173,7 +160,8 @@ def _send_on(kept: _Kept, message: EmailMessage, mail: Mail, envelope_to: str, *
 
 
 def send_kept(message: EmailMessage, mail: Mail, envelope_to: str) -> None:
-    """:func:`send_smtp` over this thread's kept connection (see the module doc)."""
+    """Hand ``message`` to the SMTP server over this thread's kept connection (see the
+    module doc); returns once the server has accepted it."""
     kept: _Kept | None = getattr(_threads, "kept", None)
     if kept is not None and (kept.server != _server(mail) or kept.sent >= KEEP_MESSAGES
                              or time.monotonic() - kept.used > KEEP_IDLE_SECONDS):
