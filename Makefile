@@ -36,6 +36,7 @@ lint: $(STAMP_DEV)
 bench: $(STAMP_DEV)
 	$(BIN)/python bench/run_all.py
 	$(BIN)/python bench/pledge_bench.py
+	$(BIN)/python bench/mailing_bench.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

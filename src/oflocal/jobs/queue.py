@@ -19,6 +19,12 @@ When it touches the row, the row stays locked (PostgreSQL) or the database stays
 reserved (SQLite) until the commit, so no claim can slip in between the check and the
 holder's writes.
 
+**Batches.** ``claim_batch`` claims, in the same transaction, more queued jobs of the
+kind it claimed first (each exactly as if claimed alone); ``fence_many``,
+``finish_fenced``, ``fail_fenced`` and ``release_fenced`` are the fenced writes for
+many claims at once, and ``heartbeat_many`` renews every lease a worker holds in one
+transaction.
+
 Times come from the database's clock on PostgreSQL (workers on several machines need
 not agree on the time) and from this machine's clock on SQLite (one machine).
 """
@@ -26,7 +32,7 @@ not agree on the time) and from this machine's clock on SQLite (one machine).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,6 +48,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -130,10 +137,31 @@ def enqueue(
     return int(job_id)
 
 
+def enqueue_many(
+    session: Session, kind: str, jobs: Sequence[tuple[Mapping[str, Any], str]], *,
+    max_attempts: int = 3,
+) -> None:
+    """:func:`enqueue` for many jobs of one kind, each ``(payload, dedupe_key)``, in one
+    statement: a key already queued (or run) is skipped."""
+    if max_attempts < 1:
+        raise ValueError("max_attempts must be at least 1")
+    if not jobs:
+        return
+    now = db_now(session)
+    session.execute(  # one compiled statement, executemany
+        _insert(session)(Job.__table__).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+        [{"kind": kind, "payload": dict(payload), "status": "queued", "attempts": 0,
+          "max_attempts": max_attempts, "run_after": now, "dedupe_key": key,
+          "created_at": now} for payload, key in jobs])
+
+
 def _claimable(now: datetime) -> ColumnElement[bool]:
-    return or_(
-        and_(Job.status == "queued", Job.run_after <= now),
-        and_(Job.status == "running", Job.lease_until < now),
+    return and_(
+        # the partial index ix_job_open's condition, spelled out so that SQLite uses it
+        # (done jobs stay in the table: without it every claim scans all of them)
+        Job.status.in_(("queued", "running")),
+        or_(and_(Job.status == "queued", Job.run_after <= now),
+            and_(Job.status == "running", Job.lease_until < now)),
     )
 
 
@@ -155,6 +183,21 @@ def claim(
 
     A job whose lease ran out after its last allowed attempt is given up on the way
     (``failed``, and its kind's ``give_up`` called in the same transaction)."""
+    claims = claim_batch(db, owner, kinds, lease_seconds=lease_seconds, give_up=give_up,
+                         job_id=job_id)
+    return claims[0] if claims else None
+
+
+def claim_batch(
+    db: Database, owner: str, kinds: Collection[str], *, lease_seconds: float,
+    give_up: Mapping[str, GiveUp] | None = None, job_id: int | None = None,
+    batch: Mapping[str, int] | None = None,
+) -> list[Claim]:
+    """:func:`claim`, and with it, in the same transaction, up to ``batch[kind] - 1``
+    more queued jobs of the kind claimed first (a mailing's messages: one claim
+    transaction for many jobs). Each job of the batch is claimed exactly as one claimed
+    alone (its own attempt, lease and attempt row), all by ``owner``; empty when there
+    is nothing to claim."""
     with db.write() as session:
         now = db_now(session)
         while True:
@@ -170,7 +213,7 @@ def claim(
                 query = query.where(Job.id == job_id)
             row = session.execute(query).first()
             if row is None:
-                return None
+                return []
             if row.status == "running":  # its holder's lease ran out: that attempt ended then
                 session.execute(
                     update(JobAttempt)
@@ -190,7 +233,7 @@ def claim(
                             finished_at=now)
                 )
                 if affected(taken) != 1:  # cannot happen under the row lock; never guess
-                    return None
+                    return []
                 if give_up and row.kind in give_up:
                     give_up[row.kind](session, row.payload, reason)
                 log.warning("job %s (%s) failed: %s", row.id, row.kind, reason)
@@ -202,11 +245,45 @@ def claim(
                 )
             )
             if affected(taken) != 1:  # cannot happen under the row lock; never guess
-                return None
+                return []
             session.add(JobAttempt(job_id=row.id, attempt=row.attempts + 1, owner=owner,
                                    claimed_at=now))
-            return Claim(job_id=row.id, kind=row.kind, payload=row.payload, owner=owner,
-                         attempt=row.attempts + 1, max_attempts=row.max_attempts)
+            first = Claim(job_id=row.id, kind=row.kind, payload=row.payload, owner=owner,
+                          attempt=row.attempts + 1, max_attempts=row.max_attempts)
+            more = (batch or {}).get(row.kind, 1) - 1
+            if job_id is not None or more < 1:
+                return [first]
+            return [first, *_claim_more(session, owner, row.kind, row.id, more, now,
+                                        lease_seconds)]
+
+
+def _claim_more(session: Session, owner: str, kind: str, after: int, limit: int,
+                now: datetime, lease_seconds: float) -> list[Claim]:
+    """Queued jobs of ``kind`` after ``after``, claimed by ``owner`` in the caller's
+    claim transaction (only queued ones: a job whose lease ran out is claimed alone,
+    by :func:`claim_batch`'s first step, which records that attempt's end)."""
+    ids = session.execute(
+        select(Job.id)
+        .where(Job.kind == kind, Job.status == "queued", Job.run_after <= now, Job.id > after)
+        .order_by(Job.id).limit(limit).with_for_update(skip_locked=True)
+    ).scalars().all()
+    if not ids:
+        return []
+    rows = session.execute(
+        update(Job).where(Job.id.in_(ids), Job.status == "queued")
+        .values(status="running", attempts=Job.attempts + 1, lease_owner=owner,
+                lease_until=now + timedelta(seconds=lease_seconds), heartbeat_at=now)
+        .returning(Job.id, Job.payload, Job.attempts, Job.max_attempts)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if not rows:
+        return []
+    session.execute(insert(JobAttempt), [
+        {"job_id": r.id, "attempt": r.attempts, "owner": owner, "claimed_at": now}
+        for r in rows])
+    return sorted((Claim(job_id=r.id, kind=kind, payload=r.payload, owner=owner,
+                         attempt=r.attempts, max_attempts=r.max_attempts) for r in rows),
+                  key=lambda c: c.job_id)
 
 
 def _held(c: Claim) -> ColumnElement[bool]:
@@ -234,6 +311,59 @@ def fenced(db: Database, c: Claim, *, lease_seconds: float) -> Iterator[Session]
     with db.write() as session:
         fence(session, c, lease_seconds=lease_seconds)
         yield session
+
+
+def _held_all(claims: Collection[Claim]) -> ColumnElement[bool]:
+    # ``id IN`` first: SQLite does not search an index for a row-value IN, it would scan
+    return and_(Job.id.in_([c.job_id for c in claims]),
+                tuple_(Job.id, Job.lease_owner, Job.attempts).in_(
+                    [(c.job_id, c.owner, c.attempt) for c in claims]),
+                Job.status == "running")
+
+
+def fence_many(session: Session, claims: Collection[Claim], *,
+               lease_seconds: float) -> tuple[datetime, list[Claim]]:
+    """:func:`fence` for many claims in one statement: answers the database's time and
+    the claims still held (their rows stay locked until the commit); the others were
+    lost, and nothing may be written about them. Rows are locked in id order, so two
+    transactions fencing overlapping batches (a heartbeat and the task) never deadlock."""
+    now = db_now(session)
+    if not claims:
+        return now, []
+    ids = sorted(c.job_id for c in claims)
+    if session.get_bind().dialect.name != "sqlite":
+        session.execute(select(Job.id).where(Job.id.in_(ids)).order_by(Job.id).with_for_update())
+    renewed = set(session.execute(
+        update(Job).where(_held_all(claims))
+        .values(lease_until=now + timedelta(seconds=lease_seconds), heartbeat_at=now)
+        .returning(Job.id).execution_options(synchronize_session=False)
+    ).scalars())
+    return now, sorted((c for c in claims if c.job_id in renewed), key=lambda c: c.job_id)
+
+
+def heartbeat_many(db: Database, claims: Collection[Claim], *,
+                   lease_seconds: float) -> list[Claim]:
+    """Extend the leases of many claims in one transaction; answers those lost."""
+    with db.write() as session:
+        _, held = fence_many(session, claims, lease_seconds=lease_seconds)
+    kept = {c.job_id for c in held}
+    return [c for c in claims if c.job_id not in kept]
+
+
+def finish_fenced(session: Session, claims: Collection[Claim], now: datetime) -> None:
+    """Mark jobs done in a transaction that fenced them already (:func:`fence_many`)."""
+    if not claims:
+        return
+    session.execute(update(Job).where(_held_all(claims))
+                    .values(status="done", lease_until=None, finished_at=now)
+                    .execution_options(synchronize_session=False))
+    session.execute(
+        update(JobAttempt)
+        .where(JobAttempt.job_id.in_([c.job_id for c in claims]),
+               tuple_(JobAttempt.job_id, JobAttempt.attempt).in_(
+                   [(c.job_id, c.attempt) for c in claims]))
+        .values(ended_at=now, outcome="done", error=None)
+        .execution_options(synchronize_session=False))
 
 
 def heartbeat(db: Database, c: Claim, *, lease_seconds: float) -> bool:
@@ -272,21 +402,29 @@ def fail(db: Database, c: Claim, error: str, *, lease_seconds: float,
     """The attempt failed: queue the job again after a pause, or, on its last attempt
     (or ``final``), fail it for good and call ``give_up``. Answers whether it was given
     up; raises :class:`LeaseLost` when the job is no longer held (nothing changes)."""
-    error = error[:ERROR_LENGTH]
     with db.write() as session:
         now = fence(session, c, lease_seconds=lease_seconds)
-        if final or c.attempt >= c.max_attempts:
-            session.execute(update(Job).where(_held(c)).values(
-                status="failed", last_error=error, lease_until=None, finished_at=now))
-            _end_attempt(session, c, now, "failed", error)
-            if give_up is not None:
-                give_up(session, c.payload, error)
-            return True
+        return fail_fenced(session, c, now, error, give_up=give_up, final=final,
+                           retry_base=retry_base)
+
+
+def fail_fenced(session: Session, c: Claim, now: datetime, error: str, *,
+                give_up: GiveUp | None = None, final: bool = False,
+                retry_base: float = RETRY_BASE_SECONDS) -> bool:
+    """:func:`fail` in a transaction that fenced ``c`` already."""
+    error = error[:ERROR_LENGTH]
+    if final or c.attempt >= c.max_attempts:
         session.execute(update(Job).where(_held(c)).values(
-            status="queued", last_error=error, lease_owner=None, lease_until=None,
-            run_after=now + timedelta(seconds=retry_delay(c.attempt, retry_base))))
-        _end_attempt(session, c, now, "retry", error)
-        return False
+            status="failed", last_error=error, lease_until=None, finished_at=now))
+        _end_attempt(session, c, now, "failed", error)
+        if give_up is not None:
+            give_up(session, c.payload, error)
+        return True
+    session.execute(update(Job).where(_held(c)).values(
+        status="queued", last_error=error, lease_owner=None, lease_until=None,
+        run_after=now + timedelta(seconds=retry_delay(c.attempt, retry_base))))
+    _end_attempt(session, c, now, "retry", error)
+    return False
 
 
 def release(db: Database, c: Claim, *, lease_seconds: float) -> None:
@@ -295,7 +433,12 @@ def release(db: Database, c: Claim, *, lease_seconds: float) -> None:
     job is no longer held."""
     with db.write() as session:
         now = fence(session, c, lease_seconds=lease_seconds)
-        session.execute(update(Job).where(_held(c)).values(
-            status="queued", lease_owner=None, lease_until=None, run_after=now,
-            max_attempts=Job.max_attempts + 1))
-        _end_attempt(session, c, now, "released")
+        release_fenced(session, c, now)
+
+
+def release_fenced(session: Session, c: Claim, now: datetime) -> None:
+    """:func:`release` in a transaction that fenced ``c`` already."""
+    session.execute(update(Job).where(_held(c)).values(
+        status="queued", lease_owner=None, lease_until=None, run_after=now,
+        max_attempts=Job.max_attempts + 1))
+    _end_attempt(session, c, now, "released")

@@ -2,8 +2,9 @@
 
 The same :class:`Worker` runs inside the web process (the embedded default: ``make
 run`` prints booklets with one command) and in ``oflocal worker`` processes on any
-machine. Each thread claims one job at a time; one heartbeat thread per worker extends
-the leases of the jobs it holds and tells a task when its job was taken over. Stopping
+machine. Each thread claims one job at a time (or a batch of small jobs of one kind, see
+:class:`Task`); one heartbeat thread per worker extends the leases of the jobs it holds,
+all in one transaction, and tells a task when its job was taken over. Stopping
 (SIGTERM, or the web server shutting down) claims nothing more and asks running tasks to
 stop: a task that checks (:meth:`JobContext.check`) gives its job back at once, the
 others finish. A worker killed outright leaves its jobs to run out their leases and be
@@ -49,12 +50,26 @@ class Task:
     ``finish`` (fenced), and MUST be safe to run again from the start after an attempt
     was cut short (by a crash, a lost lease or a stop): an attempt's effects land only
     with its fenced commit. It MAY call ``check`` between steps to stop early. Returning
-    without calling ``finish`` marks the job done."""
+    without calling ``finish`` marks the job done.
+
+    Kinds with many small jobs (one e-mail each) may set ``run_batch`` and ``batch``: a
+    thread then claims up to ``batch`` queued jobs of the kind in one transaction and
+    hands them to ``run_batch`` together (:class:`BatchContext`, the same rules per
+    job); ``run`` is then not used, a job claimed alone is a batch of one. ``idle``, when
+    set, is called in a worker thread that found nothing to claim and when it ends (a
+    task closes what it kept open between jobs, such as an SMTP connection)."""
 
     kind: str
     run: Callable[[JobContext], None]
     give_up: GiveUp | None = None
     max_attempts: int = 3
+    batch: int = 1
+    run_batch: Callable[[BatchContext], None] | None = None
+    idle: Callable[[], None] | None = None
+
+    def __post_init__(self) -> None:
+        if self.batch < 1 or (self.batch > 1 and self.run_batch is None):
+            raise ValueError("a batch of jobs needs run_batch, and at least one job")
 
 
 class JobContext:
@@ -108,6 +123,108 @@ class JobContext:
             raise
         self.finished = True
 
+    def open_claims(self) -> list[Claim]:
+        """The claim, while the task may still write about it (for the heartbeats)."""
+        return [] if self.lost.is_set() or self.finished else [self.claim]
+
+    def mark_lost(self, claims: Sequence[Claim]) -> None:
+        if claims and not self.finished:  # (not just now, by the task)
+            self.lost.set()
+            log.warning("job %s: heartbeat refused, the lease was lost", self.claim.job_id)
+
+
+class BatchContext:
+    """What a batch task gets: the jobs it holds (``claims``, in job id order), and
+    fenced writes about them. Every write fences each open claim first; a claim found
+    lost is dropped (nothing more is written about it) and the others go on. Inside a
+    write, ``done``, ``failed`` and ``release`` end a job; the ends count once the write
+    commits. Jobs still open when ``run_batch`` returns are marked done; when it
+    raises, they fail (and are retried) as a job alone would; on
+    :class:`StopRequested` they are given back."""
+
+    def __init__(self, db: Database, settings: Settings, claims: Sequence[Claim],
+                 stopping: threading.Event, give_up: GiveUp | None) -> None:
+        self.db, self.settings = db, settings
+        self._open = {c.job_id: c for c in sorted(claims, key=lambda c: c.job_id)}
+        self._ending: list[int] = []
+        self._now: Any = None
+        self._give_up = give_up
+        self._stopping = stopping
+        self._mutex = threading.Lock()
+
+    @property
+    def claims(self) -> list[Claim]:
+        with self._mutex:
+            return list(self._open.values())
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def check(self) -> None:
+        """Raise :class:`StopRequested` when the worker is stopping."""
+        if self._stopping.is_set():
+            raise StopRequested()
+
+    @contextmanager
+    def write(self) -> Iterator[tuple[Session, list[Claim]]]:
+        """One write transaction fencing every open claim: yields the session and the
+        claims still held (possibly none); commits only if the block ends normally."""
+        try:
+            with self.db.write() as session:
+                now, held = queue.fence_many(session, self.claims,
+                                             lease_seconds=self.settings.jobs.lease_seconds)
+                kept = {c.job_id for c in held}
+                self._lose([c for c in self.claims if c.job_id not in kept])
+                self._now = now
+                yield session, held
+        except BaseException:
+            with self._mutex:
+                self._ending = []  # rolled back: those jobs did not end
+            raise
+        with self._mutex:
+            for job_id in self._ending:
+                self._open.pop(job_id, None)
+            self._ending = []
+
+    def _lose(self, claims: Sequence[Claim]) -> None:
+        with self._mutex:
+            for c in claims:
+                if c.job_id in self._ending:
+                    continue  # ended by the write committing now: not lost
+                if self._open.pop(c.job_id, None) is not None:
+                    log.warning("job %s: the lease was lost (another worker has it); "
+                                "nothing more of this attempt is kept", c.job_id)
+
+    def done(self, session: Session, claims: Sequence[Claim]) -> None:
+        queue.finish_fenced(session, claims, self._now)
+        self._ended(claims)
+
+    def _ended(self, claims: Sequence[Claim]) -> None:
+        with self._mutex:
+            self._ending.extend(c.job_id for c in claims)
+
+    def failed(self, session: Session, claim: Claim, error: str, *,
+               final: bool = False) -> bool:
+        """This job's attempt failed: retried later, or given up (answers which)."""
+        gave_up = queue.fail_fenced(session, claim, self._now, error, give_up=self._give_up,
+                                    final=final,
+                                    retry_base=self.settings.jobs.retry_base_seconds)
+        self._ended([claim])
+        return gave_up
+
+    def release(self, session: Session, claims: Sequence[Claim]) -> None:
+        """Give jobs back untouched (the worker is stopping)."""
+        for c in claims:
+            queue.release_fenced(session, c, self._now)
+        self._ended(claims)
+
+    def open_claims(self) -> list[Claim]:
+        return self.claims
+
+    def mark_lost(self, claims: Sequence[Claim]) -> None:
+        self._lose(claims)
+
 
 class Worker:
     """Claims and runs jobs of ``tasks`` on ``threads`` threads (see the module doc)."""
@@ -123,7 +240,7 @@ class Worker:
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._beats_done = threading.Event()
-        self._held: dict[str, JobContext] = {}
+        self._held: dict[str, JobContext | BatchContext] = {}
         self._lock = threading.Lock()
         self._runners: list[threading.Thread] = []
         self._beat: threading.Thread | None = None
@@ -182,19 +299,53 @@ class Worker:
                            lease_seconds=self.settings.jobs.lease_seconds,
                            give_up=self._give_up_hooks(), job_id=job_id)
 
+    def _claim_next(self, owner: str, *, look_first: bool) -> list[Claim]:
+        # An idle thread looks (a read) before it claims (a write); a thread that just
+        # ran a job claims the next at once: under load there is work, and the read
+        # would only cost time.
+        if look_first and not queue.has_work(self.db, self.tasks):
+            return []
+        return queue.claim_batch(self.db, owner, self.tasks,
+                                 lease_seconds=self.settings.jobs.lease_seconds,
+                                 give_up=self._give_up_hooks(),
+                                 batch={k: t.batch for k, t in self.tasks.items()})
+
+    def _idle(self) -> None:
+        for task in self.tasks.values():
+            if task.idle is not None:
+                try:
+                    task.idle()
+                except Exception:
+                    log.exception("%s: cleaning up while idle failed", task.kind)
+
     def _loop(self, owner: str) -> None:
         poll = self.settings.jobs.poll_seconds
-        while not self._stopping.is_set():
-            try:
-                claimed = self.claim(owner)
-            except Exception:
-                log.exception("worker %s could not claim a job", owner)
-                claimed = None
-            if claimed is None:
-                self._wake.wait(poll)
-                self._wake.clear()
-                continue
-            self.run(claimed)
+        busy = False
+        try:
+            while not self._stopping.is_set():
+                try:
+                    claims = self._claim_next(owner, look_first=not busy)
+                except Exception:
+                    log.exception("worker %s could not claim a job", owner)
+                    claims = []
+                busy = bool(claims)
+                if not claims:
+                    self._idle()
+                    self._wake.wait(poll)
+                    self._wake.clear()
+                    continue
+                self.run_claims(claims)
+        finally:
+            self._idle()
+
+    def run_claims(self, claims: Sequence[Claim]) -> None:
+        """Run what one claim transaction took: a batch, or one job."""
+        task = self.tasks[claims[0].kind]
+        if task.run_batch is not None:
+            self._run_batch(task, claims)
+        else:
+            for claimed in claims:
+                self.run(claimed)
 
     def run_job(self, job_id: int) -> bool:
         """Claim job ``job_id`` and run it in this thread (``oflocal print`` does, to show
@@ -209,6 +360,9 @@ class Worker:
     def run(self, claimed: Claim) -> None:
         """Run one claimed job to its end: done, retried, failed, released or lost."""
         task = self.tasks[claimed.kind]
+        if task.run_batch is not None:
+            self._run_batch(task, [claimed])
+            return
         context = JobContext(self.db, self.settings, claimed, self._stopping)
         with self._lock:
             self._held[claimed.owner] = context
@@ -247,6 +401,41 @@ class Worker:
             with self._lock:
                 self._held.pop(claimed.owner, None)
 
+    def _run_batch(self, task: Task, claims: Sequence[Claim]) -> None:
+        assert task.run_batch is not None
+        context = BatchContext(self.db, self.settings, claims, self._stopping, task.give_up)
+        owner = claims[0].owner
+        with self._lock:
+            self._held[owner] = context
+        what = (f"{len(claims)} {task.kind} job(s) {claims[0].job_id}…{claims[-1].job_id}")
+        started = time.monotonic()
+        try:
+            task.run_batch(context)
+            if context.claims:
+                with context.write() as (session, held):
+                    context.done(session, held)
+            log.info("%s done in %.2f s", what, time.monotonic() - started)
+        except StopRequested:
+            try:
+                with context.write() as (session, held):
+                    context.release(session, held)
+                log.info("%s given back: the worker is stopping", what)
+            except Exception:
+                log.exception("%s could not be given back; the leases will run out", what)
+        except Exception as error:
+            reason = f"{type(error).__name__}: {error}"
+            log.exception("%s failed; the jobs still open will be retried", what)
+            try:
+                with context.write() as (session, held):
+                    for c in held:
+                        context.failed(session, c, reason)
+            except Exception:
+                log.exception("%s failed (%s) and the failure could not be recorded; the "
+                              "leases will run out", what, reason)
+        finally:
+            with self._lock:
+                self._held.pop(owner, None)
+
     # -- heartbeats ------------------------------------------------------------------------
 
     def _start_heartbeats(self) -> None:
@@ -262,14 +451,14 @@ class Worker:
         while not self._beats_done.wait(interval):
             with self._lock:
                 held = list(self._held.values())
+            claims = {id(context): context.open_claims() for context in held}
+            if not any(claims.values()):
+                continue
+            try:  # every job this worker holds, in one transaction
+                lost = {c.job_id for c in queue.heartbeat_many(
+                    self.db, [c for cs in claims.values() for c in cs], lease_seconds=lease)}
+            except Exception:
+                log.exception("worker %s: heartbeat failed", self.name)
+                continue
             for context in held:
-                if context.lost.is_set() or context.finished:
-                    continue
-                try:
-                    if (not queue.heartbeat(self.db, context.claim, lease_seconds=lease)
-                            and not context.finished):  # (not just now, by the task)
-                        context.lost.set()
-                        log.warning("job %s: heartbeat refused, the lease was lost",
-                                    context.claim.job_id)
-                except Exception:
-                    log.exception("job %s: heartbeat failed", context.claim.job_id)
+                context.mark_lost([c for c in claims[id(context)] if c.job_id in lost])

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from oflocal import clock
 from oflocal.db.engine import Database
 from oflocal.db.rows import affected
-from oflocal.jobs.queue import enqueue
+from oflocal.jobs.queue import enqueue, enqueue_many
 from oflocal.outbox.compose import check_address
 from oflocal.outbox.models import MailMessage
 from oflocal.outbox.render import render
@@ -75,20 +75,10 @@ def queue_message(
     # Rendered and inserted without looking for the key first (the INSERT's conflict
     # clause finds it): one round trip less for a new notice, which is written while
     # the change it tells of holds its rows (a pledge, its return's row).
-    if kind not in KINDS:
-        raise ValueError(f"unknown mail kind {kind!r} (known: {', '.join(KINDS)})")
-    if not 0 < len(dedupe_key) <= 200 or not 0 < len(about) <= 100 or len(to_name) > 200:
-        raise ValueError("dedupe_key (1-200), about (1-100) or to_name (≤ 200) has the "
-                         "wrong length")
-    address = check_address(to_address)
-    rendered = render(kind, language, {**context, "to_name": to_name})
-    values = {
-        "to_address": address, "to_name": to_name, "kind": kind, "language": language,
-        "subject": rendered.subject, "text_body": rendered.text, "html_body": rendered.html,
-        "about": about, "dedupe_key": dedupe_key, "state": "queued", "send_round": 1,
-        "unsubscribe_url": unsubscribe_url,
-        "attempts": 0, "created_at": clock.now(),
-    }
+    values = _values(Outgoing(kind=kind, to_address=to_address, about=about,
+                              dedupe_key=dedupe_key, context=context, to_name=to_name,
+                              language=language, unsubscribe_url=unsubscribe_url),
+                     clock.now())
     message_id = session.execute(
         _insert(session)(MailMessage).values(values)
         .on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(MailMessage.id)
@@ -99,6 +89,65 @@ def queue_message(
         ).scalar_one())
     _enqueue(session, int(message_id), 1)
     return int(message_id)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message for :func:`queue_messages`: the arguments of :func:`queue_message`."""
+
+    kind: str
+    to_address: str
+    about: str
+    dedupe_key: str
+    context: Mapping[str, Any]
+    to_name: str = ""
+    language: str = "ja"
+    unsubscribe_url: str | None = None
+
+
+def _values(item: Outgoing, now: datetime) -> dict[str, Any]:
+    if item.kind not in KINDS:
+        raise ValueError(f"unknown mail kind {item.kind!r} (known: {', '.join(KINDS)})")
+    if (not 0 < len(item.dedupe_key) <= 200 or not 0 < len(item.about) <= 100
+            or len(item.to_name) > 200):
+        raise ValueError("dedupe_key (1-200), about (1-100) or to_name (≤ 200) has the "
+                         "wrong length")
+    rendered = render(item.kind, item.language, {**item.context, "to_name": item.to_name})
+    return {
+        "to_address": check_address(item.to_address), "to_name": item.to_name,
+        "kind": item.kind, "language": item.language, "subject": rendered.subject,
+        "text_body": rendered.text, "html_body": rendered.html, "about": item.about,
+        "dedupe_key": item.dedupe_key, "state": "queued", "send_round": 1,
+        "unsubscribe_url": item.unsubscribe_url, "attempts": 0, "created_at": now,
+    }
+
+
+def queue_messages(session: Session, items: Sequence[Outgoing]) -> int:
+    """:func:`queue_message` for many messages (a mailing), in a few statements of the
+    caller's transaction rather than a few per message; answers how many were queued
+    now. Keys already queued are skipped (not rendered again); any item refused
+    (ValueError) refuses them all."""
+    keys = [item.dedupe_key for item in items]
+    if len(set(keys)) != len(keys):
+        raise ValueError("two messages with the same dedupe_key")
+    known = set(session.execute(
+        select(MailMessage.dedupe_key).where(MailMessage.dedupe_key.in_(keys))).scalars())
+    now = clock.now()
+    rows = [_values(item, now) for item in items if item.dedupe_key not in known]
+    if not rows:
+        return 0
+    # One compiled statement for every row (executemany, sent as multi-row inserts by
+    # SQLAlchemy's "insertmanyvalues"); a key queued meanwhile by a committed
+    # transaction is skipped.
+    table = MailMessage.__table__
+    ids = session.execute(
+        _insert(session)(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(table.c.id), rows
+    ).scalars().all()
+    enqueue_many(session, MAIL_SEND,
+                 [({"message_id": int(i), "round": 1}, job_dedupe_key(int(i), 1))
+                  for i in ids], max_attempts=MAX_ATTEMPTS)
+    return len(ids)
 
 
 class NotRetryable(Exception):

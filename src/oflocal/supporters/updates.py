@@ -43,7 +43,7 @@ from oflocal.errors import Refusal
 from oflocal.events.models import Event
 from oflocal.jobs.queue import enqueue
 from oflocal.jobs.worker import JobContext, Task
-from oflocal.outbox.messages import queue_message
+from oflocal.outbox.messages import Outgoing, queue_messages
 from oflocal.outbox.models import MailMessage
 from oflocal.supporters.models import UPDATE_AUDIENCES, CampaignUpdate, UpdateUnsubscribe
 
@@ -257,16 +257,18 @@ def _run_mailing(ctx: JobContext) -> None:
                         .values(recipients=len(to)))
     for batch in _batches(to, BATCH):
         ctx.check()  # stopping or taken over: what is queued stays, the rest comes later
+        outgoing = []
+        for email, name, lang in batch:
+            url = links.public_url() + unsubscribe_path(
+                campaign_id, unsubscribe_token(secret, campaign_id, email))
+            outgoing.append(Outgoing(
+                kind="campaign_update", to_address=email, to_name=name,
+                language=lang if lang in ("ja", "en") else "ja",
+                about=f"update:{update_id}",
+                dedupe_key=f"update:{update_id}:{_address_key(email)}",
+                context={**facts, "unsubscribe_url": url}, unsubscribe_url=url))
         with ctx.write() as session:
-            for email, name, lang in batch:
-                url = links.public_url() + unsubscribe_path(
-                    campaign_id, unsubscribe_token(secret, campaign_id, email))
-                queue_message(
-                    session, kind="campaign_update", to_address=email, to_name=name,
-                    language=lang if lang in ("ja", "en") else "ja",
-                    about=f"update:{update_id}",
-                    dedupe_key=f"update:{update_id}:{_address_key(email)}",
-                    context={**facts, "unsubscribe_url": url}, unsubscribe_url=url)
+            queue_messages(session, outgoing)  # a few statements per batch
     with ctx.finish() as session:
         session.execute(update(CampaignUpdate).where(CampaignUpdate.id == update_id)
                         .values(mailing_queued_at=clock.now()))
