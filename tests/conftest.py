@@ -74,9 +74,12 @@ class _Templates:
     def postgres_url(self) -> str:
         """This worker's database, migrated once and emptied before every test.
 
-        Emptying (TRUNCATE … RESTART IDENTITY) is much cheaper than a database per test:
-        every DROP DATABASE forces a checkpoint. ``session_replication_role = replica``
-        keeps the append-only guards from refusing the reset; nothing else runs then."""
+        Emptying is much cheaper than a database per test (every DROP DATABASE forces a
+        checkpoint), and DELETE is much cheaper than TRUNCATE for these small tables
+        (0.05 s against 0.55 s for all of them: TRUNCATE makes new files for every table
+        and index). ``session_replication_role = replica`` keeps the append-only guards
+        and the foreign keys from refusing the reset (nothing else runs then); every
+        sequence starts again (as with TRUNCATE … RESTART IDENTITY)."""
         if PG_URL is None:
             pytest.skip("PostgreSQL tests need OFLOCAL_TEST_POSTGRES_URL (.ci/run sets it)")
         if self.pg_template is None:
@@ -85,6 +88,12 @@ class _Templates:
             try:
                 with admin.connect() as conn:
                     conn.execute(text(f'CREATE DATABASE "{name}"'))
+                    # A throwaway database: commits need not wait for the WAL to reach
+                    # the disk (what a crash would lose, no test looks at; locks,
+                    # visibility and isolation are the same). PostgreSQL tests run
+                    # about 40 % faster; the servers and PgBouncer's connections to this
+                    # database get the setting too.
+                    conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
             finally:
                 admin.dispose()
             self.pg_created.append(name)
@@ -110,8 +119,11 @@ class _Templates:
                     )
                 ).scalars().all()
                 conn.execute(text("SET LOCAL session_replication_role = replica"))
-                names = ", ".join(f'"{t}"' for t in tables)
-                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+                conn.exec_driver_sql("; ".join(f'DELETE FROM "{t}"' for t in tables))
+                conn.execute(text(
+                    "SELECT setval(s.seqrelid, s.seqstart, false) FROM pg_sequence s "
+                    "JOIN pg_class c ON c.oid = s.seqrelid "
+                    "WHERE c.relnamespace = 'public'::regnamespace"))
         finally:
             engine.dispose()
         return url
