@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
@@ -174,6 +175,26 @@ def db(db_url: str) -> Iterator[Database]:
     database = Database(db_url)
     yield database
     database.dispose()
+
+
+CHEAP_ARGON2 = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+@pytest.fixture(autouse=True)
+def _cheap_argon2(request: pytest.FixtureRequest,
+                  monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Passwords and PINs hashed in the test process use argon2 at its cheapest: the
+    default parameters cost 0.2 s of CPU per hash and per check, and most tests make a
+    login or two (the answers are the same; verifying reads the parameters from each
+    hash). Mark a test ``real_argon2`` to keep the real parameters; servers in their
+    own processes always have them."""
+    from oflocal.auth import service
+
+    if request.node.get_closest_marker("real_argon2") is None:
+        monkeypatch.setattr(service, "_hasher", CHEAP_ARGON2)
+    service._dummy_hash.cache_clear()  # made again with whichever hasher is in use
+    yield
+    service._dummy_hash.cache_clear()
 
 
 @pytest.fixture(scope="session")

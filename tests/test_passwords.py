@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
+from sqlalchemy import select
 
 from oflocal.auth.accounts import change_own_password, reset_password, set_active
+from oflocal.auth.models import StaffUser
 from oflocal.auth.service import create_staff_user, login_staff, open_session
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
@@ -149,3 +151,19 @@ def test_init_takes_the_password_from_a_file(db: Database, tmp_path: Path,
     done = run_cli("init", "--password-file", str(secret_file))
     assert done.exit_code == 0 and "one-time" not in done.stdout, done.stdout + done.stderr
     assert login_staff(db, "admin", "from a file 12345").must_change_password is False
+
+
+@pytest.mark.real_argon2
+def test_secrets_are_hashed_with_argon2id_at_its_default_cost(db: Database) -> None:
+    """The rest of the suite hashes cheaply (conftest ``_cheap_argon2``); the app itself
+    keeps argon2id at the library's default cost, and a login checks against it."""
+    from oflocal.auth import service
+
+    create_staff_user(db, username="real", display_name="r", role="desk",
+                      password="a real password 1")
+    with db.read() as session:
+        stored = session.execute(select(StaffUser.password_hash)
+                                 .where(StaffUser.username == "real")).scalar_one()
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$"), stored
+    assert service._hasher.check_needs_rehash(stored) is False
+    assert login_staff(db, "real", "a real password 1").role == "desk"
