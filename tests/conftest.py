@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -154,20 +155,40 @@ class _Templates:
         admin.dispose()
 
 
+SHM = Path("/dev/shm")
+
+
 @pytest.fixture(scope="session")
 def templates(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[_Templates]:
-    holder = _Templates(tmp_path_factory.mktemp("db"), worker_id)
-    yield holder
-    holder.drop_all()
+    """SQLite files live in memory (``/dev/shm``) where there is one: the app opens
+    SQLite with ``synchronous=FULL``, and an fsync per commit on a busy CI disk made the
+    SQLite races wait on the disk (the same SQLite and pragmas otherwise; what a
+    power cut would lose, no test looks at)."""
+    in_memory = SHM.is_dir() and os.access(SHM, os.W_OK)
+    folder = (Path(tempfile.mkdtemp(prefix=f"oflocal-{worker_id}-", dir=SHM)) if in_memory
+              else tmp_path_factory.mktemp("db"))
+    holder = _Templates(folder, worker_id)
+    try:
+        yield holder
+    finally:
+        holder.drop_all()
+        if in_memory:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, templates: _Templates) -> str:
+def db_url(request: pytest.FixtureRequest, templates: _Templates) -> Iterator[str]:
     if request.param == "sqlite":
-        return templates.sqlite_url()
-    if request.param == "pgbouncer":
-        return templates.pgbouncer_url()
-    return templates.postgres_url()
+        url = templates.sqlite_url()
+        yield url
+        path = make_url(url).database
+        assert path is not None
+        for suffix in ("", "-wal", "-shm", "-journal"):  # the memory back for the next test
+            Path(path + suffix).unlink(missing_ok=True)
+    elif request.param == "pgbouncer":
+        yield templates.pgbouncer_url()
+    else:
+        yield templates.postgres_url()
 
 
 @pytest.fixture
