@@ -29,6 +29,16 @@ from sqlalchemy.pool import NullPool
 # Set before any oflocal import reads settings.
 os.environ.setdefault("OFLOCAL_SECRET_KEY", "test-secret-key-0123456789abcdef")
 
+# With PYTHONDONTWRITEBYTECODE set, every xdist worker, uvicorn worker and CLI process
+# compiled oflocal from source again, and pytest rewrote the asserts of its plugins
+# (schemathesis, hypothesis, faker: ~400 modules, ~6 s of CPU per worker) at every
+# start. Keep the source tree clean all the same: the bytecode goes under .pytest_cache
+# (the processes started from here inherit the setting).
+if os.environ.get("PYTHONDONTWRITEBYTECODE") and not os.environ.get("PYTHONPYCACHEPREFIX"):
+    del os.environ["PYTHONDONTWRITEBYTECODE"]
+    os.environ["PYTHONPYCACHEPREFIX"] = str(
+        Path(__file__).resolve().parents[1] / ".pytest_cache" / "pycache")
+
 from backends import BACKENDS
 from oflocal.db import migrate
 from oflocal.db.engine import Database, create_db_engine
