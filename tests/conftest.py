@@ -17,9 +17,11 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
@@ -52,6 +54,27 @@ PGBOUNCER_URL = os.environ.get("OFLOCAL_TEST_PGBOUNCER_URL")
 def _admin_url(url: str, database: str) -> str:
     base, _, _ = normalise_database_url(url).rpartition("/")
     return f"{base}/{database}"
+
+
+def _terminate_others(engine: Any) -> None:
+    """End every other connection to the test's database (a previous test's servers and
+    engines, PgBouncer's server connections) and wait until they are gone. PgBouncer
+    also needs a moment to notice that its idle server connections were ended: handed
+    one that is already ending, a client's first command got "received 2 results from
+    command 'BEGIN'" (the emptying that follows used to take 0.5 s and hid this)."""
+    others = ("FROM pg_stat_activity WHERE datname = current_database() "
+              "AND pid <> pg_backend_pid()")
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        ended = conn.execute(text(f"SELECT count(pg_terminate_backend(pid)) {others}"))
+        if not ended.scalar_one():
+            return
+        deadline = time.monotonic() + 10
+        while conn.execute(text(f"SELECT count(*) {others}")).scalar_one():
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+    if PGBOUNCER_URL is not None:
+        time.sleep(0.1)
 
 
 class _Templates:
@@ -117,13 +140,8 @@ class _Templates:
         url = _admin_url(PG_URL, self.pg_template)
         engine = create_engine(normalise_database_url(url), poolclass=NullPool)
         try:
+            _terminate_others(engine)
             with engine.begin() as conn:
-                conn.execute(
-                    text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                    )
-                )
                 tables = conn.execute(
                     text(
                         "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
