@@ -117,7 +117,9 @@ BURST = 30
 
 def _burst(base: str, path: str, bodies: list[dict[str, str]]) -> Counter[int]:
     def send(body: dict[str, str]) -> int:
-        with httpx.Client(base_url=base, timeout=60) as client:
+        # Plain HTTP: verify=False spares each client the 30 ms of loading the CA bundle
+        # (which also spread the burst out).
+        with httpx.Client(base_url=base, timeout=60, verify=False) as client:
             return client.post(path, json=body).status_code
 
     with ThreadPoolExecutor(max_workers=len(bodies)) as pool:

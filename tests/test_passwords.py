@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
+from sqlalchemy import select
 
 from oflocal.auth.accounts import change_own_password, reset_password, set_active
+from oflocal.auth.models import StaffUser
 from oflocal.auth.service import create_staff_user, login_staff, open_session
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
@@ -112,40 +114,56 @@ def test_password_over_the_api_and_a_switched_off_login(
     assert login_staff(db, "kaikei", "api password 3").role == "treasurer"
 
 
-def _cli(db_url: str, data_dir: Path, *args: str,
-         stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def _process(db_url: str, data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The command in a real process, as an administrator runs it (the others run in
+    process, ``run_cli``, to stay fast)."""
     env = {**os.environ, "OFLOCAL_DATABASE_URL": db_url, "OFLOCAL_DATA_DIR": str(data_dir)}
     return subprocess.run([sys.executable, "-c", "from oflocal.cli import main; main()", *args],
-                          env=env, capture_output=True, text=True, input=stdin, timeout=120,
+                          env=env, capture_output=True, text=True, timeout=120,
                           check=False)
 
 
-def test_init_starts_an_empty_installation_once(db: Database, db_url: str,
-                                                tmp_path: Path) -> None:
-    first = _cli(db_url, tmp_path, "init", "--admin", "jimukyoku")
+def test_init_starts_an_empty_installation_once(db: Database, db_url: str, tmp_path: Path,
+                                                run_cli) -> None:  # type: ignore[no-untyped-def]
+    first = _process(db_url, tmp_path, "init", "--admin", "jimukyoku")
     assert first.returncode == 0, first.stderr
     one_time = re.search(r"one-time password .*: (\S+)", first.stdout)
     assert one_time is not None
     actor = login_staff(db, "jimukyoku", one_time.group(1))
     assert (actor.role, actor.must_change_password) == ("admin", True)
-    again = _cli(db_url, tmp_path, "init")
-    assert again.returncode == 2 and "already has data" in again.stderr
+    again = run_cli("init")
+    assert again.exit_code == 2 and "already has data" in again.stderr
 
-    generated = _cli(db_url, tmp_path, "user", "passwd", "jimukyoku", "--generate")
+    generated = run_cli("user", "passwd", "jimukyoku", "--generate")
     fresh = re.search(r"one-time password for jimukyoku: (\S+)", generated.stdout)
     assert fresh is not None and fresh.group(1) != one_time.group(1)
-    typed = _cli(db_url, tmp_path, "user", "passwd", "jimukyoku", "--password",
-                 "typed password 9")
-    assert typed.returncode == 0, typed.stderr
+    typed = run_cli("user", "passwd", "jimukyoku", "--password", "typed password 9")
+    assert typed.exit_code == 0, typed.stderr
     assert login_staff(db, "jimukyoku", "typed password 9").must_change_password is False
-    missing = _cli(db_url, tmp_path, "user", "passwd", "nobody", "--generate")
-    assert missing.returncode == 2 and "staff.not_found" in missing.stderr
+    missing = run_cli("user", "passwd", "nobody", "--generate")
+    assert missing.exit_code == 2 and "staff.not_found" in missing.stderr
 
 
-def test_init_takes_the_password_from_a_file(db: Database, db_url: str,
-                                             tmp_path: Path) -> None:
+def test_init_takes_the_password_from_a_file(db: Database, tmp_path: Path,
+                                             run_cli) -> None:  # type: ignore[no-untyped-def]
     secret_file = tmp_path / "admin-password"
     secret_file.write_text("from a file 12345\n")
-    done = _cli(db_url, tmp_path, "init", "--password-file", str(secret_file))
-    assert done.returncode == 0 and "one-time" not in done.stdout, done.stdout + done.stderr
+    done = run_cli("init", "--password-file", str(secret_file))
+    assert done.exit_code == 0 and "one-time" not in done.stdout, done.stdout + done.stderr
     assert login_staff(db, "admin", "from a file 12345").must_change_password is False
+
+
+@pytest.mark.real_argon2
+def test_secrets_are_hashed_with_argon2id_at_its_default_cost(db: Database) -> None:
+    """The rest of the suite hashes cheaply (conftest ``_cheap_argon2``); the app itself
+    keeps argon2id at the library's default cost, and a login checks against it."""
+    from oflocal.auth import service
+
+    create_staff_user(db, username="real", display_name="r", role="desk",
+                      password="a real password 1")
+    with db.read() as session:
+        stored = session.execute(select(StaffUser.password_hash)
+                                 .where(StaffUser.username == "real")).scalar_one()
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$"), stored
+    assert service._hasher.check_needs_rehash(stored) is False
+    assert login_staff(db, "real", "a real password 1").role == "desk"

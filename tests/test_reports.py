@@ -1,6 +1,7 @@
 """Treasurer reports on both databases: programme summary, unused balance, ledger
 exports (CSV in UTF-8 with BOM or Shift_JIS, XLSX), the API around them, and the
-``oflocal settle`` / ``oflocal report`` commands end to end."""
+``oflocal settle`` / ``oflocal report`` commands end to end (in process, click's runner;
+the first command in a real process, as a treasurer's script runs it)."""
 
 from __future__ import annotations
 
@@ -223,65 +224,67 @@ def test_reports_api(world: World, client: tuple[TestClient[Litestar], dict[str,
 # ------------------------------------------------------------------------------ CLI
 
 
-def _cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def _process(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OFLOCAL_DATABASE_URL": db_url}
     return subprocess.run([sys.executable, "-c", "from oflocal.cli import main; main()", *args],
                           env=env, capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.slow  # the CLI in subprocesses: scheduled first (conftest.py)
-def test_settle_and_report_commands(world: World, db_url: str, tmp_path: Path) -> None:
+@pytest.mark.slow  # PDF statements and a subprocess: scheduled first (conftest.py)
+def test_settle_and_report_commands(world: World, db_url: str, tmp_path: Path,
+                                    run_cli) -> None:  # type: ignore[no-untyped-def]
     w = world
     cutoff = (clock.now() - timedelta(seconds=1)).isoformat()
-    closed = _cli(db_url, "settle", "close", "--event", "demo", "--cutoff", cutoff)
+    closed = _process(db_url, "settle", "close", "--event", "demo", "--cutoff", cutoff)
     assert closed.returncode == 0, closed.stderr
     assert "closed: #1" in closed.stdout and "¥13,500" in closed.stdout
-    again = _cli(db_url, "settle", "close", "--event", "demo", "--cutoff", cutoff)
+    again = run_cli("settle", "close", "--event", "demo", "--cutoff", cutoff)
     assert "already closed: #1" in again.stdout
     with w.db.read() as s:
         from oflocal.settlement.models import SettlementPeriod
 
         period = s.execute(select(SettlementPeriod.id)).scalar_one()
     out = tmp_path / "st.csv"
-    as_csv = _cli(db_url, "settle", "statements", "--period", str(period), "--format", "csv",
+    as_csv = run_cli("settle", "statements", "--period", str(period), "--format", "csv",
                   "-o", str(out))
     # Success says one line on stdout and nothing on stderr (it said "statements").
-    assert (as_csv.returncode, as_csv.stderr) == (0, "")
+    assert (as_csv.exit_code, as_csv.stderr) == (0, "")
     assert as_csv.stdout == f"3 statement(s) → {out}\n"
     nets = [int(r[8]) for r in _csv_rows(out.read_bytes())[1:] if r[5] == "支払額"]
     assert sum(nets) == 13500
     pdf = tmp_path / "st.pdf"
-    made = _cli(db_url, "settle", "statements", "--period", str(period), "--workshop", "W02",
+    made = run_cli("settle", "statements", "--period", str(period), "--workshop", "W02",
                 "-o", str(pdf))
-    assert made.returncode == 0 and "1 statement(s)" in made.stdout
+    assert made.exit_code == 0 and "1 statement(s)" in made.stdout
     assert made.stderr == ""
-    blocked = _cli(db_url, "settle", "zengin", "--period", str(period), "--transfer-date",
+    blocked = run_cli("settle", "zengin", "--period", str(period), "--transfer-date",
                    (clock.tokyo_date(clock.now()) + timedelta(days=30)).isoformat(),
                    "-o", str(tmp_path / "z.txt"))
-    assert blocked.returncode == 2 and "委託者コード" in blocked.stderr
+    assert blocked.exit_code == 2 and "委託者コード" in blocked.stderr
     assert not (tmp_path / "z.txt").exists()
-    paid = _cli(db_url, "settle", "paid", "--period", str(period), "--transfer-date",
+    paid = run_cli("settle", "paid", "--period", str(period), "--transfer-date",
                 next_bank_day(clock.tokyo_date(clock.now())).isoformat())
-    assert paid.returncode == 0 and "3 payout entries" in paid.stdout
-    twice = _cli(db_url, "settle", "paid", "--period", str(period), "--transfer-date",
+    assert paid.exit_code == 0 and "3 payout entries" in paid.stdout
+    twice = run_cli("settle", "paid", "--period", str(period), "--transfer-date",
                  next_bank_day(clock.tokyo_date(clock.now())).isoformat())
-    assert twice.returncode == 2 and "settlement.already_paid" in twice.stderr
+    assert twice.exit_code == 2 and "settlement.already_paid" in twice.stderr
     journal = tmp_path / "j.xlsx"
-    exported = _cli(db_url, "report", "journal", "--event", "demo", "--format", "xlsx",
+    exported = run_cli("report", "journal", "--event", "demo", "--format", "xlsx",
                     "-o", str(journal))
-    assert exported.returncode == 0 and journal.read_bytes()[:2] == b"PK"
+    assert exported.exit_code == 0 and journal.read_bytes()[:2] == b"PK"
     assert exported.stderr == ""
-    summary = _cli(db_url, "report", "summary", "--programme", str(w.sc.programme_id))
+    summary = run_cli("report", "summary", "--programme", str(w.sc.programme_id))
     assert "¥13,500" in summary.stdout
     w.assert_verified()
 
 
-def test_settle_correct_names_the_ticket_by_its_code(world: World, db_url: str) -> None:
+def test_settle_correct_names_the_ticket_by_its_code(
+        world: World, run_cli) -> None:  # type: ignore[no-untyped-def]
     """A treasurer corrects a settled redemption by the code printed on the ticket
     (issue 8 item 7c: ``--redemption`` took a row id shown nowhere)."""
     w = world
     cutoff = (clock.now() - timedelta(seconds=1)).isoformat()
-    assert _cli(db_url, "settle", "close", "--event", "demo", "--cutoff", cutoff).returncode == 0
+    assert run_cli("settle", "close", "--event", "demo", "--cutoff", cutoff).exit_code == 0
     with w.db.read() as s:
         code, entry_id = s.execute(
             select(Ticket.code, Redemption.entry_id)
@@ -291,17 +294,17 @@ def test_settle_correct_names_the_ticket_by_its_code(world: World, db_url: str) 
             .order_by(Redemption.id).limit(1)
         ).one()
     w.redeem(0, 1, minutes=(clock.now() - w.base) / timedelta(minutes=1))  # W01 has ¥500 due
-    old = _cli(db_url, "settle", "correct", "--redemption", "1", "--reason", "x")
-    assert old.returncode == 2 and "--redemption" in old.stderr  # the old option is gone
-    done = _cli(db_url, "settle", "correct", "--ticket", grouped(code), "--reason",
+    old = run_cli("settle", "correct", "--redemption", "1", "--reason", "x")
+    assert old.exit_code == 2 and "--redemption" in old.stderr  # the old option is gone
+    done = run_cli("settle", "correct", "--ticket", grouped(code), "--reason",
                 "wrong booth", "--to", "W02")
-    assert done.returncode == 0, done.stderr
+    assert done.exit_code == 0, done.stderr
     assert done.stderr == ""
     assert "¥500 → payable:W" in done.stdout
     with w.db.read() as s:
         memo = s.execute(select(JournalEntry.memo).where(JournalEntry.kind == "correction")
                          ).scalar_one()
     assert memo == f"訂正 券{code}（仕訳{entry_id}の利用）: wrong booth"
-    again = _cli(db_url, "settle", "correct", "--ticket", code, "--reason", "again")
-    assert again.returncode == 2 and "settlement.already_corrected" in again.stderr
+    again = run_cli("settle", "correct", "--ticket", code, "--reason", "again")
+    assert again.exit_code == 2 and "settlement.already_corrected" in again.stderr
     w.assert_verified()

@@ -35,8 +35,9 @@ def world(db: Database, signer: CodeSigner) -> dict[str, int]:
 
 
 def _statuses(base: str, token: str) -> set[int]:
-    """Fresh connections each time, so the two workers share the requests."""
-    return {httpx.get(base + "/api/v1/redemptions/today",
+    """Fresh connections each time, so the two workers share the requests (plain HTTP:
+    ``verify=False`` spares each client the 30 ms of loading the CA bundle)."""
+    return {httpx.get(base + "/api/v1/redemptions/today", verify=False,
                       headers={"Authorization": f"Bearer {token}"}).status_code
             for _ in range(TRIES)}
 
