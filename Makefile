@@ -6,6 +6,8 @@ STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Links in the demo's e-mails (var/outbox/*.eml) lead to this server.
+export OFLOCAL_PUBLIC_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: run test lint bench clean
 
