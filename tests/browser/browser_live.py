@@ -12,9 +12,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import bindparam, select, text
 
 from oflocal.db.engine import Database
+from oflocal.events.models import Event
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.vouchers.desk import sell_booklets
 
@@ -106,3 +107,16 @@ class LiveServer:
                     {"codes": codes},
                 ).scalars()
             )
+
+
+def demo_event_with_account(server: LiveServer) -> int:
+    """The shared server's demo event, with a committee account for transfers (campaigns
+    cannot go live without one); an account set by another test is kept."""
+    with server.db.write() as session:
+        event = session.execute(select(Event).where(Event.slug == "demo")).scalar_one()
+        event.zengin_requester_kana = event.zengin_requester_kana or "ｼﾞｯｺｳｲｲﾝｶｲ"
+        event.payer_bank_code = event.payer_bank_code or "0152"
+        event.payer_branch_code = event.payer_branch_code or "001"
+        event.payer_account_type = event.payer_account_type or 1
+        event.payer_account_number = event.payer_account_number or "7654321"
+        return event.id

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_live import LiveServer
+from browser_live import LiveServer, demo_event_with_account
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -20,7 +20,6 @@ from oflocal import clock
 from oflocal.crowdfunding.campaigns import add_reward, create_campaign, go_live
 from oflocal.crowdfunding.payments import mark_paid
 from oflocal.crowdfunding.pledge import PledgeRequest, make_pledge
-from oflocal.events.models import Event
 from oflocal.outbox.models import MailMessage
 from oflocal.supporters.tours import add_slot
 
@@ -33,14 +32,7 @@ LEGAL = {"representative": "山田太郎", "phone": "0766-00-0000", "price_note"
 
 def _paid_supporter(server: LiveServer) -> None:
     db, now = server.db, clock.now()
-    with db.write() as session:
-        event = session.execute(select(Event).where(Event.slug == "demo")).scalar_one()
-        event.zengin_requester_kana = event.zengin_requester_kana or "ｼﾞｯｺｳｲｲﾝｶｲ"
-        event.payer_bank_code = event.payer_bank_code or "0152"
-        event.payer_branch_code = event.payer_branch_code or "001"
-        event.payer_account_type = event.payer_account_type or 1
-        event.payer_account_number = event.payer_account_number or "7654321"
-        event_id = event.id
+    event_id = demo_event_with_account(server)
     campaign = create_campaign(
         db, event_id=event_id, slug="hitsuji-my", title="ひつじ団 マイページ", goal=50_000,
         starts_at=now - timedelta(days=2), ends_at=now + timedelta(days=20),
