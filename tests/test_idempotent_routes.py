@@ -28,11 +28,15 @@ from cf_staff_world import idempotency_world
 from oflocal import clock
 from oflocal.auth.service import create_staff_user, issue_api_token, new_api_token
 from oflocal.crowdfunding.campaigns import add_reward, create_campaign, go_live
+from oflocal.crowdfunding.outcome import decide_outcome
+from oflocal.crowdfunding.payments import mark_paid
+from oflocal.crowdfunding.pledge import PledgeRequest, make_pledge
 from oflocal.db.engine import Database
 from oflocal.demo import build_event, describe_demo_committee
 from oflocal.settings import Settings
 from oflocal.settlement.bank_days import next_bank_day
 from oflocal.settlement.close import close_period
+from oflocal.supporters.pickup import pickup_path
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.vouchers.desk import sell_booklets
 from oflocal.vouchers.redeem import redeem_tickets
@@ -103,6 +107,7 @@ def world(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> It
     today = clock.tokyo_date(clock.now())
     campaign, reward = _live_campaign(db, event)
     cf = idempotency_world(db)
+    pickup_code = _pickup_code(db, secret, event, programme)
     cases = [
         # Crowdfunding, staff side (web/api/cf_staff.py)
         Case("POST", "/api/v1/events/{event_id:int}/campaigns",
@@ -186,6 +191,10 @@ def world(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> It
              f"/api/v1/programmes/{programme}/sales",
              {"booklet_codes": [sc.booklet_codes[1]], "payment_method": "cash"},
              other={"booklet_codes": [sc.booklet_codes[1]], "payment_method": "card"}),
+        Case("POST", "/api/v1/pickups", "/api/v1/pickups",
+             {"code": pickup_code, "booklet_codes": [sc.booklet_codes[4]], "place": "本部受付"},
+             other={"code": pickup_code, "booklet_codes": [sc.booklet_codes[5]],
+                    "place": "本部受付"}),
         Case("POST", "/api/v1/booklets/void", "/api/v1/booklets/void",
              {"code": sc.booklet_codes[2], "reason": "雨で濡れた"}),
         Case("POST", "/api/v1/booklets/reprint", "/api/v1/booklets/reprint",
@@ -245,6 +254,29 @@ def _live_campaign(db: Database, event_id: int) -> tuple[int, int]:
                         delivery_month="2027-03", items=[{"kind": "tour_invite"}])
     go_live(db, campaign.id, now=now)
     return campaign.id, reward.id
+
+
+def _pickup_code(db: Database, secret: bytes, event_id: int, programme_id: int) -> str:
+    """The pickup code of a paid pledge whose return holds one booklet of the programme,
+    in a campaign that ended and succeeded."""
+    now = clock.now()
+    starts, ends = now - timedelta(days=10), now - timedelta(hours=1)
+    campaign = create_campaign(
+        db, event_id=event_id, slug="booklets", title="冊子団", goal=1000, starts_at=starts,
+        ends_at=ends, payment_methods=["bank_transfer"], representative="山田太郎",
+        phone="0766-00-0000", price_note="税込", extra_charges="なし", payment_terms="7日以内",
+        delivery_terms="会場で", cancellation_terms="入金前は取消可", now=starts)
+    reward = add_reward(db, campaign.id, title="冊子", price=3000, delivery_month="2027-03",
+                        items=[{"kind": "voucher_booklets", "programme_id": programme_id,
+                                "count": 1}])
+    go_live(db, campaign.id, now=starts)
+    made = make_pledge(db, PledgeRequest(
+        campaign_id=campaign.id, reward_id=reward.id, name="佐藤花子", email="p@example.jp",
+        phone="090-1234-5678", payment_method="bank_transfer", quantity=1, amount=None,
+        answers={}), now=starts).body
+    mark_paid(db, made["pledge_id"], source="bank", amount=3000, actor="t", now=starts)
+    decide_outcome(db, campaign.id, actor="t", now=now)
+    return pickup_path(secret, made["pledge_id"])
 
 
 def unsafe_routes(app: Litestar) -> dict[tuple[str, str], Any]:

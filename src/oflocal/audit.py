@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from oflocal.crowdfunding.audit import check_crowdfunding
 from oflocal.ledger.verify import Report, check_ledger
 from oflocal.settlement.audit import check_settlement
-from oflocal.supporters.audit import check_fulfilment
+from oflocal.supporters.audit import check_fulfilment, check_pickups
 from oflocal.vouchers.audit import check_vouchers
 
 
@@ -25,4 +25,5 @@ def verify(session: Session) -> Report:
     check_settlement(session, report)
     check_crowdfunding(session, report)
     check_fulfilment(session, report)
+    check_pickups(session, report)
     return report

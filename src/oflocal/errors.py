@@ -627,6 +627,46 @@ MESSAGES: dict[str, Message] = {
         "この招待はすでに{when}に受付済みです。",
         "This invitation was already checked in on {when_en}.",
     ),
+    "pickup.code_invalid": Message(
+        404,
+        "この受取コードは無効です（偽造または誤り）。冊子を渡さないでください。",
+        "This pickup code is not valid (forged or mistyped). Do not hand over any booklets.",
+    ),
+    "pickup.no_booklets": Message(
+        409, "この支援のリターンには商品券冊子が含まれていません。",
+        "This pledge's return does not include voucher booklets.",
+    ),
+    "pickup.not_paid": Message(
+        409, "この支援はお支払いが確認できていないか、返金の対象です。冊子はお渡しできません。",
+        "This pledge is not paid, or is being refunded: no booklets can be handed over.",
+    ),
+    "pickup.campaign_undecided": Message(
+        409, "プロジェクトの成立が決まってから冊子をお渡しします。",
+        "Booklets are handed over once the campaign has succeeded.",
+    ),
+    "pickup.already_collected": Message(
+        409,
+        "この冊子はすでに{when}に「{place}」で受け取られています（担当 {by}）。",
+        "These booklets were already collected on {when_en} at “{place}” (by {by}).",
+    ),
+    "pickup.wrong_booklets": Message(
+        422,
+        "「{programme}」の冊子を{expected}冊読み取ってください（いま{got}冊）。",
+        "Scan {expected} booklet(s) of “{programme}” (now {got}).",
+    ),
+    "pickup.before_issue": Message(
+        409, "冊子の発行日（{date}）より前にはお渡しできません。",
+        "The booklets cannot be handed over before their issue date ({date}).",
+    ),
+    "pickup.expired": Message(
+        409, "冊子の有効期限（{date}）が過ぎているためお渡しできません。委員会にご相談ください。",
+        "The booklets' last day of use ({date}) has passed: they cannot be handed over. "
+        "Please ask the committee.",
+    ),
+    "pickup.place_required": Message(
+        422, "受け取り場所（例：本部受付）を100文字以内で入力してください。",
+        "Enter where the booklets are handed over (e.g. main desk), at most 100 characters.",
+    ),
     "fulfilment.invalid": Message(
         422, "入力内容に誤りがあります：{detail}", "Some input is not valid: {detail}"
     ),

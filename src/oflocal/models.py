@@ -23,6 +23,7 @@ from oflocal.settlement.models import (
     SettlementTally,
 )
 from oflocal.supporters.models import (
+    BookletPickup,
     CampaignUpdate,
     ReturnDelivery,
     SignInLink,
@@ -39,6 +40,7 @@ __all__ = [
     "ApiToken",
     "Base",
     "Booklet",
+    "BookletPickup",
     "Campaign",
     "CampaignUpdate",
     "Event",

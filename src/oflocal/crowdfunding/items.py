@@ -83,6 +83,16 @@ def parse_items(raw: Any) -> list[dict[str, Any]]:
     return [item.model_dump() for item in items]
 
 
+def booklets_owed(items: list[dict[str, Any]], quantity: int) -> dict[int, int]:
+    """Booklets a pledge's return is owed, by programme (two items of one programme add)."""
+    owed: dict[int, int] = {}
+    for item in items:
+        if item["kind"] == "voucher_booklets":
+            owed[item["programme_id"]] = owed.get(item["programme_id"], 0) + \
+                item["count"] * quantity
+    return owed
+
+
 def asks_address(items: list[dict[str, Any]]) -> bool:
     return any(item["kind"] == "goods" for item in items)
 

@@ -41,6 +41,7 @@ ENTRY_KINDS = frozenset(
         "funding",
         "pledge_paid",
         "campaign_success",
+        "booklet_pickup",
         "payment_fee",
         "refund",
         "correction",

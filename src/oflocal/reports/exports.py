@@ -38,6 +38,7 @@ KINDS_JA = {
     "funding": "入金",
     "pledge_paid": "支援金入金",
     "campaign_success": "目標達成",
+    "booklet_pickup": "返礼冊子引渡",
     "refund": "返金",
     "correction": "訂正",
 }

@@ -16,7 +16,8 @@ from oflocal.reports.charts import pdf_columns, pdf_rows
 from oflocal.reports.pdfkit import MARGIN, PAGE_H, PAGE_W, Table, new_canvas, spooled, text
 from oflocal.reports.summary import ProgrammeSummary
 
-METHODS_JA = {"cash": "現金", "card": "カード", "qr": "QR決済", "bank": "振込", "free": "無料配布"}
+METHODS_JA = {"cash": "現金", "card": "カード", "qr": "QR決済", "bank": "振込", "free": "無料配布",
+             "pledge": "クラファン返礼"}
 
 
 def summary_figures(s: ProgrammeSummary) -> list[tuple[str, str]]:

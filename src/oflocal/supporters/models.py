@@ -155,3 +155,24 @@ class ReturnDelivery(Base):
     carrier: Mapped[str | None] = mapped_column(String(20))  # yamato, japanpost, other
     done_at: Mapped[datetime] = mapped_column(UTCDateTime())
     actor: Mapped[str] = mapped_column(String(60))
+
+
+class BookletPickup(Base):
+    """A voucher-booklet return collected at the venue desk: per pledge and programme,
+    the booklets handed over (``sale_id``: their :class:`~oflocal.vouchers.models.Sale`,
+    paid by the pledge) and when, where and by whom. The unique key makes it once."""
+
+    __tablename__ = "booklet_pickup"
+    __table_args__ = (
+        UniqueConstraint("pledge_id", "programme_id"),
+        CheckConstraint("booklet_count >= 1", name="count"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pledge_id: Mapped[int] = mapped_column(ForeignKey("pledge.id"))
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programme.id"))
+    sale_id: Mapped[int] = mapped_column(ForeignKey("sale.id"), unique=True)
+    booklet_count: Mapped[int] = mapped_column(Integer)
+    place: Mapped[str] = mapped_column(String(100))
+    collected_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    collected_by: Mapped[str] = mapped_column(String(60))

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from oflocal.crowdfunding import links
-from oflocal.crowdfunding.items import ITEM_NAMES
+from oflocal.crowdfunding.items import ITEM_NAMES, booklets_owed
 from oflocal.crowdfunding.models import Campaign, Pledge, Refund, Reward
 from oflocal.crowdfunding.pledge import STATE_NAMES
 from oflocal.crowdfunding.public import delivery_month_label
@@ -53,6 +53,7 @@ class MyPledge:
     editable: bool  # answers can be corrected (fulfilment not locked, pledge alive)
     cancellable: bool
     invited: bool  # paid, and the return includes the factory tour: a date to pick
+    booklets: int  # paid, voucher booklets to collect at the venue desk (pickup.py)
     refund_state: str | None
     refund_account_path: str | None  # where to give the refund's bank account
 
@@ -111,6 +112,8 @@ def _mine(pledge: Pledge, reward: Reward, campaign: Campaign, event: Event,
         editable=alive and campaign.fulfilment_locked_at is None and bool(_asks(reward.items)),
         cancellable=pledge.state == "reserved",
         invited=pledge.state == "paid" and any(i["kind"] == "tour_invite" for i in reward.items),
+        booklets=sum(booklets_owed(reward.items, pledge.quantity).values())
+        if pledge.state == "paid" else 0,
         refund_state=REFUND_STATE_NAMES[refund.state][side] if refund else None,
         refund_account_path=account_path,
     )

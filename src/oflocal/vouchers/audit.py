@@ -3,7 +3,8 @@ against the operational rows (tickets, sales, redemptions).
 
 - voucher liability of a programme = face value of its valid (sold, unused) tickets;
 - premium spent = premium of the booklets sold, never above the programme's budget,
-  and the premium fund's debits from sales = the sales' premium;
+  and the premium fund's debits from sales (at the desk, or a crowdfunding return's
+  booklets handed over) = the sales' premium;
 - a ticket is redeemed at most once, and ticket states agree with redemptions.
 """
 
@@ -47,7 +48,8 @@ def check_vouchers(session: Session, report: Report) -> None:
         select(func.coalesce(func.sum(Posting.amount), 0))
         .join(Account, Account.id == Posting.account_id)
         .join(JournalEntry, JournalEntry.id == Posting.entry_id)
-        .where(Account.code == "premium_fund", JournalEntry.kind == "sale")
+        .where(Account.code == "premium_fund",
+               JournalEntry.kind.in_(("sale", "booklet_pickup")))
     ).scalar_one()
     all_premium = session.execute(
         select(func.coalesce(func.sum(Sale.premium_total), 0))

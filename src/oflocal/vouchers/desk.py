@@ -69,6 +69,41 @@ def _sell(
             starts=programme.sales_starts_at,
             ends=programme.sales_ends_at,
         )
+    sale = hand_over(session, programme, codes, method=payment_method,
+                     paid_from=PAYMENT_ACCOUNT[payment_method], kind="sale", actor=actor,
+                     now=now)
+    return {
+        "receipt_number": sale.receipt_number,
+        "sale_id": sale.id,
+        "programme_id": programme_id,
+        "booklets": codes,
+        "booklet_count": sale.booklet_count,
+        "amount_paid": sale.amount_paid,
+        "face_total": sale.face_total,
+        "premium_total": sale.premium_total,
+        "payment_method": payment_method,
+        "sold_at": now.isoformat(),
+    }
+
+
+def hand_over(
+    session: Session,
+    programme: Programme,
+    codes: list[str],
+    *,
+    method: str,
+    paid_from: str,
+    kind: str,
+    actor: str,
+    now: datetime,
+) -> Sale:
+    """Make printed booklets valid, inside the caller's write transaction: one journal
+    entry (debit ``paid_from`` with the price and the premium fund with the premium,
+    credit voucher liability with the face), one :class:`Sale` row, the booklets sold and
+    their tickets active. A desk sale is paid at the desk; a crowdfunding return's
+    booklets were paid by the pledge (``supporters/pickup.py``). Refuses, changing
+    nothing, a booklet unknown, of another programme, voided or already handed over,
+    and a premium budget that cannot pay for them."""
     booklets = {
         b.code: b
         for b in session.execute(select(Booklet).where(Booklet.code.in_(codes))).scalars()
@@ -77,7 +112,7 @@ def _sell(
         booklet = booklets.get(code)
         if booklet is None:
             raise Refusal("booklet.unknown", code=code)
-        if booklet.programme_id != programme_id:
+        if booklet.programme_id != programme.id:
             raise Refusal("booklet.other_programme", code=code)
         if booklet.status == "voided":
             raise Refusal("booklet.voided", code=code)
@@ -95,7 +130,7 @@ def _sell(
         session.execute(
             update(Programme)
             .where(
-                Programme.id == programme_id,
+                Programme.id == programme.id,
                 Programme.premium_spent + n * premium <= Programme.premium_budget,
             )
             .values(booklets_sold=Programme.booklets_sold + n)
@@ -104,35 +139,30 @@ def _sell(
     if claimed != 1:
         session.refresh(programme)
         raise Refusal("sale.budget_exhausted", left=programme.booklets_left_within_budget() or 0)
-    accounts = account_ids(
-        session,
-        programme.event_id,
-        PAYMENT_ACCOUNT[payment_method],
-        "premium_fund",
-        liability_code(programme_id),
-    )
+    liability = liability_code(programme.id)
+    accounts = account_ids(session, programme.event_id, paid_from, "premium_fund", liability)
     paid, premium_total, face_total = n * programme.price, n * premium, n * programme.face_value
     entry_id = post_entry(
         session,
         event_id=programme.event_id,
-        kind="sale",
+        kind=kind,
         lines=[
-            (accounts[PAYMENT_ACCOUNT[payment_method]], paid),
+            (accounts[paid_from], paid),
             (accounts["premium_fund"], premium_total),
-            (accounts[liability_code(programme_id)], -face_total),
+            (accounts[liability], -face_total),
         ],
         occurred_at=now,
         memo=f"{n} booklet(s) of {programme.name}",
         actor=actor,
     )
     sale = Sale(
-        programme_id=programme_id,
+        programme_id=programme.id,
         receipt_number=f"R{programme.event_id:02d}-{entry_id:07d}",
         booklet_count=n,
         amount_paid=paid,
         face_total=face_total,
         premium_total=premium_total,
-        payment_method=payment_method,
+        payment_method=method,
         entry_id=entry_id,
         sold_by=actor,
         sold_at=now,
@@ -157,18 +187,7 @@ def _sell(
         .where(Ticket.booklet_id.in_(ids), Ticket.status == "printed")
         .values(status="active")
     )
-    return {
-        "receipt_number": sale.receipt_number,
-        "sale_id": sale.id,
-        "programme_id": programme_id,
-        "booklets": codes,
-        "booklet_count": n,
-        "amount_paid": paid,
-        "face_total": face_total,
-        "premium_total": premium_total,
-        "payment_method": payment_method,
-        "sold_at": now.isoformat(),
-    }
+    return sale
 
 
 def void_booklet(

@@ -30,7 +30,8 @@ from oflocal.db.base import Base, UTCDateTime
 
 TICKET_STATES = ("printed", "active", "redeemed", "voided", "expired")
 BOOKLET_STATES = ("printed", "sold", "voided")
-PAYMENT_METHODS = ("cash", "card", "qr", "bank", "free")
+# "pledge": a crowdfunding return's booklets, paid by the pledge, handed over at the desk.
+PAYMENT_METHODS = ("cash", "card", "qr", "bank", "free", "pledge")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

@@ -1,9 +1,10 @@
-"""Desk sales, voiding stock, redemptions at the booth and undo."""
+"""Desk sales, crowdfunding returns' booklets handed over, voiding stock, redemptions at
+the booth and undo."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from litestar import Request, Response, Router, get, post
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 
 from oflocal import clock
 from oflocal.errors import Refusal
+from oflocal.supporters import pickup
 from oflocal.vouchers.desk import sell_booklets, void_booklet
 from oflocal.vouchers.lookup import booklet_facts
 from oflocal.vouchers.models import Redemption, Ticket
@@ -255,5 +257,103 @@ def today(
     )
 
 
-router = Router(path="/", route_handlers=[sell, booklet, void, redeem, undo, today],
+class PickupRequest(RequestBody):
+    code: str = Field(min_length=1, max_length=300,
+                      description="What the scanner read from the supporter's pickup QR code "
+                                  "(its whole link, or the path `/desk/pickup/{pledge}/{mac}`)")
+    booklet_codes: list[str] = Field(min_length=1, max_length=200,
+                                     description="The covers of the booklets handed over")
+    place: str = Field(min_length=1, max_length=100, pattern=NOT_BLANK,
+                       description="Where they are handed over, e.g. `本部受付`")
+
+
+class OwedBooklets(BaseModel):
+    programme_id: int
+    programme: str
+    count: int
+    face_value: int
+    issue_date: date
+    valid_until: date
+
+
+class CollectedBooklets(BaseModel):
+    programme_id: int
+    count: int
+    place: str
+    collected_at: datetime
+    collected_by: str
+    receipt_number: str
+
+
+class PickupOut(BaseModel):
+    pledge_id: int
+    name: str
+    reference: str
+    campaign_title: str
+    owed: list[OwedBooklets]
+    collected: list[CollectedBooklets]
+    ready: bool = Field(description="Whether the booklets can be handed over now")
+    refusal: dict[str, Any] | None = Field(
+        description="Why not, as the error body a hand-over would answer")
+
+
+class HandedOver(BaseModel):
+    programme_id: int
+    booklets: list[str]
+    receipt_number: str
+    face_total: int
+
+
+class PickupReceipt(BaseModel):
+    pledge_id: int
+    reference: str
+    place: str
+    collected_at: datetime
+    collected_by: str
+    handed_over: list[HandedOver]
+
+
+def _scanned(code: str) -> tuple[int, str]:
+    found = pickup.read_scan(code)
+    if found is None:
+        raise Refusal("pickup.code_invalid")
+    return found
+
+
+@get("/pickups", opt={"roles": DESK}, sync_to_thread=True)
+def pickup_facts(request: Request[Any, Any, Any],
+                 code: Annotated[str, Parameter(query="code", min_length=1, max_length=300,
+                                                description="The scanned pickup code")]
+                 ) -> PickupOut:
+    """What a supporter's pickup code is owed, what was collected, and whether the
+    booklets can be handed over now."""
+    s = services(request.app.state)
+    pledge_id, token = _scanned(code)
+    v = pickup.look_up(s.db, s.settings.secret_key, pledge_id, token)
+    return PickupOut(
+        pledge_id=v.pledge_id, name=v.name, reference=v.reference,
+        campaign_title=v.campaign_title, owed=[OwedBooklets(**asdict(o)) for o in v.owed],
+        collected=[CollectedBooklets(**asdict(c)) for c in v.collected],
+        ready=v.blocker is None, refusal=v.blocker.to_body() if v.blocker else None)
+
+
+@post("/pickups", opt={"roles": DESK, "idempotency": KEY_REQUIRED}, sync_to_thread=True,
+      status_code=201)
+def collect_pickup(request: Request[Any, Any, Any],
+                   data: PickupRequest) -> Response[PickupReceipt]:
+    """Hand over a crowdfunding return's voucher booklets at the desk: they are issued
+    and become valid now, paid by the pledge; once per return (a second scan answers
+    `pickup.already_collected` with when and where). Needs `Idempotency-Key`."""
+    s = services(request.app.state)
+    actor = actor_of(request)
+    idem = idempotency(request, actor, data.model_dump())
+    pledge_id, token = _scanned(data.code)
+    outcome = pickup.collect(s.db, s.signer, s.settings.secret_key, pledge_id, token,
+                             codes=data.booklet_codes, place=data.place, actor=actor.scope,
+                             idem=idem)
+    return answer(outcome)
+
+
+router = Router(path="/", route_handlers=[sell, booklet, void, redeem, undo, today,
+                                          pickup_facts, collect_pickup],
                 tags=["vouchers"])

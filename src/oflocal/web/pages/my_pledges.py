@@ -19,9 +19,10 @@ from litestar.params import Body
 from litestar.response import Redirect, Stream
 
 from oflocal import clock
+from oflocal.crowdfunding import links
 from oflocal.errors import Refusal
 from oflocal.idempotency.store import IdempotencyKey, request_hash
-from oflocal.supporters import changes, fulfilment, overview, signin, tours
+from oflocal.supporters import changes, fulfilment, overview, pickup, signin, tours
 from oflocal.supporters.receipt import receipt_for
 from oflocal.supporters.receipt_pdf import receipt_pdf
 from oflocal.web.api.common import download_headers
@@ -61,15 +62,22 @@ def _mine_page(request: AnyRequest, who: signin.SignedIn, *, status: int = 200,
     lang = page_lang(request)
     csrf, cookie = login_csrf_cookie(request)
     pledges = overview.my_pledges(s.db, who.email, lang)
-    links = {p.id: result_path(s, p.event_slug, p.campaign_slug, p.id) for p in pledges}
+    result_links = {p.id: result_path(s, p.event_slug, p.campaign_slug, p.id)
+                    for p in pledges}
     tour_dates = {p.campaign_id: tours.slots(s.db, p.campaign_id)
                   for p in pledges if p.invited}
     booked = {p.id: tours.booking_of(s.db, p.id) for p in pledges if p.invited}
     codes = {pid: qr_image(door_url(s.settings.secret_key, b.booking_id))
              for pid, b in booked.items() if b is not None}
+    collectors = [p.id for p in pledges if p.booklets]
+    collected = pickup.collected_of(s.db, collectors)
+    pickup_codes = {pid: qr_image(links.public_url()
+                                  + pickup.pickup_path(s.settings.secret_key, pid))
+                    for pid in collectors if pid not in collected}
     return page(request, "my/pledges.html", status=status, cookies=[cookie], form_csrf=csrf,
-                email=who.email, pledges=pledges, result_links=links, tour_dates=tour_dates,
-                booked=booked, codes=codes, now=clock.now(),
+                email=who.email, pledges=pledges, result_links=result_links,
+                tour_dates=tour_dates, booked=booked, codes=codes, now=clock.now(),
+                collected=collected, pickup_codes=pickup_codes,
                 delivered=fulfilment.deliveries_of(s.db, [p.id for p in pledges]),
                 prefectures=PREFECTURES, saved=saved, error_pledge=error_pledge,
                 error=refusal_texts(error, lang) if error else None, posted=values or {})
