@@ -82,6 +82,7 @@ class LiveServer:
     programme_id: int
     workshop_names: list[str]
     booklets: list[str]
+    mailbox: Any = None  # mail_helpers.Handler: what the server's mail delivered
     _next_booklet: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -91,6 +92,19 @@ class LiveServer:
             start = self._next_booklet
             self._next_booklet += n
         return self.booklets[start : start + n]
+
+    def mail_to(self, address: str, subject_has: str = "", timeout: float = 15.0) -> str:
+        """The text of the newest message delivered to ``address`` (waits for it)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for received in reversed(self.mailbox.received):
+                message = received.message
+                if address in received.recipients and subject_has in str(message["Subject"]):
+                    part = message.get_body(preferencelist=("plain",))
+                    assert part is not None
+                    return str(part.get_content())
+            time.sleep(0.1)
+        raise AssertionError(f"no message to {address} arrived within {timeout} s")
 
     def sold_tickets(self, booklets: int = 1) -> list[str]:
         """Sell fresh booklets through the desk service and answer their ticket codes."""

@@ -12,22 +12,28 @@ Without ``/usr/bin/chromium`` the tests are skipped, unless ``OFLOCAL_REQUIRE_BR
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from argon2 import PasswordHasher
-from browser_live import DESKTOP, PHONE, LiveServer, serve, watched_page
+# The outbox tests' local SMTP server (tests/outbox/mail_helpers.py) receives the live
+# server's mail, so a test reads a link the way a supporter would: from the message.
+sys.path.insert(0, str(Path(__file__).parents[1] / "outbox"))
 
-from oflocal.auth import service as auth_service
-from oflocal.auth.service import create_staff_user, set_workshop_pin
-from oflocal.db import migrate
-from oflocal.db.engine import Database
-from oflocal.demo import DEMO_PIN, STAFF_LOGINS, WORKSHOPS, build_event
-from oflocal.settings import Settings
-from oflocal.vouchers.codes import CodeSigner
-from oflocal.web.app import create_app
+import pytest  # noqa: E402
+from argon2 import PasswordHasher  # noqa: E402
+from browser_live import DESKTOP, PHONE, LiveServer, serve, watched_page  # noqa: E402
+from mail_helpers import Handler, LocalSMTP  # noqa: E402
+
+from oflocal.auth import service as auth_service  # noqa: E402
+from oflocal.auth.service import create_staff_user, set_workshop_pin  # noqa: E402
+from oflocal.db import migrate  # noqa: E402
+from oflocal.db.engine import Database  # noqa: E402
+from oflocal.demo import DEMO_PIN, STAFF_LOGINS, WORKSHOPS, build_event  # noqa: E402
+from oflocal.settings import Mail, Settings  # noqa: E402
+from oflocal.vouchers.codes import CodeSigner  # noqa: E402
+from oflocal.web.app import create_app  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -74,17 +80,27 @@ def live_server(
             set_workshop_pin(db, event_slug="demo", workshop_code=code, pin=DEMO_PIN)
     finally:
         auth_service._hasher = usual
-    settings = Settings(data_dir=folder, database_url=url, secret_key=secret)
-    with serve(create_app(settings, db)) as base_url:
-        yield LiveServer(
-            url=base_url,
-            db=db,
-            signer=signer,
-            programme_id=scenario.programme_id,
-            workshop_names=[w[0] for w in WORKSHOPS[: len(scenario.workshop_ids)]],
-            booklets=scenario.booklet_codes,
-        )
-    db.dispose()
+    mailbox = Handler()
+    smtp = LocalSMTP(mailbox, hostname="127.0.0.1", port=0)
+    smtp.start()
+    settings = Settings(data_dir=folder, database_url=url, secret_key=secret,
+                        mail=Mail(smtp_host="127.0.0.1", smtp_port=smtp.port,
+                                  smtp_starttls=False,
+                                  mail_from="オープンファクトリー <info@example.jp>"))
+    try:
+        with serve(create_app(settings, db)) as base_url:
+            yield LiveServer(
+                url=base_url,
+                db=db,
+                signer=signer,
+                programme_id=scenario.programme_id,
+                workshop_names=[w[0] for w in WORKSHOPS[: len(scenario.workshop_ids)]],
+                booklets=scenario.booklet_codes,
+                mailbox=mailbox,
+            )
+    finally:
+        smtp.stop()
+        db.dispose()
 
 
 @pytest.fixture(scope="session")
