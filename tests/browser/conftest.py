@@ -21,19 +21,19 @@ from typing import Any
 # server's mail, so a test reads a link the way a supporter would: from the message.
 sys.path.insert(0, str(Path(__file__).parents[1] / "outbox"))
 
-import pytest  # noqa: E402
-from argon2 import PasswordHasher  # noqa: E402
-from browser_live import DESKTOP, PHONE, LiveServer, serve, watched_page  # noqa: E402
-from mail_helpers import Handler, LocalSMTP  # noqa: E402
+import pytest
+from argon2 import PasswordHasher
+from browser_live import DESKTOP, PHONE, LiveServer, serve, watched_page
+from mail_helpers import Handler, LocalSMTP
 
-from oflocal.auth import service as auth_service  # noqa: E402
-from oflocal.auth.service import create_staff_user, set_workshop_pin  # noqa: E402
-from oflocal.db import migrate  # noqa: E402
-from oflocal.db.engine import Database  # noqa: E402
-from oflocal.demo import DEMO_PIN, STAFF_LOGINS, WORKSHOPS, build_event  # noqa: E402
-from oflocal.settings import Mail, Settings  # noqa: E402
-from oflocal.vouchers.codes import CodeSigner  # noqa: E402
-from oflocal.web.app import create_app  # noqa: E402
+from oflocal.auth import service as auth_service
+from oflocal.auth.service import create_staff_user, set_workshop_pin
+from oflocal.db import migrate
+from oflocal.db.engine import Database
+from oflocal.demo import DEMO_PIN, STAFF_LOGINS, WORKSHOPS, build_event
+from oflocal.settings import Mail, Settings
+from oflocal.vouchers.codes import CodeSigner
+from oflocal.web.app import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

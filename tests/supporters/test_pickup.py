@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import zxingcpp
-from cf_world import World, audit, balances, build_world, pledge, snapshot
+from cf_world import audit, balances, build_world, pledge, snapshot
 from litestar import Litestar
 from litestar.testing import TestClient
 from PIL import Image
@@ -256,7 +256,8 @@ def test_the_qr_code_on_the_supporters_page_opens_the_desk_page(
     resent = client.post(path, data=form | {"booklets": "\r\n".join(desk.stock[:2]) + "\n"})
     assert resent.status_code == 200 and 'id="handed-over"' in resent.text  # same key
     again = client.get(path)
-    assert "すでに" in again.text and "本部受付" in again.text and 'id="pickup-form"' not in again.text
+    assert "すでに" in again.text and "本部受付" in again.text
+    assert 'id="pickup-form"' not in again.text
     forged = client.get(path[:-3] + "abc")
     assert forged.status_code == 404
     unreadable = client.get("/desk/pickup", params={"code": "hello"})
