@@ -50,8 +50,8 @@ def test_the_figures_add_up_and_agree_with_the_ledger(world: World) -> None:
     assert dict((t, (n, v)) for t, n, v in r.by_return) == {"応援": (1, 4000),
                                                            "手ぬぐい": (1, 3300)}
     assert dict(r.by_prefecture) == {"富山県": 1, "（住所なし）": 1}
-    assert dict((k, (d, o)) for k, d, o in r.delivery) == {"sns_thanks": (0, 1),
-                                                          "goods": (0, 1)}
+    assert dict((k, (d, o)) for k, d, o in r.delivery) == {
+        "sns_thanks": (0, 1), "goods": (0, 1), "voucher_booklets": (0, 1)}
     held = -balances(world.db, world.event_id)["pledges_held"]
     assert r.paid - r.refunded == held  # the late payment is held until its refund is sent
 

@@ -35,6 +35,7 @@ from oflocal.outbox.models import MailMessage
 from oflocal.settings import Settings
 from oflocal.supporters import pickup, signin
 from oflocal.supporters.models import BookletPickup
+from oflocal.supporters.report import campaign_report
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.vouchers.desk import sell_booklets
 from oflocal.vouchers.issue import add_booklets
@@ -133,6 +134,10 @@ def test_booklets_are_issued_once_and_the_ledger_moves_them(desk: Desk) -> None:
     seen = pickup.look_up(db, desk.secret, desk.pledge_id, desk.token(desk.pledge_id))
     assert seen.blocker is not None and seen.blocker.code == "pickup.already_collected"
     assert [(c.place, c.count) for c in seen.collected] == [("本部受付", 2)]
+    # The campaign report counts the returns collected (of the two owed booklets).
+    delivery = {kind: (done, owed) for kind, done, owed in
+                campaign_report(db, w.campaign_id).delivery}
+    assert delivery["voucher_booklets"] == (1, 2)
     audit(db)
 
 

@@ -19,7 +19,7 @@ from oflocal import clock
 from oflocal.crowdfunding.models import Campaign, Payment, Pledge, Refund, Reward
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
-from oflocal.supporters.models import ReturnDelivery, TourBooking
+from oflocal.supporters.models import BookletPickup, ReturnDelivery, TourBooking
 
 REFUNDED = ("sent", "confirmed", "done_by_hand")
 LIVE = ("reserved", "paid", "refund_due", "refunded")  # pledges that were not withdrawn
@@ -90,6 +90,10 @@ def campaign_report(db: Database, campaign_id: int, *, now: datetime | None = No
         toured = session.execute(
             select(func.count(TourBooking.id)).join(Pledge, Pledge.id == TourBooking.pledge_id)
             .where(Pledge.campaign_id == campaign_id)).scalar_one()
+        collected = session.execute(
+            select(func.count(func.distinct(BookletPickup.pledge_id)))
+            .join(Pledge, Pledge.id == BookletPickup.pledge_id)
+            .where(Pledge.campaign_id == campaign_id)).scalar_one()
     r.supporters, r.returning = len(emails), len(emails & earlier)
     returns: dict[int, tuple[str, int, int]] = {}
     prefectures: Counter[str] = Counter()
@@ -102,8 +106,10 @@ def campaign_report(db: Database, campaign_id: int, *, now: datetime | None = No
             owed[kind] += 1
     r.by_return = list(returns.values())
     r.by_prefecture = prefectures.most_common()
-    r.delivery = [(kind, delivered[kind] if kind != "tour_invite" else toured, owed[kind])
-                  for kind in ("sns_thanks", "goods", "tour_invite") if owed[kind]]
+    done = {"tour_invite": toured, "voucher_booklets": collected}
+    r.delivery = [(kind, done.get(kind, delivered[kind]), owed[kind])
+                  for kind in ("sns_thanks", "goods", "tour_invite", "voucher_booklets")
+                  if owed[kind]]
     return r
 
 
