@@ -141,7 +141,8 @@ def demo(if_empty: bool, print_logins: bool, workshops: int, booklets: int,
             set_workshop_pin(database(), event_slug="demo", workshop_code=code, pin=DEMO_PIN)
         click.echo(f"demo event loaded: {workshops} workshops, {booklets} printed booklets, "
                    f"{min(30, booklets)} sold, some tickets already used at workshops; "
-                   "a live crowdfunding campaign with pledges")
+                   "a live crowdfunding campaign with pledges, and a finished one whose "
+                   "supporters collect voucher booklets at /desk/pickup")
     elif not if_empty:
         click.echo("the database already has data; demo not loaded", err=True)
         sys.exit(1)

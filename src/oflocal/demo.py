@@ -330,7 +330,44 @@ def add_campaign(db: Database, scenario: Scenario, *, now: datetime | None = Non
         pay(body, "bank", starts + 7 * day + i * day)
     pledge(cheer.id, "bank_transfer", at - day, answers=wall, amount=5000)
     _after_the_pledge(db, campaign.id, at)
+    _booklets_to_collect(db, scenario, at)
     return campaign.id
+
+
+def _booklets_to_collect(db: Database, scenario: Scenario, at: datetime) -> None:
+    """A small campaign that ended yesterday and succeeded, whose return is two voucher
+    booklets: supporter3@example.jp's page shows the pickup code, and the desk
+    (``/desk/pickup``) hands the booklets over."""
+    from oflocal.crowdfunding.campaigns import add_reward, create_campaign, go_live
+    from oflocal.crowdfunding.outcome import decide_outcome
+    from oflocal.crowdfunding.payments import mark_paid
+    from oflocal.crowdfunding.pledge import PledgeRequest, make_pledge
+
+    starts, ends = at - timedelta(days=10), at - timedelta(days=1)
+    campaign = create_campaign(
+        db, event_id=scenario.event_id, slug="tickets-2026", title="工房めぐりチケット 先行応援",
+        goal=10_000, starts_at=starts, ends_at=ends, payment_methods=["bank_transfer"],
+        story="会場で使える工房めぐりチケットを、先行応援のお礼にお渡しします。",
+        representative="山田太郎", email="info@example.jp", price_note="表示価格はすべて税込です。",
+        extra_charges="銀行振込の手数料はご負担ください。",
+        payment_terms="銀行振込：お申し込みから7日以内。",
+        delivery_terms="開催期間中に会場の受付でお渡しします。",
+        cancellation_terms="入金前はいつでも取り消せます。", now=starts)
+    reward = add_reward(db, campaign.id, title="工房めぐりチケット2冊", price=5000,
+                        delivery_month=f"{at:%Y-%m}",
+                        items=[{"kind": "voucher_booklets", "programme_id": scenario.programme_id,
+                                "count": 2}], now=starts)
+    go_live(db, campaign.id, now=starts)
+    for n, email in enumerate(("supporter3@example.jp", "supporter4@example.jp",
+                               "supporter5@example.jp")):
+        made = make_pledge(db, PledgeRequest(
+            campaign_id=campaign.id, reward_id=reward.id,
+            name=SUPPORTERS[(n + 2) % len(SUPPORTERS)], email=email,
+            phone=f"090-{2000 + n:04d}-5678", payment_method="bank_transfer"),
+            now=starts + timedelta(days=1 + n)).body
+        mark_paid(db, made["pledge_id"], source="bank", amount=made["total"], actor="demo",
+                  received_at=starts + timedelta(days=2 + n), now=starts + timedelta(days=2 + n))
+    decide_outcome(db, campaign.id, actor="demo", now=at)
 
 
 def _after_the_pledge(db: Database, campaign_id: int, at: datetime) -> None:
