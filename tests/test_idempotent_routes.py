@@ -37,6 +37,7 @@ from oflocal.settings import Settings
 from oflocal.settlement.bank_days import next_bank_day
 from oflocal.settlement.close import close_period
 from oflocal.supporters.pickup import pickup_path
+from oflocal.supporters.updates import write_update
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.vouchers.desk import sell_booklets
 from oflocal.vouchers.redeem import redeem_tickets
@@ -108,6 +109,9 @@ def world(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> It
     campaign, reward = _live_campaign(db, event)
     cf = idempotency_world(db)
     pickup_code = _pickup_code(db, secret, event, programme)
+    to_edit, to_publish = (write_update(db, cf["draft"], title=title, body="本文です。",
+                                        audience="public", author="t")
+                           for title in ("下書き", "公開する報告"))
     cases = [
         # Crowdfunding, staff side (web/api/cf_staff.py)
         Case("POST", "/api/v1/events/{event_id:int}/campaigns",
@@ -154,6 +158,17 @@ def world(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> It
              f"/api/v1/campaign-images/{cf['image']}", None),
         Case("POST", "/api/v1/campaigns/{campaign_id:int}/close",
              f"/api/v1/campaigns/{cf['closable']}/close", None),
+        # Updates (web/api/cf_updates.py)
+        Case("POST", "/api/v1/campaigns/{campaign_id:int}/updates",
+             f"/api/v1/campaigns/{cf['draft']}/updates",
+             {"title": "工房から", "body": "窯に火が入りました。", "audience": "public"},
+             other={"title": "工房から", "body": "窯に火が入りました。",
+                    "audience": "supporters"}),
+        Case("PATCH", "/api/v1/campaigns/{campaign_id:int}/updates/{update_id:int}",
+             f"/api/v1/campaigns/{cf['draft']}/updates/{to_edit}", {"title": "下書き 2"},
+             other={"title": "下書き 3"}),
+        Case("POST", "/api/v1/campaigns/{campaign_id:int}/updates/{update_id:int}/publish",
+             f"/api/v1/campaigns/{cf['draft']}/updates/{to_publish}/publish", None),
         Case("PUT", "/api/v1/events/{event_id:int}/settlement/requester",
              f"/api/v1/events/{event}/settlement/requester",
              {"code": "1234567890", "name_kana": "ｵｰﾌﾟﾝﾌｧｸﾄﾘｰｼﾞｯｺｳｲｲﾝｶｲ", "bank_code": "0001",

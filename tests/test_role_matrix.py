@@ -31,6 +31,7 @@ from oflocal.db.engine import Database
 from oflocal.demo import build_event
 from oflocal.settings import Settings
 from oflocal.settlement.close import close_period
+from oflocal.supporters.updates import write_update
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.vouchers.desk import sell_booklets
 from oflocal.vouchers.redeem import redeem_tickets
@@ -240,10 +241,13 @@ def world(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> It
     spare_token, _ = new_api_token(db, name="spare", workshop_id=main.workshop_ids[1])
     cf = build_campaign(db, slug="cf-matrix")
     cf_pledge = cf.pledge()["pledge_id"]
+    cf_update = write_update(db, cf.campaign_id, title="活動報告", body="本文です。",
+                             audience="supporters", author="t")
     path_values: dict[str, Any] = {
         "campaign_id": cf.campaign_id,
         "reward_id": cf.limited,
         "pledge_id": cf_pledge,
+        "update_id": cf_update,
         "fmt": "csv",
         "step": "confirmed",
         "token_id": spare_token,

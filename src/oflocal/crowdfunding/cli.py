@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from oflocal import clock
 from oflocal.cli_base import OflocalGroup, database
@@ -68,7 +69,8 @@ event_opt = click.option("--event", "event_slug", default="demo", show_default=T
 
 @click.group("campaign", cls=OflocalGroup)
 def campaign_group() -> None:
-    """Crowdfunding campaigns: list, show, create, edit, pictures, go live, decide, close."""
+    """Crowdfunding campaigns: list, show, create, edit, pictures, updates, go live,
+    decide, close."""
 
 
 @campaign_group.command("list")
@@ -292,6 +294,168 @@ def image_remove(image_id: int) -> None:
 
     delete_image(database(), image_id)
     click.echo(f"picture {image_id} removed")
+
+
+@campaign_group.group("update", cls=OflocalGroup)
+def update_group() -> None:
+    """A campaign's updates (活動報告): list, add a draft, edit it, publish, follow the
+    mailing."""
+
+
+def _body_of(file: Path) -> str:
+    try:
+        return file.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is dropped
+    except UnicodeDecodeError:
+        raise Refusal("request.invalid", detail=f"{file.name}: not UTF-8 text") from None
+
+
+def _mailing_line(facts: dict[str, Any]) -> str:
+    """One line of ``updates.mailing_facts``."""
+    if facts["published_at"] is None:
+        return "draft" + ("" if facts["send_mail"] else ", not to be e-mailed")
+    if not facts["send_mail"]:
+        return "not e-mailed"
+    if facts["total"] is None:
+        return "mailing: counting the addresses"
+    return (f"mailing: sent {facts['sent']}, failed {facts['failed']} of {facts['total']} "
+            f"({facts['percent']}%)" + ("" if facts["finished"] else ", going on"))
+
+
+def _facts(session: Session, update_id: int) -> dict[str, Any]:
+    from oflocal.supporters.models import CampaignUpdate
+    from oflocal.supporters.updates import mailing_facts, progress_of
+
+    row = session.get(CampaignUpdate, update_id)
+    if row is None:
+        raise Refusal("update.not_found")
+    return mailing_facts(row, progress_of(session, row))
+
+
+AUDIENCES = click.Choice(["public", "supporters", "rewards"])
+body_help = "The text, in Markdown (the campaign's pictures: ![説明](image:N))."
+reward_opt = click.option("--reward", "rewards", type=click.IntRange(min=1), multiple=True,
+                          help="With --audience rewards: the number of a return (#N in "
+                               "`campaign show`) whose paid supporters read it; repeat for "
+                               "more.")
+
+
+def _reward_ids(campaign_id: int, numbers: tuple[int, ...]) -> list[int]:
+    """The returns' ids from their numbers within the campaign."""
+    from oflocal.crowdfunding.models import Reward
+
+    with database().read() as session:
+        ids = {number: reward_id for number, reward_id in session.execute(
+            select(Reward.number, Reward.id).where(Reward.campaign_id == campaign_id,
+                                                   Reward.number.in_(numbers)))}
+    if unknown := sorted(set(numbers) - set(ids)):
+        raise Refusal("update.invalid", detail="returns: no "
+                      + ", ".join(f"#{n}" for n in unknown) + " in this campaign")
+    return [ids[n] for n in numbers]
+
+
+@update_group.command("list")
+@campaign_opt
+@event_opt
+def update_list(campaign: str, event_slug: str) -> None:
+    """The updates, newest first: drafts, and how far each mailing is."""
+    from oflocal.supporters.updates import AUDIENCE_NAMES, updates_of
+
+    with database().read() as session:
+        for row in updates_of(session, _campaign_id(event_slug, campaign)):
+            when = (f"published {tokyo_minute(row.published_at)}" if row.published_at
+                    else "draft")
+            click.echo(f"{row.id:>5}  #{row.number:<3} {when:<27} "
+                       f"{AUDIENCE_NAMES[row.audience][1]:<26} {row.title}  "
+                       f"[{_mailing_line(_facts(session, row.id))}]")
+
+
+@update_group.command("add")
+@campaign_opt
+@event_opt
+@click.option("--title", required=True)
+@click.option("--body-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True, help=body_help)
+@click.option("--audience", type=AUDIENCES, required=True,
+              help="Who reads it: everyone, paid supporters, or the paid supporters of "
+                   "the returns given with --reward.")
+@reward_opt
+@click.option("--mail/--no-mail", "send_mail", default=True, show_default=True,
+              help="E-mail it to its readers when published.")
+def update_add(campaign: str, event_slug: str, title: str, body_file: Path, audience: str,
+               rewards: tuple[int, ...], send_mail: bool) -> None:
+    """Write a draft update (then `update publish`)."""
+    from oflocal.supporters.models import CampaignUpdate
+    from oflocal.supporters.updates import write_update
+
+    campaign_id = _campaign_id(event_slug, campaign)
+    made = write_update(database(), campaign_id, title=title, body=_body_of(body_file),
+                        audience=audience, reward_ids=_reward_ids(campaign_id, rewards),
+                        send_mail=send_mail, author=ACTOR)
+    with database().read() as session:
+        number = session.execute(select(CampaignUpdate.number).where(
+            CampaignUpdate.id == made)).scalar_one()
+    click.echo(f"update {made} (#{number}) saved as a draft; publish it with: "
+               f"oflocal campaign update publish {made}")
+
+
+@update_group.command("edit")
+@click.argument("update_id", type=int)
+@click.option("--title", default=None)
+@click.option("--body-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help=body_help)
+@click.option("--audience", type=AUDIENCES, default=None,
+              help="Another audience than rewards drops the returns chosen.")
+@reward_opt
+@click.option("--mail/--no-mail", "send_mail", default=None,
+              help="Whether it is e-mailed when published.")
+def update_edit(update_id: int, title: str | None, body_file: Path | None,
+                audience: str | None, rewards: tuple[int, ...],
+                send_mail: bool | None) -> None:
+    """Change a draft: only what is given (a published update stays as it is)."""
+    from oflocal.supporters.models import CampaignUpdate
+    from oflocal.supporters.updates import edit_update
+
+    if (title, body_file, audience, send_mail) == (None, None, None, None) and not rewards:
+        raise Refusal("request.invalid",
+                      detail="--title, --body-file, --audience, --reward or --mail/--no-mail")
+    with database().read() as session:
+        campaign_id = session.execute(select(CampaignUpdate.campaign_id).where(
+            CampaignUpdate.id == update_id)).scalar_one_or_none()
+    if campaign_id is None:
+        raise Refusal("update.not_found")
+    edit_update(database(), update_id, title=title,
+                body=None if body_file is None else _body_of(body_file), audience=audience,
+                reward_ids=_reward_ids(campaign_id, rewards) if rewards else None,
+                send_mail=send_mail)
+    click.echo(f"update {update_id} saved")
+
+
+@update_group.command("publish")
+@click.argument("update_id", type=int)
+def update_publish(update_id: int) -> None:
+    """Publish, once (again: nothing more). The mailing goes out in the background, sent
+    by the workers (`oflocal worker`, or the web server's own)."""
+    from oflocal.supporters.updates import publish_update
+
+    at = publish_update(database(), update_id)
+    with database().read() as session:
+        facts = _facts(session, update_id)
+    click.echo(f"update {update_id} published {tokyo_minute(at)} [{_mailing_line(facts)}]")
+    if facts["send_mail"]:
+        click.echo(f"follow the mailing with: oflocal campaign update progress {update_id}")
+
+
+@update_group.command("progress")
+@click.argument("update_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="As JSON (what the API answers).")
+def update_progress(update_id: int, as_json: bool) -> None:
+    """How far the update's mailing is: sent and failed of the addresses counted."""
+    with database().read() as session:
+        facts = _facts(session, update_id)
+    if as_json:
+        _show(facts)
+    else:
+        click.echo(f"update {update_id}: {_mailing_line(facts)}")
 
 
 # ------------------------------------------------------------------------ pledges

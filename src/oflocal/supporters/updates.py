@@ -68,7 +68,11 @@ def _check(session: Session, campaign_id: int, title: str, body: str, audience: 
         raise Refusal("update.invalid", detail="body: 1–50,000 characters")
     if audience not in UPDATE_AUDIENCES:
         raise Refusal("update.invalid", detail=f"audience: one of {', '.join(UPDATE_AUDIENCES)}")
-    ids = sorted(set(reward_ids)) if audience == "rewards" else []
+    if reward_ids and audience != "rewards":
+        # Returns named for another audience: most likely the audience was forgotten, and
+        # a text meant for a few supporters would go to more.
+        raise Refusal("update.invalid", detail="returns: only for the audience 'rewards'")
+    ids = sorted(set(reward_ids))
     if audience == "rewards":
         known = set(session.execute(select(Reward.id).where(
             Reward.campaign_id == campaign_id, Reward.id.in_(ids))).scalars())
@@ -96,18 +100,27 @@ def write_update(db: Database, campaign_id: int, *, title: str, body: str,
         return row.id
 
 
-def edit_update(db: Database, update_id: int, *, title: str, body: str, audience: str,
-                reward_ids: list[int] | None = None, send_mail: bool = True) -> None:
-    """Change a draft (a published update is what supporters read: it stays)."""
+def edit_update(db: Database, update_id: int, *, title: str | None = None,
+                body: str | None = None, audience: str | None = None,
+                reward_ids: list[int] | None = None, send_mail: bool | None = None) -> None:
+    """Change a draft (a published update is what supporters read: it stays). What is
+    not given (None) stays as it is; the returns chosen stay only while the audience is
+    still ``rewards``."""
     with db.write() as session:
         row = session.get(CampaignUpdate, update_id, with_for_update=True)
         if row is None:
             raise Refusal("update.not_found")
         if row.published_at is not None:
             raise Refusal("update.published", when=row.published_at)
-        row.title, row.body, row.reward_ids = _check(session, row.campaign_id, title, body,
-                                                     audience, reward_ids or [])
-        row.audience, row.send_mail = audience, send_mail
+        audience = row.audience if audience is None else audience
+        if reward_ids is None:
+            reward_ids = list(row.reward_ids) if audience == "rewards" else []
+        row.title, row.body, row.reward_ids = _check(
+            session, row.campaign_id, row.title if title is None else title,
+            row.body if body is None else body, audience, reward_ids)
+        row.audience = audience
+        if send_mail is not None:
+            row.send_mail = send_mail
 
 
 def publish_update(db: Database, update_id: int, *, now: datetime | None = None) -> datetime:
@@ -118,7 +131,8 @@ def publish_update(db: Database, update_id: int, *, now: datetime | None = None)
             update(CampaignUpdate)
             .where(CampaignUpdate.id == update_id, CampaignUpdate.published_at.is_(None))
             .values(published_at=at).execution_options(synchronize_session=False)))
-        row = session.get(CampaignUpdate, update_id)
+        # populate_existing: a caller's transaction may hold the row as it was before.
+        row = session.get(CampaignUpdate, update_id, populate_existing=True)
         if row is None:
             raise Refusal("update.not_found")
         if done and row.send_mail:
@@ -129,6 +143,26 @@ def publish_update(db: Database, update_id: int, *, now: datetime | None = None)
 
 
 # --------------------------------------------------------------------------- reading
+
+
+def update_in(session: Session, campaign_id: int, update_id: int) -> CampaignUpdate:
+    """The campaign's update (``campaign.not_found``, or ``update.not_found`` for an
+    update of another campaign)."""
+    if session.get(Campaign, campaign_id) is None:
+        raise Refusal("campaign.not_found")
+    row = session.get(CampaignUpdate, update_id)
+    if row is None or row.campaign_id != campaign_id:
+        raise Refusal("update.not_found")
+    return row
+
+
+def updates_of(session: Session, campaign_id: int) -> list[CampaignUpdate]:
+    """The campaign's updates, drafts too, newest first (``campaign.not_found``)."""
+    if session.get(Campaign, campaign_id) is None:
+        raise Refusal("campaign.not_found")
+    return list(session.execute(
+        select(CampaignUpdate).where(CampaignUpdate.campaign_id == campaign_id)
+        .order_by(CampaignUpdate.number.desc())).scalars())
 
 
 def _paid_supporter(session: Session, campaign_id: int, email: str,
@@ -297,8 +331,29 @@ def mailing_progress(db: Database, update_id: int) -> MailingProgress:
         row = session.get(CampaignUpdate, update_id)
         if row is None:
             raise Refusal("update.not_found")
-        counts: dict[str, int] = {state: n for state, n in session.execute(
-            select(MailMessage.state, func.count()).where(
-                MailMessage.about == f"update:{update_id}").group_by(MailMessage.state))}
+        return progress_of(session, row)
+
+
+def progress_of(session: Session, row: CampaignUpdate) -> MailingProgress:
+    counts: dict[str, int] = {state: n for state, n in session.execute(
+        select(MailMessage.state, func.count()).where(
+            MailMessage.about == f"update:{row.id}").group_by(MailMessage.state))}
     return MailingProgress(row.recipients, sum(counts.values()), counts.get("sent", 0),
                            counts.get("failed", 0), row.mailing_queued_at is not None)
+
+
+def mailing_facts(row: CampaignUpdate, progress: MailingProgress) -> dict[str, Any]:
+    """What the API and the CLI say of an update's mailing. ``total``: the addresses
+    counted (None until counted, or when it is not e-mailed); ``finished``: published,
+    and every message sent or failed, or nothing to mail."""
+    if row.published_at is None:
+        return {"update_id": row.id, "published_at": None, "send_mail": row.send_mail,
+                "total": None, "queued": 0, "sent": 0, "failed": 0, "all_queued": False,
+                "percent": 0, "finished": False}
+    p = progress
+    done = p.all_queued and p.recipients is not None and p.sent + p.failed >= p.recipients
+    return {"update_id": row.id, "published_at": row.published_at, "send_mail": row.send_mail,
+            "total": p.recipients if row.send_mail else None, "queued": p.queued,
+            "sent": p.sent, "failed": p.failed, "all_queued": p.all_queued,
+            "percent": p.percent if row.send_mail else 100,
+            "finished": done or not row.send_mail}

@@ -26,6 +26,7 @@ from oflocal.vouchers.codes import CodeSigner
 from oflocal.web import api, pages
 from oflocal.web.api import cf_images as cf_images_api
 from oflocal.web.api import cf_staff as cf_staff_api
+from oflocal.web.api import cf_updates as cf_updates_api
 from oflocal.web.api import events as events_api
 from oflocal.web.api import ledger as ledger_api
 from oflocal.web.api import payments as payments_api
@@ -57,7 +58,7 @@ def api_routers() -> list[Router]:
     return [session_api.router, vouchers_api.router, events_api.router, programmes_api.router,
             staff_api.router, ledger_api.router, settlement_api.router, reports_api.router,
             printing_api.router, payments_api.router, pledges_api.router,
-            cf_staff_api.router, cf_images_api.router]
+            cf_staff_api.router, cf_images_api.router, cf_updates_api.router]
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None,

@@ -32,8 +32,10 @@ EDIT = {"roles": ADMIN, "csrf": "form"}
 def _fields(request: AnyRequest, data: Form) -> dict[str, Any]:
     chosen = [int(k.removeprefix("reward_")) for k in data if k.startswith("reward_")
               and k.removeprefix("reward_").isdigit()]
+    audience = data.get("audience", "public")
+    # Returns ticked and then another audience chosen: the audience decides.
     return {"title": data.get("title", ""), "body": data.get("body", ""),
-            "audience": data.get("audience", "public"), "reward_ids": chosen,
+            "audience": audience, "reward_ids": chosen if audience == "rewards" else [],
             "send_mail": data.get("send_mail") == "yes"}
 
 
