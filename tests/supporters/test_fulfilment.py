@@ -2,7 +2,8 @@
 goods marked shipped with a tracking number (the supporter sees it), the carriers'
 shipping lists (Yamato B2 Cloud's 42 columns, click post's 8) in Shift_JIS with every
 address checked first, a pledge not owed the item refused, and the club's members with
-returning supporters recognised."""
+returning supporters recognised; everything owed and the club's members as CSV and XLSX
+holding the same rows."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import openpyxl
 import pytest
 from cf_world import SHIPPING, World, build_world, pledge
+from httpx import Response
 from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import select, update
@@ -66,6 +69,29 @@ def _ids(db: Database, w: World, email_like: str = "%") -> dict[str, int]:
         return {e: i for e, i in session.execute(
             Pledge.__table__.select().with_only_columns(Pledge.supporter_email, Pledge.id)
             .where(Pledge.campaign_id == w.campaign_id, Pledge.supporter_email.like(email_like)))}
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _csv_rows(response: Response) -> list[list[str]]:
+    assert response.status_code == 200 and response.content.startswith(b"\xef\xbb\xbf")
+    return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+
+
+def _xlsx_rows(response: Response) -> list[list[object]]:
+    assert response.status_code == 200 and response.headers["content-type"] == XLSX
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    assert sheet is not None
+    assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+    return [["" if v is None else v for v in row] for row in sheet.iter_rows(values_only=True)]
+
+
+def _as_csv_shows_it(value: object) -> str:
+    """A spreadsheet cell as the CSV writes it: numbers as digits, text people typed that
+    Excel would run as a formula behind an apostrophe."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 def test_thanks_and_goods_are_marked_and_the_supporter_sees_the_tracking_number(
@@ -141,7 +167,8 @@ def test_shipping_lists_for_the_carriers_check_every_address_first(
     assert everything.status_code == 200 and everything.content.startswith(b"\xef\xbb\xbf")
 
 
-def test_the_club_recognises_returning_supporters(db: Database) -> None:
+def test_the_club_recognises_returning_supporters(db: Database,
+                                                 client: TestClient[Litestar]) -> None:
     now = clock.now()
     w = build_world(db, around=now)  # last year's campaign: a@ supported it
     made = pledge(w, w.limited, now=now).body
@@ -165,3 +192,57 @@ def test_the_club_recognises_returning_supporters(db: Database) -> None:
     members = {m.email: m.returning for m in fulfilment.club_members(db, 2027)}
     assert members == {"a@example.jp": True, "new@example.jp": False}
     assert fulfilment.club_members(db, 2026) == []
+    # The list as the committee downloads it, CSV and XLSX alike.
+    sheet = _csv_rows(client.get("/admin/club/2027/members.csv"))
+    xlsx = client.get("/admin/club/2027/members.xlsx")
+    assert 'filename="club-2027.xlsx"' in xlsx.headers["content-disposition"]
+    book = _xlsx_rows(xlsx)
+    assert [[_as_csv_shows_it(v) for v in row] for row in book] == sheet
+    assert book == [["email", "name", "campaign", "event", "returning"],
+                    ["a@example.jp", "団員", "ひつじ団 2027", book[1][3], "yes"],
+                    ["new@example.jp", "団員", "ひつじ団 2027", book[1][3], ""]]
+    assert book[1][3] and book[1][3] == book[2][3]  # the event's name
+    assert _xlsx_rows(client.get("/admin/club/2026/members.xlsx")) == [book[0]]
+    assert client.get("/admin/club/1999/members.xlsx").status_code == 422
+
+
+def test_everything_owed_as_csv_and_xlsx_holds_the_same_rows(
+        world: World, client: TestClient[Litestar]) -> None:
+    db, cid, csrf = world.db, world.campaign_id, client.headers["x-test-csrf"]
+    ids = _ids(db, world)
+    with db.write() as session:  # a name Excel would run as a formula
+        session.execute(update(Pledge).where(Pledge.id == ids["d@example.jp"])
+                        .values(supporter_name="=1+1"))
+    assert client.post(f"/admin/campaigns/{cid}/fulfilment/sns_thanks", follow_redirects=False,
+                       data={"_csrf": csrf, f"p_{ids['c@example.jp']}": "yes",
+                             "url": "https://sns.example/hitsuji/7"}).status_code == 303
+    assert client.post(f"/admin/campaigns/{cid}/fulfilment/goods", follow_redirects=False,
+                       data={"_csrf": csrf, "pledge": str(ids["a@example.jp"]),
+                             "tracking": "9876-5432-1098", "carrier": "japanpost"}
+                       ).status_code == 303
+    page = client.get(f"/admin/campaigns/{cid}/fulfilment").text
+    assert f'href="/admin/campaigns/{cid}/fulfilment.xlsx"' in page
+    assert f'href="/admin/club/{clock.tokyo_date(clock.now()).year}/members.xlsx"' in page
+    xlsx = client.get(f"/admin/campaigns/{cid}/fulfilment.xlsx")
+    assert f'filename="fulfilment-{cid}.xlsx"' in xlsx.headers["content-disposition"]
+    book = _xlsx_rows(xlsx)
+    sheet = _csv_rows(client.get(f"/admin/campaigns/{cid}/fulfilment.csv"))
+    assert [[_as_csv_shows_it(v) for v in row] for row in book] == sheet
+    assert book[0] == ["item", "reference", "name", "email", "return", "quantity", "answer",
+                       "done_at", "detail", "carrier"]
+    by = {(row[0], row[3]): row for row in book[1:]}
+    assert sorted(by) == [("goods", "a@example.jp"), ("goods", "b@example.jp"),
+                          ("sns_thanks", "c@example.jp"), ("sns_thanks", "d@example.jp")]
+    c, d = by["sns_thanks", "c@example.jp"], by["sns_thanks", "d@example.jp"]
+    a, b = by["goods", "a@example.jp"], by["goods", "b@example.jp"]
+    assert (c[2], c[4], c[5], c[6], c[8], c[9]) == (
+        "佐藤花子", "応援", 1, "@sato", "https://sns.example/hitsuji/7", "")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", str(c[7]))
+    assert (d[2], d[7], d[8]) == ("=1+1", "", "")  # text in the sheet, not a formula
+    assert (a[4], a[5], a[8], a[9]) == ("手ぬぐい", 1, "9876-5432-1098", "japanpost")
+    assert a[6] == "佐藤花子 9330029 富山県 高岡市御旅屋町101 +81766221234"  # as stored
+    assert (b[7], b[8], b[9]) == ("", "", "")
+    with db.read() as session:
+        reference = session.get(Pledge, ids["a@example.jp"])
+        assert reference is not None and a[1] == reference.reference
+    assert client.get("/admin/campaigns/999999/fulfilment.xlsx").status_code == 404

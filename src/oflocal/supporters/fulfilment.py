@@ -27,6 +27,8 @@ from oflocal.db.engine import Database
 from oflocal.errors import Refusal
 from oflocal.events.models import Event
 from oflocal.reports.csvout import encode_rows, text_cell
+from oflocal.reports.exports import write_xlsx
+from oflocal.reports.pdfkit import spooled
 from oflocal.supporters.models import ReturnDelivery
 
 URL = re.compile(r"https?://[^\s]{3,290}")
@@ -262,25 +264,50 @@ def deliveries_of(db: Database, pledge_ids: Sequence[int]) -> dict[int, dict[str
     return found
 
 
+OWED_HEADER = ("item", "reference", "name", "email", "return", "quantity", "answer",
+               "done_at", "detail", "carrier")
+OWED_WIDTHS = (11, 12, 18, 28, 24, 8, 40, 16, 36, 10)
+MEMBERS_HEADER = ("email", "name", "campaign", "event", "returning")
+MEMBERS_WIDTHS = (28, 18, 28, 28, 10)
+
+
+def owed_rows(db: Database, campaign_id: int) -> Iterator[list[object]]:
+    """Every item owed with its state, the header first: the rows of both exports."""
+    yield list(OWED_HEADER)
+    for item in ("sns_thanks", "goods"):
+        for o in owed(db, campaign_id, item):
+            answer = (o.answers.get("sns_handle", "") if item == "sns_thanks" else
+                      " ".join(str(v) for v in o.answers.get("shipping", {}).values()))
+            d = o.done
+            yield [item, o.reference, text_cell(o.name), o.email, text_cell(o.reward_title),
+                   o.quantity, text_cell(answer),
+                   clock.as_tokyo(d.done_at).strftime("%Y-%m-%d %H:%M") if d else "",
+                   text_cell(d.detail) if d else "", (d.carrier or "") if d else ""]
+
+
 def owed_csv(db: Database, campaign_id: int) -> Iterator[bytes]:
     """Every item owed with its state, for the committee's own lists (UTF-8 with BOM)."""
-    def rows() -> Iterator[list[object]]:
-        yield ["item", "reference", "name", "email", "return", "quantity", "answer", "done_at",
-               "detail", "carrier"]
-        for item in ("sns_thanks", "goods"):
-            for o in owed(db, campaign_id, item):
-                answer = (o.answers.get("sns_handle", "") if item == "sns_thanks" else
-                          " ".join(str(v) for v in o.answers.get("shipping", {}).values()))
-                d = o.done
-                yield [item, o.reference, text_cell(o.name), o.email, text_cell(o.reward_title),
-                       o.quantity, text_cell(answer),
-                       clock.as_tokyo(d.done_at).strftime("%Y-%m-%d %H:%M") if d else "",
-                       text_cell(d.detail) if d else "", (d.carrier or "") if d else ""]
-    return encode_rows(rows())
+    return encode_rows(owed_rows(db, campaign_id))
+
+
+def owed_xlsx(db: Database, campaign_id: int) -> Iterator[bytes]:
+    """The same rows as :func:`owed_csv`, as a spreadsheet."""
+    return spooled(lambda out: write_xlsx(out, "お届け", owed_rows(db, campaign_id),
+                                           OWED_WIDTHS))
+
+
+def members_rows(members: list[Member]) -> list[list[object]]:
+    rows: list[list[object]] = [list(MEMBERS_HEADER)]
+    rows += ([m.email, text_cell(m.name), text_cell(m.campaign), text_cell(m.event),
+              "yes" if m.returning else ""] for m in members)
+    return rows
 
 
 def members_csv(members: list[Member]) -> Iterator[bytes]:
-    return encode_rows([["email", "name", "campaign", "event", "returning"],
-                        *([m.email, text_cell(m.name), text_cell(m.campaign),
-                           text_cell(m.event), "yes" if m.returning else ""]
-                          for m in members)])
+    return encode_rows(members_rows(members))
+
+
+def members_xlsx(members: list[Member]) -> Iterator[bytes]:
+    """The same rows as :func:`members_csv`, as a spreadsheet."""
+    return spooled(lambda out: write_xlsx(out, "サポーターズクラブ", members_rows(members),
+                                           MEMBERS_WIDTHS))

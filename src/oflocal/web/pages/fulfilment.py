@@ -1,7 +1,7 @@
 """The returns, delivered (``supporters/fulfilment.py``): per campaign, who is owed
 thanks on social media and goods, what is done, bulk marking, the carriers' shipping
-lists (Yamato B2 Cloud, Japan Post click post) and a CSV of everything owed; and the
-supporters' club member list by year."""
+lists (Yamato B2 Cloud, Japan Post click post) and everything owed as CSV or XLSX; and
+the supporters' club member list by year (CSV or XLSX)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from oflocal.errors import Refusal
 from oflocal.events.models import Event
 from oflocal.supporters import fulfilment
 from oflocal.web.api.common import ADMIN, MONEY, csv_media_type, download_headers
+from oflocal.web.openapi import XLSX
 from oflocal.web.pages.render import AnyRequest, page, page_lang, refusal_texts
 from oflocal.web.security import current_actor
 from oflocal.web.state import services
@@ -109,26 +110,58 @@ def shipping_list(request: AnyRequest, campaign_id: int, carrier: str,
                   headers=download_headers(SJIS, f"{carrier}-{campaign_id}.csv"))
 
 
-@get("/admin/campaigns/{campaign_id:int}/fulfilment.csv", opt=READ, sync_to_thread=True,
-     include_in_schema=False)
-def owed_export(request: AnyRequest, campaign_id: int) -> Stream:
+def _owed_file(request: AnyRequest, campaign_id: int, fmt: str) -> Stream:
     db = services(request.app.state).db
     with db.read() as session:
         staff.campaign_view(session, campaign_id)  # 404 for no campaign
+    name = f"fulfilment-{campaign_id}.{fmt}"
+    if fmt == "xlsx":
+        return Stream(fulfilment.owed_xlsx(db, campaign_id), media_type=XLSX,
+                      headers=download_headers(XLSX, name))
     media = csv_media_type("utf-8-sig")
     return Stream(fulfilment.owed_csv(db, campaign_id), media_type=media,
-                  headers=download_headers(media, f"fulfilment-{campaign_id}.csv"))
+                  headers=download_headers(media, name))
+
+
+@get("/admin/campaigns/{campaign_id:int}/fulfilment.csv", opt=READ, sync_to_thread=True,
+     include_in_schema=False)
+def owed_export(request: AnyRequest, campaign_id: int) -> Stream:
+    """Everything owed with its state (UTF-8 with BOM)."""
+    return _owed_file(request, campaign_id, "csv")
+
+
+@get("/admin/campaigns/{campaign_id:int}/fulfilment.xlsx", opt=READ, sync_to_thread=True,
+     include_in_schema=False)
+def owed_export_xlsx(request: AnyRequest, campaign_id: int) -> Stream:
+    """The same rows as ``fulfilment.csv``, as a spreadsheet."""
+    return _owed_file(request, campaign_id, "xlsx")
+
+
+def _club_file(request: AnyRequest, year: int, fmt: str) -> Stream:
+    if not 2000 <= year <= 2100:
+        raise Refusal("request.invalid", detail="year: 2000–2100")
+    members = fulfilment.club_members(services(request.app.state).db, year)
+    name = f"club-{year}.{fmt}"
+    if fmt == "xlsx":
+        return Stream(fulfilment.members_xlsx(members), media_type=XLSX,
+                      headers=download_headers(XLSX, name))
+    media = csv_media_type("utf-8-sig")
+    return Stream(fulfilment.members_csv(members), media_type=media,
+                  headers=download_headers(media, name))
 
 
 @get("/admin/club/{year:int}/members.csv", opt=READ, sync_to_thread=True, include_in_schema=False)
 def club_export(request: AnyRequest, year: int) -> Stream:
     """The supporters' club of ``year``, returning supporters marked."""
-    if not 2000 <= year <= 2100:
-        raise Refusal("request.invalid", detail="year: 2000–2100")
-    media = csv_media_type("utf-8-sig")
-    members = fulfilment.club_members(services(request.app.state).db, year)
-    return Stream(fulfilment.members_csv(members), media_type=media,
-                  headers=download_headers(media, f"club-{year}.csv"))
+    return _club_file(request, year, "csv")
 
 
-route_handlers = [fulfilment_page, mark, shipping_list, owed_export, club_export]
+@get("/admin/club/{year:int}/members.xlsx", opt=READ, sync_to_thread=True,
+     include_in_schema=False)
+def club_export_xlsx(request: AnyRequest, year: int) -> Stream:
+    """The same rows as ``members.csv``, as a spreadsheet."""
+    return _club_file(request, year, "xlsx")
+
+
+route_handlers = [fulfilment_page, mark, shipping_list, owed_export, owed_export_xlsx,
+                  club_export, club_export_xlsx]
