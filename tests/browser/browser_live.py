@@ -93,18 +93,20 @@ class LiveServer:
             self._next_booklet += n
         return self.booklets[start : start + n]
 
-    def mail_to(self, address: str, subject_has: str = "", timeout: float = 15.0) -> str:
-        """The text of the newest message delivered to ``address`` (waits for it)."""
+    def mail_to(self, address: str, containing: str, timeout: float = 20.0) -> str:
+        """The text of the newest message delivered to ``address`` whose text contains
+        ``containing`` (waits for it: the workers send in the background)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for received in reversed(self.mailbox.received):
-                message = received.message
-                if address in received.recipients and subject_has in str(message["Subject"]):
-                    part = message.get_body(preferencelist=("plain",))
-                    assert part is not None
-                    return str(part.get_content())
+                if address not in received.recipients:
+                    continue
+                part = received.message.get_body(preferencelist=("plain",))
+                text = str(part.get_content()) if part is not None else ""
+                if containing in text:
+                    return text
             time.sleep(0.1)
-        raise AssertionError(f"no message to {address} arrived within {timeout} s")
+        raise AssertionError(f"no message to {address} with {containing!r} within {timeout} s")
 
     def sold_tickets(self, booklets: int = 1) -> list[str]:
         """Sell fresh booklets through the desk service and answer their ticket codes."""

@@ -7,6 +7,7 @@ once hand over once; the pages (the supporter's QR code, decoded; the desk) and 
 from __future__ import annotations
 
 import base64
+import csv
 import io
 import re
 import threading
@@ -274,6 +275,21 @@ def test_the_qr_code_on_the_supporters_page_opens_the_desk_page(
     mine = client.get("/my")
     section = mine.text[mine.text.index(f'id="pickup-{desk.pledge_id}"'):]
     assert "受け取り済み" in section[:600] and "本部受付" in section[:600]
+    # The committee's returns page lists who is owed booklets and who collected them.
+    client.cookies.clear()
+    create_staff_user(db, username="t", display_name="会計", role="treasurer",
+                      password="treasurer password 1")
+    staff, _ = open_session(db, login_staff(db, "t", "treasurer password 1"), hours=1)
+    client.cookies.set(SESSION_COOKIE, staff)
+    cid = desk.w.campaign_id
+    fulfilment = client.get(f"/admin/campaigns/{cid}/fulfilment").text
+    booklets = fulfilment[fulfilment.index('id="voucher_booklets"'):]
+    assert "(1 / 2)" in booklets and "本部受付" in booklets and "まだ" in booklets
+    rows = list(csv.reader(io.StringIO(client.get(
+        f"/admin/campaigns/{cid}/fulfilment.csv").content.decode("utf-8-sig"))))
+    vouchers = {row[3]: row for row in rows if row[0] == "voucher_booklets"}
+    assert (vouchers["a@example.jp"][6], vouchers["a@example.jp"][8]) == ("2", "本部受付")
+    assert (vouchers["u@example.jp"][6], vouchers["u@example.jp"][7]) == ("1", "")
     audit(db)
 
 

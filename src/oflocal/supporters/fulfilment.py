@@ -1,6 +1,7 @@
 """Who is owed what, and what is done: thanks on social media (marked posted with the
-post's URL) and goods (shipping lists for the carriers' label software, marked shipped
-with a tracking number), per campaign; and the supporters' club member list by year.
+post's URL), goods (shipping lists for the carriers' label software, marked shipped
+with a tracking number) and voucher booklets (collected at the desk, ``pickup.py``), per
+campaign; and the supporters' club member list by year.
 
 Only paid pledges are owed anything. Marking is per pledge and item, once (a second
 mark corrects the URL or tracking number, keeping when it was first done). A shipping
@@ -21,7 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from oflocal import clock
-from oflocal.crowdfunding.items import check_answers
+from oflocal.crowdfunding.items import booklets_owed, check_answers
 from oflocal.crowdfunding.models import Campaign, Pledge, Reward
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
@@ -30,6 +31,7 @@ from oflocal.reports.csvout import encode_rows, text_cell
 from oflocal.reports.exports import write_xlsx
 from oflocal.reports.pdfkit import spooled
 from oflocal.supporters.models import ReturnDelivery
+from oflocal.supporters.pickup import Collected, collected_of
 
 URL = re.compile(r"https?://[^\s]{3,290}")
 TRACKING = re.compile(r"[0-9A-Za-z-]{6,30}")
@@ -65,6 +67,27 @@ def owed(db: Database, campaign_id: int, item: str) -> list[Owed]:
         return [Owed(p.id, p.reference, p.supporter_name, p.supporter_email, p.supporter_phone,
                      p.quantity, title, dict(p.answers), done.get(p.id))
                 for p, title, items in rows if p.id in set(ids)]
+
+
+@dataclass(frozen=True)
+class BookletsOwed:
+    """A paid pledge owed voucher booklets, and where they were collected if they were
+    (collected at the venue desk, ``pickup.py``; never marked here)."""
+
+    owed: Owed
+    booklets: int
+    collected: list[Collected]
+
+
+def booklets_to_collect(db: Database, campaign_id: int) -> list[BookletsOwed]:
+    rows = owed(db, campaign_id, "voucher_booklets")
+    query = (select(Pledge.id, Reward.items).join(Reward, Reward.id == Pledge.reward_id)
+             .where(Pledge.id.in_([o.pledge_id for o in rows])))
+    with db.read() as session:
+        items: dict[int, list[dict[str, Any]]] = dict(session.execute(query).tuples().all())
+    collected = collected_of(db, [o.pledge_id for o in rows])
+    return [BookletsOwed(o, sum(booklets_owed(items[o.pledge_id], o.quantity).values()),
+                         collected.get(o.pledge_id, [])) for o in rows]
 
 
 def mark_done(db: Database, campaign_id: int, pledge_ids: Sequence[int], item: str, *,
@@ -283,6 +306,12 @@ def owed_rows(db: Database, campaign_id: int) -> Iterator[list[object]]:
                    o.quantity, text_cell(answer),
                    clock.as_tokyo(d.done_at).strftime("%Y-%m-%d %H:%M") if d else "",
                    text_cell(d.detail) if d else "", (d.carrier or "") if d else ""]
+    for b in booklets_to_collect(db, campaign_id):
+        o, c = b.owed, (b.collected[0] if b.collected else None)
+        yield ["voucher_booklets", o.reference, text_cell(o.name), o.email,
+               text_cell(o.reward_title), o.quantity, b.booklets,
+               clock.as_tokyo(c.collected_at).strftime("%Y-%m-%d %H:%M") if c else "",
+               text_cell(c.place) if c else "", ""]
 
 
 def owed_csv(db: Database, campaign_id: int) -> Iterator[bytes]:
