@@ -7,8 +7,8 @@ picks a tour date, sees the invitation's QR code and the booklets' pickup QR cod
 the desk (a desk login on another phone) the pickup code is scanned (its decoded text
 typed into the scan field, as a scanner does), the booklet's cover scanned and the
 booklets handed over; scanning the code again is refused with when and where, and the
-supporter's page says they were collected. Screenshot for docs/supporters.md
-(``OFLOCAL_UPDATE_SCREENSHOTS=1``)."""
+supporter's page says they were collected. Screenshots for docs/supporters.md and
+docs/desk.md (``OFLOCAL_UPDATE_SCREENSHOTS=1``)."""
 
 from __future__ import annotations
 
@@ -138,6 +138,7 @@ def test_a_supporter_signs_in_and_collects_the_booklets_at_the_desk(
     desk.locator("#pickup-place").fill("本部受付")
     desk.locator("#hand-over").click()
     expect(desk.locator("#handed-over")).to_contain_text("お渡ししました")
+    shoot(desk, "desk-pickup.png")
     # Scanning the same code again: refused, with when and where.
     desk.locator("a[href='/desk/pickup']").click()
     desk.locator("#pickup-code").fill(scanned)

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from oflocal import clock
 from oflocal.crowdfunding.items import booklets_owed
+from oflocal.crowdfunding.links import pledge_number
 from oflocal.crowdfunding.models import Campaign, Pledge, Reward
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
@@ -85,6 +86,7 @@ class PickupView:
     why it cannot be handed over now (``blocker``), if it cannot."""
 
     pledge_id: int
+    number: str  # P-000123, as on the supporter's page and e-mails
     name: str
     reference: str
     campaign_title: str
@@ -151,8 +153,8 @@ def _view(session: Session, pledge_id: int, now: datetime,
             for pid, n in sorted(counts.items()) if pid in programmes]
     done = _collected(session, [pledge_id]).get(pledge_id, [])
     blocker = _blocker(pledge, campaign, owed, done, clock.tokyo_date(now))
-    return PickupView(pledge.id, pledge.supporter_name, pledge.reference, campaign.title,
-                      owed, done, blocker), pledge
+    return PickupView(pledge.id, pledge_number(pledge.id), pledge.supporter_name,
+                      pledge.reference, campaign.title, owed, done, blocker), pledge
 
 
 def look_up(db: Database, secret: bytes, pledge_id: int, token: str, *,

@@ -287,6 +287,7 @@ class CollectedBooklets(BaseModel):
 
 class PickupOut(BaseModel):
     pledge_id: int
+    number: str = Field(description="The pledge's number, as the supporter sees it")
     name: str
     reference: str
     campaign_title: str
@@ -331,7 +332,7 @@ def pickup_facts(request: Request[Any, Any, Any],
     pledge_id, token = _scanned(code)
     v = pickup.look_up(s.db, s.settings.secret_key, pledge_id, token)
     return PickupOut(
-        pledge_id=v.pledge_id, name=v.name, reference=v.reference,
+        pledge_id=v.pledge_id, number=v.number, name=v.name, reference=v.reference,
         campaign_title=v.campaign_title, owed=[OwedBooklets(**asdict(o)) for o in v.owed],
         collected=[CollectedBooklets(**asdict(c)) for c in v.collected],
         ready=v.blocker is None, refusal=v.blocker.to_body() if v.blocker else None)
