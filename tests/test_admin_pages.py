@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from oflocal.auth.accounts import staff_accounts
 from oflocal.auth.service import (
@@ -116,13 +116,32 @@ def test_an_event_is_created_and_edited_from_the_admin_page(admin: Admin, db: Da
     page = admin.client.get(made.headers["location"])
     assert "イベントを作成しました。" in page.text and "takaoka-2027" in page.text
     event_url = made.headers["location"].split("?")[0]
+    slipped = admin.client.post(event_url, data={**form, "venue": "高岡駅前", "invoice_number":
+                                                 "t1180301018772", "_csrf": admin.csrf})
+    assert slipped.status_code == 422 and "チェックディジット" in slipped.text  # refused
+    assert 'value="t1180301018772"' in slipped.text  # kept as typed, to correct
+    with db.read() as session:
+        event = session.execute(select(Event).where(Event.slug == "takaoka-2027")).scalar_one()
+        assert (event.venue, event.invoice_number) == ("御旅屋セリオ", None)
     saved = admin.post(event_url, {**form, "venue": "高岡駅前", "invoice_number":
-                                   "t1180301018772"})
-    assert "保存しました。" in saved and "チェックディジット" in saved  # a warning, saved
+                                   "t1180301018771"})
+    assert "保存しました。" in saved and "チェックディジット" not in saved
     with db.read() as session:
         event = session.execute(select(Event).where(Event.slug == "takaoka-2027")).scalar_one()
         assert (event.venue, event.invoice_number, event.representative) == (
-            "高岡駅前", "T1180301018772", "山田花子")
+            "高岡駅前", "T1180301018771", "山田花子")
+    # A number stored before the check (rows are left as they are): flagged on the page,
+    # and the event stays editable as long as the number is not changed.
+    with db.write() as session:
+        session.execute(update(Event).where(Event.slug == "takaoka-2027")
+                        .values(invoice_number="T1000000000000"))
+    flagged = admin.client.get(event_url)
+    assert flagged.status_code == 200 and "チェックディジット" in flagged.text
+    kept = admin.post(event_url, {**form, "venue": "高岡駅", "invoice_number": "T1000000000000"})
+    assert "保存しました。" in kept and "チェックディジット" in kept
+    with db.read() as session:
+        event = session.execute(select(Event).where(Event.slug == "takaoka-2027")).scalar_one()
+        assert (event.venue, event.invoice_number) == ("高岡駅", "T1000000000000")
     taken = admin.client.post("/admin/events", data={**form, "_csrf": admin.csrf})
     assert taken.status_code == 409
     half = admin.client.post(event_url, data={"_csrf": admin.csrf, "name": "x"})  # no dates
@@ -165,9 +184,24 @@ def test_workshops_from_the_admin_page(admin: Admin, db: Database) -> None:
     with db.read() as session:
         added = session.execute(select(Workshop).where(Workshop.code == "H10")).scalar_one()
         assert (added.account_number, added.pin_hash) == ("1234567", None)
-    saved = admin.post(url, {**form, "participating": "", "invoice_number": "T1180301018772",
-                             "bank_code": "", "branch_code": "", "account_number": "",
-                             "account_holder_kana": ""})
+    cleared = {"bank_code": "", "branch_code": "", "account_number": "",
+               "account_holder_kana": ""}
+    slipped = admin.client.post(url, data={**form, **cleared, "participating": "",
+                                           "invoice_number": "T1180301018772",
+                                           "_csrf": admin.csrf})
+    assert slipped.status_code == 422 and "チェックディジット" in slipped.text
+    with db.read() as session:
+        unchanged = session.get(Workshop, added.id)
+        assert unchanged is not None and unchanged.invoice_number is None
+        assert unchanged.participating is True
+    saved = admin.post(url, {**form, **cleared, "participating": "",
+                             "invoice_number": "T1180301018771"})
+    assert "保存しました。" in saved and "チェックディジット" not in saved
+    with db.write() as session:  # stored before the check: flagged, still editable
+        session.execute(update(Workshop).where(Workshop.id == added.id)
+                        .values(invoice_number="T1180301018772"))
+    saved = admin.post(url, {**form, **cleared, "participating": "",
+                             "invoice_number": "T1180301018772"})
     assert "保存しました。" in saved and "チェックディジット" in saved
     with db.read() as session:
         changed = session.get(Workshop, added.id)

@@ -108,7 +108,7 @@ BANK = {
 
 def workshop_body(code: str = "H01", **extra: Any) -> dict[str, Any]:
     return {"code": code, "name": "山田木工", "name_kana": "ヤマダモッコウ", "craft": "木工",
-            "bank": BANK, "invoice_number": "T1234567890123", **extra}
+            "bank": BANK, "invoice_number": "T9234567890123", **extra}
 
 
 def programme_body(**extra: Any) -> dict[str, Any]:
@@ -247,6 +247,9 @@ def test_duplicate_workshop_code_is_409(api: Api) -> None:
     [
         ({"invoice_number": "T123"}, "workshop.invoice_number_invalid", None),
         ({"invoice_number": "X1234567890123"}, "workshop.invoice_number_invalid", None),
+        # the corporate-number check digit (events.invoice): T9234567890123 with a slip
+        ({"invoice_number": "T9234567890124"}, "invoice_number.check_digit", None),
+        ({"invoice_number": "T1234567890123"}, "invoice_number.check_digit", None),
         ({"bank": {**BANK, "bank_code": "001"}}, "workshop.bank_invalid", "bank.bank_code"),
         ({"bank": {**BANK, "bank_code": "０００１"}}, "workshop.bank_invalid", "bank.bank_code"),
         ({"bank": {**BANK, "branch_code": "1234"}}, "workshop.bank_invalid", "bank.branch_code"),

@@ -30,11 +30,17 @@ def _process(db_url: str, data_dir: Path, *args: str) -> subprocess.CompletedPro
 
 def test_create_edit_show_an_event(db: Database, db_url: str, tmp_path: Path,
                                    run_cli) -> None:  # type: ignore[no-untyped-def]
-    made = _process(db_url, tmp_path, "event", "create", "tk-2026", "--name", "高岡クラフト",
+    slipped = _process(db_url, tmp_path, "event", "create", "tk-2026", "--name", "高岡クラフト",
                 "--committee", "高岡オープンファクトリー実行委員会", "--starts", "2026-10-10",
                 "--ends", "2026-10-12", "--invoice-number", "T1180301018772")
+    assert slipped.returncode == 2 and "invoice_number.check_digit" in slipped.stderr
+    assert "チェックディジット" in slipped.stderr and "check digit" in slipped.stderr
+    with db.read() as session:
+        assert session.execute(select(Event)).first() is None  # refused: nothing written
+    made = _process(db_url, tmp_path, "event", "create", "tk-2026", "--name", "高岡クラフト",
+                "--committee", "高岡オープンファクトリー実行委員会", "--starts", "2026-10-10",
+                "--ends", "2026-10-12")
     assert made.returncode == 0, made.stderr
-    assert "チェックディジット" in made.stderr  # a warning to confirm, not a refusal
     edited = run_cli("event", "edit", "tk-2026", "--venue", "高岡市御旅屋町",
                   "--email", "jimu@example.jp", "--invoice-number", "T1180301018771",
                   "--representative", "山田太郎")
@@ -49,7 +55,8 @@ def test_create_edit_show_an_event(db: Database, db_url: str, tmp_path: Path,
 
     for bad, code in ((["--ends", "2026-10-01"], "programme.dates_invalid"),
                       (["--email", "not-an-address"], "request.invalid"),
-                      (["--invoice-number", "T123"], "workshop.invoice_number_invalid")):
+                      (["--invoice-number", "T123"], "workshop.invoice_number_invalid"),
+                      (["--invoice-number", "T2180301018771"], "invoice_number.check_digit")):
         refused = run_cli("event", "edit", "tk-2026", *bad)
         assert refused.exit_code == 2 and code in refused.stderr, refused.stderr
     with db.read() as session:

@@ -274,3 +274,45 @@ def test_a_correction_names_the_ticket_and_keeps_redemption_id_for_the_booths(ap
                        {"ticket_code": w.sc.booklet_codes[0], "reason": "x"})
     assert booklet.status_code == 422 and booklet.json()["code"] == "code.not_a_ticket"
     w.assert_verified()
+
+
+def test_zengin_plans_the_transfer_and_paid_without_a_date_uses_it(api: Api) -> None:
+    """The Zengin file made over the API records its transfer date as the period's plan;
+    marking paid with no date then pays on it (payouts booked on that day); the first PDF
+    of a statement is its issue, the next one a reprint (再発行)."""
+    from sqlalchemy import select
+
+    from oflocal.ledger.models import JournalEntry
+    from test_settlement_documents import pdf_pages
+
+    w = api.world
+    w.redeem(0, 2, minutes=0)
+    pid = api.post("treasurer", f"/events/{w.sc.event_id}/settlement/periods",
+                   {"cutoff_at": w.at(5).isoformat()}).json()["period_id"]
+    missing = api.post("treasurer", f"/settlement/periods/{pid}/paid", {})
+    assert missing.status_code == 422, missing.text
+    assert missing.json()["code"] == "settlement.transfer_date_missing"
+    api.put("treasurer", f"/events/{w.sc.event_id}/settlement/requester", {
+        "code": "0123456789", "name_kana": "ｼﾞﾂｺｳｲｲﾝｶｲ", "bank_code": "0005",
+        "branch_code": "001", "account_type": 1, "account_number": "0000123"})
+    day = next_bank_day(clock.tokyo_date(clock.now()) + timedelta(days=5))
+    made = api.get("treasurer", f"/settlement/periods/{pid}/zengin",
+                   params={"transfer_date": day.isoformat()})
+    assert made.status_code == 200, made.text
+    detail = api.get("treasurer", f"/settlement/periods/{pid}").json()
+    assert (detail["status"], detail["planned_transfer_date"]) == ("closed", day.isoformat())
+    label = f"振込予定日：{day.year}年{day.month}月{day.day}日"
+    first = pdf_pages(api.get("w0", f"/workshop/statements/{pid}").content)[0]
+    assert label in first and "再発行" not in first
+    again = pdf_pages(api.get("treasurer", f"/settlement/periods/{pid}/statements").content)[0]
+    assert label in again and "再発行" in again
+
+    paid = api.post("treasurer", f"/settlement/periods/{pid}/paid", {})
+    assert paid.status_code == 200, paid.text
+    assert (paid.json()["transfer_date"], paid.json()["planned_transfer_date"]) == (
+        day.isoformat(), None)
+    with w.db.read() as s:
+        booked = s.execute(select(JournalEntry.business_date)
+                           .where(JournalEntry.kind == "payout")).scalars().all()
+    assert booked == [day]
+    w.assert_verified()

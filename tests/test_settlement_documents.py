@@ -7,30 +7,40 @@ from __future__ import annotations
 import csv
 import importlib.util
 import io
+import re
 import sys
 from collections import defaultdict
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from oflocal import clock
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
-from oflocal.events.models import Workshop
-from oflocal.events.setup import update_workshop
+from oflocal.events.invoice import check_digit_ok
+from oflocal.events.models import Event, Workshop
+from oflocal.events.setup import update_event, update_workshop
+from oflocal.ledger.journal import business_day
+from oflocal.ledger.models import JournalEntry
 from oflocal.settlement.bank_days import next_bank_day
-from oflocal.settlement.corrections import adjust_workshop
+from oflocal.settlement.corrections import adjust_workshop, correct_redemption
+from oflocal.settlement.models import SettlementPeriod
 from oflocal.settlement.pay import mark_period_paid
-from oflocal.settlement.queries import iter_statements, period_lines
+from oflocal.settlement.queries import iter_statements, period_detail, period_lines
 from oflocal.settlement.rules import FeeRule
 from oflocal.settlement.settings import RequesterData, set_fee_rule, set_requester
-from oflocal.settlement.statements import CSV_HEADER, statements_csv, statements_pdf
-from oflocal.settlement.transfer import check_period_file, period_zengin_file
-from oflocal.vouchers.codes import CodeSigner
+from oflocal.settlement.statements import (
+    CSV_HEADER,
+    record_issues,
+    statements_csv,
+    statements_pdf,
+)
+from oflocal.settlement.transfer import check_period_file, make_period_file, period_zengin_file
+from oflocal.vouchers.codes import CodeSigner, grouped
 from test_settlement import World, lines_of, make_world
 
 
@@ -79,13 +89,16 @@ def test_statement_pdf_shows_the_right_totals(world: World) -> None:
     assert (w1.face_total, w1.fee, w1.net) == (3000, 75, 2925)
     assert (w2.face_total, w2.fee, w2.adjustment, w2.net) == (1500, 38, 77, 1539)
     first = next(p for p in pages if "大野木工所" in p)
-    for expected in ("支払通知書", "オープンファクトリー実行委員会", "大野木工所", "T1000000000000",
+    # W01's invoice number in the demo: made up, with a valid check digit
+    for expected in ("支払通知書", "オープンファクトリー実行委員会", "大野木工所", "T2100012340000",
                      "¥3,000", "-¥75", "¥2,925", "2.50%", "四捨五入", "普通 ***4500",
-                     "振込日：未定", "第1回精算", "日別の内訳"):
+                     "振込日：未定", "第1回精算", "日別の内訳", f"口座名義：{holder(w, 0)}"):
         assert expected in first, expected
     second = next(p for p in pages if "高岡銅器" in p)
     assert "¥1,539" in second and "手数料の返金" in second and "¥77" in second
-    assert "登録番号" not in second  # W2 has no invoice number
+    # W2 has no invoice number: the only one on its page is the committee's (the seller
+    # of the fee: sender block and invoice part)
+    assert set(re.findall(r"登録番号 (T\d{13})", second)) == {"T3400012345678"}
     # per-day breakdown of W1: 4 tickets on day one, 2 on day two
     day1, day2 = clock.tokyo_date(w.at(0)), clock.tokyo_date(w.at(24 * 60))
     assert f"{day1.year}年{day1.month}月{day1.day}日" in first and "¥2,000" in first
@@ -100,6 +113,17 @@ def test_statement_pdf_shows_the_right_totals(world: World) -> None:
     assert len(paid_pages) == 1
     assert f"振込日：{paid_on.year}年{paid_on.month}月{paid_on.day}日" in paid_pages[0]
     assert "高岡銅器" not in paid_pages[0]
+
+
+def holder(w: World, i: int) -> str:
+    with w.db.read() as s:
+        found = s.get(Workshop, w.sc.workshop_ids[i])
+        assert found is not None and found.account_holder_kana
+        return found.account_holder_kana
+
+
+def ja(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def _csv(data: bytes, encoding: str = "utf-8-sig") -> list[dict[str, str]]:
@@ -243,6 +267,7 @@ def test_a_paid_period_keeps_showing_the_account_it_was_paid_to(world: World) ->
     paid_on = next_bank_day(clock.tokyo_date(clock.now()))
     mark_period_paid(w.db, period_id=pid, transfer_date=paid_on, actor="t")
     w1 = w.sc.workshop_ids[0]
+    holder_before = holder(w, 0)
     with w.db.write() as s:
         update_workshop(s, w1, {"bank_code": "0005", "branch_code": "001",
                                 "account_number": "7777777", "account_holder_kana": "ｼﾝｺｳｻﾞ"})
@@ -263,6 +288,9 @@ def test_a_paid_period_keeps_showing_the_account_it_was_paid_to(world: World) ->
     assert new_lines[w1]["bank_account"] == "普通 ***7777"
     assert "普通 ***4500" in old_pdf and "7777" not in old_pdf
     assert "普通 ***7777" in new_pdf
+    # the holder's name as the money went: the old one on the paid period's statement
+    assert f"口座名義：{holder_before}" in old_pdf and "ｼﾝｺｳｻﾞ" not in old_pdf
+    assert "口座名義：ｼﾝｺｳｻﾞ" in new_pdf
     assert any("***4500" in value for row in old_csv for value in row.values())
     old_parsed, new_parsed = _reader().read(old_file), _reader().read(new_file)
     assert (old_parsed.header.requester_code, old_parsed.header.account_number) == (
@@ -284,3 +312,176 @@ def test_a_paid_period_keeps_showing_the_account_it_was_paid_to(world: World) ->
         with pytest.raises(DBAPIError), w.db.write() as s:
             s.execute(text(statement))
     w.assert_verified()
+
+
+# ------------------------------------------------- issue 13: dates, invoice, tickets
+
+
+def _pdf(w: World, pid: int, workshop_id: int | None = None, **kw: object) -> list[str]:
+    fresh = kw.pop("fresh", None)
+    with w.db.read() as s:
+        return pdf_pages(b"".join(statements_pdf(
+            iter_statements(s, pid, workshop_id, fresh=fresh),  # type: ignore[arg-type]
+            **kw)))  # type: ignore[arg-type]
+
+
+def test_the_statement_is_the_qualified_invoice_for_the_fee(world: World) -> None:
+    """The demo committee is registered (a valid T-number): the fee it deducts is its
+    taxable sale to the workshop, so the statement carries what a qualified invoice needs,
+    the tax computed once per statement (fee // 11 = fee × 10/110 cut off)."""
+    w, period = settled_world(world)
+    pid = int(str(period["period_id"]))
+    with w.db.read() as s:
+        committee = s.get(Event, w.sc.event_id)
+        assert committee is not None and committee.invoice_number
+        number = committee.invoice_number
+        rows = _csv(b"".join(statements_csv(iter_statements(s, pid))))
+    assert check_digit_ok(number)
+    pages = _pdf(w, pid)
+    fees = {code: -sum(int(r["金額"]) for r in rows if r["工房コード"] == code and
+                       r["区分"] == "手数料") for code in w.sc.workshop_codes[:2]}
+    assert fees == {w.sc.workshop_codes[0]: 75, w.sc.workshop_codes[1]: 38}
+    cutoff = clock.tokyo_date(lines_period_cutoff(w, pid))
+    for code, name in zip(w.sc.workshop_codes[:2], ("大野木工所", "高岡銅器 山本鋳造"),
+                          strict=False):
+        page = next(p for p in pages if f"{name}\u3000御中" in p)
+        tax = fees[code] // 11  # independent: the largest t with 11 t <= fee
+        assert f"登録番号 {number}" in page  # the seller's number
+        assert "適格請求書発行事業者：オープンファクトリー実行委員会" in page
+        assert f"交付を受ける事業者：{name} 御中" in page
+        assert f"取引年月日：{ja(cutoff)}" in page
+        assert re.search(rf"10%対象 ¥{fees[code]} ¥{tax}\r?\n", page), page
+        assert "税率区分 税込金額 うち消費税等" in page and "切り捨て" in page
+        taxed = [r for r in rows if r["工房コード"] == code and r["区分"] == "手数料の消費税"]
+        assert len(taxed) == 1 and int(taxed[0]["金額"]) == tax
+        assert number in taxed[0]["内訳"] and f"税込{fees[code]}円" in taxed[0]["内訳"]
+    assert (75 // 11, 38 // 11) == (6, 3)
+
+    # Not registered: a payment statement only, no invoice part and no tax row.
+    with w.db.write() as s:
+        update_event(s, w.sc.event_id, {"invoice_number": None})
+    plain = "\n".join(_pdf(w, pid))
+    assert "適格請求書" not in plain and "10%対象" not in plain and number not in plain
+    assert "¥2,925" in plain
+    with w.db.read() as s:
+        kinds = {r["区分"] for r in _csv(b"".join(statements_csv(iter_statements(s, pid))))}
+    assert "手数料の消費税" not in kinds
+
+
+def lines_period_cutoff(w: World, pid: int) -> datetime:
+    with w.db.read() as s:
+        found = s.get(SettlementPeriod, pid)
+        assert found is not None
+        return found.cutoff_at
+
+
+def test_a_zengin_file_plans_the_transfer_and_payouts_are_booked_on_it(world: World) -> None:
+    """Before the file: 未定. Once a Zengin file is made for a date: 振込予定日 on the
+    statement and the CSV, proposed by "mark paid"; the payouts then carry that date as
+    their business date beside the time they were recorded."""
+    w, period = settled_world(world)
+    pid = int(str(period["period_id"]))
+    set_requester(w.db, event_id=w.sc.event_id, data=RequesterData(
+        "1234567890", "ｼﾞﾂｺｳｲｲﾝｶｲ", "0001", "001", 1, "7654321"))
+    w1 = w.sc.workshop_ids[0]
+    assert "振込日：未定（支払前）" in _pdf(w, pid, w1)[0]
+    with pytest.raises(Refusal) as no_date:  # nothing planned: the date must be given
+        mark_period_paid(w.db, period_id=pid, transfer_date=None, actor="t")
+    assert no_date.value.code == "settlement.transfer_date_missing"
+    assert "振込日" in no_date.value.message("ja") and "Zengin" in no_date.value.message("en")
+
+    today = clock.tokyo_date(clock.now())
+    first = _business_day(today + timedelta(days=3))
+    planned = _business_day(first + timedelta(days=1))
+    for day in (first, planned):  # the latest file made is the plan
+        made = make_period_file(w.db, pid, day, actor="t")
+        assert made.transfer_date == day and _reader().read(made.data).total == 2925 + 1539
+    page = _pdf(w, pid, w1)[0]
+    assert f"振込予定日：{ja(planned)}（全銀ファイル作成済み）" in page and "未定" not in page
+    with w.db.read() as s:
+        rows = _csv(b"".join(statements_csv(iter_statements(s, pid))))
+        assert period_detail(s, pid)["planned_transfer_date"] == planned.isoformat()
+    assert {r["振込日"] for r in rows} == {f"{planned.isoformat()}（予定）"}
+
+    recorded = clock.now()
+    mark_period_paid(w.db, period_id=pid, transfer_date=None, actor="t", now=recorded)
+    with w.db.read() as s:
+        detail = period_detail(s, pid)
+        entries = s.execute(select(JournalEntry).where(JournalEntry.kind == "payout")
+                            ).scalars().all()
+        sale = s.execute(select(JournalEntry).where(JournalEntry.kind == "sale")).scalars().first()
+    assert (detail["status"], detail["transfer_date"]) == ("paid", planned.isoformat())
+    assert detail["planned_transfer_date"] is None
+    assert len(entries) == 2
+    for entry in entries:
+        assert entry.business_date == planned and business_day(entry) == planned
+        assert abs(_aware(entry.occurred_at) - recorded) < timedelta(seconds=1)
+    assert clock.tokyo_date(recorded) != planned  # recorded today, booked on the transfer day
+    assert sale is not None and sale.business_date is None  # others: the day recorded
+    assert business_day(sale) == clock.tokyo_date(_aware(sale.occurred_at))
+    page = _pdf(w, pid, w1)[0]
+    assert f"振込日：{ja(planned)}" in page and "振込予定日" not in page
+    w.assert_verified()
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def test_a_reprint_keeps_the_first_issue_date_and_says_so(world: World) -> None:
+    w, period = settled_world(world)
+    pid = int(str(period["period_id"]))
+    w1, w2 = w.sc.workshop_ids[:2]
+    today = clock.tokyo_date(clock.now())
+    two_days_ago = clock.now() - timedelta(days=2)
+    fresh = record_issues(w.db, pid, w1, actor="t", now=two_days_ago)
+    assert fresh == {w1}
+    issued_on = clock.tokyo_date(two_days_ago)
+    original = _pdf(w, pid, w1, fresh=fresh, issued=issued_on)[0]
+    assert f"発行日 {ja(issued_on)}" in original and "再発行" not in original
+
+    # Printing all statements today: W1's is a reprint, W2's is issued today.
+    fresh = record_issues(w.db, pid, None, actor="t")
+    assert fresh == {w2}
+    pages = _pdf(w, pid, fresh=fresh)
+    reprint = next(p for p in pages if "大野木工所" in p)
+    first_print = next(p for p in pages if "高岡銅器" in p)
+    assert f"発行日 {ja(issued_on)}" in reprint and f"再発行 {ja(today)}" in reprint
+    assert f"発行日 {ja(today)}" in first_print and "再発行" not in first_print
+    assert record_issues(w.db, pid, None, actor="t") == frozenset()  # both issued now
+    with w.db.read() as s:
+        issued = s.execute(text(
+            "SELECT workshop_id, issued_on FROM settlement_statement_issue "
+            "ORDER BY workshop_id")).all()
+    assert [(int(a), str(b)) for a, b in issued] == [
+        (w1, issued_on.isoformat()), (w2, today.isoformat())]
+
+
+def test_a_correction_line_names_its_ticket(world: World) -> None:
+    w = world
+    out = w.redeem(0, 2, minutes=0)  # scanned on W1's phone, meant for W3
+    first = w.close(5)
+    mark_period_paid(w.db, period_id=int(first["period_id"]),
+                     transfer_date=next_bank_day(clock.tokyo_date(w.at(5))), actor="t")
+    wrong = out["tickets"][0]["code"]
+    w.redeem(0, 3, minutes=8)
+    correct_redemption(w.db, ticket_code=wrong, reason="別の工房で読み取り", actor="t",
+                       to_workshop_id=w.sc.workshop_ids[2], now=w.at(9))
+    adjust_workshop(w.db, workshop_id=w.sc.workshop_ids[0], amount=-100,
+                    counter_account="breakage", reason="破損券", actor="t", now=w.at(9))
+    pid = int(w.close(10)["period_id"])
+    pages = _pdf(w, pid)
+    w1 = next(p for p in pages if "大野木工所" in p)
+    w3 = next(p for p in pages if w.sc.workshop_codes[2] in p and "大野木工所" not in p)
+    label = f"訂正：別の工房で読み取り（券 {grouped(wrong)}）"
+    assert f"{label} -¥500" in w1 and f"{label} ¥500" in w3
+    assert "訂正：破損券 -¥100" in w1  # an adjustment concerns no ticket
+    with w.db.read() as s:
+        rows = _csv(b"".join(statements_csv(iter_statements(s, pid))))
+    corrections = {(r["工房コード"], r["内訳"], int(r["金額"]))
+                   for r in rows if r["区分"] == "訂正"}
+    assert corrections == {
+        (w.sc.workshop_codes[0], f"別の工房で読み取り（券 {grouped(wrong)}）", -500),
+        (w.sc.workshop_codes[2], f"別の工房で読み取り（券 {grouped(wrong)}）", 500),
+        (w.sc.workshop_codes[0], "破損券", -100),
+    }

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from oflocal import clock
 from oflocal.audit import verify
@@ -20,6 +20,7 @@ from oflocal.auth.models import StaffUser
 from oflocal.auth.service import Actor, open_session
 from oflocal.db.engine import Database
 from oflocal.demo import build_event
+from oflocal.events.models import Event
 from oflocal.settings import Settings
 from oflocal.settlement.bank_days import next_bank_day
 from oflocal.settlement.models import SettlementCorrection, SettlementPeriod
@@ -119,7 +120,16 @@ def test_treasurer_closes_and_pays_from_the_pages(browser: Browser, world: World
         "rule": "rate", "rate_bp": "20000", "fixed_yen": "0", "rounding": "floor"})
     assert fee.status_code == 422 and "refusal" in fee.text
 
-    day = next_bank_day(clock.tokyo_date(world.at(5))).isoformat()
+    # The Zengin file made for a date (the page's download link) plans the transfer: the
+    # page shows it and proposes it for marking paid.
+    day = next_bank_day(clock.tokyo_date(clock.now()) + timedelta(days=1)).isoformat()
+    made = browser.get(f"/api/v1/settlement/periods/{period_id}/zengin",
+                       params={"transfer_date": day})
+    assert made.status_code == 200, made.text
+    planned = browser.get(target)
+    assert f"全銀ファイル作成済み・振込予定日 <strong>{day}</strong>" in planned.text
+    assert re.search(rf'name="transfer_date" value="{day}" required>\s*</label>\s*'
+                     r'<button type="submit" class="btn ok">', planned.text)
     asked = browser.post(f"{target}/paid", {"transfer_date": day})  # irreversible: asks first
     assert asked.status_code == 200 and "支払済みにしますか" in asked.text
     assert day in asked.text and "元に戻せません" in asked.text
@@ -129,13 +139,21 @@ def test_treasurer_closes_and_pays_from_the_pages(browser: Browser, world: World
     assert paid.status_code == 303
     after = browser.get(target)
     assert "支払済み" in after.text and "支払済みにする" not in after.text
+    assert f"振込日 {day} (記録 " in after.text and "振込予定日" not in after.text
     twice = browser.post(f"{target}/paid", {"transfer_date": next_bank_day(clock.tokyo_date(
         world.at(5))).isoformat()})
     assert twice.status_code == 409 and "二重に支払うことはできません" in twice.text
     with browser.db.read() as s:
         assert s.execute(select(SettlementPeriod.status)).scalar_one() == "paid"
+    assert "チェックディジット" not in after.text  # the demo committee's number is valid
     english = (browser.login("treasurer", "en"), browser.get(f"/treasurer/periods/{period_id}"))[1]
     assert "Period" in english.text and "Paid" in english.text
+    # A committee number stored before the check digit was enforced is flagged here.
+    with browser.db.write() as s:
+        s.execute(update(Event).where(Event.id == event).values(invoice_number="T1000000000000"))
+    flagged = browser.get(target)
+    assert '<p class="warning" role="alert">' in flagged.text
+    assert "T1000000000000" in flagged.text and "check digit" in flagged.text
     world.assert_verified()
 
 

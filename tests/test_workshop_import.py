@@ -88,8 +88,11 @@ def test_every_bad_row_is_named_and_nothing_is_written(db: Database, event_id: i
     with db.read() as session:
         plan = plan_import(session, event_id, rows)
     named = {(p.row, p.field) for p in plan.problems}
-    assert named == {(3, "name"), (4, "name_kana"), (5, "bank_code"), (6, "code")}
-    assert [(w.row, w.field) for w in plan.warnings] == [(7, "invoice_number")]
+    assert named == {(3, "name"), (4, "name_kana"), (5, "bank_code"), (6, "code"),
+                     (7, "invoice_number")}  # the check digit fails: refused, not warned
+    assert plan.warnings == []
+    slip = next(p for p in plan.problems if p.row == 7)
+    assert "T1180301018772" in slip.message_ja and "check digit" in slip.message_en
     assert all(p.message_ja and p.message_en for p in plan.problems)
     with pytest.raises(Refusal) as refused:
         apply_import(db, event_id, rows)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from oflocal import clock
 from oflocal.db.engine import Database
+from oflocal.events.invoice import with_check_digit
 from oflocal.events.models import Event
 from oflocal.events.setup import (
     ProgrammeTerms,
@@ -113,6 +114,7 @@ def build_event(
         ends_on=day + timedelta(days=3),
         committee_address="富山県高岡市御旅屋町101",
         committee_phone="0766-00-0000",
+        invoice_number=with_check_digit("400012345678"),  # made up, valid check digit
     )
     ids, codes = [], []
     for i in range(workshops):
@@ -136,7 +138,9 @@ def build_event(
                 account_type=1,
                 account_number=f"{1234500 + i:07d}",
                 account_holder_kana=kana,
-                invoice_number=f"T{1000000000000 + i}" if i % 3 == 0 else None,
+                # Made-up numbers with a valid check digit (events.invoice).
+                invoice_number=with_check_digit(f"{100012340000 + i:012d}") if i % 3 == 0
+                else None,
             ),
         )
         ids.append(workshop.id)

@@ -271,6 +271,14 @@ MESSAGES: dict[str, Message] = {
         "適格請求書発行事業者の登録番号は「T」と13桁の数字です。",
         "An invoice registration number is 'T' followed by 13 digits.",
     ),
+    "invoice_number.check_digit": Message(
+        422,
+        "登録番号 {number} は誤りです。先頭の数字（チェックディジット）が残りの12桁と合いません。"
+        "登録通知書または国税庁の適格請求書発行事業者公表サイトで確かめて入力し直してください。",
+        "Registration number {number} is wrong: its first digit (the check digit) does not "
+        "match the other 12 digits. Check it against the registration notice or the "
+        "National Tax Agency's invoice registry and enter it again.",
+    ),
     # Settlement and reports (会計)
     "settlement.cutoff_in_future": Message(
         422,
@@ -299,6 +307,13 @@ MESSAGES: dict[str, Message] = {
         409,
         "この精算期間は{date}振込で支払済みです。二重に支払うことはできません。",
         "This period was already paid (transfer date {date}); it cannot be paid twice.",
+    ),
+    "settlement.transfer_date_missing": Message(
+        422,
+        "振込日を指定してください。この精算期間の全銀ファイルはまだ作られていないため、"
+        "振込予定日がありません。",
+        "Give the transfer date: no Zengin file was made for this period yet, so it has "
+        "no planned transfer date.",
     ),
     "settlement.transfer_date_invalid": Message(
         422,

@@ -20,7 +20,9 @@ from oflocal.settlement.models import (
     SettlementCorrection,
     SettlementLine,
     SettlementPeriod,
+    SettlementStatementIssue,
     SettlementTally,
+    SettlementTransferPlan,
 )
 from oflocal.supporters.models import (
     BookletPickup,
@@ -64,7 +66,9 @@ __all__ = [
     "SettlementCorrection",
     "SettlementLine",
     "SettlementPeriod",
+    "SettlementStatementIssue",
     "SettlementTally",
+    "SettlementTransferPlan",
     "SignInLink",
     "SignInWindow",
     "StaffUser",

@@ -2,23 +2,30 @@
 
 For a corporation the 13 digits are its corporate number (法人番号), whose first digit is
 a check digit (National Tax Agency): 9 − (Σ of the other 12 digits, weighted 1, 2, 1, 2 …
-from the right) mod 9. Sole proprietors and voluntary bodies get another 13-digit
-number, and whether it follows the same rule is not confirmed (DOMAIN-JAPAN.md). So a
-number of the right shape whose check digit fails is not refused: the committee is
-asked to confirm it against the registration notice.
+from the right) mod 9. A number whose check digit fails is refused on every way in
+(API, pages, CLI, workshop import: ``invoice_number.check_digit``), so a typo never
+reaches a qualified invoice. Numbers stored before the check was enforced are left as
+they are when they are not changed (an edit of other fields still works); the pages
+flag them (:func:`invoice_number_warning`).
+
+DOMAIN-JAPAN.md notes that the numbers of sole proprietors and voluntary bodies are not
+confirmed to follow the same rule; the committee decided to refuse (issue 13). Should a
+genuine number ever fail, the fix is here, in :func:`check_invoice_number`.
 """
 
 from __future__ import annotations
 
 import re
 
+from oflocal.errors import Refusal
+
 INVOICE_NUMBER = re.compile(r"T\d{13}")
 
 CHECK_DIGIT_WARNING = (
-    "登録番号 {number} は法人番号のチェックディジットと合いません。個人事業者の番号でなければ、"
-    "登録通知書と照らして確認してください。 / Registration number {number} fails the corporate "
-    "number check digit: unless it belongs to a sole proprietor, check it against the "
-    "registration notice."
+    "登録番号 {number} は法人番号のチェックディジットと合いません（チェック導入前に登録された"
+    "番号です）。登録通知書と照らして正しい番号に直してください。 / Registration number "
+    "{number} fails the corporate number check digit (it was stored before the check was "
+    "enforced): check it against the registration notice and correct it."
 )
 
 
@@ -28,11 +35,30 @@ def corporate_check_digit(twelve: str) -> int:
     return 9 - total % 9
 
 
-def invoice_number_warning(number: str | None) -> str | None:
-    """A warning to confirm a well-formed number whose corporate check digit fails."""
-    if number is None or not INVOICE_NUMBER.fullmatch(number):
-        return None  # absent, or refused elsewhere for its shape
+def with_check_digit(twelve: str) -> str:
+    """``T`` + the check digit + the 12 digits: a number that passes the check."""
+    return f"T{corporate_check_digit(twelve)}{twelve}"
+
+
+def check_digit_ok(number: str) -> bool:
+    """Whether a ``T`` + 13 digits number's first digit is the check digit of the rest."""
     digits = number[1:]
-    if int(digits[0]) == corporate_check_digit(digits[1:]):
+    return int(digits[0]) == corporate_check_digit(digits[1:])
+
+
+def check_invoice_number(number: str | None, previous: str | None = None) -> None:
+    """Refuse a malformed number, or one whose check digit fails, unless it is the number
+    already stored (``previous``): an old row is flagged, not made uneditable."""
+    if number is None:
+        return
+    if not INVOICE_NUMBER.fullmatch(number):
+        raise Refusal("workshop.invoice_number_invalid")
+    if number != previous and not check_digit_ok(number):
+        raise Refusal("invoice_number.check_digit", number=number)
+
+
+def invoice_number_warning(number: str | None) -> str | None:
+    """The flag for a stored well-formed number whose check digit fails."""
+    if number is None or not INVOICE_NUMBER.fullmatch(number) or check_digit_ok(number):
         return None
     return CHECK_DIGIT_WARNING.format(number=number)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from oflocal import clock
 from oflocal.errors import Refusal
-from oflocal.events.invoice import INVOICE_NUMBER
+from oflocal.events.invoice import check_invoice_number
 from oflocal.events.models import Event, Workshop
 from oflocal.ledger.accounts import (
     create_programme_account,
@@ -73,8 +73,9 @@ EVENT_FIELDS = frozenset({"name", "committee_name", "starts_on", "ends_on", "ven
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
-def check_event(fields: Mapping[str, Any]) -> None:
-    """The event's rules, for a new event and for every edit (checked as a whole)."""
+def check_event(fields: Mapping[str, Any], previous_invoice: str | None = None) -> None:
+    """The event's rules, for a new event and for every edit (checked as a whole); an
+    invoice number already stored (``previous_invoice``) is not checked again."""
     if not str(fields.get("name", "")).strip():
         raise Refusal("request.invalid", detail="name")
     if not str(fields.get("committee_name", "")).strip():
@@ -84,9 +85,7 @@ def check_event(fields: Mapping[str, Any]) -> None:
     email = fields.get("committee_email") or ""
     if email and not EMAIL.fullmatch(email):
         raise Refusal("request.invalid", detail="committee_email")
-    invoice = fields.get("invoice_number")
-    if invoice is not None and not INVOICE_NUMBER.fullmatch(invoice):
-        raise Refusal("workshop.invoice_number_invalid")
+    check_invoice_number(fields.get("invoice_number"), previous_invoice)
 
 
 def create_event(session: Session, *, slug: str, **fields: Any) -> Event:
@@ -111,7 +110,8 @@ def update_event(session: Session, event_id: int, changes: Mapping[str, Any]) ->
     event = session.get(Event, event_id, with_for_update=True)
     if event is None:
         raise Refusal("event.not_found")
-    check_event({**{f: getattr(event, f) for f in EVENT_FIELDS}, **changes})
+    check_event({**{f: getattr(event, f) for f in EVENT_FIELDS}, **changes},
+                event.invoice_number)
     for field_name, value in changes.items():
         setattr(event, field_name, value)
     return event
@@ -162,11 +162,11 @@ def check_bank(values: Mapping[str, Any]) -> None:
     check_kana("bank.account_holder_kana", str(values["account_holder_kana"]))
 
 
-def check_workshop(details: Mapping[str, Any]) -> None:
+def check_workshop(details: Mapping[str, Any], previous_invoice: str | None = None) -> None:
+    """A workshop's rules; an invoice number already stored (``previous_invoice``) is not
+    checked again (events.invoice)."""
     check_kana("name_kana", str(details["name_kana"]))
-    invoice = details.get("invoice_number")
-    if invoice is not None and not INVOICE_NUMBER.fullmatch(invoice):
-        raise Refusal("workshop.invoice_number_invalid")
+    check_invoice_number(details.get("invoice_number"), previous_invoice)
     check_bank(details)
 
 
@@ -191,7 +191,7 @@ def update_workshop(session: Session, workshop_id: int, changes: Mapping[str, An
     if workshop is None:
         raise Refusal("workshop.not_found")
     merged = {name: getattr(workshop, name) for name in EDITABLE} | dict(changes)
-    check_workshop(merged)
+    check_workshop(merged, workshop.invoice_number)
     for name, value in changes.items():
         setattr(workshop, name, value)
     session.flush()

@@ -139,12 +139,13 @@ def plan_import(session: Session, event_id: int, rows: list[dict[str, str]]) -> 
         plan.problems.append(Problem(1, ",".join(missing), f"列がありません：{names}",
                                      f"Missing columns: {', '.join(missing)}"))
         return plan
-    existing = set(session.execute(
-        select(Workshop.code).where(Workshop.event_id == event_id)).scalars())
+    existing: dict[str, str | None] = {  # code → the invoice number stored
+        code: number for code, number in session.execute(
+            select(Workshop.code, Workshop.invoice_number).where(Workshop.event_id == event_id))}
     seen: dict[str, int] = {}
     for number, row in enumerate(rows, start=2):
         details = _details(row, columns)
-        problems = _row_problems(number, details, seen)
+        problems = _row_problems(number, details, seen, existing.get(details["code"]))
         plan.problems += problems
         if not problems:
             plan.rows.append((number, details))
@@ -157,7 +158,8 @@ def plan_import(session: Session, event_id: int, rows: list[dict[str, str]]) -> 
     return plan
 
 
-def _row_problems(number: int, details: dict[str, Any], seen: dict[str, int]) -> list[Problem]:
+def _row_problems(number: int, details: dict[str, Any], seen: dict[str, int],
+                  stored_invoice: str | None = None) -> list[Problem]:
     found: list[Problem] = []
     code = details["code"]
     for name in REQUIRED:
@@ -171,9 +173,10 @@ def _row_problems(number: int, details: dict[str, Any], seen: dict[str, int]) ->
     if found:
         return found
     try:
-        check_workshop(details)
+        check_workshop(details, stored_invoice)
     except Refusal as refusal:
-        field = str(refusal.facts.get("field", "")).removeprefix("bank.")  # the file's column
+        default = "invoice_number" if "invoice_number" in refusal.code else ""
+        field = str(refusal.facts.get("field", default)).removeprefix("bank.")  # its column
         return [Problem(number, field, refusal.message("ja"),
                         refusal.message("en"))]
     return found

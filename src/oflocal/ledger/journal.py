@@ -14,12 +14,13 @@ arrives, nothing is added after it).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import cast
 
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
+from oflocal.clock import tokyo_date
 from oflocal.ledger.models import JournalEntry, Posting
 
 # Core statements on the session's connection, compiled once: every sale and redemption
@@ -64,8 +65,13 @@ def post_entry(
     actor: str = "",
     once_key: str | None = None,
     reverses_entry_id: int | None = None,
+    business_date: date | None = None,
 ) -> int:
-    """Write one balanced entry and return its id. Call inside a write transaction."""
+    """Write one balanced entry and return its id. Call inside a write transaction.
+
+    ``occurred_at`` is when it is recorded; ``business_date`` the day the money moved in
+    the books when that is another day (a payout: the bank's transfer date). Left out,
+    the entry's business day is the Tokyo day of ``occurred_at`` (:func:`business_day`)."""
     if kind not in ENTRY_KINDS:
         raise ValueError(f"unknown entry kind {kind!r}")
     merged: dict[int, int] = {}
@@ -81,6 +87,7 @@ def post_entry(
     entry_id = conn.execute(_INSERT_ENTRY, {
         "event_id": event_id, "kind": kind, "memo": memo[:300], "occurred_at": occurred_at,
         "once_key": once_key, "reverses_entry_id": reverses_entry_id, "actor": actor[:60],
+        "business_date": business_date,
     }).scalar_one()
     last = len(postings) - 1
     conn.execute(
@@ -91,6 +98,11 @@ def post_entry(
         ],
     )
     return int(entry_id)
+
+
+def business_day(entry: JournalEntry) -> date:
+    """The entry's business date: its own, else the Tokyo day it was recorded."""
+    return entry.business_date or tokyo_date(entry.occurred_at)
 
 
 def entry_sql(*, head: str, lines: str) -> str:

@@ -7,12 +7,13 @@ unless the entry then sums to zero, and refuse any posting added after it.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     ForeignKey,
     Integer,
     String,
@@ -48,7 +49,11 @@ class JournalEntry(Base):
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id"), index=True)
     kind: Mapped[str] = mapped_column(String(30))
     memo: Mapped[str] = mapped_column(String(300), default="")
-    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())  # when it was recorded
+    # The day the money moved in the books (a payout: the bank's transfer date), when it
+    # is not the Tokyo day of ``occurred_at``. NULL means that day (rows before 0018,
+    # and the redemption hot path): read it with ``ledger.journal.business_day``.
+    business_date: Mapped[date | None] = mapped_column(Date)
     # An entry that must happen at most once (e.g. expiry of a programme) names itself.
     once_key: Mapped[str | None] = mapped_column(String(120), unique=True)
     reverses_entry_id: Mapped[int | None] = mapped_column(

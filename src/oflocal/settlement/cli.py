@@ -127,17 +127,24 @@ def show_cmd(period_id: int, as_json: bool) -> None:
 def statements_cmd(period_id: int, workshop_code: str | None, fmt: str, encoding: str,
                    output: Path) -> None:
     """Write the statements (支払通知書) of a period: one PDF or CSV for all workshops,
-    or for one."""
+    or for one. The first PDF of a statement records its issue date; later ones are
+    marked 再発行 (reprint) and keep that date."""
     from oflocal.reports.csvout import encoding_of
     from oflocal.settlement.queries import get_period, iter_statements, period_lines
-    from oflocal.settlement.statements import statements_csv, write_statements_pdf
+    from oflocal.settlement.statements import (
+        record_issues,
+        statements_csv,
+        write_statements_pdf,
+    )
 
     with _db().read() as session:
-        period = get_period(session, period_id)
-        workshop_id = _workshop_id(period.event_id, workshop_code) if workshop_code else None
+        event_id = get_period(session, period_id).event_id
+    workshop_id = _workshop_id(event_id, workshop_code) if workshop_code else None
+    fresh = record_issues(_db(), period_id, workshop_id, actor="cli") if fmt == "pdf" else None
+    with _db().read() as session:
         lines = 1 if workshop_id else len(period_lines(session, period_id))
         with output.open("wb") as out, progress_bar(
-            iter_statements(session, period_id, workshop_id), length=max(lines, 1),
+            iter_statements(session, period_id, workshop_id, fresh=fresh), length=max(lines, 1),
             label="statements",
         ) as statements:
             if fmt == "pdf":
@@ -156,12 +163,12 @@ def statements_cmd(period_id: int, workshop_code: str | None, fmt: str, encoding
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def zengin_cmd(period_id: int, transfer_date: datetime | None, output: Path) -> None:
     """Write the Zengin 総合振込 file, or list what blocks it (exit 2)."""
-    from oflocal.settlement.transfer import period_zengin_file
+    from oflocal.settlement.transfer import make_period_file
 
     day = transfer_date.date() if transfer_date else None
     try:
-        with _db().read() as session:
-            data, payees, total = period_zengin_file(session, period_id, day)
+        made = make_period_file(_db(), period_id, day, actor="cli")
+        data, payees, total = made.data, made.payees, made.total
     except Refusal as refusal:
         if refusal.code == "zengin.blocked":
             click.echo(f"✕ {refusal.message('ja')}\n  {refusal.message('en')}", err=True)
@@ -175,12 +182,15 @@ def zengin_cmd(period_id: int, transfer_date: datetime | None, output: Path) -> 
 
 @settle.command("paid")
 @click.option("--period", "period_id", type=int, required=True)
-@click.option("--transfer-date", type=click.DateTime(["%Y-%m-%d"]), required=True)
-def paid_cmd(period_id: int, transfer_date: datetime) -> None:
-    """Mark a period paid (the bank transferred) and post the payouts; once only."""
+@click.option("--transfer-date", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="YYYY-MM-DD (default: the date the period's Zengin file was made for).")
+def paid_cmd(period_id: int, transfer_date: datetime | None) -> None:
+    """Mark a period paid (the bank transferred) and post the payouts; once only. The
+    payouts' business date is the transfer date."""
     from oflocal.settlement.pay import mark_period_paid
 
-    outcome = mark_period_paid(_db(), period_id=period_id, transfer_date=transfer_date.date(),
+    outcome = mark_period_paid(_db(), period_id=period_id,
+                               transfer_date=transfer_date.date() if transfer_date else None,
                                actor="cli")
     click.echo(f"paid: {_summary_line(outcome.body)}; {outcome.body['payout_entries']} "
                "payout entries posted")

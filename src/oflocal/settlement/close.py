@@ -49,6 +49,7 @@ from oflocal.settlement.models import (
     SettlementPeriod,
     SettlementTally,
 )
+from oflocal.settlement.plans import planned_transfer_date
 from oflocal.settlement.rules import FeeRule
 from oflocal.settlement.settings import fee_rule_of, lock_event
 from oflocal.vouchers.models import Programme, Redemption
@@ -228,6 +229,13 @@ def line_amounts(rule: FeeRule, tickets: int, face: int, adjustment: int) -> tup
     return fee, face + adjustment - fee
 
 
+def _planned(session: Session, period: SettlementPeriod) -> str | None:
+    if period.status == "paid":
+        return None
+    day = planned_transfer_date(session, period.id)
+    return day.isoformat() if day else None
+
+
 def period_summary(session: Session, period: SettlementPeriod) -> dict[str, Any]:
     tickets, face, adjustment, fee, net, lines = session.execute(
         select(
@@ -253,6 +261,7 @@ def period_summary(session: Session, period: SettlementPeriod) -> dict[str, Any]
         "closed_by": period.closed_by,
         "transfer_date": period.transfer_date.isoformat() if period.transfer_date else None,
         "paid_at": period.paid_at.isoformat() if period.paid_at else None,
+        "planned_transfer_date": _planned(session, period),
         "fee_rule": rule.describe_ja(),
         "fee_rule_en": rule.describe_en(),
         "workshops": int(lines),

@@ -170,3 +170,32 @@ class SettlementCorrection(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(60))
     settlement_period_id: Mapped[int | None] = mapped_column(ForeignKey("settlement_period.id"))
+
+
+class SettlementTransferPlan(Base):
+    """A Zengin file made for a period before it was paid: the transfer date it was made
+    for. The latest one is the period's planned transfer date (statements show it, and
+    "mark paid" proposes it). Append-only: every file made is one row."""
+
+    __tablename__ = "settlement_transfer_plan"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("settlement_period.id"), index=True)
+    transfer_date: Mapped[date] = mapped_column(Date)
+    made_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    made_by: Mapped[str] = mapped_column(String(60))
+
+
+class SettlementStatementIssue(Base):
+    """When a workshop's statement of a period was first issued (its PDF first made): the
+    statement keeps that 発行日, and every later print says 再発行. Written once."""
+
+    __tablename__ = "settlement_statement_issue"
+    __table_args__ = (UniqueConstraint("period_id", "workshop_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("settlement_period.id"))
+    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshop.id"))
+    issued_on: Mapped[date] = mapped_column(Date)  # Tokyo date of issued_at
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    issued_by: Mapped[str] = mapped_column(String(60))

@@ -25,6 +25,7 @@ from oflocal.settlement.bank_days import why_closed
 from oflocal.settlement.close import period_summary
 from oflocal.settlement.models import SettlementLine, SettlementPeriod
 from oflocal.settlement.payments import record_payments
+from oflocal.settlement.plans import planned_transfer_date
 
 
 def payout_key(period_id: int, workshop_id: int) -> str:
@@ -35,12 +36,16 @@ def mark_period_paid(
     db: Database,
     *,
     period_id: int,
-    transfer_date: date,
+    transfer_date: date | None,
     actor: str,
     now: datetime | None = None,
     idem: IdempotencyKey | None = None,
 ) -> Outcome:
-    """Mark a closed period paid on ``transfer_date`` and post its payouts."""
+    """Mark a closed period paid on ``transfer_date`` and post its payouts.
+
+    Without a date, the transfer date is the one the period's latest Zengin file was made
+    for (settlement.plans); with neither, it is refused. The payout entries are recorded
+    now (``occurred_at``) with the transfer date as their business date."""
     at = now or clock.now()
 
     def work(session: Session) -> dict[str, Any]:
@@ -50,7 +55,7 @@ def mark_period_paid(
 
 
 def _pay(
-    session: Session, period_id: int, transfer_date: date, actor: str, at: datetime
+    session: Session, period_id: int, given: date | None, actor: str, at: datetime
 ) -> dict[str, Any]:
     period = session.execute(
         select(SettlementPeriod).where(SettlementPeriod.id == period_id).with_for_update()
@@ -60,6 +65,9 @@ def _pay(
     if period.status == "paid":
         assert period.transfer_date is not None
         raise Refusal("settlement.already_paid", date=period.transfer_date)
+    transfer_date = given or planned_transfer_date(session, period_id)
+    if transfer_date is None:
+        raise Refusal("settlement.transfer_date_missing")
     cutoff_day = clock.tokyo_date(period.cutoff_at)
     if transfer_date < cutoff_day:
         raise Refusal(
@@ -107,6 +115,7 @@ def _pay(
             memo=f"精算 第{period.number}回 振込日 {transfer_date.isoformat()}",
             actor=actor,
             once_key=payout_key(period_id, line.workshop_id),
+            business_date=transfer_date,
         )
         entries += 1
     record_payments(session, period, lines)  # the accounts the money went from and to

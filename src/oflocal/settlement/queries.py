@@ -6,7 +6,7 @@ redemptions, so a statement printed today and next year say the same.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -22,10 +22,13 @@ from oflocal.settlement.models import (
     SettlementCorrection,
     SettlementLine,
     SettlementPeriod,
+    SettlementStatementIssue,
     SettlementTally,
 )
 from oflocal.settlement.payments import BankAccount, accounts_for
+from oflocal.settlement.plans import planned_transfer_date
 from oflocal.settlement.rules import FeeRule, masked_account
+from oflocal.vouchers.models import Redemption, Ticket
 
 
 def get_period(session: Session, period_id: int) -> SettlementPeriod:
@@ -104,7 +107,16 @@ class Statement:
     net: int
     denominations: list[tuple[int, int, int]] = field(default_factory=list)  # yen, count, face
     days: list[tuple[date, int, int]] = field(default_factory=list)  # day, count, face
-    corrections: list[tuple[str, int]] = field(default_factory=list)  # reason, amount
+    # reason, amount, and the code of the ticket it concerns (None: an adjustment)
+    corrections: list[tuple[str, int, str | None]] = field(default_factory=list)
+    account_holder: str = ""  # the bank's account-holder name (kana)
+    # Before payment: the date the latest Zengin file was made for (settlement.plans).
+    planned_transfer_date: date | None = None
+    # The committee's invoice registration number: set, the fee is its taxable sale and
+    # the statement is the qualified invoice for it (settlement.statements).
+    committee_invoice_number: str | None = None
+    first_issued_on: date | None = None  # when this statement was first issued, if it was
+    reissue: bool = False  # this print is a reprint of an issued statement (再発行)
 
 
 def _bank_names(account: BankAccount) -> tuple[str, str]:
@@ -117,10 +129,20 @@ def _bank_names(account: BankAccount) -> tuple[str, str]:
 
 
 def iter_statements(
-    session: Session, period_id: int, workshop_id: int | None = None
+    session: Session, period_id: int, workshop_id: int | None = None, *,
+    fresh: Collection[int] | None = None,
 ) -> Iterator[Statement]:
-    """Statements of a period in workshop-code order (one workshop when given)."""
+    """Statements of a period in workshop-code order (one workshop when given).
+
+    ``fresh``: when this is a print that issues statements (statements.record_issues),
+    the workshops whose statement it issues for the first time; every other statement
+    already issued is then a reprint (再発行). Left out, nothing is called a reprint."""
     period = get_period(session, period_id)
+    planned = planned_transfer_date(session, period_id) if period.status == "closed" else None
+    issued = dict(session.execute(
+        select(SettlementStatementIssue.workshop_id, SettlementStatementIssue.issued_on)
+        .where(SettlementStatementIssue.period_id == period_id)
+    ).all())
     event = session.get(Event, period.event_id)
     assert event is not None
     rule = FeeRule(period.fee_rule, period.fee_rate_bp, period.fee_fixed_yen, period.fee_rounding)
@@ -162,6 +184,11 @@ def iter_statements(
             adjustment=line.adjustment,
             fee=line.fee,
             net=line.net,
+            account_holder=account.holder_kana,
+            planned_transfer_date=planned,
+            committee_invoice_number=event.invoice_number,
+            first_issued_on=issued.get(workshop.id),
+            reissue=fresh is not None and workshop.id in issued and workshop.id not in fresh,
         )
         where = (SettlementTally.period_id == period_id, SettlementTally.workshop_id == workshop.id)
         statement.denominations = [
@@ -191,9 +218,11 @@ def iter_statements(
             )
         ]
         statement.corrections = [
-            (reason, int(amount))
-            for reason, amount in session.execute(
-                select(SettlementCorrection.reason, SettlementCorrection.amount)
+            (reason, int(amount), code)
+            for reason, amount, code in session.execute(
+                select(SettlementCorrection.reason, SettlementCorrection.amount, Ticket.code)
+                .outerjoin(Redemption, Redemption.id == SettlementCorrection.redemption_id)
+                .outerjoin(Ticket, Ticket.id == Redemption.ticket_id)
                 .where(
                     SettlementCorrection.settlement_period_id == period_id,
                     SettlementCorrection.workshop_id == workshop.id,

@@ -1,25 +1,45 @@
 """Payment statements (支払通知書): one page (or more) per workshop, as PDF and CSV.
 
 A statement shows the committee, the workshop and its invoice registration number,
-the period, the tickets by denomination, corrections, the fee and its rule, the net
-amount, the transfer date and the masked bank account, and a per-day breakdown.
-The CSV has the same figures, one row per item, so the totals can be summed in Excel.
+the period, the tickets by denomination, corrections (with the code of the ticket a
+correction concerns), the fee and its rule, the net amount, the transfer date (paid),
+the planned one (a Zengin file was made for it) or 未定, the masked bank account and
+its holder's name, and a per-day breakdown. The CSV has the same figures, one row per
+item, so the totals can be summed in Excel.
+
+Issue date: the first PDF of a workshop's statement records its 発行日
+(``settlement_statement_issue``, :func:`record_issues`); every later print keeps that
+date and is marked 再発行 with the day it was printed.
+
+Qualified invoice (インボイス): when the committee is registered (the event has an
+invoice number), the fee it deducts is its taxable sale (10 %) to the workshop, and the
+statement is the qualified invoice for it: the committee's registration number, the
+transaction (換金手数料 of the period) and its date (the period's cut-off day), the fee
+for the 10 % rate (tax included) and the consumption tax in it, and the recipient (the
+workshop, 御中). The tax is computed once per statement (one invoice) for its one rate:
+fee × 10 / 110, fractions of a yen cut off (:func:`consumption_tax`), as the invoice
+rules allow one rounding per invoice per rate.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
-from typing import IO
+from typing import IO, Any
 
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from oflocal import clock
+from oflocal.db.engine import Database
 from oflocal.format import ja_date, tokyo_minute, yen
 from oflocal.reports.csvout import encode_rows, text_cell
 from oflocal.reports.pdfkit import MARGIN, PAGE_H, PAGE_W, Table, new_canvas, spooled, text
-from oflocal.settlement.queries import Statement
+from oflocal.settlement.models import SettlementLine, SettlementStatementIssue
+from oflocal.settlement.queries import Statement, get_period
+from oflocal.vouchers.codes import grouped
 
 CSV_HEADER = (
     "精算回", "締め日時", "工房コード", "工房名", "登録番号", "区分", "内訳", "枚数", "金額",
@@ -31,7 +51,52 @@ KIND_CORRECTION = "訂正"
 KIND_FACE = "額面合計"
 KIND_ADJUSTMENT = "訂正合計"
 KIND_FEE = "手数料"
+KIND_FEE_TAX = "手数料の消費税"  # only when the committee is registered for invoices
 KIND_NET = "支払額"
+TAX_RATE_PERCENT = 10  # the fee is a standard-rate sale
+
+
+def consumption_tax(fee_with_tax: int) -> int:
+    """The consumption tax in a tax-inclusive fee at 10 %: one rounding per invoice and
+    rate, fractions of a yen cut off (切り捨て)."""
+    return fee_with_tax * TAX_RATE_PERCENT // (100 + TAX_RATE_PERCENT)
+
+
+def is_invoice(st: Statement) -> bool:
+    """Whether the statement is also the committee's qualified invoice for its fee."""
+    return bool(st.committee_invoice_number) and st.fee > 0
+
+
+def record_issues(db: Database, period_id: int, workshop_id: int | None, *, actor: str,
+                  now: datetime | None = None) -> frozenset[int]:
+    """Record the first issue of the period's statements (one workshop's when given) that
+    were never issued; returns the workshops issued now (their print is no reprint).
+    Concurrent first prints: one records, the other reads it (unique key)."""
+    at = now or clock.now()
+    with db.write() as session:
+        get_period(session, period_id)
+        query = select(SettlementLine.workshop_id).where(SettlementLine.period_id == period_id)
+        if workshop_id is not None:
+            query = query.where(SettlementLine.workshop_id == workshop_id)
+        workshops = list(session.execute(query).scalars())
+        if not workshops:
+            return frozenset()
+        fresh: set[int] = set()
+        for workshop in workshops:
+            insert = _insert(session)(SettlementStatementIssue).values(
+                period_id=period_id, workshop_id=workshop, issued_on=clock.tokyo_date(at),
+                issued_at=at, issued_by=actor[:60],
+            ).on_conflict_do_nothing(index_elements=["period_id", "workshop_id"]).returning(
+                SettlementStatementIssue.workshop_id)
+            fresh.update(session.execute(insert).scalars())
+        return frozenset(fresh)
+
+
+def _insert(session: Session) -> Any:
+    from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
 
 
 def period_label(previous: datetime | None, cutoff: datetime) -> str:
@@ -41,6 +106,23 @@ def period_label(previous: datetime | None, cutoff: datetime) -> str:
 
 def transfer_label(day: date | None) -> str:
     return ja_date(day) if day else "未定（支払前）"
+
+
+def transfer_line(st: Statement) -> str:
+    """振込日 once paid; 振込予定日 once a Zengin file was made for a date; else 未定."""
+    if st.transfer_date is None and st.planned_transfer_date is not None:
+        return f"振込予定日：{ja_date(st.planned_transfer_date)}（全銀ファイル作成済み）"
+    return f"振込日：{transfer_label(st.transfer_date)}"
+
+
+def correction_label(reason: str, ticket_code: str | None) -> str:
+    """A correction's reason and the ticket it concerns, its code as printed on it."""
+    return f"{reason}（券 {grouped(ticket_code)}）" if ticket_code else reason
+
+
+def payee_label(st: Statement) -> str:
+    holder = f" 名義 {st.account_holder}" if st.account_holder else ""
+    return f"{st.bank_name} {st.branch_name} {st.account}{holder}".strip()
 
 
 # ---------------------------------------------------------------------------- CSV
@@ -56,19 +138,27 @@ def csv_rows(statements: Iterable[Statement]) -> Iterator[list[object]]:
             text_cell(st.workshop_name),
             st.invoice_number or "",
         ]
-        tail: list[object] = [
-            st.transfer_date.isoformat() if st.transfer_date else "",
-            f"{st.bank_name} {st.branch_name} {st.account}".strip(),
-        ]
+        if st.transfer_date:
+            transfer = st.transfer_date.isoformat()
+        elif st.planned_transfer_date:
+            transfer = f"{st.planned_transfer_date.isoformat()}（予定）"
+        else:
+            transfer = ""
+        tail: list[object] = [transfer, payee_label(st)]
         for denomination, count, face in st.denominations:
             yield [*head, KIND_DENOMINATION, f"{denomination:,}円券", count, face, *tail]
         for day, count, face in st.days:
             yield [*head, KIND_DAY, day.isoformat(), count, face, *tail]
-        for reason, amount in st.corrections:
-            yield [*head, KIND_CORRECTION, text_cell(reason), "", amount, *tail]
+        for reason, amount, code in st.corrections:
+            yield [*head, KIND_CORRECTION, text_cell(correction_label(reason, code)), "",
+                   amount, *tail]
         yield [*head, KIND_FACE, "", st.ticket_count, st.face_total, *tail]
         yield [*head, KIND_ADJUSTMENT, "", "", st.adjustment, *tail]
         yield [*head, KIND_FEE, st.fee_rule.describe_ja(), "", -st.fee, *tail]
+        if is_invoice(st):
+            yield [*head, KIND_FEE_TAX,
+                   f"{TAX_RATE_PERCENT}%対象 税込{st.fee:,}円 登録番号 "
+                   f"{st.committee_invoice_number}", "", consumption_tax(st.fee), *tail]
         yield [*head, KIND_NET, "", "", st.net, *tail]
 
 
@@ -89,14 +179,25 @@ def _page_footer(canvas: Canvas, st: Statement, page: int) -> None:
 
 
 def draw_statement(canvas: Canvas, st: Statement, issued: date) -> None:
-    """Draw one workshop's statement, on as many pages as its per-day list needs."""
+    """Draw one workshop's statement, on as many pages as its per-day list needs.
+    ``issued`` is the day of this print: the 発行日 unless the statement was issued
+    before (then it keeps its first date, and a reprint says 再発行 and this day)."""
     page = 1
     right = PAGE_W - MARGIN
     y = PAGE_H - MARGIN - 4 * mm
     text(canvas, PAGE_W / 2, y, "支払通知書", 20, "center")
-    text(canvas, PAGE_W / 2, y - 6 * mm, "Payment statement", 8, "center")
-    text(canvas, right, y, f"発行日 {ja_date(issued)}", 9, "right")
+    subtitle = "Payment statement"
+    if is_invoice(st):
+        subtitle = "（換金手数料の適格請求書を兼ねます） Payment statement and invoice"
+    text(canvas, PAGE_W / 2, y - 6 * mm, subtitle, 8, "center")
+    text(canvas, right, y, f"発行日 {ja_date(st.first_issued_on or issued)}", 9, "right")
     text(canvas, right, y - 5 * mm, f"No. {st.period_number}-{st.workshop_code}", 9, "right")
+    if st.reissue:
+        text(canvas, right, y - 10 * mm, f"再発行 {ja_date(issued)}", 9, "right")
+        canvas.setLineWidth(1.2)
+        canvas.rect(MARGIN, y - 2 * mm, 22 * mm, 8 * mm)
+        canvas.setLineWidth(1)
+        text(canvas, MARGIN + 11 * mm, y, "再発行", 12, "center")
 
     y -= 20 * mm
     text(canvas, MARGIN, y, f"{st.workshop_name}　御中", 14)
@@ -107,6 +208,8 @@ def draw_statement(canvas: Canvas, st: Statement, issued: date) -> None:
     for i, line in enumerate(lines):
         text(canvas, MARGIN, y - (8 + 5 * i) * mm, line, 9)
     sender = [st.committee_name, st.committee_address, st.committee_phone]
+    if st.committee_invoice_number:
+        sender.append(f"登録番号 {st.committee_invoice_number}")
     for i, line in enumerate(s for s in sender if s):
         text(canvas, right, y - 5 * i * mm, line, 10 if i == 0 else 8.5, "right")
 
@@ -123,9 +226,12 @@ def draw_statement(canvas: Canvas, st: Statement, issued: date) -> None:
     text(canvas, MARGIN + 3 * mm, y, "お支払額", 11)
     text(canvas, MARGIN + 106 * mm, y, yen(st.net), 16, "right")
     y -= 12 * mm
-    text(canvas, MARGIN, y, f"振込日：{transfer_label(st.transfer_date)}", 9.5)
+    text(canvas, MARGIN, y, transfer_line(st), 9.5)
     y -= 5.5 * mm
     text(canvas, MARGIN, y, f"振込先：{st.bank_name} {st.branch_name} {st.account}", 9.5)
+    if st.account_holder:
+        y -= 5.5 * mm
+        text(canvas, MARGIN, y, f"口座名義：{st.account_holder}", 9.5)
 
     def new_page() -> float:
         nonlocal page
@@ -144,10 +250,13 @@ def draw_statement(canvas: Canvas, st: Statement, issued: date) -> None:
                              ("金額", 40 * mm, "right")], new_page=new_page)
     rows = [[f"商品券 {yen(d)} 券", f"{c:,}", yen(f)] for d, c, f in st.denominations]
     rows.append(["額面合計（利用分）", f"{st.ticket_count:,}", yen(st.face_total)])
-    for reason, amount in st.corrections:
-        rows.append([f"訂正：{reason}", "", yen(amount)])
+    for reason, amount, code in st.corrections:
+        rows.append([f"訂正：{correction_label(reason, code)}", "", yen(amount)])
     rows.append([f"換金手数料（{st.fee_rule.describe_ja()}）", "", yen(-st.fee)])
     y = summary.rows(y, rows, total=["お支払額", "", yen(st.net)])
+
+    if is_invoice(st):
+        y = _draw_invoice(canvas, st, y - 8 * mm, new_page)
 
     y -= 8 * mm
     if y < MARGIN + 40 * mm:
@@ -160,6 +269,33 @@ def draw_statement(canvas: Canvas, st: Statement, issued: date) -> None:
     days.rows(y, day_rows, total=["合計", f"{st.ticket_count:,}", yen(st.face_total)])
     _page_footer(canvas, st, page)
     canvas.showPage()
+
+
+def _draw_invoice(canvas: Canvas, st: Statement, y: float, new_page: Any) -> float:
+    """The qualified-invoice part: what the fee the committee deducts is, with its tax."""
+    if y < MARGIN + 45 * mm:
+        y = new_page()
+    text(canvas, MARGIN, y, "適格請求書（換金手数料） Qualified invoice for the fee", 11)
+    y -= 6 * mm
+    tax = consumption_tax(st.fee)
+    lines = [
+        f"適格請求書発行事業者：{st.committee_name}　登録番号 {st.committee_invoice_number}",
+        f"交付を受ける事業者：{st.workshop_name} 御中",
+        f"取引年月日：{ja_date(clock.tokyo_date(st.cutoff_at))}（第{st.period_number}回精算の締め日。"
+        f"対象期間 {period_label(st.previous_cutoff_at, st.cutoff_at)}）",
+        "取引内容：商品券換金手数料（お支払額から差し引き）",
+    ]
+    for line in lines:
+        text(canvas, MARGIN, y, line, 9)
+        y -= 5 * mm
+    y -= 1 * mm
+    table = Table(canvas, [("税率区分", 95 * mm, "left"), ("税込金額", 25 * mm, "right"),
+                           ("うち消費税等", 40 * mm, "right")], new_page=new_page)
+    y = table.rows(y, [[f"{TAX_RATE_PERCENT}%対象", yen(st.fee), yen(tax)]])
+    y -= 1 * mm
+    text(canvas, MARGIN, y,
+         "消費税等は本書ごとに税込金額×10/110で計算し、1円未満を切り捨てています。", 7.5)
+    return float(y)
 
 
 def write_statements_pdf(out: IO[bytes], statements: Iterable[Statement], *,

@@ -1,24 +1,27 @@
 """The Zengin 総合振込 file of a period: one data record per workshop with a positive
 net amount, names converted from the workshop's kana, every code checked against
 zengin-code. Any problem blocks the whole file with the list of what to fix
-(``zengin.blocked``), never a silently wrong record. The record layout itself is
-:mod:`oflocal.settlement.zengin`.
+(``zengin.blocked``), never a silently wrong record. A file made for a period not yet
+paid records its transfer date as the period's planned one (settlement.plans). The
+record layout itself is :mod:`oflocal.settlement.zengin`.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from datetime import date
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oflocal import clock
+from oflocal.db.engine import Database
 from oflocal.errors import Refusal
 from oflocal.events.models import Workshop
 from oflocal.settlement.models import SettlementLine
 from oflocal.settlement.payments import accounts_for, payer_for
+from oflocal.settlement.plans import record_transfer_plan
 from oflocal.settlement.queries import get_period
 from oflocal.settlement.zengin import (
     Payee,
@@ -94,6 +97,29 @@ def period_zengin_file(
         ) from blocked
     paid = [p for p in payees if p.amount]
     return data, len(paid), sum(p.amount for p in paid)
+
+
+@dataclass(frozen=True)
+class PeriodFile:
+    data: bytes
+    payees: int
+    total: int
+    transfer_date: date
+    period_number: int
+
+
+def make_period_file(db: Database, period_id: int, transfer_date: date | None, *,
+                     actor: str, now: datetime | None = None) -> PeriodFile:
+    """:func:`period_zengin_file`, and for a period not yet paid, a note of the transfer
+    date the file was made for (settlement.plans): the statements then show it as the
+    planned transfer date, and "mark paid" proposes it."""
+    with db.write() as session:
+        period = get_period(session, period_id)
+        data, payees, total = period_zengin_file(session, period_id, transfer_date)
+        day = transfer_date or period.transfer_date
+        assert day is not None  # period_zengin_file refuses a missing date
+        record_transfer_plan(session, period, day, actor=actor, at=now or clock.now())
+        return PeriodFile(data, payees, total, day, period.number)
 
 
 def zengin_filename(period_number: int, transfer_date: date | None) -> str:

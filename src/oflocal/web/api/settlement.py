@@ -41,8 +41,8 @@ from oflocal.settlement.settings import (
     set_requester,
     settings_view,
 )
-from oflocal.settlement.statements import statements_csv, statements_pdf
-from oflocal.settlement.transfer import check_period_file, period_zengin_file, zengin_filename
+from oflocal.settlement.statements import record_issues, statements_csv, statements_pdf
+from oflocal.settlement.transfer import check_period_file, make_period_file, zengin_filename
 from oflocal.web.api.common import (
     KEY_OPTIONAL,
     KEY_REQUIRED,
@@ -125,6 +125,8 @@ class PeriodOut(BaseModel):
     closed_by: str
     transfer_date: str | None
     paid_at: str | None
+    planned_transfer_date: str | None = Field(
+        description="Before payment: the date the latest Zengin file was made for")
     fee_rule: str
     fee_rule_en: str
     workshops: int
@@ -158,7 +160,11 @@ class CloseIn(RequestBody):
 
 
 class PaidIn(RequestBody):
-    transfer_date: date = Field(description="The bank's transfer date (YYYY-MM-DD)")
+    transfer_date: date | None = Field(
+        default=None,
+        description="The bank's transfer date (YYYY-MM-DD); default: the date the period's "
+                    "latest Zengin file was made for (refused with "
+                    "settlement.transfer_date_missing when there is none)")
 
 
 class ZenginProblemOut(BaseModel):
@@ -228,11 +234,13 @@ def _slug(text: str) -> str:
 
 
 def statement_stream(db: Database, period_id: int, workshop_id: int | None, fmt: str,
-                     encoding: str = "utf-8-sig") -> Iterator[bytes]:
+                     encoding: str = "utf-8-sig",
+                     fresh: frozenset[int] | None = None) -> Iterator[bytes]:
     """The statements as a stream; the period (and workshop line) must exist: the
-    callers check first so a missing one is a 404, not a broken download."""
+    callers check first so a missing one is a 404, not a broken download. ``fresh``:
+    a PDF that issues statements (record_issues), the ones issued by it."""
     with db.read() as session:
-        statements = iter_statements(session, period_id, workshop_id)
+        statements = iter_statements(session, period_id, workshop_id, fresh=fresh)
         if fmt == "csv":
             yield from statements_csv(statements, encoding)
         else:
@@ -248,14 +256,17 @@ def _check_statement(db: Database, period_id: int, workshop_id: int | None) -> i
 
 
 def _download(db: Database, period_id: int, workshop_id: int | None, fmt: str,
-              encoding: str) -> Stream:
+              encoding: str, actor: str) -> Stream:
+    """A PDF issues the statements: the first one records its 発行日, later ones are
+    reprints (再発行). The CSV is the same figures as data and issues nothing."""
     number = _check_statement(db, period_id, workshop_id)
+    fresh = record_issues(db, period_id, workshop_id, actor=actor) if fmt == "pdf" else None
     codec = _encoding(encoding)
     who = f"-W{workshop_id}" if workshop_id is not None else ""
     name = f"statements-period{number}{who}.{fmt}"
     media = "application/pdf" if fmt == "pdf" else csv_media_type(codec)
-    return Stream(statement_stream(db, period_id, workshop_id, fmt, codec), media_type=media,
-                  headers=download_headers(media, name))
+    return Stream(statement_stream(db, period_id, workshop_id, fmt, codec, fresh),
+                  media_type=media, headers=download_headers(media, name))
 
 
 # ------------------------------------------------------------------------- settings
@@ -328,10 +339,12 @@ def period(request: Request[Any, Any, Any], period_id: PeriodId) -> PeriodDetail
       opt={"roles": MONEY, "idempotency": KEY_OPTIONAL}, sync_to_thread=True, status_code=200)
 def paid(request: Request[Any, Any, Any], period_id: PeriodId, data: PaidIn) -> Response[PeriodOut]:
     """The bank transferred: mark the period paid and post one payout per workshop.
-    A period is paid once; a second request is refused (409).
+    A period is paid once; a second request is refused (409). The payout entries are
+    dated (business date) on the transfer date and record when they were posted.
     An `Idempotency-Key` is optional."""
     actor = actor_of(request)
-    idem = idempotency(request, actor, period_id, data.transfer_date.isoformat())
+    sent = data.transfer_date.isoformat() if data.transfer_date else "planned"
+    idem = idempotency(request, actor, period_id, sent)
     outcome = mark_period_paid(_db(request), period_id=period_id,
                                transfer_date=data.transfer_date, actor=actor.scope, idem=idem)
     return answer(outcome)
@@ -341,8 +354,9 @@ def paid(request: Request[Any, Any, Any], period_id: PeriodId, data: PaidIn) -> 
      opt={"roles": MONEY, "download": STATEMENTS}, sync_to_thread=True)
 def all_statements(request: Request[Any, Any, Any], period_id: PeriodId,
                    fmt: DocFormat = "pdf", encoding: CsvEncoding = "utf-8") -> Stream:
-    """Every workshop's statement (支払通知書) of the period: one PDF, or one CSV."""
-    return _download(_db(request), period_id, None, fmt, encoding)
+    """Every workshop's statement (支払通知書) of the period: one PDF, or one CSV. The
+    first PDF of a statement records its issue date; later ones are marked 再発行."""
+    return _download(_db(request), period_id, None, fmt, encoding, actor_of(request).scope)
 
 
 @get("/settlement/periods/{period_id:int}/statements/{workshop_id:int}",
@@ -353,7 +367,7 @@ def one_statement(request: Request[Any, Any, Any], period_id: PeriodId, workshop
     actor = actor_of(request)
     if actor.role == "workshop" and actor.id != workshop_id:
         raise Refusal("workshop.forbidden")
-    return _download(_db(request), period_id, workshop_id, fmt, encoding)
+    return _download(_db(request), period_id, workshop_id, fmt, encoding, actor.scope)
 
 
 @get("/settlement/periods/{period_id:int}/zengin/check", opt={"roles": MONEY},
@@ -373,16 +387,16 @@ def zengin(request: Request[Any, Any, Any], period_id: PeriodId,
            transfer_date: date | None = None) -> Response[bytes]:
     """The Zengin 総合振込 file (Shift_JIS half-width kana, 120-byte records, CR LF).
     Missing or invalid bank data refuses with `zengin.blocked` and the list of problems
-    in `detail.problems`. `transfer_date` defaults to the paid period's own."""
-    with _db(request).read() as session:
-        number = get_period(session, period_id).number
-        data, payees, total = period_zengin_file(session, period_id, transfer_date)
-        day = transfer_date or get_period(session, period_id).transfer_date
+    in `detail.problems`. `transfer_date` defaults to the paid period's own. For a period
+    not yet paid, the date is recorded as its planned transfer date (statements show it,
+    and marking paid without a date uses it)."""
+    made = make_period_file(_db(request), period_id, transfer_date,
+                            actor=actor_of(request).scope)
     media = "text/plain; charset=Shift_JIS"
-    return Response(data, media_type=media, headers={
-        **download_headers(media, zengin_filename(number, day)),
-        "X-Zengin-Payees": str(payees),
-        "X-Zengin-Total": str(total),
+    return Response(made.data, media_type=media, headers={
+        **download_headers(media, zengin_filename(made.period_number, made.transfer_date)),
+        "X-Zengin-Payees": str(made.payees),
+        "X-Zengin-Total": str(made.total),
     })
 
 
@@ -432,7 +446,8 @@ def my_statements(request: Request[Any, Any, Any]) -> list[WorkshopStatementOut]
 def my_statement(request: Request[Any, Any, Any], period_id: PeriodId,
                  fmt: DocFormat = "pdf", encoding: CsvEncoding = "utf-8") -> Stream:
     """The logged-in workshop's statement of one period, PDF or CSV."""
-    return _download(_db(request), period_id, actor_of(request).id, fmt, encoding)
+    actor = actor_of(request)
+    return _download(_db(request), period_id, actor.id, fmt, encoding, actor.scope)
 
 
 router = Router(

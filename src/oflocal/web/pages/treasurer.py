@@ -24,8 +24,9 @@ from sqlalchemy import select
 from oflocal import clock
 from oflocal.auth.service import Actor
 from oflocal.errors import Refusal
+from oflocal.events.invoice import invoice_number_warning
 from oflocal.events.listing import events_by_relevance
-from oflocal.events.models import Workshop
+from oflocal.events.models import Event, Workshop
 from oflocal.format import tokyo_minute
 from oflocal.i18n import gettext_for
 from oflocal.idempotency.store import IdempotencyKey, request_hash
@@ -75,7 +76,7 @@ def _shown(period: dict[str, Any]) -> dict[str, Any]:
     """Times as people read them: Tokyo, to the minute."""
     labels = {
         f"{key}_label": tokyo_minute(datetime.fromisoformat(period[key])) if period.get(key) else ""
-        for key in ("cutoff_at", "previous_cutoff_at")
+        for key in ("cutoff_at", "previous_cutoff_at", "paid_at")
     }
     return {**period, **labels}
 
@@ -246,13 +247,19 @@ def _period_page(request: AnyRequest, period_id: int, *, status: int = 200,
     db = services(request.app.state).db
     with db.read() as session:
         detail = _shown(period_detail(session, period_id))
-        day = transfer_date or next_bank_day(clock.tokyo_date(clock.now()) + timedelta(days=1))
+        event = session.get(Event, detail["event_id"])
+        # a committee number stored before the check digit was enforced: its statements
+        # would carry it as the seller's number on the fee's invoice
+        invoice_warning = invoice_number_warning(event.invoice_number if event else None)
+        planned = detail["planned_transfer_date"]
+        day = transfer_date or (date.fromisoformat(planned) if planned else
+                                next_bank_day(clock.tokyo_date(clock.now()) + timedelta(days=1)))
         problems = check_period_file(session, period_id, day) if transfer_date else None
     if detail["transfer_date"]:
         day = date.fromisoformat(detail["transfer_date"])
     return page(request, "treasurer/period.html", status=status, period=detail, error=error,
                 transfer_date=day.isoformat(), problems=problems,
-                checked=transfer_date is not None)
+                checked=transfer_date is not None, invoice_warning=invoice_warning)
 
 
 @get("/treasurer/periods/{period_id:int}", opt={"roles": MONEY}, sync_to_thread=True,
