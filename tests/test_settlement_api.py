@@ -302,6 +302,9 @@ def test_zengin_plans_the_transfer_and_paid_without_a_date_uses_it(api: Api) -> 
     detail = api.get("treasurer", f"/settlement/periods/{pid}").json()
     assert (detail["status"], detail["planned_transfer_date"]) == ("closed", day.isoformat())
     label = f"振込予定日：{day.year}年{day.month}月{day.day}日"
+    mine = api.get("w0", "/workshop/statements").json()
+    assert [(m["transfer_date"], m["planned_transfer_date"]) for m in mine] == [
+        (None, day.isoformat())]
     first = pdf_pages(api.get("w0", f"/workshop/statements/{pid}").content)[0]
     assert label in first and "再発行" not in first
     again = pdf_pages(api.get("treasurer", f"/settlement/periods/{pid}/statements").content)[0]

@@ -235,6 +235,11 @@ def iter_statements(
         raise Refusal("settlement.not_in_period")
 
 
+def _planned_iso(session: Session, period: SettlementPeriod) -> str | None:
+    day = planned_transfer_date(session, period.id) if period.status == "closed" else None
+    return day.isoformat() if day else None
+
+
 def workshop_statements(session: Session, workshop_id: int) -> list[dict[str, Any]]:
     """The periods in which this workshop has a statement (for its own login)."""
     rows = session.execute(
@@ -253,6 +258,7 @@ def workshop_statements(session: Session, workshop_id: int) -> list[dict[str, An
                 p.previous_cutoff_at.isoformat() if p.previous_cutoff_at else None
             ),
             "transfer_date": p.transfer_date.isoformat() if p.transfer_date else None,
+            "planned_transfer_date": _planned_iso(session, p),
             "ticket_count": line.ticket_count,
             "face_total": line.face_total,
             "adjustment": line.adjustment,

@@ -211,6 +211,8 @@ class WorkshopStatementOut(BaseModel):
     cutoff_at: str
     previous_cutoff_at: str | None
     transfer_date: str | None
+    planned_transfer_date: str | None = Field(
+        description="Before payment: the date the latest Zengin file was made for")
     ticket_count: int
     face_total: int
     adjustment: int
