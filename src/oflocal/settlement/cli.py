@@ -53,7 +53,12 @@ def _workshop_id(event_id: int, code: str) -> int:
 
 def _summary_line(p: dict[str, object]) -> str:
     cut = datetime.fromisoformat(str(p["cutoff_at"]))
-    paid = f"paid {p['transfer_date']}" if p["status"] == "paid" else "closed"
+    if p["status"] == "paid":
+        paid = f"paid {p['transfer_date']}"
+    elif p.get("planned_transfer_date"):  # a Zengin file was made for this date
+        paid = f"planned {p['planned_transfer_date']}"
+    else:
+        paid = "closed"
     return (f"#{p['number']:<3} cut-off {tokyo_minute(cut)}  {paid:<16} "
             f"{p['workshops']:>3} workshops {p['ticket_count']:>8,} tickets  "
             f"face {yen(int(str(p['face_total']))):>12}  fee {yen(int(str(p['fee_total']))):>9}  "
