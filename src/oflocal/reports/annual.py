@@ -289,9 +289,11 @@ def write_annual_pdf(out: IO[bytes], r: AnnualReport, *, issued: date | None = N
         table = Table(canvas, columns, new_page=new_page)
         y = table.rows(y, [[x.label, yen(x.amount)] for x in lines],
                        total=[total[0], yen(total[1])] if total else None)
-        return y - 4 * mm
+        return float(y - 4 * mm)
 
-    y = section(y, "前期繰越金 Brought forward", [], ("前期繰越金", r.brought_forward))
+    text(canvas, MARGIN, y, "前期繰越金 Brought forward", 11)
+    text(canvas, MARGIN + 174 * mm, y, yen(r.brought_forward), 11, "right")
+    y -= 9 * mm
     y = section(y, "収入の部 Receipts", r.income, ("収入合計 Total receipts", r.income_total))
     y = section(y, "支出の部 Payments", r.expenditure,
                 ("支出合計 Total payments", r.expenditure_total))
