@@ -195,7 +195,7 @@ def write_xlsx(out: IO[bytes], sheet: str, rows: Iterator[Sequence[object]] | li
                                 day)
         elif isinstance(value, int) and not isinstance(value, bool):
             page.write_number(row_number, col, value, money)
-        elif value not in (None, ""):
+        else:
             page.write_string(row_number, col, _plain(value))
 
     offset = len(preamble)
