@@ -41,6 +41,7 @@ KINDS_JA = {
     "booklet_pickup": "返礼冊子引渡",
     "refund": "返金",
     "correction": "訂正",
+    "repayment": "工房からの返金受領",
 }
 CHUNK = 5000
 
