@@ -237,8 +237,8 @@ def correct_redemption(
             kind="correction",
             lines=lines,
             occurred_at=at,
-            memo=(f"訂正 券{code}（仕訳{redemption.entry_id}の利用）額面¥{face:,}"
-                  f"・手数料¥{fee:,}: {reason}"),
+            memo=(f"訂正 券{code}（仕訳{redemption.entry_id}の利用"
+                  + (f"・手数料¥{fee:,}を含む" if fee else "") + f"）: {reason}"),
             actor=actor,
         )
         rows = [(source.id, -moved, counter, settle_by)]

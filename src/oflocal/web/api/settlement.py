@@ -445,7 +445,7 @@ def adjust(request: Request[Any, Any, Any], data: AdjustmentIn) -> Response[dict
     return once(request, work, data.model_dump())
 
 
-@get("/settlement/events/{event_id:int}/owed-back", opt={"roles": MONEY}, sync_to_thread=True)
+@get("/events/{event_id:int}/settlement/owed-back", opt={"roles": MONEY}, sync_to_thread=True)
 def owed_back(request: Request[Any, Any, Any], event_id: EventId) -> list[OwedBackOut]:
     """Workshops that owe the committee money after a correction (receivable:W): what is
     still to be offset against a payout, and what they were asked to pay back."""

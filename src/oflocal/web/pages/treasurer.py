@@ -416,7 +416,11 @@ def _reports_page(request: AnyRequest, event_id: int | None, as_of: date | None,
                         title=_("Redemptions per workshop"))),
                     "expirable": today > summary.valid_until and summary.outstanding_tickets > 0,
                 })
-            balance = unused_balance(session, event_id, day)
+            try:
+                balance = unused_balance(session, event_id, day)
+            except Refusal as refusal:  # a day still to come: say so, show today's
+                status, error, day = refusal.status, _error(request, refusal), today
+                balance = unused_balance(session, event_id, day)
             records = record_date_balances(session, event_id, today)
     return page(request, "treasurer/reports.html", status=status, events=_events(request),
                 event_id=event_id, programmes=programmes, balance=balance, records=records,
