@@ -38,6 +38,7 @@ from oflocal.demo import build_event
 from oflocal.ledger.models import Account, JournalEntry, Posting
 from oflocal.settings import Settings
 from oflocal.settlement.bank_days import next_bank_day
+from oflocal.settlement.preview import preview_close
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.vouchers.models import Programme
 from oflocal.web.app import create_app
@@ -206,7 +207,11 @@ def test_a_fair_with_corrections_after_payment_agrees_everywhere(fair: Fair) -> 
             {"rule": "fixed", "rate_bp": 0, "fixed_yen": 10, "rounding": "floor"})
     fair.redeem(0, 5)
     fair.redeem(2, 2)
+    with fair.db.read() as s:  # the page's preview applies the same offset rule
+        preview = preview_close(s, event, clock.now())
     second = fair.close_and_pay()
+    assert (preview.adjustment_total, preview.net_total, preview.negative) == (
+        second["adjustment_total"], second["net_total"], []) == (0, 3430, [])
     lines = {ln["workshop_code"]: (ln["face_total"], ln["adjustment"], ln["fee"], ln["net"])
              for ln in fair.ok("GET", "treasurer",
                                f"/settlement/periods/{second['period_id']}")["lines"]}
