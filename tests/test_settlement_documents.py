@@ -471,8 +471,8 @@ def test_a_correction_line_names_its_ticket(world: World) -> None:
                     counter_account="breakage", reason="破損券", actor="t", now=w.at(9))
     pid = int(w.close(10)["period_id"])
     pages = _pdf(w, pid)
-    w1 = next(p for p in pages if "大野木工所" in p)
-    w3 = next(p for p in pages if w.sc.workshop_codes[2] in p and "大野木工所" not in p)
+    w1 = next(p for p in pages if f"No. 2-{w.sc.workshop_codes[0]}" in p)
+    w3 = next(p for p in pages if f"No. 2-{w.sc.workshop_codes[2]}" in p)
     label = f"訂正：別の工房で読み取り（券 {grouped(wrong)}）"
     assert f"{label} -¥500" in w1 and f"{label} ¥500" in w3
     assert "訂正：破損券 -¥100" in w1  # an adjustment concerns no ticket

@@ -46,6 +46,7 @@ ENTRY_KINDS = frozenset(
         "payment_fee",
         "refund",
         "correction",
+        "repayment",
     }
 )
 

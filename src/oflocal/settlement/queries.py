@@ -18,6 +18,7 @@ from oflocal.errors import Refusal
 from oflocal.events.models import Event, Workshop
 from oflocal.settlement.banks import lookup_bank, lookup_branch
 from oflocal.settlement.close import period_summary
+from oflocal.settlement.corrections import statement_notes
 from oflocal.settlement.models import (
     SettlementCorrection,
     SettlementLine,
@@ -117,6 +118,8 @@ class Statement:
     committee_invoice_number: str | None = None
     first_issued_on: date | None = None  # when this statement was first issued, if it was
     reissue: bool = False  # this print is a reprint of an issued statement (再発行)
+    # Tickets moved with their fee, what it owes back (corrections.statement_notes)
+    owed_back_notes: list[tuple[str, int]] = field(default_factory=list)
 
 
 def _bank_names(account: BankAccount) -> tuple[str, str]:
@@ -230,6 +233,7 @@ def iter_statements(
                 .order_by(SettlementCorrection.id)
             )
         ]
+        statement.owed_back_notes = statement_notes(session, period, workshop.id)
         yield statement
     if workshop_id is not None and not found:
         raise Refusal("settlement.not_in_period")

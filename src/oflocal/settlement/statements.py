@@ -53,6 +53,7 @@ KIND_ADJUSTMENT = "訂正合計"
 KIND_FEE = "手数料"
 KIND_FEE_TAX = "手数料の消費税"  # only when the committee is registered for invoices
 KIND_NET = "支払額"
+KIND_NOTE = "訂正の説明"
 TAX_RATE_PERCENT = 10  # the fee is a standard-rate sale
 
 
@@ -97,6 +98,12 @@ def _insert(session: Session) -> Any:
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
+
+
+def owed_back_rows(st: Statement) -> list[tuple[str, int]]:
+    """Notes on tickets moved with their fee and on money the workshop owes back
+    (corrections.statement_notes): explanations, not added into the net."""
+    return list(st.owed_back_notes)
 
 
 def period_label(previous: datetime | None, cutoff: datetime) -> str:
@@ -160,6 +167,8 @@ def csv_rows(statements: Iterable[Statement]) -> Iterator[list[object]]:
                    f"{TAX_RATE_PERCENT}%対象 税込{st.fee:,}円 登録番号 "
                    f"{st.committee_invoice_number}", "", consumption_tax(st.fee), *tail]
         yield [*head, KIND_NET, "", "", st.net, *tail]
+        for note, amount in owed_back_rows(st):
+            yield [*head, KIND_NOTE, text_cell(note), "", amount, *tail]
 
 
 def statements_csv(statements: Iterable[Statement], encoding: str = "utf-8-sig") -> Iterator[bytes]:
@@ -254,6 +263,12 @@ def draw_statement(canvas: Canvas, st: Statement, issued: date) -> None:
         rows.append([f"訂正：{correction_label(reason, code)}", "", yen(amount)])
     rows.append([f"換金手数料（{st.fee_rule.describe_ja()}）", "", yen(-st.fee)])
     y = summary.rows(y, rows, total=["お支払額", "", yen(st.net)])
+    notes = owed_back_rows(st)
+    if notes:
+        y -= 6 * mm
+        explained = Table(canvas, [("訂正の説明・お知らせ", 130 * mm, "left"),
+                                   ("金額", 30 * mm, "right")], new_page=new_page)
+        y = explained.rows(y, [[note, yen(amount)] for note, amount in notes])
 
     if is_invoice(st):
         y = _draw_invoice(canvas, st, y - 8 * mm, new_page)

@@ -1,4 +1,4 @@
-"""Migration 0018 (statement dates): journal entries get a business date column without
+"""Migration 0019 (statement dates): journal entries get a business date column without
 their rows being rewritten (they are append-only), and invoice numbers stored before
 the check digit was enforced stay as they are: flagged, still editable."""
 
@@ -23,14 +23,14 @@ from test_migration_0004 import fresh_db
 __all__ = ["fresh_db"]
 
 
-def test_0018_keeps_old_rows_and_flags_old_invoice_numbers(fresh_db: Database) -> None:
+def test_0019_keeps_old_rows_and_flags_old_invoice_numbers(fresh_db: Database) -> None:
     db = fresh_db
     signer = CodeSigner(b"k" * 32)
     with db.write() as session:
         scenario = build_event(session, signer, workshops=2, booklets=2)
     sell_booklets(db, signer, programme_id=scenario.programme_id,
                   codes=scenario.booklet_codes[:2], payment_method="cash", actor="t")
-    migrate.downgrade(db.engine, "0017")
+    migrate.downgrade(db.engine, "0018")
     with db.write() as session:  # numbers as the demo used to store them: the check fails
         session.execute(text("UPDATE event SET invoice_number = 'T1000000000000'"))
         session.execute(text("UPDATE workshop SET invoice_number = 'T1000000000001' "
@@ -58,5 +58,5 @@ def test_0018_keeps_old_rows_and_flags_old_invoice_numbers(fresh_db: Database) -
     # ... and the journal is still append-only.
     with pytest.raises(DBAPIError), db.write() as session:
         session.execute(text("UPDATE journal_entry SET business_date = '2026-01-01'"))
-    migrate.downgrade(db.engine, "0017")
+    migrate.downgrade(db.engine, "0018")
     migrate.upgrade(db.engine)
