@@ -45,6 +45,15 @@ ENTRY_KINDS = frozenset(
         "payment_fee",
         "refund",
         "correction",
+        # The treasurer's own entries (oflocal/treasury)
+        "cash_deposit",
+        "account_transfer",
+        "subsidy",
+        "sponsorship",
+        "other_receipt",
+        "expense",
+        "overpayment_refund",
+        "reversal",
     }
 )
 
