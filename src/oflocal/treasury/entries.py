@@ -305,6 +305,6 @@ def receipt_of(session: Session, voucher_id: int) -> TreasuryAttachment:
 def account_choices(session: Session, event_id: int) -> dict[str, str]:
     """Names of the accounts the kinds may use, by code (for forms)."""
     codes = {c for k in KINDS.values() for c in (*k.debit, *k.credit)}
-    return dict(session.execute(
-        select(Account.code, Account.name).where(Account.event_id == event_id,
-                                                 Account.code.in_(codes))).tuples().all())
+    rows = session.execute(select(Account.code, Account.name).where(
+        Account.event_id == event_id, Account.code.in_(codes)).order_by(Account.id))
+    return {code: name for code, name in rows}

@@ -34,6 +34,7 @@ from oflocal.web.pages import (
     supporters,
     tours,
     treasurer,
+    treasury,
     unsubscribe,
 )
 from oflocal.web.pages.errors import render_refusal
@@ -56,7 +57,8 @@ def routers() -> list[Router]:
                         *desk.route_handlers, *pickup.route_handlers,
                         *booth.route_handlers, *printing.route_handlers,
                         *refund_account.route_handlers,
-                        *treasurer.route_handlers, *supporters.route_handlers,
+                        *treasurer.route_handlers, *treasury.route_handlers,
+                        *supporters.route_handlers,
                         *my_pledges.route_handlers, *tours.route_handlers,
                         *fulfilment.route_handlers, *cf_report.route_handlers],
         include_in_schema=False,
