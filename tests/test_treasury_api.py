@@ -20,7 +20,7 @@ from oflocal.settings import Settings
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.web.app import create_app
 from test_idempotent_routes import row_counts
-from treasury_world import PDF, TreasuryWorld, b64, balance, make_treasury_world, png_bytes
+from treasury_world import PDF, TreasuryWorld, b64, balance, make_treasury_world
 
 
 class Api:
