@@ -101,6 +101,7 @@ def test_a_voucher_is_posted_once_from_the_page(browser: Browser, world: Treasur
     assert vouchers(world.db) == 1
     assert balance(world.db, world.event_id, "premium_fund") == fund - 300_000
     assert "交付決定.png" in again.text and "高岡市" in again.text
+    assert "記録 treasurer user" in again.text  # who, by name, not staff:N
     with world.db.read() as session:
         assert verify(session).ok
 
@@ -165,6 +166,7 @@ def test_bank_reconciliation_page(browser: Browser, world: TreasuryWorld) -> Non
                         {"as_of": day, "passbook": str(ledger + 660), "note": "記帳後",
                          "key": "rec-1"})
     assert kept.status_code == 200 and "照合結果を記録しました" in kept.text
+    assert "<td>treasurer user</td>" in kept.text
     with world.db.read() as session:
         assert session.execute(select(BankTick.posting_id)).scalars().all() == [sale]
         record = session.execute(select(BankReconciliation)).scalar_one()

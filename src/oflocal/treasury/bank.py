@@ -30,6 +30,7 @@ from oflocal.errors import Refusal
 from oflocal.ledger.accounts import account_ids
 from oflocal.ledger.models import JournalEntry, Posting
 from oflocal.settlement.settings import lock_event
+from oflocal.treasury.entries import names_of
 from oflocal.treasury.models import BankReconciliation, BankTick, TreasuryEntry
 
 MAX_BALANCE = 10_000_000_000
@@ -153,7 +154,8 @@ def record_reconciliation(db: Database, event_id: int, *, as_of: date, passbook_
             recorded_by=actor[:60])
         session.add(record)
         session.flush()
-        return {**_record(record), "unmatched": shown["unmatched"]}
+        name = names_of(session, {record.recorded_by})[record.recorded_by]
+        return {**_record(record), "recorded_by_name": name, "unmatched": shown["unmatched"]}
 
 
 def _record(r: BankReconciliation) -> dict[str, Any]:
@@ -165,6 +167,8 @@ def _record(r: BankReconciliation) -> dict[str, Any]:
 
 
 def list_reconciliations(session: Session, event_id: int) -> list[dict[str, Any]]:
-    return [_record(r) for r in session.execute(
+    records = [_record(r) for r in session.execute(
         select(BankReconciliation).where(BankReconciliation.event_id == event_id)
         .order_by(BankReconciliation.id.desc())).scalars()]
+    names = names_of(session, {r["recorded_by"] for r in records})
+    return [{**r, "recorded_by_name": names[r["recorded_by"]]} for r in records]

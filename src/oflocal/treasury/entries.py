@@ -40,6 +40,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from oflocal import clock
+from oflocal.auth.models import StaffUser
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
 from oflocal.ledger.accounts import account_ids
@@ -245,6 +246,18 @@ _Debit, _Credit = aliased(Account), aliased(Account)
 _Reversal = aliased(TreasuryEntry)
 
 
+def names_of(session: Session, scopes: set[str]) -> dict[str, str]:
+    """Who recorded something, as people read it: a staff member's display name for
+    ``staff:N``; anything else (``cli:yamada``) as it was recorded."""
+    staff = {s: int(s[6:]) for s in scopes if s.startswith("staff:") and s[6:].isdigit()}
+    names: dict[int, str] = {}
+    if staff:
+        names = {id_: name for id_, name in session.execute(
+            select(StaffUser.id, StaffUser.display_name).where(
+                StaffUser.id.in_(set(staff.values()))))}
+    return {s: names.get(staff[s], s) if s in staff else s for s in scopes}
+
+
 def _rows(session: Session, *where: Any) -> list[dict[str, Any]]:
     rows = session.execute(
         select(TreasuryEntry, _Debit.code, _Debit.name, _Credit.code, _Credit.name,
@@ -258,6 +271,7 @@ def _rows(session: Session, *where: Any) -> list[dict[str, Any]]:
         .where(*where)
         .order_by(TreasuryEntry.business_date.desc(), TreasuryEntry.id.desc())
     ).all()
+    names = names_of(session, {row[0].recorded_by for row in rows})
     out = []
     for (v, dcode, dname, ccode, cname, fname, ctype, size, sha, rid, rno) in rows:
         kind = kind_of(v.kind)
@@ -269,7 +283,7 @@ def _rows(session: Session, *where: Any) -> list[dict[str, Any]]:
             "credit_account": ccode, "credit_name": cname,
             "description": v.description, "counterparty": v.counterparty,
             "entry_id": v.entry_id, "recorded_at": v.recorded_at.isoformat(),
-            "recorded_by": v.recorded_by,
+            "recorded_by": v.recorded_by, "recorded_by_name": names[v.recorded_by],
             "attachment": None if fname is None else {
                 "filename": fname, "content_type": ctype, "byte_size": size, "sha256": sha},
             "reverses_id": v.reverses_id, "reversed_by_id": rid,

@@ -108,7 +108,8 @@ class VoucherOut(BaseModel):
     counterparty: str
     entry_id: int = Field(description="The journal entry it posted")
     recorded_at: dt.datetime
-    recorded_by: str
+    recorded_by: str = Field(description="Who recorded it: staff:N, cli:<user>")
+    recorded_by_name: str = Field(description="The staff member's display name")
     attachment: ReceiptOut | None
     reverses_id: int | None
     reversed_by_id: int | None
@@ -171,6 +172,7 @@ class ReconciliationRecordOut(BaseModel):
     note: str
     recorded_at: dt.datetime
     recorded_by: str
+    recorded_by_name: str
 
 
 def _db(request: Request[Any, Any, Any]) -> Any:
