@@ -6,6 +6,8 @@ unmatched items."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
 import pytest
@@ -286,3 +288,36 @@ def test_ticks_only_take_lines_of_the_bank_account(world: TreasuryWorld) -> None
     with pytest.raises(Refusal) as future, world.db.read() as session:
         reconciliation(session, world.event_id, today() + timedelta(days=1), 0)
     assert future.value.code == "treasury.date_invalid"
+
+
+def test_at_the_same_moment_numbers_stay_unique_and_a_reversal_happens_once(
+        world: TreasuryWorld) -> None:
+    """Four vouchers posted at once get four numbers; two reversals of one voucher sent
+    at once: one posts, the other is refused as already reversed (not a server error)."""
+    start = threading.Barrier(4)
+
+    def post(_n: int) -> str:
+        start.wait()
+        return str(record_entry(world.db, req(world, "cash_deposit", 100), actor="t")[
+            "voucher_no"])
+
+    with ThreadPoolExecutor(4) as pool:
+        numbers = list(pool.map(post, range(4)))
+    assert sorted(numbers) == ["0001", "0002", "0003", "0004"]
+    with world.db.read() as session:
+        target = list_entries(session, world.event_id)[0]["id"]
+    both = threading.Barrier(2)
+
+    def reverse(n: int) -> str:
+        both.wait()
+        try:
+            reverse_voucher(world.db, target, reason=f"誤り{n}", actor="t")
+        except Refusal as refusal:
+            return refusal.code
+        return "reversed"
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(pool.map(reverse, range(2)))
+    assert outcomes == ["reversed", "treasury.already_reversed"]
+    with world.db.read() as session:
+        assert verify(session).ok
