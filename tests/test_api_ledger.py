@@ -117,20 +117,26 @@ def test_trial_balance_json(ledger: Ledger) -> None:
     out = response.json()
     assert out["event_id"] == sc.event_id and out["event_slug"] == "demo"
     rows = {r["account"]: r for r in out["rows"]}
+    assert (out["start"], out["end"]) == (None, None)  # from the first entry up to now
     assert rows["cash"]["debit"] == 5000 and rows["cash"]["credit"] == 0
     assert rows["provider_receivable"]["debit"] == 2500
     assert rows["premium_fund"]["debit"] == 1500
-    assert rows[f"voucher_liability:P{sc.programme_id}"]["credit"] == 9000 - 2000
+    liability = rows[f"voucher_liability:P{sc.programme_id}"]
+    # the totals of the debits (4 tickets redeemed) and credits (3 booklets sold), not nets
+    assert (liability["debit"], liability["credit"], liability["closing"]) == (
+        2000, 9000, -7000)
+    assert liability["kind_label"] == "負債 Liability"
     assert rows[f"payable:W{sc.workshop_ids[0]}"]["credit"] == 1500
     assert rows[f"payable:W{sc.workshop_ids[1]}"]["credit"] == 500
     assert rows[f"payable:W{sc.workshop_ids[2]}"] == {
-        **rows[f"payable:W{sc.workshop_ids[2]}"], "debit": 0, "credit": 0, "balance": 0}
+        **rows[f"payable:W{sc.workshop_ids[2]}"], "opening": 0, "debit": 0, "credit": 0,
+        "closing": 0, "balance": 0}
     for row in out["rows"]:
         assert isinstance(row["debit"], int) and isinstance(row["credit"], int)
-        assert row["debit"] >= 0 and row["credit"] >= 0 and row["debit"] * row["credit"] == 0
-        assert row["balance"] == row["debit"] - row["credit"]
-    assert out["total_debit"] == sum(r["debit"] for r in out["rows"]) == 9000
-    assert out["total_credit"] == sum(r["credit"] for r in out["rows"]) == 9000
+        assert row["debit"] >= 0 and row["credit"] >= 0 and row["opening"] == 0
+        assert row["balance"] == row["closing"] == row["opening"] + row["debit"] - row["credit"]
+    assert out["total_debit"] == sum(r["debit"] for r in out["rows"]) == 9000 + 2000
+    assert out["total_credit"] == sum(r["credit"] for r in out["rows"]) == 9000 + 2000
     assert out["balanced"] is True
     with ledger.db.read() as session:  # the same figures as the ledger service
         assert [r["account"] for r in trial_balance(session, sc.event_id)] == list(rows)
@@ -143,7 +149,7 @@ def _csv(ledger: Ledger, codec: str, **params: str) -> tuple[list[str], list[lis
                           params={"format": "csv", **params})
     assert response.status_code == 200, response.text
     table = list(csv.reader(io.StringIO(response.content.decode(codec), newline="")))
-    header, *body, total = table
+    header, *body, total, _debit_balances, _credit_balances = table
     return header, body, total, response
 
 
@@ -154,17 +160,19 @@ def test_trial_balance_csv_matches_json_and_balances(ledger: Ledger) -> None:
     assert response.headers["content-type"] == "text/csv; charset=utf-8"
     assert 'filename="trial-balance-demo.csv"' in response.headers["content-disposition"]
     assert response.content.startswith(b"\xef\xbb\xbf")  # the BOM Japanese Excel needs
-    assert response.content.count(b"\r\n") == len(body) + 2
+    assert response.content.count(b"\r\n") == len(body) + 4
     assert tuple(header) == TRIAL_HEADER
-    assert header[:5] == ["勘定コード", "勘定科目", "区分", "借方", "貸方"]
-    assert total[0] == "合計"
-    assert [(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in body] == [
-        (r["account"], r["name"], r["kind"], r["debit"], r["credit"]) for r in as_json["rows"]]
-    debit, credit = int(total[3]), int(total[4])
-    assert debit == sum(int(r[3]) for r in body) == as_json["total_debit"]
-    assert credit == sum(int(r[4]) for r in body) == as_json["total_credit"]
+    assert header[:6] == ["勘定コード", "勘定科目", "区分", "期首残高", "借方合計", "貸方合計"]
+    assert total[0].startswith("合計")
+    sign = {"asset": 1, "expense": 1, "liability": -1, "equity": -1, "income": -1}
+    assert [(r[0], r[1], r[2], int(r[4]), int(r[5]), int(r[6])) for r in body] == [
+        (r["account"], r["name"], r["kind_label"], r["debit"], r["credit"],
+         sign[r["kind"]] * r["closing"]) for r in as_json["rows"]]
+    debit, credit = int(total[4]), int(total[5])
+    assert debit == sum(int(r[4]) for r in body) == as_json["total_debit"]
+    assert credit == sum(int(r[5]) for r in body) == as_json["total_credit"]
     assert debit - credit == 0 and debit > 0
-    assert all(str(int(cell)) == cell for row in [*body, total] for cell in row[3:5])
+    assert all(str(int(cell)) == cell for row in [*body, total] for cell in row[4:6])
 
 
 def test_trial_balance_csv_in_shift_jis(ledger: Ledger) -> None:

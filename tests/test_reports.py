@@ -158,10 +158,11 @@ def test_journal_and_trial_balance_exports(world: World) -> None:
 
     tb = _csv_rows(b"".join(trial_balance_csv(w.db, event)))
     assert tb[0][:3] == ["勘定コード", "勘定科目", "区分"]
-    total = tb[-1]
-    assert total[0] == "合計" and total[3] == total[4] and total[5] == "0"
+    total, debit_side, credit_side = tb[-3:]
+    assert total[0].startswith("合計") and total[4] == total[5] == str(debit)
+    assert debit_side[6] == credit_side[6]  # closing balances: debit side = credit side
     liability = next(r for r in tb if r[0].startswith("voucher_liability"))
-    assert int(liability[5]) == -1500
+    assert int(liability[6]) == 1500  # on the liability's normal (credit) side
 
 
 # ------------------------------------------------------------------------------ API

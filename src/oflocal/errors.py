@@ -354,6 +354,11 @@ MESSAGES: dict[str, Message] = {
         "日付の形式が正しくありません（例：2026-03-31）。",
         "Dates are written like 2026-03-31.",
     ),
+    "report.period_invalid": Message(
+        422,
+        "期間の終わり（{end}）が始まり（{start}）より前です。",
+        "The period ends ({end}) before it starts ({start}).",
+    ),
     # Crowdfunding: campaigns (クラウドファンディング)
     "campaign.not_found": Message(
         404, "クラウドファンディングが見つかりません。", "There is no such campaign."

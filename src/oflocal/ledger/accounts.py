@@ -29,7 +29,7 @@ STANDARD = (
     # What a payment provider keeps of a pledge (card, konbini); migration 0011 adds it
     # to events made before.
     StandardAccount("payment_fees", "支払手数料 Payment provider fees", "expense"),
-    # The treasurer's own entries (oflocal/treasury); migration 0018 adds them to events
+    # The treasurer's own entries (oflocal/treasury); migration 0019 adds them to events
     # made before.
     StandardAccount("subsidy_income", "補助金収入 Subsidy income", "income"),
     StandardAccount("sponsorship_income", "協賛金収入 Sponsorship income", "income"),

@@ -7,11 +7,13 @@ those of vouchers, settlement and the capabilities to come.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import TypedDict
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, false, func, select, true
 from sqlalchemy.orm import Session
 
+from oflocal import clock
 from oflocal.ledger.models import Account, JournalEntry, Posting
 
 
@@ -62,31 +64,82 @@ def check_ledger(session: Session, report: Report) -> None:
     report.check("sum of all balances is zero", grand == 0, f"sum {grand}")
 
 
+# Account classes as a Japanese accountant reads them, English beside; the normal side
+# of each class (資産・費用 debit, 負債・純資産・収益 credit).
+KIND_JA = {"asset": "資産", "liability": "負債", "equity": "純資産", "income": "収益",
+           "expense": "費用"}
+KIND_ORDER = ("asset", "liability", "equity", "income", "expense")
+DEBIT_NORMAL = frozenset({"asset", "expense"})
+
+
+def kind_label(kind: str) -> str:
+    """「資産 Asset」: the class in Japanese with English beside."""
+    return f"{KIND_JA.get(kind, kind)} {kind.capitalize()}"
+
+
 class TrialBalanceRow(TypedDict):
     account: str
     name: str
     kind: str
-    debit: int
-    credit: int
-    balance: int
+    kind_label: str
+    opening: int  # balance before the period (debit +, credit −)
+    debit: int  # total of the debit postings in the period
+    credit: int  # total of the credit postings in the period (positive)
+    closing: int  # opening + debit − credit
+    balance: int  # = closing (kept for callers that read the balance)
 
 
-def trial_balance(session: Session, event_id: int) -> list[TrialBalanceRow]:
+def period_bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
+    """Tokyo days ``start`` to ``end`` (both included) as [from, until) instants."""
+    return (clock.start_of_tokyo_day(start) if start else None,
+            clock.start_of_tokyo_day(end + timedelta(days=1)) if end else None)
+
+
+def trial_balance(session: Session, event_id: int, start: date | None = None,
+                  end: date | None = None) -> list[TrialBalanceRow]:
+    """Every account of the event for the Tokyo days ``start``..``end`` (both included;
+    ``None``: from the first entry, up to now): the balance brought forward, the totals of
+    the debit and of the credit postings in the period, and the closing balance. Accounts
+    in class order (資産, 負債, 純資産, 収益, 費用), then by code. The debit and credit
+    totals are equal, as the journal's are; so are the sums of the closings (zero)."""
+    since, until = period_bounds(start, end)
+    postings = (
+        select(Posting.account_id, Posting.amount, JournalEntry.occurred_at)
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .where(JournalEntry.event_id == event_id)
+    )
+    if until is not None:
+        postings = postings.where(JournalEntry.occurred_at < until)
+    sub = postings.subquery()
+    before_s = sub.c.occurred_at < since if since is not None else false()
+    inside_s = sub.c.occurred_at >= since if since is not None else true()
+    opening = func.coalesce(func.sum(case((before_s, sub.c.amount), else_=0)), 0)
+    debit = func.coalesce(
+        func.sum(case((and_(inside_s, sub.c.amount > 0), sub.c.amount), else_=0)), 0)
+    credit = func.coalesce(
+        func.sum(case((and_(inside_s, sub.c.amount < 0), -sub.c.amount), else_=0)), 0)
     rows = session.execute(
-        select(Account.code, Account.name, Account.kind, func.coalesce(func.sum(Posting.amount), 0))
-        .join(Posting, Posting.account_id == Account.id, isouter=True)
+        select(Account.code, Account.name, Account.kind, opening, debit, credit)
+        .join(sub, sub.c.account_id == Account.id, isouter=True)
         .where(Account.event_id == event_id)
         .group_by(Account.id, Account.code, Account.name, Account.kind)
         .order_by(Account.code)
     ).all()
-    return [
+    order = {kind: i for i, kind in enumerate(KIND_ORDER)}
+    result = [
         TrialBalanceRow(
-            account=code,
-            name=name,
-            kind=kind,
-            debit=int(total) if total > 0 else 0,
-            credit=-int(total) if total < 0 else 0,
-            balance=int(total),
+            account=code, name=name, kind=kind, kind_label=kind_label(kind),
+            opening=int(o), debit=int(d), credit=int(c),
+            closing=int(o) + int(d) - int(c), balance=int(o) + int(d) - int(c),
         )
-        for code, name, kind, total in rows
+        for code, name, kind, o, d, c in rows
     ]
+    result.sort(key=lambda r: (order.get(r["kind"], len(order)), r["account"]))
+    return result
+
+
+def normal_balance(row: TrialBalanceRow, field_name: str = "closing") -> int:
+    """A balance on its class's normal side: 資産・費用 debit − credit, the others
+    credit − debit (a liability of ¥1,500 shows 1,500, an overdrawn bank −…)."""
+    value = int(row[field_name])  # type: ignore[literal-required]
+    return value if row["kind"] in DEBIT_NORMAL else -value

@@ -3,7 +3,9 @@
     oflocal report summary --programme 1 [--pdf summary.pdf] [--json]
     oflocal report unused --event demo [--as-of 2027-03-31]
     oflocal report journal --event demo --format csv|xlsx [--encoding shift_jis] -o journal.csv
-    oflocal report trial-balance --event demo --format xlsx -o tb.xlsx
+    oflocal report trial-balance --event demo [--from 2026-04-01 --to 2027-03-31]
+                                 [--format xlsx -o tb.xlsx]
+    oflocal report annual --event demo [--from … --to …] [--pdf a.pdf] [--xlsx a.xlsx]
     oflocal report expire --programme 1
 """
 
@@ -143,22 +145,101 @@ def journal_cmd(event_slug: str, fmt: str, encoding: str, output: Path) -> None:
     click.echo(f"{total:,} postings → {output} ({size:,} bytes)")
 
 
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError as error:
+        raise Refusal("report.date_invalid") from error
+
+
+def _period(start: str | None, end: str | None) -> tuple[date | None, date | None]:
+    first, last = _day(start), _day(end)
+    if first is not None and last is not None and last < first:
+        raise Refusal("report.period_invalid", start=first.isoformat(), end=last.isoformat())
+    return first, last
+
+
 @report.command("trial-balance")
 @click.option("--event", "event_slug", default="demo", show_default=True)
+@click.option("--from", "start", default=None,
+              help="First day, YYYY-MM-DD (Asia/Tokyo; default: the first entry).")
+@click.option("--to", "end", default=None, help="Last day, included (default: up to now).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv",
               show_default=True)
 @click.option("--encoding", type=click.Choice(["utf-8", "shift_jis"]), default="utf-8",
               show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
-def trial_cmd(event_slug: str, fmt: str, encoding: str, output: Path) -> None:
-    """The trial balance of the event as CSV or XLSX."""
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write CSV/XLSX here; without it, print the table.")
+def trial_cmd(event_slug: str, start: str | None, end: str | None, fmt: str, encoding: str,
+              output: Path | None) -> None:
+    """The trial balance (試算表) for a period: per account the balance brought forward,
+    the debit and credit totals and the closing balance (on the class's normal side)."""
+    from oflocal.ledger.verify import normal_balance, trial_balance
     from oflocal.reports.csvout import encoding_of
     from oflocal.reports.exports import trial_balance_csv, trial_balance_xlsx
 
+    first, last = _period(start, end)
     event_id = _event_id(event_slug)
-    chunks = (trial_balance_xlsx(_db(), event_id) if fmt == "xlsx"
-              else trial_balance_csv(_db(), event_id, encoding_of(encoding)))
-    click.echo(f"trial balance → {output} ({_write(chunks, output):,} bytes)")
+    if output is not None:
+        chunks = (trial_balance_xlsx(_db(), event_id, first, last) if fmt == "xlsx"
+                  else trial_balance_csv(_db(), event_id, encoding_of(encoding), first, last))
+        click.echo(f"trial balance → {output} ({_write(chunks, output):,} bytes)")
+        return
+    with _db().read() as session:
+        rows = trial_balance(session, event_id, first, last)
+    click.echo(f"試算表 Trial balance  {first or '…'} – {last or '…'}")
+    click.echo(f"{'勘定コード':<24} {'区分':<14} {'期首残高':>12} {'借方合計':>12} "
+               f"{'貸方合計':>12} {'期末残高':>12}")
+    for r in rows:
+        click.echo(f"{r['account']:<28} {r['kind_label']:<14} "
+                   f"{yen(normal_balance(r, 'opening')):>14} {yen(r['debit']):>14} "
+                   f"{yen(r['credit']):>14} {yen(normal_balance(r)):>14}  {r['name']}")
+    debit, credit = sum(r["debit"] for r in rows), sum(r["credit"] for r in rows)
+    click.echo(f"{'合計 total':<43} {'':>14} {yen(debit):>14} {yen(credit):>14}"
+               + ("" if debit == credit else "  UNBALANCED"))
+
+
+@report.command("annual")
+@click.option("--event", "event_slug", default="demo", show_default=True)
+@click.option("--from", "start", default=None,
+              help="First day, YYYY-MM-DD (default: 1 April of the fiscal year holding today).")
+@click.option("--to", "end", default=None, help="Last day, included (default: 31 March).")
+@click.option("--pdf", "pdf_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--xlsx", "xlsx_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None)
+@click.option("--json", "as_json", is_flag=True)
+def annual_cmd(event_slug: str, start: str | None, end: str | None, pdf_path: Path | None,
+               xlsx_path: Path | None, as_json: bool) -> None:
+    """The annual report for the general meeting (収支報告書), from the ledger."""
+    from oflocal import clock
+    from oflocal.reports.annual import annual_pdf, annual_report, annual_xlsx, fiscal_year
+
+    first, last = _period(start, end)
+    default_first, default_last = fiscal_year(clock.tokyo_date(clock.now()))
+    first, last = first or default_first, last or default_last
+    if last < first:
+        raise Refusal("report.period_invalid", start=first.isoformat(), end=last.isoformat())
+    event_id = _event_id(event_slug)
+    with _db().read() as session:
+        data = annual_report(session, event_id, first, last)
+    if as_json:
+        click.echo(json.dumps(data.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(f"収支報告書 {data.committee_name}  {ja_date(first)} – {ja_date(last)}")
+        click.echo(f"  前期繰越金 brought forward {yen(data.brought_forward):>16}")
+        for title, lines, total in (("収入の部 receipts", data.income, data.income_total),
+                                    ("支出の部 payments", data.expenditure,
+                                     data.expenditure_total)):
+            click.echo(f"  {title}")
+            for line in lines:
+                click.echo(f"    {line.label:<50} {yen(line.amount):>16}")
+            click.echo(f"    {'計 total':<50} {yen(total):>16}")
+        click.echo(f"  当期収支差額 difference {yen(data.difference):>16}")
+        click.echo(f"  次期繰越金 carried forward {yen(data.carried_forward):>16}")
+    if pdf_path:
+        click.echo(f"PDF → {pdf_path} ({_write(annual_pdf(data), pdf_path):,} bytes)")
+    if xlsx_path:
+        click.echo(f"XLSX → {xlsx_path} ({_write(annual_xlsx(data), xlsx_path):,} bytes)")
 
 
 @report.command("expire")

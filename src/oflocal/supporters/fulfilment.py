@@ -84,7 +84,8 @@ def booklets_to_collect(db: Database, campaign_id: int) -> list[BookletsOwed]:
     query = (select(Pledge.id, Reward.items).join(Reward, Reward.id == Pledge.reward_id)
              .where(Pledge.id.in_([o.pledge_id for o in rows])))
     with db.read() as session:
-        items: dict[int, list[dict[str, Any]]] = dict(session.execute(query).tuples().all())
+        items: dict[int, list[dict[str, Any]]] = {
+            pledge_id: list(held) for pledge_id, held in session.execute(query)}
     collected = collected_of(db, [o.pledge_id for o in rows])
     return [BookletsOwed(o, sum(booklets_owed(items[o.pledge_id], o.quantity).values()),
                          collected.get(o.pledge_id, [])) for o in rows]

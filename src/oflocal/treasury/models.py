@@ -3,7 +3,7 @@
 A :class:`TreasuryEntry` is one voucher: what happened in words a treasurer uses (a
 cash deposit, a subsidy received, an expense paid, ...), on which business day, under
 which voucher number, and the one balanced journal entry it posted. Like the journal,
-vouchers and receipts are never updated or deleted (database triggers, migration 0018);
+vouchers and receipts are never updated or deleted (database triggers, migration 0019);
 a mistake is put right by a reversing voucher (``reverses_id``, at most one per voucher).
 
 :class:`BankTick` marks a posting on the bank account as seen in the passbook; a tick

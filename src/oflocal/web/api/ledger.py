@@ -8,6 +8,7 @@ is (or Shift_JIS on request), CRLF, integer yen and a total row.
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from litestar import Request, Response, Router, get
@@ -22,6 +23,7 @@ from oflocal.ledger.verify import trial_balance
 from oflocal.reports.csvout import encoding_of
 from oflocal.reports.exports import trial_balance_csv
 from oflocal.web.api.common import MONEY, csv_media_type, download_headers
+from oflocal.web.api.periods import FromDay, ToDay, check_period
 from oflocal.web.errors import require_json_body
 from oflocal.web.openapi import CSV_SJIS, CSV_UTF8, JSON
 from oflocal.web.state import services
@@ -43,15 +45,20 @@ class VerifyReport(BaseModel):
 class TrialBalanceRow(BaseModel):
     account: str
     name: str
-    kind: str
-    debit: int
-    credit: int
-    balance: int = Field(description="debit − credit")
+    kind: str = Field(description="asset, liability, equity, income or expense")
+    kind_label: str = Field(description="The class in Japanese with English beside: 資産 Asset")
+    opening: int = Field(description="Balance brought forward to the first day (debit +)")
+    debit: int = Field(description="Total of the debit postings in the period")
+    credit: int = Field(description="Total of the credit postings in the period")
+    closing: int = Field(description="opening + debit − credit (debit +)")
+    balance: int = Field(description="The same as closing")
 
 
 class TrialBalance(BaseModel):
     event_id: int
     event_slug: str
+    start: date | None = Field(description="First Tokyo day of the period (null: the start)")
+    end: date | None = Field(description="Last Tokyo day of the period (null: up to now)")
     rows: list[TrialBalanceRow]
     total_debit: int
     total_credit: int
@@ -92,18 +99,25 @@ def event_trial_balance(
         Literal["utf-8", "shift_jis"],
         Parameter(description="CSV only: `utf-8` (with BOM) or `shift_jis` for older software"),
     ] = "utf-8",
+    start: FromDay = None,
+    end: ToDay = None,
 ) -> Response[TrialBalance]:
-    """Debit and credit of every account of the event, in integer yen; they total equal."""
+    """Every account of the event for a period of Tokyo days (`from`..`to`, both
+    included; default: from the first entry up to now): the balance brought forward,
+    the totals of the debit and of the credit postings, and the closing balance, in
+    integer yen. The debit and credit totals are equal."""
+    check_period(start, end)
     db = services(request.app.state).db
     with db.read() as session:
         event = session.get(Event, event_id)
         if event is None:
             raise Refusal("event.not_found")
         event_slug = event.slug
-        rows = [TrialBalanceRow.model_validate(r) for r in trial_balance(session, event_id)]
+        rows = [TrialBalanceRow.model_validate(r)
+                for r in trial_balance(session, event_id, start, end)]
     if output == "csv":  # the very file `oflocal report trial-balance` writes
         codec = encoding_of(encoding)
-        csv_bytes = b"".join(trial_balance_csv(db, event_id, codec))
+        csv_bytes = b"".join(trial_balance_csv(db, event_id, codec, start, end))
         filename = "trial-balance-" + re.sub(r"[^A-Za-z0-9_-]", "_", event_slug) + ".csv"
         return Response(
             csv_bytes,  # type: ignore[arg-type]  # the JSON model is what OpenAPI shows
@@ -112,8 +126,8 @@ def event_trial_balance(
         )
     debit, credit = sum(r.debit for r in rows), sum(r.credit for r in rows)
     return Response(
-        TrialBalance(event_id=event_id, event_slug=event_slug, rows=rows, total_debit=debit,
-                     total_credit=credit, balanced=debit == credit)
+        TrialBalance(event_id=event_id, event_slug=event_slug, start=start, end=end, rows=rows,
+                     total_debit=debit, total_credit=credit, balanced=debit == credit)
     )
 
 

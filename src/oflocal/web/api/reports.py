@@ -11,10 +11,17 @@ from typing import Annotated, Any, Literal
 from litestar import Request, Response, Router, get
 from litestar.params import Parameter
 from litestar.response import Stream
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from oflocal import clock
 from oflocal.db.engine import Database
+from oflocal.reports.annual import (
+    AnnualReport,
+    annual_pdf,
+    annual_report,
+    annual_xlsx,
+    fiscal_year,
+)
 from oflocal.reports.charts import svg_columns, svg_rows
 from oflocal.reports.csvout import encoding_of
 from oflocal.reports.exports import (
@@ -34,6 +41,7 @@ from oflocal.web.api.common import (
     csv_media_type,
     download_headers,
 )
+from oflocal.web.api.periods import FromDay, ToDay, check_period
 from oflocal.web.errors import require_json_body
 from oflocal.web.openapi import CSV_SJIS, CSV_UTF8, PDF, XLSX
 from oflocal.web.state import services
@@ -149,19 +157,86 @@ def journal(request: Request[Any, Any, Any], event_id: EventId, fmt: ExportForma
 @get("/events/{event_id:int}/exports/trial-balance", opt={"roles": MONEY, "download": EXPORTS},
      sync_to_thread=True)
 def trial(request: Request[Any, Any, Any], event_id: EventId, fmt: ExportFormat = "csv",
-          encoding: CsvEncoding = "utf-8") -> Stream:
-    """The trial balance (every account's debit, credit and balance, with totals)."""
+          encoding: CsvEncoding = "utf-8", start: FromDay = None, end: ToDay = None) -> Stream:
+    """The trial balance (試算表) for Tokyo days `from`..`to` (default: from the first
+    entry up to now): every account's balance brought forward, debit and credit totals
+    and closing balance, balances on the class's normal side, with the totals rows. In
+    the XLSX the period's days are dates."""
+    check_period(start, end)
     db = _db(request)
     slug = check_event(db, event_id)
     codec = encoding_of(encoding)
-    chunks = (trial_balance_xlsx(db, event_id) if fmt == "xlsx"
-              else trial_balance_csv(db, event_id, codec))
-    return _export(chunks, f"trial-balance-{slug}", fmt, codec)
+    chunks = (trial_balance_xlsx(db, event_id, start, end) if fmt == "xlsx"
+              else trial_balance_csv(db, event_id, codec, start, end))
+    return _export(chunks, f"trial-balance-{slug}{_days(start, end)}", fmt, codec)
+
+
+def _days(start: date | None, end: date | None) -> str:
+    return "".join(f"-{d.isoformat()}" for d in (start, end) if d is not None)
+
+
+class ReportLine(BaseModel):
+    key: str = Field(description="A fixed line's key, or the account code of a line of its own")
+    label: str
+    amount: int
+
+
+class AnnualReportOut(BaseModel):
+    event_id: int
+    event_name: str
+    committee_name: str
+    start: date
+    end: date
+    income: list[ReportLine] = Field(description="Receipts (収入の部)")
+    income_total: int
+    expenditure: list[ReportLine] = Field(description="Payments (支出の部)")
+    expenditure_total: int
+    difference: int = Field(description="income_total − expenditure_total (当期収支差額)")
+    brought_forward: int = Field(description="Funds (asset accounts) at the start")
+    carried_forward: int = Field(description="Funds at the end = brought_forward + difference")
+    funds: list[ReportLine]
+    obligations: list[ReportLine] = Field(description="Liabilities at the end")
+    equity: list[ReportLine]
+
+
+def _annual(request: Request[Any, Any, Any], event_id: int, start: date | None,
+            end: date | None) -> AnnualReport:
+    first, last = fiscal_year(clock.tokyo_date(clock.now()))
+    start, end = start or first, end or last
+    check_period(start, end)
+    with _db(request).read() as session:
+        return annual_report(session, event_id, start, end)
+
+
+@get("/events/{event_id:int}/annual-report", opt={"roles": MONEY}, sync_to_thread=True)
+def annual(request: Request[Any, Any, Any], event_id: EventId, start: FromDay = None,
+           end: ToDay = None) -> AnnualReportOut:
+    """The annual report for the general meeting (収支報告書) for Tokyo days
+    `from`..`to` (default: the fiscal year, 1 April – 31 March, holding today), from the
+    ledger alone: funds brought forward, receipts, payments, funds carried forward."""
+    return AnnualReportOut(**_annual(request, event_id, start, end).as_dict())
+
+
+@get("/events/{event_id:int}/exports/annual-report",
+     opt={"roles": MONEY, "download": (PDF, XLSX)}, sync_to_thread=True)
+def annual_export(request: Request[Any, Any, Any], event_id: EventId,
+                  fmt: Annotated[Literal["pdf", "xlsx"],
+                                 Parameter(query="format", description="`pdf` (default) or "
+                                           "`xlsx`")] = "pdf",
+                  start: FromDay = None, end: ToDay = None) -> Stream:
+    """The annual report (収支報告書) as a PDF to print for the meeting, or as XLSX."""
+    report = _annual(request, event_id, start, end)
+    slug = check_event(_db(request), event_id)
+    name = f"annual-report-{slug}{_days(report.start, report.end)}.{fmt}"
+    media = "application/pdf" if fmt == "pdf" else XLSX
+    chunks = annual_pdf(report) if fmt == "pdf" else annual_xlsx(report)
+    return Stream(chunks, media_type=media, headers=download_headers(media, name))
 
 
 router = Router(
     path="/",
-    route_handlers=[summary, summary_as_pdf, chart, unused, journal, trial],
+    route_handlers=[summary, summary_as_pdf, chart, unused, journal, trial, annual,
+                    annual_export],
     tags=["reports"],
     before_request=require_json_body,
 )

@@ -34,6 +34,7 @@ from oflocal.web.pages import (
     supporters,
     tours,
     treasurer,
+    treasurer_books,
     treasury,
     unsubscribe,
 )
@@ -57,7 +58,8 @@ def routers() -> list[Router]:
                         *desk.route_handlers, *pickup.route_handlers,
                         *booth.route_handlers, *printing.route_handlers,
                         *refund_account.route_handlers,
-                        *treasurer.route_handlers, *treasury.route_handlers,
+                        *treasurer.route_handlers, *treasurer_books.route_handlers,
+                        *treasury.route_handlers,
                         *supporters.route_handlers,
                         *my_pledges.route_handlers, *tours.route_handlers,
                         *fulfilment.route_handlers, *cf_report.route_handlers],

@@ -1,7 +1,7 @@
 """treasury: the treasurer's own vouchers, their receipts, and the bank reconciliation
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0019
+Revises: 0018
 
 The treasurer's entries (oflocal/treasury): a cash deposit, a subsidy or sponsorship
 received, an expense paid, a transfer between accounts, a refund of an over-payment.
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0018"
-down_revision: str | None = "0017"
+revision: str = "0019"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -191,7 +191,7 @@ def downgrade() -> None:
     bind = op.get_bind()
     found = bind.execute(sa.text("SELECT count(*) FROM treasury_entry")).scalar_one()
     if found:
-        raise RuntimeError(f"{found} treasurer's vouchers are recorded: cannot go below 0018")
+        raise RuntimeError(f"{found} treasurer's vouchers are recorded: cannot go below 0019")
     for t in ("bank_reconciliation", "bank_tick", "treasury_entry", "treasury_attachment"):
         op.drop_table(t)  # their triggers go with them
     account = sa.table("account", sa.column("id", sa.Integer()), sa.column("code", sa.String()))

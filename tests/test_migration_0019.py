@@ -1,4 +1,4 @@
-"""Migration 0018: the treasurer's tables as the models declare them, the new standard
+"""Migration 0019: the treasurer's tables as the models declare them, the new standard
 accounts for events made before it, append-only vouchers; down (refused while a voucher
 exists) and up again."""
 
@@ -25,7 +25,7 @@ NEW = {"subsidy_income", "sponsorship_income", "other_income", "deposits_receive
        "bank_fees", "other_expenses"}
 
 
-def test_0018_matches_the_models(fresh_db: Database) -> None:
+def test_0019_matches_the_models(fresh_db: Database) -> None:
     with fresh_db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}),
                                 Base.metadata)
@@ -33,13 +33,13 @@ def test_0018_matches_the_models(fresh_db: Database) -> None:
     assert ours == []
 
 
-def test_0018_gives_older_events_the_new_accounts(fresh_db: Database) -> None:
+def test_0019_gives_older_events_the_new_accounts(fresh_db: Database) -> None:
     db = fresh_db
-    migrate.downgrade(db.engine, "0017")
+    migrate.downgrade(db.engine, "0018")
     with db.write() as session:
         event_id = build_event(session, CodeSigner(b"k" * 32), workshops=1, booklets=0).event_id
         session.flush()
-        session.query(Account).filter(Account.code.in_(NEW)).delete()  # as before 0018
+        session.query(Account).filter(Account.code.in_(NEW)).delete()  # as before 0019
     migrate.upgrade(db.engine)
     with db.read() as session:
         codes = session.execute(select(Account.code).where(Account.event_id == event_id)
@@ -48,6 +48,6 @@ def test_0018_gives_older_events_the_new_accounts(fresh_db: Database) -> None:
     record_entry(db, EntryRequest(event_id=event_id, kind="expense", amount=440,
                                   business_date=clock.tokyo_date(clock.now()),
                                   description="振込手数料", debit="bank_fees"), actor="t")
-    with pytest.raises(RuntimeError, match="cannot go below 0018"):
-        migrate.downgrade(db.engine, "0017")
-    assert migrate.current_revision(db.engine) == "0018"
+    with pytest.raises(RuntimeError, match="cannot go below 0019"):
+        migrate.downgrade(db.engine, "0018")
+    assert migrate.current_revision(db.engine) == "0019"
