@@ -36,6 +36,7 @@ from oflocal.demo import build_event, describe_demo_committee
 from oflocal.settings import Settings
 from oflocal.settlement.bank_days import next_bank_day
 from oflocal.settlement.close import close_period
+from oflocal.settlement.corrections import adjust_workshop
 from oflocal.supporters.pickup import pickup_path
 from oflocal.supporters.updates import write_update
 from oflocal.treasury.entries import EntryRequest, record_entry
@@ -105,6 +106,9 @@ def world(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> It
     redeem_tickets(db, signer, workshop_id=sc.workshop_ids[0], codes=[tickets[0]])
     closed = close_period(db, event_id=sc.event_id, actor="t").body
     to_undo = redeem_tickets(db, signer, workshop_id=sc.workshop_ids[0], codes=[tickets[1]])
+    adjust_workshop(db, workshop_id=sc.workshop_ids[2], amount=-100,
+                    counter_account="premium_fund", reason="返金を依頼", actor="t",
+                    settle="repayment")  # what the repayment case records
     event, programme, workshop = sc.event_id, sc.programme_id, sc.workshop_ids[0]
     today = clock.tokyo_date(clock.now())
     campaign, reward = _live_campaign(db, event)
@@ -261,6 +265,14 @@ def world(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> It
              {"transfer_date": next_bank_day(today + timedelta(days=1)).isoformat()}),
         Case("POST", "/api/v1/programmes/{programme_id:int}/expire",
              f"/api/v1/programmes/{over.programme_id}/expire", None),
+        Case("POST", "/api/v1/programmes/{programme_id:int}/close-out",
+             f"/api/v1/programmes/{over.programme_id}/close-out", None),
+        Case("POST", "/api/v1/settlement/workshops/{workshop_id:int}/repayment-request",
+             f"/api/v1/settlement/workshops/{workshop}/repayment-request", None),
+        Case("POST", "/api/v1/settlement/workshops/{workshop_id:int}/repayments",
+             f"/api/v1/settlement/workshops/{sc.workshop_ids[2]}/repayments",
+             {"amount": 60, "received_on": today.isoformat()},
+             other={"amount": 40, "received_on": today.isoformat()}),
         Case("POST", "/api/v1/staff-users", "/api/v1/staff-users",
              {"username": "desk2", "display_name": "受付", "role": "desk",
               "password": "another long password"}),

@@ -78,7 +78,10 @@ def test_programme_summary(world: World) -> None:
     assert (data.face_sold, data.cash_received, data.cash_by_method) == (
         15000, 12500, {"cash": 12500})
     assert (data.premium_printed, data.premium_sold) == (3000, 2500)
-    assert data.premium_used == 13500 - 12500  # paid out beyond what buyers paid
+    # The premium fund's share of what was redeemed: every ¥3,000 booklet was sold for
+    # ¥2,500, so ¥500 of each ¥3,000 redeemed (not redeemed − cash received, which
+    # counts what buyers paid for tickets still unused as if it had been spent).
+    assert data.premium_used == 13500 * 500 // 3000 == 2250
     assert (data.redeemed_tickets, data.redeemed_face) == (27, 13500)
     assert (data.outstanding_tickets, data.outstanding_liability) == (3, 1500)
     assert (data.expired_tickets, data.expired_face, data.expiry_posted) == (0, 0, False)
@@ -196,13 +199,13 @@ def test_reports_api(world: World, client: tuple[TestClient[Litestar], dict[str,
                      f"/events/{event}/exports/journal", f"/programmes/{pid}/summary.pdf"):
             assert _get(c, tokens[who], path).status_code == 403, (who, path)
     summary = _get(c, tokens["treasurer"], f"/programmes/{pid}/summary").json()
-    assert summary["redeemed_face"] == 13500 and summary["premium_used"] == 1000
+    assert summary["redeemed_face"] == 13500 and summary["premium_used"] == 2250
     pdf = _get(c, tokens["treasurer"], f"/programmes/{pid}/summary.pdf")
     assert pdf.headers["content-type"] == "application/pdf"
     doc = pdfium.PdfDocument(pdf.content)
     text = "\n".join(doc[i].get_textpage().get_text_range() for i in range(len(doc)))
     doc.close()
-    for expected in ("¥13,500", "¥12,500", "¥1,000", "¥1,500", "大野木工所", "日別の利用"):
+    for expected in ("¥13,500", "¥12,500", "¥2,250", "¥1,500", "大野木工所", "日別の利用"):
         assert expected in text, expected
     svg = _get(c, tokens["treasurer"], f"/programmes/{pid}/charts/per-workshop")
     assert svg.headers["content-type"].startswith("image/svg+xml")

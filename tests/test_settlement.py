@@ -469,18 +469,17 @@ def test_a_correction_is_a_reversing_entry_in_the_next_period(world: World) -> N
     mark_period_paid(w.db, period_id=first["period_id"], transfer_date=bank_day(w.at(5)),
                      actor="test")
     wrong = out["tickets"][0]["code"]  # the treasurer names the ticket by its code
-    # W1 has nothing pending yet: it cannot give back what it was already paid.
-    with pytest.raises(Refusal) as nothing:
-        correct_redemption(w.db, ticket_code=wrong, reason="wrong booth", actor="t",
-                           to_workshop_id=w.sc.workshop_ids[2], now=w.at(7))
-    assert nothing.value.code == "settlement.correction_invalid"
-    w.redeem(0, 3, minutes=8)  # W1 takes more tickets: now the correction fits
+    # W1 was paid and has nothing pending: what it gives back is owed to the committee
+    # (receivable:W1, never a negative payable), to be offset against its next payout.
     typed = grouped(wrong).lower()  # as a person types it: groups of four, any case
     done = correct_redemption(w.db, ticket_code=typed, reason="wrong booth", actor="t",
-                              to_workshop_id=w.sc.workshop_ids[2], now=w.at(9))
+                              to_workshop_id=w.sc.workshop_ids[2], now=w.at(7))
     # redemption_id keeps the booth's meaning: the redemption's journal entry.
     assert (done["ticket_code"], done["redemption_id"]) == (wrong, out["redemption_id"])
-    assert done["amount"] == 500
+    assert (done["amount"], done["fee"], done["settle_by"]) == (500, 0, "offset")
+    assert w.payable(0) == 0
+    assert w.balances()[f"receivable:W{w.sc.workshop_ids[0]}"] == 500
+    w.redeem(0, 3, minutes=8)  # W1 takes more tickets: its next line absorbs the offset
     with pytest.raises(Refusal) as again:
         correct_redemption(w.db, ticket_code=wrong, reason="again", actor="t", now=w.at(9))
     assert again.value.code == "settlement.already_corrected"
@@ -494,10 +493,11 @@ def test_a_correction_is_a_reversing_entry_in_the_next_period(world: World) -> N
         1500, -500, 1000)
     assert (lines[ids[2]].face_total, lines[ids[2]].adjustment, lines[ids[2]].net) == (0, 500, 500)
     assert (lines[ids[1]].adjustment, lines[ids[1]].net) == (120, 120)
-    assert [w.payable(i) for i in range(3)] == [1000, 120, 500]
+    assert [w.payable(i) for i in range(3)] == [1500, 120, 500]  # W1's 500 is receivable
     mark_period_paid(w.db, period_id=second["period_id"], transfer_date=bank_day(w.at(10)),
                      actor="test")
     assert [w.payable(i) for i in range(3)] == [0, 0, 0]
+    assert w.balances()[f"receivable:W{w.sc.workshop_ids[0]}"] == 0
     w.assert_verified()
 
 
@@ -516,8 +516,15 @@ def test_an_unsettled_redemption_is_undone_not_corrected(world: World) -> None:
         with pytest.raises(Refusal) as bad_code:
             correct_redemption(w.db, ticket_code=typo, reason="x", actor="t")
         assert bad_code.value.code == expected
-    with pytest.raises(Refusal) as bad:
-        adjust_workshop(w.db, workshop_id=w.sc.workshop_ids[0], amount=-501,
-                        counter_account="breakage", reason="too much", actor="t")
-    assert bad.value.code == "settlement.correction_invalid"
+    for amount, counter, reason, expected in (
+        (0, "breakage", "zero", "settlement.correction_amount_invalid"),
+        (-1, "bank", "not a counter account", "settlement.correction_counter_invalid"),
+        (-1, "breakage", "  ", "settlement.correction_reason_required"),
+    ):
+        with pytest.raises(Refusal) as bad:
+            adjust_workshop(w.db, workshop_id=w.sc.workshop_ids[0], amount=amount,
+                            counter_account=counter, reason=reason, actor="t")
+        assert bad.value.code == expected
+        # one language per message: no English inside the Japanese one
+        assert not any("a" <= c.lower() <= "z" for c in bad.value.message("ja"))
     w.assert_verified()

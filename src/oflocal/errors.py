@@ -330,6 +330,40 @@ MESSAGES: dict[str, Message] = {
     "settlement.correction_invalid": Message(
         422, "訂正の内容に誤りがあります：{detail}", "The correction is not valid: {detail}"
     ),
+    "settlement.correction_reason_required": Message(
+        422, "訂正の理由を入力してください。", "Give the reason for the correction."
+    ),
+    "settlement.correction_same_workshop": Message(
+        422,
+        "移す先の工房が元の工房と同じです。別の工房を選んでください。",
+        "The workshop to move it to is the one it is at; choose another workshop.",
+    ),
+    "settlement.correction_amount_invalid": Message(
+        422,
+        "訂正の金額は±1円から±10,000,000円までの整数で、0円以外にしてください。",
+        "The amount is a whole number of yen from ±1 to ±10,000,000, not zero.",
+    ),
+    "settlement.correction_counter_invalid": Message(
+        422,
+        "この相手勘定は選べません。一覧から選んでください。",
+        "The counter account ({account}) cannot be used here; choose one from the list.",
+    ),
+    "settlement.settle_invalid": Message(
+        422,
+        "精算方法（{settle}）は「次回の支払いで相殺」か「工房から返金」を選んでください。",
+        "Settle it by offsetting the next payout or by a repayment from the workshop "
+        "(not {settle}).",
+    ),
+    "settlement.repayment_too_much": Message(
+        409,
+        "「{workshop}」に返金を求めている額は¥{owed:,}です。¥{amount:,}は記録できません。",
+        "{workshop_en} was asked to pay back ¥{owed:,}; ¥{amount:,} cannot be recorded.",
+    ),
+    "settlement.repayment_in_future": Message(
+        422,
+        "入金日（{date}）が未来の日付です。",
+        "The day the money arrived ({date}) is in the future.",
+    ),
     "settlement.not_settled": Message(
         409,
         "この利用はまだ精算されていません。取り消しは工房の画面から受付後すぐに行えます。",
@@ -358,6 +392,12 @@ MESSAGES: dict[str, Message] = {
         422,
         "期間の終わり（{end}）が始まり（{start}）より前です。",
         "The period ends ({end}) before it starts ({start}).",
+    ),
+    "report.date_in_future": Message(
+        422,
+        "{date}はまだ来ていません。未使用残高は今日（{today}）までの日付で出せます。",
+        "{date} has not come yet: the unused balance is shown for a day up to today "
+        "({today}).",
     ),
     # Crowdfunding: campaigns (クラウドファンディング)
     "campaign.not_found": Message(

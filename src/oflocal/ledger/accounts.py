@@ -56,6 +56,29 @@ def payable_code(workshop_id: int) -> str:
     return f"payable:W{workshop_id}"
 
 
+def receivable_code(workshop_id: int) -> str:
+    """What a workshop owes back to the committee (未収金), after a correction took back
+    more than it had pending: offset against its next payout, or paid back."""
+    return f"receivable:W{workshop_id}"
+
+
+def ensure_receivable_account(session: Session, event_id: int, workshop_id: int,
+                              name: str) -> int:
+    """The workshop's receivable account, made the first time a correction needs it
+    (call under the event's lock)."""
+    code = receivable_code(workshop_id)
+    found = session.execute(
+        select(Account.id).where(Account.event_id == event_id, Account.code == code)
+    ).scalar_one_or_none()
+    if found is not None:
+        return int(found)
+    account = Account(event_id=event_id, code=code, name=f"未収金 Receivable: {name}",
+                      kind="asset", workshop_id=workshop_id)
+    session.add(account)
+    session.flush()
+    return account.id
+
+
 def create_standard_accounts(session: Session, event_id: int) -> None:
     session.add_all(
         Account(event_id=event_id, code=a.code, name=a.name, kind=a.kind) for a in STANDARD

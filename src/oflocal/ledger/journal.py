@@ -45,6 +45,7 @@ ENTRY_KINDS = frozenset(
         "payment_fee",
         "refund",
         "correction",
+        "repayment",
         # The treasurer's own entries (oflocal/treasury)
         "cash_deposit",
         "account_transfer",

@@ -45,6 +45,7 @@ KINDS_JA = {
     "payment_fee": "決済手数料",
     "refund": "返金",
     "correction": "訂正",
+    "repayment": "工房からの返金受領",
     "cash_deposit": "現金預入",
     "account_transfer": "資金振替",
     "subsidy": "補助金受入",

@@ -37,6 +37,9 @@ def summary_figures(s: ProgrammeSummary) -> list[tuple[str, str]]:
         ("プレミアム（実際の使用額） Premium actually used", yen(s.premium_used)),
         ("プレミアム予算 Premium budget", yen(s.premium_budget)),
         ("利用済み Redeemed", f"{s.redeemed_tickets:,} 枚　{yen(s.redeemed_face)}"),
+        *([("訂正で取り消した利用 Withdrawn by a correction",
+            f"{s.withdrawn_tickets:,} 枚　{yen(s.withdrawn_face)}")]
+          if s.withdrawn_tickets else []),
         ("未使用残高 Outstanding liability",
          f"{s.outstanding_tickets:,} 枚　{yen(s.outstanding_liability)}"),
         ("失効 Expired (breakage)", f"{s.expired_tickets:,} 枚　{yen(s.expired_face)}"
@@ -83,7 +86,8 @@ def write_summary_pdf(out: IO[bytes], s: ProgrammeSummary, *, issued: date | Non
     days = Table(canvas, [("利用日", 80 * mm, "left"), ("枚数", 40 * mm, "right"),
                           ("金額", 50 * mm, "right")], new_page=new_page)
     days.rows(y, [[ja_date(d.day), f"{d.tickets:,}", yen(d.face)] for d in s.per_day],
-              total=["合計", f"{s.redeemed_tickets:,}", yen(s.redeemed_face)])
+              total=["合計", f"{sum(d.tickets for d in s.per_day):,}",
+                     yen(sum(d.face for d in s.per_day))])
 
     y = new_page()
     text(canvas, MARGIN, y, "工房別の利用 Redemptions per workshop", 12)

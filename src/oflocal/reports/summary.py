@@ -6,10 +6,18 @@ Figures and where they come from:
 - face value sold, cash received: the sales (``amount_paid`` is what buyers paid, by
   any payment method); premium of the booklets sold: the sales' ``premium_total``;
 - premium printed: the premium in every booklet printed (if all were sold);
-- premium actually used: what workshops were paid beyond what buyers paid
-  (redeemed face value − cash received, not below zero): the figure a town subsidy
-  for "the gap between what buyers paid and what shops were paid out" needs;
-- redeemed per workshop and per Tokyo day: live redemptions (undone ones excluded);
+- premium actually used: the part of the face value redeemed (and not withdrawn by a
+  correction) that the premium fund paid for. Each ticket was bought at its sale's
+  price, so a ticket's premium share is its face value × the sale's premium ÷ the
+  sale's face value (a ¥13,000 booklet sold for ¥10,000: 3/13 of every ticket; a
+  booklet given free: all of it), summed per sale and rounded down to the yen: the
+  figure a town subsidy for "the gap between what buyers paid and what shops were paid
+  out" needs (DOMAIN-JAPAN.md, tax notes). It is not redeemed − cash received: buyers
+  paid for tickets still unused too;
+- redeemed per workshop: live redemptions (undone ones excluded) as settled, that is
+  with corrections applied: a ticket moved to another workshop counts there, a ticket
+  withdrawn to breakage ("not honoured") counts nowhere and is shown as withdrawn;
+  per Tokyo day: live redemptions by the day they were used;
 - outstanding liability: the ledger's voucher liability (checked against valid tickets
   by ``ledger verify``); expired (breakage): face value of tickets expired.
 """
@@ -28,6 +36,7 @@ from oflocal.events.models import Event, Workshop
 from oflocal.ledger.accounts import liability_code
 from oflocal.ledger.models import Account, JournalEntry, Posting
 from oflocal.reports.sql import tokyo_day
+from oflocal.settlement.models import SettlementCorrection
 from oflocal.vouchers.models import Booklet, Programme, Redemption, Sale, Ticket
 
 
@@ -70,6 +79,8 @@ class ProgrammeSummary:
     premium_budget: int
     redeemed_tickets: int
     redeemed_face: int
+    withdrawn_tickets: int
+    withdrawn_face: int
     outstanding_liability: int
     outstanding_tickets: int
     expired_tickets: int
@@ -121,17 +132,7 @@ def programme_summary(session: Session, programme_id: int) -> ProgrammeSummary:
         )
     }
     live = (Redemption.programme_id == programme_id, Redemption.undone_at.is_(None))
-    per_workshop = [
-        WorkshopRow(wid, code, name, int(n), int(face))
-        for wid, code, name, n, face in session.execute(
-            select(Workshop.id, Workshop.code, Workshop.name, func.count(),
-                   func.sum(Redemption.amount))
-            .join(Workshop, Workshop.id == Redemption.workshop_id)
-            .where(*live)
-            .group_by(Workshop.id, Workshop.code, Workshop.name)
-            .order_by(Workshop.code)
-        )
-    ]
+    per_workshop, withdrawn = _settled_per_workshop(session, programme_id)
     day = tokyo_day(Redemption.redeemed_at, dialect)
     per_day = [
         DayRow(d if isinstance(d, date) else date.fromisoformat(str(d)), int(n), int(face))
@@ -183,10 +184,12 @@ def programme_summary(session: Session, programme_id: int) -> ProgrammeSummary:
         cash_by_method=by_method,
         premium_printed=printed * programme.premium,
         premium_sold=premium_sold,
-        premium_used=max(0, redeemed_face - cash),
+        premium_used=premium_used(session, programme_id),
         premium_budget=programme.premium_budget,
         redeemed_tickets=redeemed_tickets,
         redeemed_face=redeemed_face,
+        withdrawn_tickets=withdrawn[0],
+        withdrawn_face=withdrawn[1],
         outstanding_liability=-int(liability),
         outstanding_tickets=ticket_states.get("active", (0, 0))[0],
         expired_tickets=ticket_states.get("expired", (0, 0))[0],
@@ -195,6 +198,68 @@ def programme_summary(session: Session, programme_id: int) -> ProgrammeSummary:
         per_workshop=per_workshop,
         per_day=per_day,
     )
+
+
+def _settled_per_workshop(
+    session: Session, programme_id: int
+) -> tuple[list[WorkshopRow], tuple[int, int]]:
+    """Live redemptions per workshop with corrections applied (tickets moved between
+    workshops, tickets withdrawn to breakage), and the withdrawn (tickets, face)."""
+    counts: dict[int, list[int]] = {}
+    for wid, n, face in session.execute(
+        select(Redemption.workshop_id, func.count(), func.sum(Redemption.amount))
+        .where(Redemption.programme_id == programme_id, Redemption.undone_at.is_(None))
+        .group_by(Redemption.workshop_id)
+    ):
+        counts[int(wid)] = [int(n), int(face)]
+    withdrawn = [0, 0]
+    for wid, amount, counter, face in session.execute(
+        select(SettlementCorrection.workshop_id, SettlementCorrection.amount,
+               SettlementCorrection.counter_account, Redemption.amount)
+        .join(Redemption, Redemption.id == SettlementCorrection.redemption_id)
+        .where(Redemption.programme_id == programme_id)
+    ):
+        sign = 1 if amount > 0 else -1
+        row = counts.setdefault(int(wid), [0, 0])
+        row[0] += sign
+        row[1] += sign * int(face)
+        if sign < 0 and counter == "breakage":
+            withdrawn[0] += 1
+            withdrawn[1] += int(face)
+    workshops = {
+        w.id: w for w in session.execute(
+            select(Workshop).where(Workshop.id.in_(list(counts)))).scalars()
+    }
+    rows = [
+        WorkshopRow(wid, workshops[wid].code, workshops[wid].name, n, face)
+        for wid, (n, face) in counts.items()
+        if n or face
+    ]
+    rows.sort(key=lambda r: r.code)
+    return rows, (withdrawn[0], withdrawn[1])
+
+
+def premium_used(session: Session, programme_id: int) -> int:
+    """The premium fund's share of the face value redeemed and not withdrawn: per sale,
+    redeemed face × premium ÷ face sold, rounded down (see the module's docstring)."""
+    withdrawn = (
+        select(SettlementCorrection.redemption_id)
+        .where(SettlementCorrection.redemption_id.is_not(None),
+               SettlementCorrection.amount < 0,
+               SettlementCorrection.counter_account == "breakage")
+    )
+    total = 0
+    for redeemed, premium, face in session.execute(
+        select(func.sum(Redemption.amount), Sale.premium_total, Sale.face_total)
+        .join(Ticket, Ticket.id == Redemption.ticket_id)
+        .join(Booklet, Booklet.id == Ticket.booklet_id)
+        .join(Sale, Sale.id == Booklet.sale_id)
+        .where(Redemption.programme_id == programme_id, Redemption.undone_at.is_(None),
+               Redemption.id.not_in(withdrawn))
+        .group_by(Sale.id, Sale.premium_total, Sale.face_total)
+    ):
+        total += int(redeemed) * int(premium) // int(face)
+    return total
 
 
 def event_programmes(session: Session, event_id: int) -> list[tuple[int, str]]:

@@ -64,8 +64,13 @@ class Balance:
 
 
 def unused_balance(session: Session, event_id: int, as_of: date) -> Balance:
+    """The balance at the end of ``as_of``, a day up to today: a day still to come has
+    no balance yet (postings may still be made), and is no record date."""
     if session.get(Event, event_id) is None:
         raise Refusal("event.not_found")
+    today = clock.tokyo_date(clock.now())
+    if as_of > today:
+        raise Refusal("report.date_in_future", date=as_of, today=today)
     end = clock.start_of_tokyo_day(as_of + timedelta(days=1))
     programmes = session.execute(
         select(Programme.id, Programme.name, Programme.validity_override)

@@ -1,14 +1,17 @@
 """The settlement identities the auditor (``oflocal.audit``) checks, each from two sides.
 
-- payable:W = redeemed at W + corrections of W − paid to W, never negative;
+- payable:W = redeemed at W + corrections of W on payable:W − paid to W, never negative;
+- receivable:W = what W was asked to give back (corrections settled by offset or
+  repayment) − offsets in payouts − repayments received, never negative;
 - every frozen line equals its tallies, and the tallies equal the live redemptions that
   belong to its period, recounted by the membership rule (count and face value per
   workshop); a period's corrections equal the line's adjustment;
 - a paid period has a copy of the account paid to for every line with a net amount;
 - a paid period has one payout entry per line that owed something, and its postings
-  are the line: payable:W debited face + corrections, bank credited the net, fee income
-  the fee; a period not paid has no payout entries;
-- the correction postings on payable:W equal the correction rows of W.
+  are the line: payable:W debited face + corrections less offsets, receivable:W
+  credited the offsets, bank credited the net, fee income the fee; a period not paid
+  has no payout entries;
+- the correction postings on W's accounts equal the correction rows of W.
 """
 
 from __future__ import annotations
@@ -54,17 +57,21 @@ def check_payables(session: Session, report: Report) -> None:
             select(Account.workshop_id, func.sum(Posting.amount))
             .join(Posting, Posting.account_id == Account.id)
             .join(JournalEntry, JournalEntry.id == Posting.entry_id)
-            .where(Account.workshop_id.is_not(None), JournalEntry.kind == "payout")
+            .where(Account.workshop_id.is_not(None), Account.code.startswith("payable:"),
+                   JournalEntry.kind == "payout")
             .group_by(Account.workshop_id)
         ).all()
     )
     corrected = dict(
         session.execute(
             select(SettlementCorrection.workshop_id, func.sum(SettlementCorrection.amount))
+            .where(SettlementCorrection.settle_by == "payout")
             .group_by(SettlementCorrection.workshop_id)
         ).all()
     )
-    payables = select(Account).where(Account.workshop_id.is_not(None))
+    check_receivables(session, report, balances)
+    payables = select(Account).where(Account.workshop_id.is_not(None),
+                                     Account.code.startswith("payable:"))
     for account in session.execute(payables).scalars():
         wid = account.workshop_id
         assert wid is not None
@@ -75,6 +82,43 @@ def check_payables(session: Session, report: Report) -> None:
             ledger == owed and owed >= 0,
             f"ledger {ledger} vs redeemed+corrections−paid {owed}",
         )
+
+
+def check_receivables(session: Session, report: Report, balances: dict[str, int]) -> None:
+    """receivable:W = asked back − offset in payouts − repaid, never negative."""
+    asked = dict(
+        session.execute(
+            select(SettlementCorrection.workshop_id, func.sum(SettlementCorrection.amount))
+            .where(SettlementCorrection.settle_by != "payout")
+            .group_by(SettlementCorrection.workshop_id)
+        ).all()
+    )
+    settled_back = dict(
+        session.execute(
+            select(Account.workshop_id, func.sum(Posting.amount))
+            .join(Posting, Posting.account_id == Account.id)
+            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+            .where(Account.code.startswith("receivable:"),
+                   JournalEntry.kind.in_(("payout", "repayment")))
+            .group_by(Account.workshop_id)
+        ).all()
+    )
+    receivables = select(Account).where(Account.code.startswith("receivable:"))
+    workshops = set()
+    for account in session.execute(receivables).scalars():
+        wid = account.workshop_id
+        assert wid is not None
+        workshops.add(wid)
+        owed = -int(asked.get(wid, 0)) + int(settled_back.get(wid, 0))
+        ledger = balances.get(f"{account.event_id}/{account.code}", 0)
+        report.check(
+            f"receivable W{wid} = asked back − offset − repaid, never negative",
+            ledger == owed and owed >= 0,
+            f"ledger {ledger} vs asked back−offset−repaid {owed}",
+        )
+    orphan = sorted(set(int(w) for w in asked) - workshops)
+    report.check("every amount asked back is on a receivable account", not orphan,
+                 f"workshops {orphan[:10]}")
 
 
 def check_settlement(session: Session, report: Report) -> None:
@@ -153,12 +197,24 @@ def check_settlement(session: Session, report: Report) -> None:
         .join(Account, Account.id == Posting.account_id)
         .where(JournalEntry.kind == "payout")
     ):
-        bucket = "payable" if code.startswith("payable:") else code
+        bucket = code.split(":", 1)[0] if ":" in code else code
         postings[once_key or ""][bucket] = postings[once_key or ""].get(bucket, 0) + int(amount)
     expected: dict[str, dict[str, int]] = {}
+    offsets: dict[Key, int] = defaultdict(int)
+    for p, w, amount in session.execute(
+        select(SettlementCorrection.settlement_period_id, SettlementCorrection.workshop_id,
+               func.sum(SettlementCorrection.amount))
+        .where(SettlementCorrection.settlement_period_id.is_not(None),
+               SettlementCorrection.settle_by == "offset")
+        .group_by(SettlementCorrection.settlement_period_id, SettlementCorrection.workshop_id)
+    ):
+        assert p is not None
+        offsets[(p, w)] = int(amount)
     for (period_id, workshop_id), line in lines.items():
-        if paid.get(period_id) and line.payable != 0:
-            want = {"payable": line.payable, "bank": -line.net, "fee_income": -line.fee}
+        offset = offsets.get((period_id, workshop_id), 0)
+        if paid.get(period_id) and (line.payable != 0 or offset != 0):
+            want = {"payable": line.payable - offset, "receivable": offset,
+                    "bank": -line.net, "fee_income": -line.fee}
             expected[payout_key(period_id, workshop_id)] = {k: v for k, v in want.items() if v}
     mismatched = sorted(
         k for k in set(expected) | set(postings) if expected.get(k) != postings.get(k)
@@ -201,4 +257,5 @@ def check_settlement(session: Session, report: Report) -> None:
     )
     workshops = {w for w in (*ledger, *rows) if w is not None}
     off = sorted(w for w in workshops if -int(ledger.get(w, 0)) != int(rows.get(w, 0)))
-    report.check("corrections on payable:W = correction rows", not off, f"workshops {off[:10]}")
+    report.check("corrections on payable:W and receivable:W = correction rows", not off,
+                 f"workshops {off[:10]}")

@@ -228,7 +228,11 @@ def requester_cmd(event_slug: str, code: str, name_kana: str, bank_code: str, br
 @click.option("--reason", required=True)
 @click.option("--to", "to_workshop", default=None,
               help="Workshop code to give it to (default: breakage).")
-def correct_cmd(ticket_code: str, reason: str, to_workshop: str | None) -> None:
+@click.option("--settle", type=click.Choice(["next_payout", "repayment"]),
+              default="next_payout", show_default=True,
+              help="If the workshop was paid already and has not enough pending: offset it "
+                   "against its next payout, or ask it to pay back.")
+def correct_cmd(ticket_code: str, reason: str, to_workshop: str | None, settle: str) -> None:
     """Take a ticket's settled redemption back from its workshop; the next period settles it."""
     from oflocal.settlement.corrections import correct_redemption, ticket_event
 
@@ -237,9 +241,11 @@ def correct_cmd(ticket_code: str, reason: str, to_workshop: str | None) -> None:
         with _db().read() as session:
             to_id = _workshop_id(ticket_event(session, ticket_code), to_workshop)
     out = correct_redemption(_db(), ticket_code=ticket_code, reason=reason, actor="cli",
-                             to_workshop_id=to_id)
+                             to_workshop_id=to_id, settle=settle)
     click.echo(f"correction entry {out['entry_id']}: {yen(out['amount'])} → "
-               f"{out['counter_account']}")
+               f"{out['counter_account']}"
+               + (f" (fee {yen(out['fee'])} moved too)" if out["fee"] else "")
+               + ("" if out["settle_by"] == "payout" else f" [{out['settle_by']}]"))
 
 
 @settle.command("adjust")
@@ -249,12 +255,17 @@ def correct_cmd(ticket_code: str, reason: str, to_workshop: str | None) -> None:
 @click.option("--account", "counter_account",
               type=click.Choice(["premium_fund", "fee_income", "breakage"]), required=True)
 @click.option("--reason", required=True)
+@click.option("--settle", type=click.Choice(["next_payout", "repayment"]),
+              default="next_payout", show_default=True,
+              help="A minus amount beyond what the workshop has pending: offset it against "
+                   "its next payout, or ask it to pay back.")
 def adjust_cmd(event_slug: str, workshop_code: str, amount: int, counter_account: str,
-               reason: str) -> None:
+               reason: str, settle: str) -> None:
     """Owe a workshop more or less in the next period, with a reason."""
     from oflocal.settlement.corrections import adjust_workshop
 
     wid = _workshop_id(_event_id(event_slug), workshop_code)
     out = adjust_workshop(_db(), workshop_id=wid, amount=amount, counter_account=counter_account,
-                          reason=reason, actor="cli")
-    click.echo(f"correction entry {out['entry_id']}: {yen(out['amount'])} for {workshop_code}")
+                          reason=reason, actor="cli", settle=settle)
+    click.echo(f"correction entry {out['entry_id']}: {yen(out['amount'])} for {workshop_code}"
+               + ("" if out["settle_by"] == "payout" else f" [{out['settle_by']}]"))

@@ -16,6 +16,10 @@ Closing an event's period at a cut-off time, in one write transaction:
    Tokyo day and denomination into ``settlement_tally`` in one INSERT ... SELECT;
    nothing is written to the redemptions themselves;
 5. pending corrections recorded up to the cut-off are given to the period (a few rows);
+   an amount a workshop owes back to be offset against its payout (``offset``) only
+   while the workshop's line stays at ¥0 or more, one correction at a time in the
+   order they were made; the others wait for a later period; one it was asked to pay
+   back (``repayment``) is never taken (corrections.py);
 6. one line per workshop is frozen: tickets, face value, corrections, fee, net.
 
 Why a redemption is in exactly one period: which period is a function of the row and
@@ -133,6 +137,7 @@ def _close(
         raise AssertionError("the open period moved during a close")
     _count_redemptions(session, event_id, period)
     _take_corrections(session, event_id, period.id, cut)
+    _take_offsets(session, event_id, period.id, cut, rule)
     if not _freeze_lines(session, period, rule):
         raise Refusal("settlement.nothing_to_settle", cutoff=cut)
     return {**period_summary(session, period), "replayed": False}
@@ -172,10 +177,76 @@ def _take_corrections(session: Session, event_id: int, period_id: int, cutoff: d
             SettlementCorrection.event_id == event_id,
             SettlementCorrection.settlement_period_id.is_(None),
             SettlementCorrection.created_at <= cutoff,
+            SettlementCorrection.settle_by == "payout",
         )
         .values(settlement_period_id=period_id)
         .execution_options(synchronize_session=False)
     )
+
+
+def pending_offsets(
+    session: Session, event_id: int, cutoff: datetime
+) -> list[tuple[int, int, int]]:
+    """(id, workshop, amount) of the amounts owed back, to offset, made up to ``cutoff``."""
+    return [
+        (int(i), int(w), int(a))
+        for i, w, a in session.execute(
+            select(SettlementCorrection.id, SettlementCorrection.workshop_id,
+                   SettlementCorrection.amount)
+            .where(
+                SettlementCorrection.event_id == event_id,
+                SettlementCorrection.settlement_period_id.is_(None),
+                SettlementCorrection.created_at <= cutoff,
+                SettlementCorrection.settle_by == "offset",
+            )
+            .order_by(SettlementCorrection.id)
+        )
+    ]
+
+
+def offsets_that_fit(rule: FeeRule, counts: dict[int, list[int]],
+                     offsets: list[tuple[int, int, int]]) -> list[int]:
+    """Which offsets a close takes: in order, each while its workshop's line (tickets,
+    face, adjustment in ``counts``, updated here) stays at ¥0 or more."""
+    taken = []
+    for correction_id, workshop_id, amount in offsets:
+        tickets, face, adjustment = counts.get(workshop_id, [0, 0, 0])
+        if line_amounts(rule, tickets, face, adjustment + amount)[1] >= 0:
+            counts.setdefault(workshop_id, [0, 0, 0])[2] += amount
+            taken.append(correction_id)
+    return taken
+
+
+def _take_offsets(
+    session: Session, event_id: int, period_id: int, cutoff: datetime, rule: FeeRule
+) -> None:
+    """Give the period the amounts workshops owe back that their line can absorb."""
+    offsets = pending_offsets(session, event_id, cutoff)
+    if not offsets:
+        return
+    counts: dict[int, list[int]] = {}
+    for workshop_id in {w for _, w, _ in offsets}:
+        tickets, face = (int(v) for v in session.execute(
+            select(func.coalesce(func.sum(SettlementTally.ticket_count), 0),
+                   func.coalesce(func.sum(SettlementTally.face_total), 0))
+            .where(SettlementTally.period_id == period_id,
+                   SettlementTally.workshop_id == workshop_id)
+        ).one())
+        adjustment = int(session.execute(
+            select(func.coalesce(func.sum(SettlementCorrection.amount), 0))
+            .where(SettlementCorrection.settlement_period_id == period_id,
+                   SettlementCorrection.workshop_id == workshop_id)
+        ).scalar_one())
+        counts[workshop_id] = [tickets, face, adjustment]
+    taken = offsets_that_fit(rule, counts, offsets)
+    if taken:
+        session.execute(
+            update(SettlementCorrection)
+            .where(SettlementCorrection.id.in_(taken),
+                   SettlementCorrection.settlement_period_id.is_(None))
+            .values(settlement_period_id=period_id)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _freeze_lines(session: Session, period: SettlementPeriod, rule: FeeRule) -> int:

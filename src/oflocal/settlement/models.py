@@ -86,7 +86,9 @@ class SettlementLine(Base):
 
     @property
     def payable(self) -> int:
-        """What leaves payable:W when the period is paid (face + corrections)."""
+        """What the period owed the workshop before the fee (face + corrections). When
+        paid, payable:W is debited with it less the offsets (pay.py), receivable:W
+        credited with those."""
         return self.face_total + self.adjustment
 
 
@@ -148,14 +150,16 @@ class SettlementTally(Base):
 
 
 class SettlementCorrection(Base):
-    """A correction after a period closed: a journal entry on payable:W that the next
-    period settles (an undo after closing is not allowed)."""
+    """A correction after a period closed: a journal entry on payable:W (or receivable:W,
+    see ``settle_by``) that the next period settles (an undo after closing is not
+    allowed)."""
 
     __tablename__ = "settlement_correction"
     __table_args__ = (
         CheckConstraint("amount <> 0", name="nonzero"),
         # A redemption is taken from a workshop (and maybe given to another) only once.
         UniqueConstraint("redemption_id", "workshop_id"),
+        CheckConstraint("settle_by IN ('payout', 'offset', 'repayment')", name="settle_by"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -170,3 +174,8 @@ class SettlementCorrection(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(60))
     settlement_period_id: Mapped[int | None] = mapped_column(ForeignKey("settlement_period.id"))
+    # How it is settled (corrections.py): 'payout' on payable:W by the next period's
+    # line; 'offset' on receivable:W, carried into the next payout; 'repayment' on
+    # receivable:W, paid back by the workshop (migration 0018).
+    settle_by: Mapped[str] = mapped_column(String(10), default="payout",
+                                           server_default="payout")

@@ -1,10 +1,12 @@
 """Marking a closed period paid: the bank has transferred, so post the payouts.
 
 One payout entry per workshop line (DESIGN.md): debit payable:W with what the period
-owed it (face value + corrections), credit the bank with the net transferred and fee
-income with the fee. Paying twice is impossible twice over: the period moves from
-``closed`` to ``paid`` by a conditional UPDATE (and a trigger allows that move once),
-and every payout entry carries a unique ``once_key`` naming the period and workshop.
+owed it (face value + corrections posted on payable:W), credit the bank with the net
+transferred, fee income with the fee, and receivable:W with what the workshop owed back
+and the period offset (corrections.py, ``settle_by = 'offset'``).
+Paying twice is impossible twice over: the period moves from ``closed`` to ``paid`` by
+a conditional UPDATE (and a trigger allows that move once), and every payout entry
+carries a unique ``once_key`` naming the period and workshop.
 """
 
 from __future__ import annotations
@@ -12,23 +14,36 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from oflocal import clock
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
 from oflocal.idempotency.store import IdempotencyKey, Outcome, run_once
-from oflocal.ledger.accounts import account_ids, payable_code
+from oflocal.ledger.accounts import account_ids, payable_code, receivable_code
 from oflocal.ledger.journal import post_entry
 from oflocal.settlement.bank_days import why_closed
 from oflocal.settlement.close import period_summary
-from oflocal.settlement.models import SettlementLine, SettlementPeriod
+from oflocal.settlement.models import SettlementCorrection, SettlementLine, SettlementPeriod
 from oflocal.settlement.payments import record_payments
 
 
 def payout_key(period_id: int, workshop_id: int) -> str:
     return f"payout:S{period_id}:W{workshop_id}"
+
+
+def offsets_of(session: Session, period_id: int) -> dict[int, int]:
+    """Per workshop, the amounts owed back that the period offsets (negative yen)."""
+    return {
+        int(w): int(total)
+        for w, total in session.execute(
+            select(SettlementCorrection.workshop_id, func.sum(SettlementCorrection.amount))
+            .where(SettlementCorrection.settlement_period_id == period_id,
+                   SettlementCorrection.settle_by == "offset")
+            .group_by(SettlementCorrection.workshop_id)
+        )
+    }
 
 
 def mark_period_paid(
@@ -89,20 +104,26 @@ def _pay(
         .order_by(SettlementLine.workshop_id)
     ).scalars().all()
     codes = [payable_code(line.workshop_id) for line in lines]
+    offsets = offsets_of(session, period_id)
+    codes += [receivable_code(w) for w in offsets]
     accounts = account_ids(session, period.event_id, "bank", "fee_income", *codes)
     entries = 0
     for line in lines:
-        if line.payable == 0:
+        offset = offsets.get(line.workshop_id, 0)  # ≤ 0: what it owed back, offset here
+        if line.payable - offset == 0 and offset == 0:
             continue
+        legs = [
+            (accounts[payable_code(line.workshop_id)], line.payable - offset),
+            (accounts["bank"], -line.net),
+            (accounts["fee_income"], -line.fee),
+        ]
+        if offset:
+            legs.append((accounts[receivable_code(line.workshop_id)], offset))
         post_entry(
             session,
             event_id=period.event_id,
             kind="payout",
-            lines=[
-                (accounts[payable_code(line.workshop_id)], line.payable),
-                (accounts["bank"], -line.net),
-                (accounts["fee_income"], -line.fee),
-            ],
+            lines=legs,
             occurred_at=at,
             memo=f"精算 第{period.number}回 振込日 {transfer_date.isoformat()}",
             actor=actor,

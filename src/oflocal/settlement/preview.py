@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from oflocal import clock
 from oflocal.errors import Refusal
 from oflocal.events.models import Event, Workshop
-from oflocal.settlement.close import line_amounts
+from oflocal.settlement.close import line_amounts, offsets_that_fit, pending_offsets
 from oflocal.settlement.membership import in_period, last_period
 from oflocal.settlement.models import SettlementCorrection
 from oflocal.settlement.settings import fee_rule_of
@@ -65,11 +65,13 @@ def preview_close(session: Session, event_id: int, cut: datetime) -> ClosePrevie
         select(SettlementCorrection.workshop_id, func.sum(SettlementCorrection.amount))
         .where(SettlementCorrection.event_id == event_id,
                SettlementCorrection.settlement_period_id.is_(None),
-               SettlementCorrection.created_at <= cut)
+               SettlementCorrection.created_at <= cut,
+               SettlementCorrection.settle_by == "payout")
         .group_by(SettlementCorrection.workshop_id)
     ):
         counts[workshop_id][2] += int(adjustment)
     rule = fee_rule_of(event)
+    offsets_that_fit(rule, counts, pending_offsets(session, event_id, cut))
     totals, negative = [0, 0, 0, 0, 0], []
     for workshop_id, (tickets, face, adjustment) in counts.items():
         fee, net = line_amounts(rule, tickets, face, adjustment)

@@ -18,6 +18,7 @@ from oflocal.errors import Refusal
 from oflocal.events.models import Event, Workshop
 from oflocal.settlement.banks import lookup_bank, lookup_branch
 from oflocal.settlement.close import period_summary
+from oflocal.settlement.corrections import statement_notes
 from oflocal.settlement.models import (
     SettlementCorrection,
     SettlementLine,
@@ -105,6 +106,8 @@ class Statement:
     denominations: list[tuple[int, int, int]] = field(default_factory=list)  # yen, count, face
     days: list[tuple[date, int, int]] = field(default_factory=list)  # day, count, face
     corrections: list[tuple[str, int]] = field(default_factory=list)  # reason, amount
+    # Tickets moved with their fee, what it owes back (corrections.statement_notes)
+    owed_back_notes: list[tuple[str, int]] = field(default_factory=list)
 
 
 def _bank_names(account: BankAccount) -> tuple[str, str]:
@@ -201,6 +204,7 @@ def iter_statements(
                 .order_by(SettlementCorrection.id)
             )
         ]
+        statement.owed_back_notes = statement_notes(session, period, workshop.id)
         yield statement
     if workshop_id is not None and not found:
         raise Refusal("settlement.not_in_period")

@@ -32,6 +32,13 @@ KIND_FACE = "額面合計"
 KIND_ADJUSTMENT = "訂正合計"
 KIND_FEE = "手数料"
 KIND_NET = "支払額"
+KIND_NOTE = "訂正の説明"
+
+
+def owed_back_rows(st: Statement) -> list[tuple[str, int]]:
+    """Notes on tickets moved with their fee and on money the workshop owes back
+    (corrections.statement_notes): explanations, not added into the net."""
+    return list(st.owed_back_notes)
 
 
 def period_label(previous: datetime | None, cutoff: datetime) -> str:
@@ -70,6 +77,8 @@ def csv_rows(statements: Iterable[Statement]) -> Iterator[list[object]]:
         yield [*head, KIND_ADJUSTMENT, "", "", st.adjustment, *tail]
         yield [*head, KIND_FEE, st.fee_rule.describe_ja(), "", -st.fee, *tail]
         yield [*head, KIND_NET, "", "", st.net, *tail]
+        for note, amount in owed_back_rows(st):
+            yield [*head, KIND_NOTE, text_cell(note), "", amount, *tail]
 
 
 def statements_csv(statements: Iterable[Statement], encoding: str = "utf-8-sig") -> Iterator[bytes]:
@@ -148,6 +157,12 @@ def draw_statement(canvas: Canvas, st: Statement, issued: date) -> None:
         rows.append([f"訂正：{reason}", "", yen(amount)])
     rows.append([f"換金手数料（{st.fee_rule.describe_ja()}）", "", yen(-st.fee)])
     y = summary.rows(y, rows, total=["お支払額", "", yen(st.net)])
+    notes = owed_back_rows(st)
+    if notes:
+        y -= 6 * mm
+        explained = Table(canvas, [("訂正の説明・お知らせ", 130 * mm, "left"),
+                                   ("金額", 30 * mm, "right")], new_page=new_page)
+        y = explained.rows(y, [[note, yen(amount)] for note, amount in notes])
 
     y -= 8 * mm
     if y < MARGIN + 40 * mm:

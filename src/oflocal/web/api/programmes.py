@@ -24,7 +24,7 @@ from oflocal.errors import Refusal
 from oflocal.events import changes
 from oflocal.events.setup import ProgrammeTerms
 from oflocal.printing.layout import PrintLayout, read_layout
-from oflocal.vouchers.expiry import expire_programme
+from oflocal.vouchers.expiry import close_out_programme, closeout_status, expire_programme
 from oflocal.vouchers.issue import issue_batch as issue_booklets
 from oflocal.vouchers.models import Programme
 from oflocal.vouchers.overview import programme_overview
@@ -327,10 +327,52 @@ def expire(request: Request[Any, Any, Any], programme_id: ProgrammeId) -> Respon
     return once(request, work, programme_id)
 
 
+class CloseOutOut(BaseModel):
+    programme_id: int
+    event_id: int
+    name: str
+    valid_until: str
+    last_day_passed: bool
+    closed_out: bool = Field(description="Last day passed and no sold ticket still valid")
+    tickets: int = Field(description="Sold tickets still valid (they expire at close-out)")
+    amount: int = Field(description="Their face value")
+    target: Literal["breakage", "premium_fund"] = Field(
+        description="Where expired face value goes, per the programme's rule")
+    target_ja: str
+    expired_tickets: int
+    expired_face: int
+    unsettled_redemptions: int = Field(description="Redemptions no period has settled yet")
+    unpaid_periods: int = Field(description="Closed periods of the event not marked paid")
+    expired_now: int | None = None
+    expired_now_amount: int | None = None
+    entry_id: int | None = None
+
+
+@get("/programmes/{programme_id:int}/close-out", opt={"roles": MONEY}, sync_to_thread=True)
+def close_out_status(request: Request[Any, Any, Any], programme_id: ProgrammeId) -> CloseOutOut:
+    """Where the programme stands at its close-out: what would expire and where it goes,
+    what is still to settle with workshops."""
+    with services(request.app.state).db.read() as session:
+        return CloseOutOut(**closeout_status(session, programme_id))
+
+
+@post("/programmes/{programme_id:int}/close-out",
+      opt={"roles": MONEY, "idempotency": KEY_OPTIONAL}, sync_to_thread=True, status_code=200)
+def close_out(request: Request[Any, Any, Any], programme_id: ProgrammeId) -> Response[CloseOutOut]:
+    """After the last day of use: close the programme out (its valid tickets expire, once,
+    to breakage or back to the premium fund per its rule). Asking again posts nothing."""
+    def work() -> CloseOutOut:
+        return CloseOutOut(**close_out_programme(services(request.app.state).db,
+                                                 programme_id=programme_id,
+                                                 actor=actor_of(request).scope))
+
+    return once(request, work, programme_id)
+
+
 router = Router(
     path="/",
     route_handlers=[new_programme, change_programme, set_print_layout, programme_detail,
-                    issue_batch, expire],
+                    issue_batch, expire, close_out_status, close_out],
     tags=["setup"],
     before_request=require_json_body,
 )

@@ -24,7 +24,14 @@ from oflocal.db.engine import Database
 from oflocal.errors import Refusal
 from oflocal.reports.csvout import encoding_of
 from oflocal.settlement.close import close_period
-from oflocal.settlement.corrections import COUNTER_ACCOUNTS, adjust_workshop, correct_redemption
+from oflocal.settlement.corrections import (
+    COUNTER_ACCOUNTS,
+    adjust_workshop,
+    correct_redemption,
+    owed_back_by_workshop,
+    record_repayment,
+    request_repayment,
+)
 from oflocal.settlement.kana import input_regex
 from oflocal.settlement.pay import mark_period_paid
 from oflocal.settlement.queries import (
@@ -185,17 +192,39 @@ class RedemptionCorrectionIn(RequestBody):
     to_workshop_id: Id | None = Field(
         default=None, description="Give it to this workshop instead of breakage"
     )
+    settle: Settle = "next_payout"
+
+
+Settle = Annotated[Literal["next_payout", "repayment"], Field(
+    description="When the workshop was paid already and has not enough pending: offset "
+                "what it owes against its next payout, or ask it to pay the committee back")]
+
+
+class RepaymentIn(RequestBody):
+    amount: int = Field(ge=1, le=10_000_000)
+    received_on: date = Field(description="The day the money arrived (Asia/Tokyo)")
+    account: Literal["bank", "cash"] = "bank"
+
+
+class OwedBackOut(BaseModel):
+    workshop_id: int
+    code: str
+    name: str
+    total: int = Field(description="What the workshop owes the committee (receivable:W)")
+    to_offset: int = Field(description="Of which waiting to be offset against a payout")
+    to_repay: int = Field(description="Of which asked to be paid back")
 
 
 class AdjustmentIn(RequestBody):
     workshop_id: Id
     amount: int = Field(
         ge=-10_000_000, le=10_000_000, description="+ owed more, − owed less (not 0)",
-        # The service refuses ¥0 (settlement.correction_invalid); the schema says so.
+        # The service refuses ¥0 (settlement.correction_amount_invalid); the schema says so.
         json_schema_extra={"not": {"const": 0}},
     )
     counter_account: Literal["premium_fund", "fee_income", "breakage"]
     reason: str = Field(min_length=1, max_length=300, pattern=NOT_BLANK)
+    settle: Settle = "next_payout"
 
 
 class WorkshopStatementOut(BaseModel):
@@ -398,7 +427,7 @@ def correct(request: Request[Any, Any, Any],
     def work() -> dict[str, Any]:
         return correct_redemption(_db(request), ticket_code=data.ticket_code,
                                   reason=data.reason, actor=actor_of(request).scope,
-                                  to_workshop_id=data.to_workshop_id)
+                                  to_workshop_id=data.to_workshop_id, settle=data.settle)
 
     return once(request, work, data.model_dump())
 
@@ -411,9 +440,44 @@ def adjust(request: Request[Any, Any, Any], data: AdjustmentIn) -> Response[dict
     def work() -> dict[str, Any]:
         return adjust_workshop(_db(request), workshop_id=data.workshop_id, amount=data.amount,
                                counter_account=data.counter_account, reason=data.reason,
-                               actor=actor_of(request).scope)
+                               actor=actor_of(request).scope, settle=data.settle)
 
     return once(request, work, data.model_dump())
+
+
+@get("/events/{event_id:int}/settlement/owed-back", opt={"roles": MONEY}, sync_to_thread=True)
+def owed_back(request: Request[Any, Any, Any], event_id: EventId) -> list[OwedBackOut]:
+    """Workshops that owe the committee money after a correction (receivable:W): what is
+    still to be offset against a payout, and what they were asked to pay back."""
+    with _db(request).read() as session:
+        return [OwedBackOut(**row) for row in owed_back_by_workshop(session, event_id)]
+
+
+@post("/settlement/workshops/{workshop_id:int}/repayment-request",
+      opt={"roles": MONEY, "idempotency": KEY_OPTIONAL}, sync_to_thread=True, status_code=200)
+def repayment_request(request: Request[Any, Any, Any],
+                      workshop_id: WorkshopId) -> Response[dict[str, Any]]:
+    """Ask the workshop to pay back what waits to be offset against its next payout
+    (no money moves; asking twice changes nothing more)."""
+    def work() -> dict[str, Any]:
+        return request_repayment(_db(request), workshop_id=workshop_id,
+                                 actor=actor_of(request).scope)
+
+    return once(request, work, workshop_id)
+
+
+@post("/settlement/workshops/{workshop_id:int}/repayments",
+      opt={"roles": MONEY, "idempotency": KEY_REQUIRED}, sync_to_thread=True, status_code=201)
+def repayment(request: Request[Any, Any, Any], workshop_id: WorkshopId,
+              data: RepaymentIn) -> Response[dict[str, Any]]:
+    """The workshop paid back: debit the bank (or cash), credit its receivable. At most
+    what it was asked to pay back. Needs `Idempotency-Key`."""
+    def work() -> dict[str, Any]:
+        return record_repayment(_db(request), workshop_id=workshop_id, amount=data.amount,
+                                received_on=data.received_on, account=data.account,
+                                actor=actor_of(request).scope).body
+
+    return once(request, work, workshop_id, data.model_dump(mode="json"))
 
 
 # ----------------------------------------------------------------- workshop's own
@@ -440,7 +504,7 @@ router = Router(
     route_handlers=[
         get_settings, put_fee_rule, put_requester, periods, close, period, paid,
         all_statements, one_statement, zengin_check, zengin, correct, adjust,
-        my_statements, my_statement,
+        owed_back, repayment_request, repayment, my_statements, my_statement,
     ],
     tags=["settlement"],
     before_request=require_json_body,

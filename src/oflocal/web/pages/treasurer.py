@@ -35,14 +35,26 @@ from oflocal.reports.summary import event_programmes, programme_summary
 from oflocal.reports.unused import next_record_date, record_date_balances, unused_balance
 from oflocal.settlement.bank_days import next_bank_day
 from oflocal.settlement.close import close_period
-from oflocal.settlement.corrections import adjust_workshop, correct_redemption
+from oflocal.settlement.corrections import (
+    adjust_workshop,
+    correct_redemption,
+    owed_back_by_workshop,
+    record_repayment,
+    request_repayment,
+)
 from oflocal.settlement.pay import mark_period_paid
 from oflocal.settlement.preview import preview_close
 from oflocal.settlement.queries import list_periods, period_detail, workshop_statements
 from oflocal.settlement.rules import FeeRule
 from oflocal.settlement.settings import RequesterData, set_fee_rule, set_requester, settings_view
 from oflocal.settlement.transfer import check_period_file
-from oflocal.vouchers.expiry import expire_programme, expiry_preview
+from oflocal.vouchers.expiry import (
+    close_out_programme,
+    closeout_status,
+    closeouts_due,
+    expire_programme,
+    expiry_preview,
+)
 from oflocal.web.api.common import MONEY, WORKSHOP
 from oflocal.web.pages.render import AnyRequest, page, page_lang, refusal_texts
 from oflocal.web.security import current_actor
@@ -132,17 +144,22 @@ def _overview(request: AnyRequest, event_id: int | None, *, status: int = 200,
     periods: list[dict[str, Any]] = []
     settings: dict[str, Any] | None = None
     workshops: list[tuple[int, str, str]] = []
+    closeouts: list[dict[str, Any]] = []
+    owed: list[dict[str, Any]] = []
     if event_id is not None:
         with db.read() as session:
             periods = [_shown(p) for p in list_periods(session, event_id)]
             workshops = [(w.id, w.code, w.name) for w in session.execute(
                 select(Workshop).where(Workshop.event_id == event_id).order_by(Workshop.code)
             ).scalars()]
+            closeouts = closeouts_due(session, event_id)
+            owed = owed_back_by_workshop(session, event_id)
         settings = settings_view(db, event_id)
     return page(
         request, "treasurer/index.html", status=status,
         events=_events(request), event_id=event_id, periods=periods, settings=settings,
-        workshops=workshops, error=error, done=done,
+        workshops=workshops, error=error, done=done, closeouts=closeouts, owed=owed,
+        today=clock.tokyo_date(clock.now()).isoformat(), repay_key=uuid.uuid4().hex,
         cutoff_default=(close_form or {}).get("cutoff") or _tokyo_input(clock.now()),
         close_key=(close_form or {}).get("key") or uuid.uuid4().hex,
     )
@@ -228,16 +245,89 @@ def correction(request: AnyRequest, event_id: int, data: Form) -> Response[Any]:
             to = _int(data.get("to_workshop_id")) or None
             correct_redemption(db, ticket_code=data.get("ticket_code", ""),
                                reason=data.get("reason", ""), actor=actor.scope,
-                               to_workshop_id=to)
+                               to_workshop_id=to,
+                               settle=data.get("settle") or "next_payout")
         else:
             adjust_workshop(db, workshop_id=_int(data.get("workshop_id")),
                             amount=_int(data.get("amount")),
                             counter_account=data.get("counter_account", ""),
-                            reason=data.get("reason", ""), actor=actor.scope)
+                            reason=data.get("reason", ""), actor=actor.scope,
+                            settle=data.get("settle") or "next_payout")
     except Refusal as refusal:
         return _overview(request, event_id, status=refusal.status, error=_error(request, refusal))
     return _overview(request, event_id,
                      done=_("The correction was posted; the next period will settle it."))
+
+
+@post("/treasurer/workshops/{workshop_id:int}/repayment-request", opt=FORM,
+      sync_to_thread=True, include_in_schema=False)
+def repayment_request(request: AnyRequest, workshop_id: int, data: Form) -> Response[Any]:
+    """Ask a workshop to pay back what waits to be offset against its next payout."""
+    actor = _actor(request)
+    _ = gettext_for(page_lang(request))
+    event_id = _int(data.get("event_id")) or None
+    try:
+        request_repayment(services(request.app.state).db, workshop_id=workshop_id,
+                          actor=actor.scope)
+    except Refusal as refusal:
+        return _overview(request, event_id, status=refusal.status, error=_error(request, refusal))
+    return _overview(request, event_id,
+                     done=_("The workshop is asked to pay it back; record the money when it "
+                            "arrives."))
+
+
+@post("/treasurer/workshops/{workshop_id:int}/repayments", opt=FORM, sync_to_thread=True,
+      include_in_schema=False)
+def repayment(request: AnyRequest, workshop_id: int, data: Form) -> Response[Any]:
+    """Record money a workshop paid back (once per form: its key)."""
+    actor = _actor(request)
+    _ = gettext_for(page_lang(request))
+    event_id = _int(data.get("event_id")) or None
+    try:
+        day = _parse_day(data.get("received_on")) or clock.tokyo_date(clock.now())
+        key = (data.get("key") or "").strip()
+        idem = IdempotencyKey(actor.scope, f"page-repayment-{key}", request_hash(
+            "repayment", workshop_id, data.get("amount"), day.isoformat(),
+            data.get("account"))) if key else None
+        record_repayment(services(request.app.state).db, workshop_id=workshop_id,
+                         amount=_int(data.get("amount")), received_on=day,
+                         account=data.get("account") or "bank", actor=actor.scope, idem=idem)
+    except Refusal as refusal:
+        return _overview(request, event_id, status=refusal.status, error=_error(request, refusal))
+    return _overview(request, event_id, done=_("The repayment was recorded."))
+
+
+@get("/treasurer/programmes/{programme_id:int}/close-out", opt={"roles": MONEY},
+     sync_to_thread=True, include_in_schema=False)
+def close_out_page(request: AnyRequest, programme_id: int) -> Response[Any]:
+    """The guided close-out: what expires and where it goes, what is left to settle."""
+    return _close_out_page(request, programme_id)
+
+
+def _close_out_page(request: AnyRequest, programme_id: int, *, status: int = 200,
+                    error: dict[str, str] | None = None,
+                    done: dict[str, Any] | None = None) -> Response[Any]:
+    with services(request.app.state).db.read() as session:
+        shown = closeout_status(session, programme_id)
+        owed = owed_back_by_workshop(session, shown["event_id"])
+    return page(request, "treasurer/close_out.html", status=status, closeout=shown,
+                owed=owed, error=error, done=done)
+
+
+@post("/treasurer/programmes/{programme_id:int}/close-out", opt=FORM, sync_to_thread=True,
+      include_in_schema=False)
+def close_out(request: AnyRequest, programme_id: int, data: Form) -> Response[Any]:
+    """Confirmed: expire what is still valid (once) and show the final report."""
+    actor = _actor(request)
+    if data.get("confirm") != "yes":
+        return _close_out_page(request, programme_id)
+    try:
+        result = close_out_programme(services(request.app.state).db,
+                                     programme_id=programme_id, actor=actor.scope)
+    except Refusal as refusal:
+        return _close_out_page(request, programme_id, status=refusal.status,
+                               error=_error(request, refusal))
+    return _close_out_page(request, programme_id, done=result)
 
 
 def _period_page(request: AnyRequest, period_id: int, *, status: int = 200,
@@ -326,7 +416,11 @@ def _reports_page(request: AnyRequest, event_id: int | None, as_of: date | None,
                         title=_("Redemptions per workshop"))),
                     "expirable": today > summary.valid_until and summary.outstanding_tickets > 0,
                 })
-            balance = unused_balance(session, event_id, day)
+            try:
+                balance = unused_balance(session, event_id, day)
+            except Refusal as refusal:  # a day still to come: say so, show today's
+                status, error, day = refusal.status, _error(request, refusal), today
+                balance = unused_balance(session, event_id, day)
             records = record_date_balances(session, event_id, today)
     return page(request, "treasurer/reports.html", status=status, events=_events(request),
                 event_id=event_id, programmes=programmes, balance=balance, records=records,
@@ -366,4 +460,4 @@ def my_statements(request: AnyRequest) -> Response[Any]:
 
 
 route_handlers = [overview, close, fee, requester, correction, period, paid, reports, expire,
-                  my_statements]
+                  my_statements, repayment_request, repayment, close_out_page, close_out]
