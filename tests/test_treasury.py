@@ -20,6 +20,8 @@ from oflocal.db.engine import Database
 from oflocal.errors import Refusal
 from oflocal.idempotency.store import IdempotencyKey, run_once
 from oflocal.ledger.models import JournalEntry, Posting
+from oflocal.ledger.verify import trial_balance
+from oflocal.reports.annual import annual_report, fiscal_year
 from oflocal.treasury.bank import (
     bank_lines,
     list_reconciliations,
@@ -321,3 +323,28 @@ def test_at_the_same_moment_numbers_stay_unique_and_a_reversal_happens_once(
     assert outcomes == ["reversed", "treasury.already_reversed"]
     with world.db.read() as session:
         assert verify(session).ok
+
+
+def test_the_annual_report_places_the_vouchers(world: TreasuryWorld) -> None:
+    """What the treasurer records lands in the general meeting's report (収支報告書) by
+    account: a subsidy as income, sponsors' money paid into the premium fund, a bank
+    charge as a fee; a deposit of desk cash moves no funds and makes no line."""
+    before_start, before_end = fiscal_year(today())
+    with world.db.read() as session:
+        before = annual_report(session, world.event_id, before_start, before_end)
+    record_entry(world.db, req(world, "subsidy", 50_000, credit="subsidy_income"), actor="t")
+    record_entry(world.db, req(world, "sponsorship", 30_000, credit="premium_fund"), actor="t")
+    record_entry(world.db, req(world, "expense", 660, debit="bank_fees"), actor="t")
+    record_entry(world.db, req(world, "cash_deposit", 10_000), actor="t")
+    with world.db.read() as session:
+        report = annual_report(session, world.event_id, before_start, before_end)
+        trial = trial_balance(session, world.event_id, before_start, before_end)
+    income = {x.key: x.amount for x in report.income}
+    old_income = {x.key: x.amount for x in before.income}
+    spent = {x.key: x.amount for x in report.expenditure}
+    old_spent = {x.key: x.amount for x in before.expenditure}
+    assert income["subsidy"] - old_income.get("subsidy", 0) == 50_000
+    assert income["premium_fund_in"] - old_income.get("premium_fund_in", 0) == 30_000
+    assert spent["fees"] - old_spent.get("fees", 0) == 660
+    assert report.difference - before.difference == 50_000 + 30_000 - 660
+    assert report.carried_forward == sum(r["closing"] for r in trial if r["kind"] == "asset")
