@@ -39,6 +39,7 @@ from oflocal.settlement.close import close_period
 from oflocal.settlement.corrections import adjust_workshop
 from oflocal.supporters.pickup import pickup_path
 from oflocal.supporters.updates import write_update
+from oflocal.treasury.entries import EntryRequest, record_entry
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.vouchers.desk import sell_booklets
 from oflocal.vouchers.redeem import redeem_tickets
@@ -116,7 +117,32 @@ def world(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> It
     to_edit, to_publish = (write_update(db, cf["draft"], title=title, body="本文です。",
                                         audience="public", author="t")
                            for title in ("下書き", "公開する報告"))
+    voucher = record_entry(db, EntryRequest(
+        event_id=event, kind="cash_deposit", amount=5000, business_date=today,
+        description="売上金の預け入れ"), actor="t")
+    with db.read() as session:
+        bank_posting = session.execute(text(
+            "SELECT id FROM posting WHERE entry_id = :e AND amount > 0"),
+            {"e": voucher["entry_id"]}).scalar_one()
     cases = [
+        # The treasurer's own entries and the bank reconciliation (web/api/treasury.py)
+        Case("POST", "/api/v1/events/{event_id:int}/treasury/entries",
+             f"/api/v1/events/{event}/treasury/entries",
+             {"kind": "subsidy", "amount": 30000, "business_date": today.isoformat(),
+              "description": "町の補助金", "credit_account": "premium_fund"},
+             other={"kind": "subsidy", "amount": 30001, "business_date": today.isoformat(),
+                    "description": "町の補助金", "credit_account": "premium_fund"}),
+        Case("POST", "/api/v1/treasury/entries/{voucher_id:int}/reverse",
+             f"/api/v1/treasury/entries/{voucher['id']}/reverse", {"reason": "入力誤り"},
+             other={"reason": "別の理由"}),
+        Case("PUT", "/api/v1/events/{event_id:int}/bank-reconciliation/ticks",
+             f"/api/v1/events/{event}/bank-reconciliation/ticks",
+             {"posting_ids": [bank_posting]}, other={"posting_ids": [bank_posting],
+                                                    "seen": False}),
+        Case("POST", "/api/v1/events/{event_id:int}/bank-reconciliations",
+             f"/api/v1/events/{event}/bank-reconciliations",
+             {"as_of": today.isoformat(), "passbook_balance": 5000},
+             other={"as_of": today.isoformat(), "passbook_balance": 5001}),
         # Crowdfunding, staff side (web/api/cf_staff.py)
         Case("POST", "/api/v1/events/{event_id:int}/campaigns",
              f"/api/v1/events/{cf['event']}/campaigns",

@@ -1,62 +1,54 @@
-"""Migration 0019 (statement dates): journal entries get a business date column without
-their rows being rewritten (they are append-only), and invoice numbers stored before
-the check digit was enforced stay as they are: flagged, still editable."""
+"""Migration 0019: the treasurer's tables as the models declare them, the new standard
+accounts for events made before it, append-only vouchers; down (refused while a voucher
+exists) and up again."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select, text
-from sqlalchemy.exc import DBAPIError
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import select
 
+from oflocal import clock
 from oflocal.db import migrate
+from oflocal.db.base import Base
 from oflocal.db.engine import Database
 from oflocal.demo import build_event
-from oflocal.events.invoice import invoice_number_warning
-from oflocal.events.models import Event, Workshop
-from oflocal.events.setup import update_event, update_workshop
-from oflocal.ledger.journal import business_day
-from oflocal.ledger.models import JournalEntry
+from oflocal.ledger.models import Account
+from oflocal.treasury.entries import EntryRequest, record_entry
 from oflocal.vouchers.codes import CodeSigner
-from oflocal.vouchers.desk import sell_booklets
 from test_migration_0004 import fresh_db
 
 __all__ = ["fresh_db"]
+TABLES = {"treasury_entry", "treasury_attachment", "bank_tick", "bank_reconciliation"}
+NEW = {"subsidy_income", "sponsorship_income", "other_income", "deposits_received",
+       "bank_fees", "other_expenses"}
 
 
-def test_0019_keeps_old_rows_and_flags_old_invoice_numbers(fresh_db: Database) -> None:
+def test_0019_matches_the_models(fresh_db: Database) -> None:
+    with fresh_db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}),
+                                Base.metadata)
+    ours = [d for d in diff if any(t in repr(d) for t in TABLES)]
+    assert ours == []
+
+
+def test_0019_gives_older_events_the_new_accounts(fresh_db: Database) -> None:
     db = fresh_db
-    signer = CodeSigner(b"k" * 32)
-    with db.write() as session:
-        scenario = build_event(session, signer, workshops=2, booklets=2)
-    sell_booklets(db, signer, programme_id=scenario.programme_id,
-                  codes=scenario.booklet_codes[:2], payment_method="cash", actor="t")
+    head = migrate.current_revision(db.engine)  # later migrations may follow 0019
     migrate.downgrade(db.engine, "0018")
-    with db.write() as session:  # numbers as the demo used to store them: the check fails
-        session.execute(text("UPDATE event SET invoice_number = 'T1000000000000'"))
-        session.execute(text("UPDATE workshop SET invoice_number = 'T1000000000001' "
-                             "WHERE id = :id"), {"id": scenario.workshop_ids[0]})
-        before = session.execute(text(
-            "SELECT id, kind, occurred_at FROM journal_entry ORDER BY id")).all()
-    assert before  # the demo's sales and fund entries
+    with db.write() as session:
+        event_id = build_event(session, CodeSigner(b"k" * 32), workshops=1, booklets=0).event_id
+        session.flush()
+        session.query(Account).filter(Account.code.in_(NEW)).delete()  # as before 0019
     migrate.upgrade(db.engine)
-
     with db.read() as session:
-        entries = session.execute(select(JournalEntry).order_by(JournalEntry.id)).scalars().all()
-        event = session.get(Event, scenario.event_id)
-        workshop = session.get(Workshop, scenario.workshop_ids[0])
-        assert event is not None and workshop is not None
-        assert [(e.id, e.kind) for e in entries] == [(r[0], r[1]) for r in before]
-        assert all(e.business_date is None for e in entries)  # NULL: the day recorded
-        assert all(business_day(e) for e in entries)
-        assert (event.invoice_number, workshop.invoice_number) == (
-            "T1000000000000", "T1000000000001")
-    assert invoice_number_warning("T1000000000000") is not None  # flagged on the pages
-    # Old rows stay editable as long as the number is not changed ...
-    with db.write() as session:
-        update_event(session, scenario.event_id, {"venue": "会館"})
-        update_workshop(session, scenario.workshop_ids[0], {"craft": "漆"})
-    # ... and the journal is still append-only.
-    with pytest.raises(DBAPIError), db.write() as session:
-        session.execute(text("UPDATE journal_entry SET business_date = '2026-01-01'"))
-    migrate.downgrade(db.engine, "0018")
-    migrate.upgrade(db.engine)
+        codes = session.execute(select(Account.code).where(Account.event_id == event_id)
+                                ).scalars().all()
+    assert sorted(c for c in codes if c in NEW) == sorted(NEW)
+    record_entry(db, EntryRequest(event_id=event_id, kind="expense", amount=440,
+                                  business_date=clock.tokyo_date(clock.now()),
+                                  description="振込手数料", debit="bank_fees"), actor="t")
+    with pytest.raises(RuntimeError, match="cannot go below 0019"):
+        migrate.downgrade(db.engine, "0018")
+    assert migrate.current_revision(db.engine) == head

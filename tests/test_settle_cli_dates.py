@@ -55,3 +55,26 @@ def test_settle_commands_plan_pay_and_reprint(db: Database, signer: CodeSigner, 
                            .where(JournalEntry.kind == "payout")).scalars().all()
     assert booked == [day, day]
     w.assert_verified()
+
+
+def test_a_treasurer_voucher_is_booked_on_its_business_date(db: Database,
+                                                            signer: CodeSigner) -> None:
+    """The treasurer's own entries (treasury) carry their voucher's business date into the
+    journal, and so does the reversing entry: the journal's 取引日 agrees with the
+    vouchers."""
+    from oflocal.treasury.entries import EntryRequest, record_entry, reverse_voucher
+
+    w = make_world(db, signer)
+    today = clock.tokyo_date(clock.now())
+    day = today - timedelta(days=3)
+    shown = record_entry(db, EntryRequest(event_id=w.sc.event_id, kind="cash_deposit",
+                                          amount=10_000, business_date=day,
+                                          description="受付の現金を入金"), actor="t")
+    back = reverse_voucher(db, int(shown["id"]), reason="二重入力", actor="t",
+                           business_date=today - timedelta(days=1))
+    with db.read() as s:
+        booked = dict(s.execute(select(JournalEntry.id, JournalEntry.business_date)
+                                .where(JournalEntry.id.in_([shown["entry_id"],
+                                                            back["entry_id"]]))).all())
+    assert booked == {shown["entry_id"]: day, back["entry_id"]: today - timedelta(days=1)}
+    w.assert_verified()

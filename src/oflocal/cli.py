@@ -23,6 +23,7 @@ from oflocal.outbox.cli import mail_group
 from oflocal.printing.cli import print_group
 from oflocal.reports.cli import report
 from oflocal.settlement.cli import settle
+from oflocal.treasury.cli import books
 
 
 @click.group(cls=OflocalGroup)
@@ -440,5 +441,5 @@ def vouchers_expire(programme_id: int) -> None:
 
 
 for group in (event_group, programme_group, print_group, settle, report, worker_command,
-              mail_group, payments_group, campaign_group, pledges_group, refunds_group):
+              mail_group, payments_group, campaign_group, pledges_group, refunds_group, books):
     main.add_command(group)

@@ -928,6 +928,86 @@ MESSAGES: dict[str, Message] = {
         "銀行の明細ファイルを読み取れません：{problem}",
         "The bank statement file cannot be read: {problem_en}",
     ),
+    # The treasurer's own entries and the bank reconciliation (oflocal/treasury)
+    "treasury.kind_unknown": Message(
+        422,
+        "伝票の種類が正しくありません（{kind}）。",
+        "There is no such kind of entry ({kind}).",
+    ),
+    "treasury.account_not_allowed": Message(
+        422,
+        "この種類の伝票では科目「{account}」を{side_ja}に使えません。使える科目: {allowed}",
+        "This kind of entry cannot use {account} as its {side}. Allowed: {allowed}",
+    ),
+    "treasury.amount_invalid": Message(
+        422,
+        "金額は1円以上{limit}円以下の整数で入力してください。",
+        "The amount must be a whole number of yen from 1 to {limit}.",
+    ),
+    "treasury.date_invalid": Message(
+        422,
+        "取引日が正しくありません。今日（{date}）より後の日付は入力できません。",
+        "The business date is not valid: it cannot be after today ({date}).",
+    ),
+    "treasury.description_missing": Message(
+        422,
+        "摘要（何のお金か）を入力してください。",
+        "Say what the money was for (the description).",
+    ),
+    "treasury.voucher_no_invalid": Message(
+        422,
+        "伝票番号は英数字とハイフンで20文字以内にしてください（{voucher_no}）。",
+        "A voucher number is up to 20 letters, digits and hyphens ({voucher_no}).",
+    ),
+    "treasury.voucher_no_taken": Message(
+        409,
+        "伝票番号 {voucher_no} はこのイベントで使用済みです。別の番号にするか空欄にしてください。",
+        "Voucher number {voucher_no} is already used in this event. Give another or "
+        "leave it empty to have one assigned.",
+    ),
+    "treasury.entry_not_found": Message(404, "伝票が見つかりません。", "There is no such voucher."),
+    "treasury.already_reversed": Message(
+        409,
+        "この伝票は取消済みです（取消伝票 {voucher_no}）。",
+        "This voucher has already been reversed (by voucher {voucher_no}).",
+    ),
+    "treasury.reversal_final": Message(
+        409,
+        "取消伝票は取り消せません。必要なら新しい伝票を起こしてください。",
+        "A reversing voucher cannot itself be reversed. Post a new entry instead.",
+    ),
+    "treasury.reason_missing": Message(
+        422,
+        "取消の理由を入力してください。",
+        "Give the reason for the reversal.",
+    ),
+    "treasury.attachment_not_found": Message(
+        404, "添付された証憑がありません。", "This voucher has no attached receipt."),
+    "receipt.wrong_type": Message(
+        422,
+        "証憑は PDF・JPEG・PNG のファイルだけを添付できます。",
+        "A receipt must be a PDF, JPEG or PNG file.",
+    ),
+    "receipt.too_large": Message(
+        413,
+        "証憑のファイルが大きすぎます（{size_mb} MB）。{limit_mb} MB 以下にしてください。",
+        "The receipt file is too large ({size_mb} MB). It must be {limit_mb} MB or less.",
+    ),
+    "receipt.unreadable": Message(
+        422,
+        "証憑のファイルを読み取れません。壊れている可能性があります。",
+        "The receipt file cannot be read: it may be damaged.",
+    ),
+    "bank.posting_not_found": Message(
+        404,
+        "このイベントの普通預金の明細ではありません（{posting_id}）。",
+        "This is not a line of the event's bank account ({posting_id}).",
+    ),
+    "bank.balance_invalid": Message(
+        422,
+        "通帳残高を円の整数で入力してください。",
+        "Type the passbook balance as a whole number of yen.",
+    ),
 }
 
 

@@ -35,11 +35,19 @@ from oflocal.supporters.models import (
     TourSlot,
     UpdateUnsubscribe,
 )
+from oflocal.treasury.models import (
+    BankReconciliation,
+    BankTick,
+    TreasuryAttachment,
+    TreasuryEntry,
+)
 from oflocal.vouchers.models import Booklet, PrintBatch, Programme, Redemption, Sale, Ticket
 
 __all__ = [
     "Account",
     "ApiToken",
+    "BankReconciliation",
+    "BankTick",
     "Base",
     "Booklet",
     "BookletPickup",
@@ -76,6 +84,8 @@ __all__ = [
     "Ticket",
     "TourBooking",
     "TourSlot",
+    "TreasuryAttachment",
+    "TreasuryEntry",
     "UpdateUnsubscribe",
     "WebSession",
     "Workshop",

@@ -29,6 +29,14 @@ STANDARD = (
     # What a payment provider keeps of a pledge (card, konbini); migration 0011 adds it
     # to events made before.
     StandardAccount("payment_fees", "支払手数料 Payment provider fees", "expense"),
+    # The treasurer's own entries (oflocal/treasury); migration 0019 adds them to events
+    # made before.
+    StandardAccount("subsidy_income", "補助金収入 Subsidy income", "income"),
+    StandardAccount("sponsorship_income", "協賛金収入 Sponsorship income", "income"),
+    StandardAccount("other_income", "雑収入 Other income", "income"),
+    StandardAccount("deposits_received", "預り金 Money held (over-payments)", "liability"),
+    StandardAccount("bank_fees", "振込手数料 Bank charges", "expense"),
+    StandardAccount("other_expenses", "雑費 Other expenses", "expense"),
 )
 
 # Which account a desk payment lands in.

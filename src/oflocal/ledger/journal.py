@@ -47,6 +47,15 @@ ENTRY_KINDS = frozenset(
         "refund",
         "correction",
         "repayment",
+        # The treasurer's own entries (oflocal/treasury)
+        "cash_deposit",
+        "account_transfer",
+        "subsidy",
+        "sponsorship",
+        "other_receipt",
+        "expense",
+        "overpayment_refund",
+        "reversal",
     }
 )
 
@@ -135,6 +144,7 @@ def reverse_entry(
     occurred_at: datetime,
     memo: str = "",
     actor: str = "",
+    business_date: date | None = None,
 ) -> int:
     """Post the mirror image of an entry; the schema allows one reversal per entry."""
     entry = session.get(JournalEntry, entry_id)
@@ -152,4 +162,5 @@ def reverse_entry(
         memo=memo or f"reversal of entry {entry_id}",
         actor=actor,
         reverses_entry_id=entry_id,
+        business_date=business_date,
     )

@@ -51,7 +51,7 @@ class JournalEntry(Base):
     memo: Mapped[str] = mapped_column(String(300), default="")
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())  # when it was recorded
     # The day the money moved in the books (a payout: the bank's transfer date), when it
-    # is not the Tokyo day of ``occurred_at``. NULL means that day (rows before 0019,
+    # is not the Tokyo day of ``occurred_at``. NULL means that day (rows before 0020,
     # and the redemption hot path): read it with ``ledger.journal.business_day``.
     business_date: Mapped[date | None] = mapped_column(Date)
     # An entry that must happen at most once (e.g. expiry of a programme) names itself.

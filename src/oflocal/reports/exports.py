@@ -46,6 +46,14 @@ KINDS_JA = {
     "refund": "返金",
     "correction": "訂正",
     "repayment": "工房からの返金受領",
+    "cash_deposit": "現金預入",
+    "account_transfer": "資金振替",
+    "subsidy": "補助金受入",
+    "sponsorship": "協賛金受入",
+    "other_receipt": "その他入金",
+    "expense": "経費支払",
+    "overpayment_refund": "過入金返金",
+    "reversal": "取消（反対仕訳）",
 }
 CHUNK = 5000
 

@@ -37,6 +37,7 @@ from oflocal.web.api import reports as reports_api
 from oflocal.web.api import session as session_api
 from oflocal.web.api import settlement as settlement_api
 from oflocal.web.api import staff as staff_api
+from oflocal.web.api import treasury as treasury_api
 from oflocal.web.api import vouchers as vouchers_api
 from oflocal.web.body import BodyTimeoutMiddleware
 from oflocal.web.errors import EXCEPTION_HANDLERS, allow_every_method, require_json_body
@@ -58,7 +59,8 @@ def api_routers() -> list[Router]:
     return [session_api.router, vouchers_api.router, events_api.router, programmes_api.router,
             staff_api.router, ledger_api.router, settlement_api.router, reports_api.router,
             printing_api.router, payments_api.router, pledges_api.router,
-            cf_staff_api.router, cf_images_api.router, cf_updates_api.router]
+            cf_staff_api.router, cf_images_api.router, cf_updates_api.router,
+            treasury_api.router]
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None,

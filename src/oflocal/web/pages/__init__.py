@@ -35,6 +35,7 @@ from oflocal.web.pages import (
     tours,
     treasurer,
     treasurer_books,
+    treasury,
     unsubscribe,
 )
 from oflocal.web.pages.errors import render_refusal
@@ -58,6 +59,7 @@ def routers() -> list[Router]:
                         *booth.route_handlers, *printing.route_handlers,
                         *refund_account.route_handlers,
                         *treasurer.route_handlers, *treasurer_books.route_handlers,
+                        *treasury.route_handlers,
                         *supporters.route_handlers,
                         *my_pledges.route_handlers, *tours.route_handlers,
                         *fulfilment.route_handlers, *cf_report.route_handlers],

@@ -1,7 +1,7 @@
 """statement dates: business date of journal entries, planned transfers, first issue
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 
 - ``journal_entry.business_date`` (DATE NULL): the day the money moved in the books
   (for a payout, the bank's transfer date) beside ``occurred_at``, the time it was
@@ -22,8 +22,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0019"
-down_revision: str | None = "0018"
+revision: str = "0020"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
