@@ -120,6 +120,7 @@ def test_an_event_is_created_and_edited_from_the_admin_page(admin: Admin, db: Da
                                                  "t1180301018772", "_csrf": admin.csrf})
     assert slipped.status_code == 422 and "チェックディジット" in slipped.text  # refused
     assert 'value="t1180301018772"' in slipped.text  # kept as typed, to correct
+    assert 'name="confirm_invoice_number"' in slipped.text  # or to confirm (DOMAIN-JAPAN)
     with db.read() as session:
         event = session.execute(select(Event).where(Event.slug == "takaoka-2027")).scalar_one()
         assert (event.venue, event.invoice_number) == ("御旅屋セリオ", None)
@@ -197,10 +198,16 @@ def test_workshops_from_the_admin_page(admin: Admin, db: Database) -> None:
     saved = admin.post(url, {**form, **cleared, "participating": "",
                              "invoice_number": "T1180301018771"})
     assert "保存しました。" in saved and "チェックディジット" not in saved
-    with db.write() as session:  # stored before the check: flagged, still editable
-        session.execute(update(Workshop).where(Workshop.id == added.id)
-                        .values(invoice_number="T1180301018772"))
-    saved = admin.post(url, {**form, **cleared, "participating": "",
+    # A sole proprietor's number that fails the check: stored once confirmed, flagged.
+    assert 'name="confirm_invoice_number"' in slipped.text
+    confirmed = admin.post(url, {**form, **cleared, "participating": "",
+                                 "invoice_number": "T1180301018772",
+                                 "confirm_invoice_number": "yes"})
+    assert "保存しました。" in confirmed and "チェックディジット" in confirmed
+    with db.read() as session:
+        stored = session.get(Workshop, added.id)
+        assert stored is not None and stored.invoice_number == "T1180301018772"
+    saved = admin.post(url, {**form, **cleared, "participating": "",  # still editable
                              "invoice_number": "T1180301018772"})
     assert "保存しました。" in saved and "チェックディジット" in saved
     with db.read() as session:

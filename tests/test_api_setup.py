@@ -284,6 +284,25 @@ def test_workshop_input_is_checked(api: Api, change: dict[str, Any], code: str,
     assert count(api.db, Workshop) == before
 
 
+def test_a_number_failing_the_check_digit_is_stored_once_confirmed(api: Api) -> None:
+    """DOMAIN-JAPAN.md: sole proprietors' and voluntary bodies' numbers may not follow the
+    corporate rule, so a failed check is a warning to confirm, not a final refusal."""
+    path = f"/events/{api.scenario.event_id}/workshops"
+    body = workshop_body("H07", invoice_number="T1234567890123")
+    assert_refusal(api.call("admin", "POST", path, json=body), 422,
+                   "invoice_number.check_digit")
+    made = api.call("admin", "POST", path, json={**body, "confirm_invoice_number": True})
+    assert made.status_code == 201, made.text
+    assert made.json()["invoice_number"] == "T1234567890123"
+    wid = made.json()["id"]
+    assert_refusal(api.call("admin", "PATCH", f"/workshops/{wid}",
+                            json={"invoice_number": "T9234567890124"}), 422,
+                   "invoice_number.check_digit")
+    changed = api.call("admin", "PATCH", f"/workshops/{wid}",
+                       json={"invoice_number": "T9234567890124", "confirm_invoice_number": True})
+    assert changed.status_code == 200 and changed.json()["invoice_number"] == "T9234567890124"
+
+
 def test_half_width_kana_and_no_bank_are_accepted(api: Api) -> None:
     body = workshop_body(bank={**BANK, "account_holder_kana": "ﾔﾏﾀﾞ ﾓｯｺｳ(ｶ"}, invoice_number=None)
     made = api.call("admin", "POST", f"/events/{api.scenario.event_id}/workshops", json=body)

@@ -90,16 +90,19 @@ def books(db: Database, signer: CodeSigner) -> dict[str, Any]:
 
 def recount(db: Database, event_id: int, start: date | None,
             end: date | None) -> dict[str, tuple[int, int, int, int]]:
-    """(opening, debit, credit, closing) per account code, from the raw postings."""
+    """(opening, debit, credit, closing) per account code, from the raw postings, each
+    on its entry's business day (its own date, else the Tokyo day it was recorded: the
+    payout falls on its transfer date)."""
     with db.read() as s:
         codes = dict(s.execute(select(Account.id, Account.code)
                                .where(Account.event_id == event_id)).all())
-        rows = s.execute(select(Posting.account_id, Posting.amount, JournalEntry.occurred_at)
+        rows = s.execute(select(Posting.account_id, Posting.amount, JournalEntry.occurred_at,
+                                JournalEntry.business_date)
                          .join(JournalEntry, JournalEntry.id == Posting.entry_id)
                          .where(JournalEntry.event_id == event_id)).all()
     out = {code: [0, 0, 0] for code in codes.values()}
-    for account_id, amount, at in rows:
-        day = clock.tokyo_date(_aware(at))
+    for account_id, amount, at, business in rows:
+        day = business or clock.tokyo_date(_aware(at))
         if end is not None and day > end:
             continue
         figures = out[codes[account_id]]
@@ -264,12 +267,12 @@ def _independent_lines(db: Database, event_id: int, start: date, end: date) -> d
     with db.read() as s:
         sales = [x for x in s.execute(select(Sale)).scalars()
                  if since <= _aware(x.sold_at) < until and x.payment_method != "pledge"]
-        lines = [(line, _aware(p.paid_at)) for line, p in s.execute(
+        lines = [(line, p.transfer_date) for line, p in s.execute(
             select(SettlementLine, SettlementPeriod)
             .join(SettlementPeriod, SettlementPeriod.id == SettlementLine.period_id)
             .where(SettlementPeriod.event_id == event_id, SettlementPeriod.status == "paid")
-        ).all() if p.paid_at is not None]
-    paid = [line for line, at in lines if since <= at < until]
+        ).all() if p.transfer_date is not None]
+    paid = [line for line, day in lines if start <= day <= end]  # on the transfer date
     return {"booklet_sales": sum(x.face_total for x in sales),
             "premium": sum(x.premium_total for x in sales),
             "cash_in": sum(x.amount_paid for x in sales),
@@ -311,8 +314,37 @@ def test_annual_report_equals_the_trial_balance(books: dict[str, Any], which: st
         assert report.carried_forward == 12500 - (13500 - income["fee_income"])
     if which == "day_one_only":
         assert spent["payouts"] == 0 and report.brought_forward == 0
-    if which == "today_only":  # the sales are brought forward, the payouts happen today
+    if which == "today_only":  # the sales are brought forward
         assert report.brought_forward == 12500 and income["booklet_sales"] == 0
+
+
+def test_an_entry_counts_on_its_business_day_not_when_it_was_recorded(
+        books: dict[str, Any]) -> None:
+    """A transfer recorded today for yesterday (as a payout marked paid a day late) is in
+    yesterday's trial balance and annual report, not today's."""
+    w: World = books["w"]
+    event, today = w.sc.event_id, books["today"]
+    yesterday = today - timedelta(days=1)
+    with w.db.read() as s:
+        before = {r["account"]: r for r in trial_balance(s, event, yesterday, yesterday)}
+        today_before = {r["account"]: r for r in trial_balance(s, event, today, today)}
+    with w.db.write() as s:
+        accounts = account_ids(s, event, "cash", "bank")
+        post_entry(s, event_id=event, kind="correction", occurred_at=clock.now(),
+                   business_date=yesterday, memo="late entry",
+                   lines=[(accounts["bank"], 700), (accounts["cash"], -700)])
+    with w.db.read() as s:
+        on_the_day = {r["account"]: r for r in trial_balance(s, event, yesterday, yesterday)}
+        today_rows = {r["account"]: r for r in trial_balance(s, event, today, today)}
+    assert on_the_day["bank"]["debit"] == before["bank"]["debit"] + 700
+    assert on_the_day["cash"]["credit"] == before["cash"]["credit"] + 700
+    assert today_rows["bank"]["opening"] == on_the_day["bank"]["closing"]  # brought forward
+    for account in ("bank", "cash"):  # today's own movements are as they were
+        assert (today_rows[account]["debit"], today_rows[account]["credit"]) == (
+            today_before[account]["debit"], today_before[account]["credit"])
+    assert recount(w.db, event, yesterday, yesterday)["bank"] == (
+        on_the_day["bank"]["opening"], on_the_day["bank"]["debit"],
+        on_the_day["bank"]["credit"], on_the_day["bank"]["closing"])
 
 
 def test_annual_report_places_the_treasurers_own_entries(books: dict[str, Any]) -> None:

@@ -62,6 +62,13 @@ def test_create_edit_show_an_event(db: Database, db_url: str, tmp_path: Path,
     with db.read() as session:
         event = session.execute(select(Event)).scalar_one()
         assert str(event.ends_on) == "2026-10-12" and event.committee_email == "jimu@example.jp"
+    # A voluntary body's number that fails the corporate check: stored once confirmed,
+    # with the warning printed (DOMAIN-JAPAN.md: a warning to confirm, not a refusal).
+    confirmed = run_cli("event", "edit", "tk-2026", "--invoice-number", "T2180301018771",
+                        "--confirm-invoice-number")
+    assert confirmed.exit_code == 0 and "チェックディジット" in confirmed.stderr
+    with db.read() as session:
+        assert session.execute(select(Event.invoice_number)).scalar_one() == "T2180301018771"
     taken = _process(db_url, tmp_path, "event", "create", "tk-2026", "--name", "x", "--committee",
                  "y", "--starts", "2026-10-10", "--ends", "2026-10-12")
     assert taken.returncode == 2 and "event.slug_taken" in taken.stderr

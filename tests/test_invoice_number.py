@@ -46,8 +46,11 @@ def test_any_single_digit_slip_is_caught(number: str, position: int, shift: int)
     check_invoice_number("T" + slipped, previous="T" + slipped)
     warning = invoice_number_warning("T" + slipped)
     assert warning is not None and f"T{slipped}" in warning and "チェックディジット" in warning
-    with pytest.raises(Refusal):  # changing a flagged number needs a valid one
+    with pytest.raises(Refusal):  # changing to a failing number needs confirmation
         check_invoice_number("T" + slipped, previous="T" + number)
+    # ... or it is confirmed against the registration notice (a sole proprietor's or a
+    # voluntary body's number, which need not follow the corporate rule)
+    check_invoice_number("T" + slipped, previous="T" + number, confirmed=True)
 
 
 def test_absent_or_malformed_numbers() -> None:
@@ -55,6 +58,6 @@ def test_absent_or_malformed_numbers() -> None:
     assert invoice_number_warning("T123") is None  # refused by the shape rule
     check_invoice_number(None)
     for bad in ("T123", "1180301018771", "T11803010187710", "t1180301018771"):
-        with pytest.raises(Refusal) as refused:
-            check_invoice_number(bad)
+        with pytest.raises(Refusal) as refused:  # no confirmation makes a bad shape right
+            check_invoice_number(bad, confirmed=True)
         assert refused.value.code == "workshop.invoice_number_invalid"

@@ -88,15 +88,26 @@ def test_every_bad_row_is_named_and_nothing_is_written(db: Database, event_id: i
     with db.read() as session:
         plan = plan_import(session, event_id, rows)
     named = {(p.row, p.field) for p in plan.problems}
-    assert named == {(3, "name"), (4, "name_kana"), (5, "bank_code"), (6, "code"),
-                     (7, "invoice_number")}  # the check digit fails: refused, not warned
-    assert plan.warnings == []
-    slip = next(p for p in plan.problems if p.row == 7)
+    assert named == {(3, "name"), (4, "name_kana"), (5, "bank_code"), (6, "code")}
+    # The check digit fails: a warning in the preview (a sole proprietor's number need
+    # not follow the corporate rule, DOMAIN-JAPAN.md); applying the import confirms it.
+    (slip,) = plan.warnings
+    assert slip.row == 7 and slip.field == "invoice_number"
     assert "T1180301018772" in slip.message_ja and "check digit" in slip.message_en
     assert all(p.message_ja and p.message_en for p in plan.problems)
     with pytest.raises(Refusal) as refused:
         apply_import(db, event_id, rows)
     assert refused.value.code == "workshop.import_invalid" and count(db) == 0
+
+
+def test_applying_confirms_a_number_the_preview_warned_about(db: Database,
+                                                            event_id: int) -> None:
+    rows = list(read_rows("firms.xlsx", xlsx([row(1, 登録番号="T1180301018772"), row(2)])))
+    plan = apply_import(db, event_id, rows)
+    assert (plan.adds, plan.problems, [w.row for w in plan.warnings]) == (2, [], [2])
+    with db.read() as session:
+        assert session.execute(select(Workshop.invoice_number).where(Workshop.code == "F01")
+                               ).scalar_one() == "T1180301018772"
 
 
 BAD = {"工房名": "", "フリガナ": "abc漢字", "銀行コード": "12", "支店コード": "999",

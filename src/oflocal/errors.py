@@ -273,11 +273,15 @@ MESSAGES: dict[str, Message] = {
     ),
     "invoice_number.check_digit": Message(
         422,
-        "登録番号 {number} は誤りです。先頭の数字（チェックディジット）が残りの12桁と合いません。"
-        "登録通知書または国税庁の適格請求書発行事業者公表サイトで確かめて入力し直してください。",
-        "Registration number {number} is wrong: its first digit (the check digit) does not "
-        "match the other 12 digits. Check it against the registration notice or the "
-        "National Tax Agency's invoice registry and enter it again.",
+        "登録番号 {number} は法人番号のチェックディジット（先頭の数字）と合いません。法人の番号なら"
+        "誤りですので、登録通知書または国税庁の公表サイトで確かめて入力し直してください。個人事業者・"
+        "任意団体の番号で、登録通知書と同じことを確かめた場合は「確認済み」にして保存してください"
+        "（API は confirm_invoice_number、コマンドは --confirm-invoice-number）。",
+        "Registration number {number} fails the corporate number check digit (its first "
+        "digit). A corporation's number would be wrong: check it against the registration "
+        "notice or the National Tax Agency's registry and enter it again. For a sole "
+        "proprietor or a voluntary body whose notice shows this number, mark it confirmed "
+        "and save (API: confirm_invoice_number; command: --confirm-invoice-number).",
     ),
     # Settlement and reports (会計)
     "settlement.cutoff_in_future": Message(

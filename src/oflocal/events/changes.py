@@ -54,20 +54,24 @@ def event_or_404(session: Session, event_id: int) -> Event:
     return event
 
 
-def new_event(db: Database, *, slug: str, **fields: Any) -> Event:
+def new_event(db: Database, *, slug: str, confirm_invoice_number: bool = False,
+              **fields: Any) -> Event:
     """An event with its chart of accounts (``fields``: see ``setup.EVENT_FIELDS``).
     A taken slug: ``event.slug_taken``."""
     with _unique("event", ("slug",), Refusal("event.slug_taken", slug=slug)), \
             db.write() as session:
-        event = create_event(session, slug=slug, **fields)
+        event = create_event(session, slug=slug,
+                             confirm_invoice_number=confirm_invoice_number, **fields)
         session.flush()
         return event
 
 
-def edit_event(db: Database, event_id: int, changes: Mapping[str, Any]) -> Event:
+def edit_event(db: Database, event_id: int, changes: Mapping[str, Any], *,
+               confirm_invoice_number: bool = False) -> Event:
     """Change the event's name, dates or the committee's profile."""
     with db.write() as session:
-        event = update_event(session, event_id, changes)
+        event = update_event(session, event_id, changes,
+                             confirm_invoice_number=confirm_invoice_number)
         session.flush()
         return event
 
@@ -79,7 +83,8 @@ def event_warnings(event: Event) -> list[str]:
 
 
 def new_workshop(db: Database, event_id: int, details: WorkshopDetails, *,
-                 participating: bool = True, pin: str | None = None) -> Workshop:
+                 participating: bool = True, pin: str | None = None,
+                 confirm_invoice_number: bool = False) -> Workshop:
     """A workshop and its payable account; optionally its PIN. A taken code:
     ``workshop.code_taken``."""
     if pin is not None:
@@ -88,17 +93,20 @@ def new_workshop(db: Database, event_id: int, details: WorkshopDetails, *,
     refusal = Refusal("workshop.code_taken", code=details.code)
     with _unique("workshop", ("event_id", "code"), refusal), db.write() as session:
         event_or_404(session, event_id)
-        workshop = add_workshop(session, event_id, details)
+        workshop = add_workshop(session, event_id, details,
+                                confirm_invoice_number=confirm_invoice_number)
         workshop.participating = participating
         workshop.pin_hash = pin_hash
         session.flush()
         return workshop
 
 
-def change_workshop(db: Database, workshop_id: int, changes: Mapping[str, Any]) -> Workshop:
+def change_workshop(db: Database, workshop_id: int, changes: Mapping[str, Any], *,
+                    confirm_invoice_number: bool = False) -> Workshop:
     """Texts, participation, invoice number or bank account, checked as a whole."""
     with db.write() as session:
-        workshop = update_workshop(session, workshop_id, changes)
+        workshop = update_workshop(session, workshop_id, changes,
+                                   confirm_invoice_number=confirm_invoice_number)
         session.flush()
         return workshop
 

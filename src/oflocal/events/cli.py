@@ -65,7 +65,11 @@ def _event_id(slug: str) -> int:
 def _profile_options(command: Any) -> Any:
     for option in reversed(list(PROFILE_OPTIONS)):
         command = click.option(f"--{option.replace('_', '-')}", option, default=None)(command)
-    return command
+    return click.option(
+        "--confirm-invoice-number", "confirm_invoice_number", is_flag=True,
+        help="The registration number was checked against the registration notice: store "
+             "it even though it fails the corporate number check digit (sole proprietors, "
+             "voluntary bodies).")(command)
 
 
 def _warn(event: Event) -> None:
@@ -85,11 +89,13 @@ def event_group() -> None:
 @click.option("--starts", required=True, help="First day, YYYY-MM-DD (Japan).")
 @click.option("--ends", required=True, help="Last day, YYYY-MM-DD (Japan).")
 @_profile_options
-def create(slug: str, name: str, committee: str, starts: str, ends: str, **profile: Any) -> None:
+def create(slug: str, name: str, committee: str, starts: str, ends: str,
+           confirm_invoice_number: bool, **profile: Any) -> None:
     """Create an event and its chart of accounts."""
     fields = {PROFILE_OPTIONS[k]: v for k, v in profile.items() if v is not None}
     event = changes.new_event(database(), slug=slug, name=name, committee_name=committee,
-                              starts_on=_date(starts), ends_on=_date(ends), **fields)
+                              starts_on=_date(starts), ends_on=_date(ends),
+                              confirm_invoice_number=confirm_invoice_number, **fields)
     click.echo(f"event {event.slug} created (id {event.id}): {event.name}, "
                f"{event.starts_on} – {event.ends_on}")
     _warn(event)
@@ -103,7 +109,7 @@ def create(slug: str, name: str, committee: str, starts: str, ends: str, **profi
 @click.option("--ends", default=None)
 @_profile_options
 def edit(slug: str, name: str | None, committee: str | None, starts: str | None,
-         ends: str | None, **profile: Any) -> None:
+         ends: str | None, confirm_invoice_number: bool, **profile: Any) -> None:
     """Change what is given; the slug stays (it is in every workshop's login)."""
     changed: dict[str, Any] = {PROFILE_OPTIONS[k]: v for k, v in profile.items() if v is not None}
     for field_name, value in (("name", name), ("committee_name", committee),
@@ -112,7 +118,8 @@ def edit(slug: str, name: str | None, committee: str | None, starts: str | None,
             changed[field_name] = value
     if "invoice_number" in changed and changed["invoice_number"] == "":
         changed["invoice_number"] = None  # --invoice-number "" clears it
-    event = changes.edit_event(database(), _event_id(slug), changed)
+    event = changes.edit_event(database(), _event_id(slug), changed,
+                               confirm_invoice_number=confirm_invoice_number)
     click.echo(f"event {event.slug} changed: {', '.join(sorted(changed)) or 'nothing'}")
     _warn(event)
 

@@ -2,15 +2,15 @@
 
 For a corporation the 13 digits are its corporate number (法人番号), whose first digit is
 a check digit (National Tax Agency): 9 − (Σ of the other 12 digits, weighted 1, 2, 1, 2 …
-from the right) mod 9. A number whose check digit fails is refused on every way in
-(API, pages, CLI, workshop import: ``invoice_number.check_digit``), so a typo never
-reaches a qualified invoice. Numbers stored before the check was enforced are left as
-they are when they are not changed (an edit of other fields still works); the pages
-flag them (:func:`invoice_number_warning`).
-
-DOMAIN-JAPAN.md notes that the numbers of sole proprietors and voluntary bodies are not
-confirmed to follow the same rule; the committee decided to refuse (issue 13). Should a
-genuine number ever fail, the fix is here, in :func:`check_invoice_number`.
+from the right) mod 9. Sole proprietors and voluntary bodies get a separate 13-digit
+number that is not known to follow the same rule (DOMAIN-JAPAN.md), so a failed check is
+a warning to confirm, not a refusal: on every way in (API, pages, CLI) a number whose
+check digit fails is refused (``invoice_number.check_digit``, which says how to
+confirm) until the person confirms it against the registration notice
+(``confirm_invoice_number``); the workshop import lists it as a warning in its preview,
+and applying the import confirms. So a typo of a corporation's number never slips onto
+a qualified invoice, and a genuine non-corporate number can still be stored. Stored
+numbers that fail are flagged on the pages (:func:`invoice_number_warning`).
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from oflocal.errors import Refusal
 INVOICE_NUMBER = re.compile(r"T\d{13}")
 
 CHECK_DIGIT_WARNING = (
-    "登録番号 {number} は法人番号のチェックディジットと合いません（チェック導入前に登録された"
-    "番号です）。登録通知書と照らして正しい番号に直してください。 / Registration number "
-    "{number} fails the corporate number check digit (it was stored before the check was "
-    "enforced): check it against the registration notice and correct it."
+    "登録番号 {number} は法人番号のチェックディジットと合いません。法人の番号なら誤りです。"
+    "個人事業者・任意団体の番号なら、登録通知書と同じかご確認ください。 / Registration number "
+    "{number} fails the corporate number check digit: a corporation's number would be "
+    "wrong; for a sole proprietor or a voluntary body, check it against the registration "
+    "notice."
 )
 
 
@@ -46,14 +47,16 @@ def check_digit_ok(number: str) -> bool:
     return int(digits[0]) == corporate_check_digit(digits[1:])
 
 
-def check_invoice_number(number: str | None, previous: str | None = None) -> None:
-    """Refuse a malformed number, or one whose check digit fails, unless it is the number
-    already stored (``previous``): an old row is flagged, not made uneditable."""
+def check_invoice_number(number: str | None, previous: str | None = None, *,
+                         confirmed: bool = False) -> None:
+    """Refuse a malformed number; and one whose check digit fails unless it was confirmed
+    against the registration notice (``confirmed``) or is the number already stored
+    (``previous``: an old row is flagged, not made uneditable)."""
     if number is None:
         return
     if not INVOICE_NUMBER.fullmatch(number):
         raise Refusal("workshop.invoice_number_invalid")
-    if number != previous and not check_digit_ok(number):
+    if number != previous and not confirmed and not check_digit_ok(number):
         raise Refusal("invoice_number.check_digit", number=number)
 
 

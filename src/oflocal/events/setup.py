@@ -73,7 +73,8 @@ EVENT_FIELDS = frozenset({"name", "committee_name", "starts_on", "ends_on", "ven
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
-def check_event(fields: Mapping[str, Any], previous_invoice: str | None = None) -> None:
+def check_event(fields: Mapping[str, Any], previous_invoice: str | None = None, *,
+                confirm_invoice_number: bool = False) -> None:
     """The event's rules, for a new event and for every edit (checked as a whole); an
     invoice number already stored (``previous_invoice``) is not checked again."""
     if not str(fields.get("name", "")).strip():
@@ -85,16 +86,18 @@ def check_event(fields: Mapping[str, Any], previous_invoice: str | None = None) 
     email = fields.get("committee_email") or ""
     if email and not EMAIL.fullmatch(email):
         raise Refusal("request.invalid", detail="committee_email")
-    check_invoice_number(fields.get("invoice_number"), previous_invoice)
+    check_invoice_number(fields.get("invoice_number"), previous_invoice,
+                         confirmed=confirm_invoice_number)
 
 
-def create_event(session: Session, *, slug: str, **fields: Any) -> Event:
+def create_event(session: Session, *, slug: str, confirm_invoice_number: bool = False,
+                 **fields: Any) -> Event:
     """An event and its chart of accounts. ``fields``: name, committee_name, starts_on,
     ends_on, and optionally the rest of :data:`EVENT_FIELDS`."""
     unknown = set(fields) - EVENT_FIELDS
     if unknown:
         raise ValueError(f"not event fields: {sorted(unknown)}")
-    check_event(fields)
+    check_event(fields, confirm_invoice_number=confirm_invoice_number)
     event = Event(slug=slug, created_at=clock.now(), **fields)
     session.add(event)
     session.flush()
@@ -102,7 +105,8 @@ def create_event(session: Session, *, slug: str, **fields: Any) -> Event:
     return event
 
 
-def update_event(session: Session, event_id: int, changes: Mapping[str, Any]) -> Event:
+def update_event(session: Session, event_id: int, changes: Mapping[str, Any], *,
+                 confirm_invoice_number: bool = False) -> Event:
     """Change the event's profile; the result is checked as a whole."""
     unknown = set(changes) - EVENT_FIELDS
     if unknown:
@@ -111,7 +115,7 @@ def update_event(session: Session, event_id: int, changes: Mapping[str, Any]) ->
     if event is None:
         raise Refusal("event.not_found")
     check_event({**{f: getattr(event, f) for f in EVENT_FIELDS}, **changes},
-                event.invoice_number)
+                event.invoice_number, confirm_invoice_number=confirm_invoice_number)
     for field_name, value in changes.items():
         setattr(event, field_name, value)
     return event
@@ -162,16 +166,19 @@ def check_bank(values: Mapping[str, Any]) -> None:
     check_kana("bank.account_holder_kana", str(values["account_holder_kana"]))
 
 
-def check_workshop(details: Mapping[str, Any], previous_invoice: str | None = None) -> None:
+def check_workshop(details: Mapping[str, Any], previous_invoice: str | None = None, *,
+                   confirm_invoice_number: bool = False) -> None:
     """A workshop's rules; an invoice number already stored (``previous_invoice``) is not
     checked again (events.invoice)."""
     check_kana("name_kana", str(details["name_kana"]))
-    check_invoice_number(details.get("invoice_number"), previous_invoice)
+    check_invoice_number(details.get("invoice_number"), previous_invoice,
+                         confirmed=confirm_invoice_number)
     check_bank(details)
 
 
-def add_workshop(session: Session, event_id: int, details: WorkshopDetails) -> Workshop:
-    check_workshop(details.__dict__)
+def add_workshop(session: Session, event_id: int, details: WorkshopDetails, *,
+                 confirm_invoice_number: bool = False) -> Workshop:
+    check_workshop(details.__dict__, confirm_invoice_number=confirm_invoice_number)
     workshop = Workshop(event_id=event_id, **details.__dict__)
     session.add(workshop)
     session.flush()
@@ -179,7 +186,8 @@ def add_workshop(session: Session, event_id: int, details: WorkshopDetails) -> W
     return workshop
 
 
-def update_workshop(session: Session, workshop_id: int, changes: Mapping[str, Any]) -> Workshop:
+def update_workshop(session: Session, workshop_id: int, changes: Mapping[str, Any], *,
+                    confirm_invoice_number: bool = False) -> Workshop:
     """Change a workshop's texts, participation, invoice number or bank account; the
     result is checked as a whole, so a half-changed bank account is refused."""
     unknown = set(changes) - EDITABLE
@@ -191,7 +199,8 @@ def update_workshop(session: Session, workshop_id: int, changes: Mapping[str, An
     if workshop is None:
         raise Refusal("workshop.not_found")
     merged = {name: getattr(workshop, name) for name in EDITABLE} | dict(changes)
-    check_workshop(merged, workshop.invoice_number)
+    check_workshop(merged, workshop.invoice_number,
+                   confirm_invoice_number=confirm_invoice_number)
     for name, value in changes.items():
         setattr(workshop, name, value)
     session.flush()

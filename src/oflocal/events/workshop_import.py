@@ -173,7 +173,8 @@ def _row_problems(number: int, details: dict[str, Any], seen: dict[str, int],
     if found:
         return found
     try:
-        check_workshop(details, stored_invoice)
+        # A failed check digit is a warning here (the preview lists it); applying confirms.
+        check_workshop(details, stored_invoice, confirm_invoice_number=True)
     except Refusal as refusal:
         default = "invoice_number" if "invoice_number" in refusal.code else ""
         field = str(refusal.facts.get("field", default)).removeprefix("bank.")  # its column
@@ -194,9 +195,11 @@ def apply_import(db: Database, event_id: int, rows: list[dict[str, str]]) -> Imp
             participating = details.pop("participating")
             code = details.pop("code")
             if code in by_code:
-                workshop = update_workshop(session, by_code[code].id, details)
+                workshop = update_workshop(session, by_code[code].id, details,
+                                           confirm_invoice_number=True)
             else:
-                workshop = add_workshop(session, event_id, WorkshopDetails(code=code, **details))
+                workshop = add_workshop(session, event_id, WorkshopDetails(code=code, **details),
+                                        confirm_invoice_number=True)
             workshop.participating = participating
         return plan
 

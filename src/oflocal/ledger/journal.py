@@ -15,13 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Date, Table, func, insert, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from oflocal.clock import tokyo_date
 from oflocal.ledger.models import JournalEntry, Posting
+from oflocal.reports.sql import tokyo_day
 
 # Core statements on the session's connection, compiled once: every sale and redemption
 # posts here, and the ORM's bulk-insert machinery cost a third of a redemption's Python.
@@ -113,6 +115,13 @@ def post_entry(
 def business_day(entry: JournalEntry) -> date:
     """The entry's business date: its own, else the Tokyo day it was recorded."""
     return entry.business_date or tokyo_date(entry.occurred_at)
+
+
+def business_day_sql(dialect: str) -> ColumnElement[Any]:
+    """:func:`business_day` as SQL, for the reports that split by day (a payout clicked
+    on 1 April for a 31 March transfer belongs to March)."""
+    return func.coalesce(JournalEntry.business_date,
+                         tokyo_day(JournalEntry.occurred_at, dialect), type_=Date)
 
 
 def entry_sql(*, head: str, lines: str) -> str:

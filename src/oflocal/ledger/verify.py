@@ -7,13 +7,13 @@ those of vouchers, settlement and the capabilities to come.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import TypedDict
 
 from sqlalchemy import and_, case, false, func, select, true
 from sqlalchemy.orm import Session
 
-from oflocal import clock
+from oflocal.ledger.journal import business_day_sql
 from oflocal.ledger.models import Account, JournalEntry, Posting
 
 
@@ -89,30 +89,26 @@ class TrialBalanceRow(TypedDict):
     balance: int  # = closing (kept for callers that read the balance)
 
 
-def period_bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
-    """Tokyo days ``start`` to ``end`` (both included) as [from, until) instants."""
-    return (clock.start_of_tokyo_day(start) if start else None,
-            clock.start_of_tokyo_day(end + timedelta(days=1)) if end else None)
-
-
 def trial_balance(session: Session, event_id: int, start: date | None = None,
                   end: date | None = None) -> list[TrialBalanceRow]:
-    """Every account of the event for the Tokyo days ``start``..``end`` (both included;
-    ``None``: from the first entry, up to now): the balance brought forward, the totals of
+    """Every account of the event for the business days ``start``..``end`` (both
+    included; ``None``: from the first entry, up to now; an entry's day is its business
+    date, else the Tokyo day it was recorded): the balance brought forward, the totals of
     the debit and of the credit postings in the period, and the closing balance. Accounts
     in class order (資産, 負債, 純資産, 収益, 費用), then by code. The debit and credit
     totals are equal, as the journal's are; so are the sums of the closings (zero)."""
-    since, until = period_bounds(start, end)
+    # Split by business day (a payout on its transfer date), not by when it was recorded.
+    day = business_day_sql(session.get_bind().dialect.name)
     postings = (
-        select(Posting.account_id, Posting.amount, JournalEntry.occurred_at)
+        select(Posting.account_id, Posting.amount, day.label("day"))
         .join(JournalEntry, JournalEntry.id == Posting.entry_id)
         .where(JournalEntry.event_id == event_id)
     )
-    if until is not None:
-        postings = postings.where(JournalEntry.occurred_at < until)
+    if end is not None:
+        postings = postings.where(day <= end)
     sub = postings.subquery()
-    before_s = sub.c.occurred_at < since if since is not None else false()
-    inside_s = sub.c.occurred_at >= since if since is not None else true()
+    before_s = sub.c.day < start if start is not None else false()
+    inside_s = sub.c.day >= start if start is not None else true()
     opening = func.coalesce(func.sum(case((before_s, sub.c.amount), else_=0)), 0)
     debit = func.coalesce(
         func.sum(case((and_(inside_s, sub.c.amount > 0), sub.c.amount), else_=0)), 0)

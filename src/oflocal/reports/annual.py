@@ -26,15 +26,16 @@ from datetime import date
 from typing import IO, Any
 
 from reportlab.lib.units import mm
-from sqlalchemy import and_, case, exists, func, select
+from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from oflocal import clock
 from oflocal.errors import Refusal
 from oflocal.events.models import Event
 from oflocal.format import ja_date, yen
+from oflocal.ledger.journal import business_day_sql
 from oflocal.ledger.models import Account, JournalEntry, Posting
-from oflocal.ledger.verify import TrialBalanceRow, normal_balance, period_bounds, trial_balance
+from oflocal.ledger.verify import TrialBalanceRow, normal_balance, trial_balance
 from oflocal.reports.pdfkit import MARGIN, PAGE_H, PAGE_W, Table, new_canvas, spooled, text
 
 FUND_KIND = "asset"
@@ -142,7 +143,7 @@ def _flows(session: Session, event_id: int, start: date,
            end: date) -> list[tuple[str, str, str, int, int]]:
     """(code, name, kind, debits, credits) of the non-fund accounts, over the period's
     entries that move funds."""
-    since, until = period_bounds(start, end)
+    day = business_day_sql(session.get_bind().dialect.name)
     fund = aliased(Posting)
     fund_account = aliased(Account)
     moves_funds = exists().where(
@@ -156,7 +157,7 @@ def _flows(session: Session, event_id: int, start: date,
         .join(JournalEntry, JournalEntry.id == Posting.entry_id)
         .where(Account.event_id == event_id, Account.kind != FUND_KIND,
                JournalEntry.event_id == event_id,
-               and_(JournalEntry.occurred_at >= since, JournalEntry.occurred_at < until),
+               day >= start, day <= end,
                moves_funds)
         .group_by(Account.id, Account.code, Account.name, Account.kind)
         .order_by(Account.code)

@@ -53,7 +53,7 @@ def bank_lines(session: Session, event_id: int, as_of: date | None = None) -> li
     bank = account_ids(session, event_id, "bank")["bank"]
     rows = session.execute(
         select(Posting.id, Posting.entry_id, Posting.amount, JournalEntry.kind,
-               JournalEntry.memo, JournalEntry.occurred_at, TreasuryEntry.business_date,
+               JournalEntry.memo, JournalEntry.occurred_at, JournalEntry.business_date,
                TreasuryEntry.voucher_no, BankTick.id)
         .join(JournalEntry, JournalEntry.id == Posting.entry_id)
         .outerjoin(TreasuryEntry, TreasuryEntry.entry_id == JournalEntry.id)

@@ -178,6 +178,11 @@ class WorkshopIn(RequestBody):
     participating: bool = True
     pin: str | None = Field(default=None, max_length=20, description="4 to 8 digits",
                             json_schema_extra=PIN_SCHEMA)
+    confirm_invoice_number: bool = Field(
+        default=False, description="The registration number was checked against the "
+        "registration notice: store it even though it fails the corporate number check "
+        "digit (sole proprietors and voluntary bodies); else that answers 422 "
+        "`invoice_number.check_digit`")
 
 
 class WorkshopPatch(RequestBody):
@@ -197,6 +202,11 @@ class WorkshopPatch(RequestBody):
                                        json_schema_extra=INVOICE_SCHEMA)
     bank: BankAccountIn | None = None
     participating: bool | SkipJsonSchema[None] = None
+    confirm_invoice_number: bool = Field(
+        default=False, description="The registration number was checked against the "
+        "registration notice: store it even though it fails the corporate number check "
+        "digit (sole proprietors and voluntary bodies); else that answers 422 "
+        "`invoice_number.check_digit`")
 
 
 class WorkshopOut(BaseModel):
@@ -296,7 +306,8 @@ def new_workshop(request: Request[Any, Any, Any], event_id: EventId,
 
     def work() -> WorkshopOut:
         workshop = changes.new_workshop(s.db, event_id, details,
-                                        participating=data.participating, pin=data.pin)
+                                        participating=data.participating, pin=data.pin,
+                                        confirm_invoice_number=data.confirm_invoice_number)
         return _workshop_out(workshop, full_bank=True)
 
     return once(request, work, event_id, data.model_dump(exclude={"pin"}))
@@ -323,7 +334,9 @@ def change_workshop(request: Request[Any, Any, Any], workshop_id: WorkshopId,
     db = services(request.app.state).db
 
     def work() -> WorkshopOut:
-        return _workshop_out(changes.change_workshop(db, workshop_id, changed), full_bank=True)
+        workshop = changes.change_workshop(db, workshop_id, changed,
+                                           confirm_invoice_number=data.confirm_invoice_number)
+        return _workshop_out(workshop, full_bank=True)
 
     return once(request, work, workshop_id, data.model_dump(exclude_unset=True))
 

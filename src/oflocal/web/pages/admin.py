@@ -175,6 +175,12 @@ def _event_fields(data: Form) -> dict[str, Any]:
     return fields
 
 
+def invoice_number_confirmed(data: Form) -> bool:
+    """The box shown with ``invoice_number.check_digit``: the number was checked against
+    the registration notice (a sole proprietor's or a voluntary body's)."""
+    return data.get("confirm_invoice_number") == "yes"
+
+
 def _as_typed(form: Form | None) -> dict[str, str]:
     """A refused form shown again as typed; every field present (the page reads them all)."""
     blank = dict.fromkeys(("slug", *EVENT_TEXT, "starts_on", "ends_on", "invoice_number"), "")
@@ -201,6 +207,7 @@ def add_event(request: AnyRequest, data: Form) -> Response[Any]:
     try:
         event = changes.new_event(services(request.app.state).db,
                                   slug=data.get("slug", "").strip().lower(),
+                                  confirm_invoice_number=invoice_number_confirmed(data),
                                   **_event_fields(data))
     except Refusal as refusal:
         return _events_page(request, status=refusal.status, error=refusal, form=data)
@@ -231,7 +238,8 @@ def event(request: AnyRequest, event_id: int,
 def edit_event(request: AnyRequest, event_id: int, data: Form) -> Response[Any]:
     _ = gettext_for(page_lang(request))
     try:
-        changes.edit_event(services(request.app.state).db, event_id, _event_fields(data))
+        changes.edit_event(services(request.app.state).db, event_id, _event_fields(data),
+                           confirm_invoice_number=invoice_number_confirmed(data))
     except Refusal as refusal:
         return _event_page(request, event_id, status=refusal.status, error=refusal, form=data)
     return _event_page(request, event_id, done=_("Saved."))

@@ -28,6 +28,7 @@ from oflocal.events.workshop_import import apply_import, plan_import, read_rows,
 from oflocal.i18n import gettext_for
 from oflocal.settlement.banks import search_banks
 from oflocal.web.api.common import ADMIN
+from oflocal.web.pages.admin import invoice_number_confirmed
 from oflocal.web.pages.render import AnyRequest, page, page_lang, refusal_texts
 from oflocal.web.state import services
 
@@ -98,7 +99,8 @@ def add_workshop(request: AnyRequest, event_id: int, data: Form) -> Response[Any
         participating = fields.pop("participating")
         details = WorkshopDetails(code=data.get("code", "").strip().upper(), **fields)
         workshop = changes.new_workshop(services(request.app.state).db, event_id, details,
-                                        participating=participating)
+                                        participating=participating,
+                                        confirm_invoice_number=invoice_number_confirmed(data))
     except Refusal as refusal:
         return _list(request, event_id, "", status=refusal.status, error=refusal, form=data)
     return Redirect(f"/admin/workshops/{workshop.id}?created=1", status_code=303)
@@ -133,7 +135,8 @@ def workshop(request: AnyRequest, workshop_id: int,
 def edit_workshop(request: AnyRequest, workshop_id: int, data: Form) -> Response[Any]:
     _ = gettext_for(page_lang(request))
     try:
-        changes.change_workshop(services(request.app.state).db, workshop_id, _changes(data))
+        changes.change_workshop(services(request.app.state).db, workshop_id, _changes(data),
+                                confirm_invoice_number=invoice_number_confirmed(data))
     except Refusal as refusal:
         return _one(request, workshop_id, status=refusal.status, error=refusal, form=data)
     return _one(request, workshop_id, done=_("Saved."))
