@@ -20,7 +20,7 @@ import io
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -286,6 +286,79 @@ def test_a_fair_with_corrections_after_payment_agrees_everywhere(fair: Fair) -> 
     assert balances[f"voucher_liability:P{sc.programme_id}"] == -(90 - 23) * 500
     assert sum(balances.values()) == 0
     verified(fair)
+    books_agree_with_the_raw_rows(fair, cash=15 * PRICE + 2000)
+
+
+def books_agree_with_the_raw_rows(fair: Fair, *, cash: int) -> None:
+    """The treasurer deposits the desk's cash (their own voucher); then the trial balance,
+    the annual report, the unused balance, the journal export and the bank reconciliation,
+    all through the API, against recounts from the raw postings and tickets."""
+    event = fair.sc.event_id
+    fair.ok("POST", "treasurer", f"/events/{event}/treasury/entries",
+            {"kind": "cash_deposit", "amount": cash, "business_date": _today(),
+             "description": "受付の現金を銀行へ預け入れ"})
+    raw = raw_balances(fair.db, event)
+    assert raw["cash"] == 0
+    # A span wide enough for every business day of this fair (payouts on transfer days).
+    first = (clock.tokyo_date(clock.now()) - timedelta(days=40)).isoformat()
+    last = (clock.tokyo_date(clock.now()) + timedelta(days=10)).isoformat()
+    span = f"from={first}&to={last}"
+    trial = fair.ok("GET", "treasurer", f"/events/{event}/trial-balance?{span}")
+    with fair.db.read() as s:
+        postings = s.execute(text(
+            "SELECT a.code, p.amount FROM posting p JOIN account a ON a.id = p.account_id "
+            "WHERE a.event_id = :e"), {"e": event}).all()
+    debits: dict[str, int] = defaultdict(int)
+    credits: dict[str, int] = defaultdict(int)
+    for code, amount in postings:
+        (debits if amount > 0 else credits)[code] += abs(amount)
+    rows = {r["account"]: r for r in trial["rows"]}
+    for code, balance in raw.items():
+        row = rows[code]
+        assert (row["opening"], row["debit"], row["credit"], row["closing"]) == (
+            0, debits[code], credits[code], balance), code
+    assert trial["balanced"] and trial["total_debit"] == sum(debits.values())
+    annual = fair.ok("GET", "treasurer", f"/events/{event}/annual-report?{span}")
+    with fair.db.read() as s:
+        funds = sum(v for code, v in raw.items() if s.execute(text(
+            "SELECT kind FROM account WHERE event_id = :e AND code = :c"),
+            {"e": event, "c": code}).scalar_one() == "asset")
+    assert annual["brought_forward"] == 0 and annual["carried_forward"] == funds
+    assert annual["income_total"] - annual["expenditure_total"] == annual["difference"] == funds
+    with fair.db.read() as s:
+        valid_face = s.execute(text(
+            "SELECT COALESCE(SUM(denomination), 0) FROM ticket WHERE status = 'active'")
+        ).scalar_one()
+    unused = fair.ok("GET", "treasurer", f"/events/{event}/unused-balance")
+    assert unused["as_of"]["total"] == valid_face == -raw[
+        f"voucher_liability:P{fair.sc.programme_id}"]
+    journal = fair.call("GET", "treasurer", f"/events/{event}/exports/journal?format=csv")
+    lines = list(csv.reader(io.StringIO(journal.content.decode("utf-8-sig"))))[1:]
+    assert len(lines) == len(postings)
+    today = clock.tokyo_date(clock.now())
+    with fair.db.read() as s:  # the bank's lines up to today, each on its business day
+        bank_rows = s.execute(text(
+            "SELECT p.amount, e.business_date, e.occurred_at FROM posting p "
+            "JOIN account a ON a.id = p.account_id JOIN journal_entry e ON e.id = p.entry_id "
+            "WHERE a.event_id = :e AND a.code = 'bank'"), {"e": event}).all()
+    by_today = 0
+    for amount, business, at in bank_rows:
+        day = business if business is not None else clock.tokyo_date(_aware(at))
+        if isinstance(day, str):  # SQLite hands dates back as text in raw SQL
+            day = date.fromisoformat(day)
+        by_today += amount if day <= today else 0
+    bank = fair.ok("GET", "treasurer",
+                   f"/events/{event}/bank-reconciliation?as_of={today.isoformat()}"
+                   f"&passbook_balance={by_today}")
+    assert bank["ledger_balance"] == by_today == bank["unmatched_total"]  # nothing ticked
+    assert bank["difference"] == 0
+    verified(fair)
+
+
+def _aware(value: Any) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def test_the_unused_balance_refuses_a_day_to_come(fair: Fair) -> None:
