@@ -30,7 +30,8 @@ run: $(STAMP_RUN)
 
 # Three workers on a two-core machine: much of the suite's time is spent waiting on
 # databases, servers and browsers, and a third worker fills some of it (measured on the
-# 2-core machine: 10:27 with two workers, 10:04 with three, same tests).
+# 2-core machine: 10:27 with two workers, 10:04 with three; 9:46 once the state
+# machines ran a few examples fewer).
 TEST_WORKERS ?= 3
 
 test: $(STAMP_DEV)
