@@ -215,6 +215,23 @@ def test_a_reversal_is_one_mirror_entry_and_only_once(world: TreasuryWorld) -> N
     assert counts(world.db) == before
 
 
+def test_a_reversal_is_not_dated_before_its_voucher(world: TreasuryWorld) -> None:
+    day = today() - timedelta(days=3)
+    original = record_entry(world.db, req(world, "cash_deposit", 900, business_date=day),
+                            actor="t")
+    before = counts(world.db)
+    with pytest.raises(Refusal) as early:
+        reverse_voucher(world.db, original["id"], reason="誤り", actor="t",
+                        business_date=day - timedelta(days=1))
+    assert early.value.code == "treasury.reversal_before_original"
+    assert day.isoformat() in early.value.message("en") or str(day.day) in \
+        early.value.message("ja")
+    assert counts(world.db) == before
+    same_day = reverse_voucher(world.db, original["id"], reason="誤り", actor="t",
+                               business_date=day)
+    assert same_day["business_date"] == day.isoformat()
+
+
 def test_vouchers_are_never_edited_or_deleted(world: TreasuryWorld) -> None:
     shown = record_entry(world.db, req(world, "cash_deposit", 100), actor="t",
                          receipt=Receipt("r.png", png_bytes()))

@@ -980,6 +980,11 @@ MESSAGES: dict[str, Message] = {
         "取消伝票は取り消せません。必要なら新しい伝票を起こしてください。",
         "A reversing voucher cannot itself be reversed. Post a new entry instead.",
     ),
+    "treasury.reversal_before_original": Message(
+        422,
+        "取消の日付は元の伝票の日付（{date}）以降にしてください。",
+        "A reversal is dated on or after the voucher it reverses ({date}).",
+    ),
     "treasury.reason_missing": Message(
         422,
         "取消の理由を入力してください。",

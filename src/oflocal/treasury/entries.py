@@ -220,6 +220,8 @@ def reverse_voucher(db: Database, voucher_id: int, *, reason: str, actor: str,
         lock_event(session, original.event_id)
         if original.kind == "reversal":
             raise Refusal("treasury.reversal_final")
+        if day < original.business_date:  # a correction cannot predate what it corrects
+            raise Refusal("treasury.reversal_before_original", date=original.business_date)
         done = session.execute(select(TreasuryEntry.voucher_no).where(
             TreasuryEntry.reverses_id == voucher_id)).scalar_one_or_none()
         if done is not None:
