@@ -572,7 +572,7 @@ def test_fair_follows_the_model(backend: str, templates: Any, signer: CodeSigner
     run_state_machine_as_test(
         Fair,
         settings=settings(
-            max_examples=12,  # 12 runs of 25 steps; the suite's 10-minute budget
+            max_examples=10,  # 10 runs of 25 steps; the suite's 10-minute budget
             stateful_step_count=25,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],

@@ -316,5 +316,5 @@ def test_crowdfunding_follows_the_model(backend: str, templates: Any) -> None:
 
     Machine.new_database = staticmethod(new_database)
     run_state_machine_as_test(Machine, settings=settings(
-        max_examples=8, stateful_step_count=35, deadline=None,  # the 10-minute budget
+        max_examples=6, stateful_step_count=35, deadline=None,  # the 10-minute budget
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
