@@ -12,6 +12,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import select, update
 
+from apps import client_for
 from oflocal.auth.accounts import staff_accounts
 from oflocal.auth.service import (
     actor_from_token,
@@ -27,7 +28,6 @@ from oflocal.events.models import Event, Workshop
 from oflocal.settings import Settings
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.vouchers.models import Programme
-from oflocal.web.app import create_app
 from oflocal.web.security import SESSION_COOKIE
 
 SECRET = re.compile(r'<p class="secret">([^<]+)</p>')
@@ -54,7 +54,7 @@ def admin(db: Database, signer: CodeSigner, secret: bytes,
     assert actor.id == boss
     token, csrf = open_session(db, actor, hours=1)
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
-    with TestClient(app=create_app(settings, db)) as client:
+    with client_for(settings, db) as client:
         client.cookies.set(SESSION_COOKIE, token)
         yield Admin(client, csrf)
 

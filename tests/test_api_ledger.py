@@ -14,6 +14,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import text
 
+from apps import client_for
 from oflocal import clock
 from oflocal.auth.models import StaffUser
 from oflocal.auth.service import issue_api_token
@@ -25,7 +26,6 @@ from oflocal.settings import Settings
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.vouchers.desk import sell_booklets
 from oflocal.vouchers.redeem import redeem_tickets
-from oflocal.web.app import create_app
 
 ROLES = ("admin", "desk", "treasurer")
 
@@ -67,7 +67,7 @@ def ledger(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> I
     redeem_tickets(db, signer, workshop_id=scenario.workshop_ids[0], codes=codes[:3])
     redeem_tickets(db, signer, workshop_id=scenario.workshop_ids[1], codes=codes[3:4])
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
-    with TestClient(create_app(settings, db)) as client:
+    with client_for(settings, db) as client:
         yield Ledger(client, db, scenario, tokens)
 
 

@@ -16,6 +16,7 @@ from litestar.testing import TestClient
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
+from apps import client_for
 from oflocal import clock
 from oflocal.audit import verify
 from oflocal.auth.models import StaffUser
@@ -72,7 +73,7 @@ def api(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> Iter
     tokens = staff_tokens(db)
     tokens["workshop"] = issue_api_token(db, name="w", workshop_id=scenario.workshop_ids[0])
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
-    with TestClient(create_app(settings, db)) as client:
+    with client_for(settings, db) as client:
         yield Api(client, db, signer, scenario, tokens)
 
 

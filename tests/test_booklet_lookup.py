@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from litestar.testing import TestClient
-
+from apps import client_for
 from oflocal.auth.service import issue_api_token
 from oflocal.db.engine import Database
 from oflocal.demo import build_event
 from oflocal.settings import Settings
 from oflocal.vouchers.codes import CodeSigner, grouped
 from oflocal.vouchers.desk import sell_booklets, void_booklet
-from oflocal.web.app import create_app
 from test_api_setup import staff_tokens
 
 
@@ -28,7 +26,7 @@ def test_a_booklet_is_looked_up_by_its_cover_code(db: Database, signer: CodeSign
     tokens = staff_tokens(db)
     tokens["workshop"] = issue_api_token(db, name="w", workshop_id=scenario.workshop_ids[0])
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
-    with TestClient(create_app(settings, db)) as client:
+    with client_for(settings, db) as client:
         def get(code: str, who: str = "desk") -> dict[str, object]:
             answer = client.get(f"/api/v1/booklets/{code}",
                                 headers={"Authorization": f"Bearer {tokens[who]}"})

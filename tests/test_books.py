@@ -22,6 +22,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import select
 
+from apps import client_for
 from oflocal import clock
 from oflocal.auth.models import StaffUser
 from oflocal.auth.service import Actor, issue_api_token, open_session
@@ -44,7 +45,6 @@ from oflocal.settlement.settings import set_fee_rule
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.vouchers.models import Sale
 from oflocal.vouchers.redeem import undo_redemption
-from oflocal.web.app import create_app
 from oflocal.web.security import SESSION_COOKIE
 from test_settlement import World, make_world
 
@@ -395,7 +395,7 @@ def client(db: Database, books: dict[str, Any], secret: bytes,
     tokens = {"treasurer": issue_api_token(db, name="t", staff_user_id=books["staff_id"]),
               "desk": issue_api_token(db, name="d", staff_user_id=desk_id)}
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
-    with TestClient(app=create_app(settings=settings, db=db)) as c:
+    with client_for(settings, db) as c:
         yield c, tokens
 
 

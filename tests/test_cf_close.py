@@ -16,6 +16,7 @@ from litestar.testing import TestClient
 from PIL import Image
 from sqlalchemy import select
 
+from apps import client_for
 from cf_staff_world import LEGAL, build
 from oflocal.auth.service import create_staff_user, issue_api_token, login_staff, open_session
 from oflocal.crowdfunding.campaigns import add_reward, create_campaign, go_live
@@ -25,7 +26,6 @@ from oflocal.crowdfunding.payments import mark_paid
 from oflocal.crowdfunding.refunds import mark_refund_sent
 from oflocal.db.engine import Database
 from oflocal.settings import Settings
-from oflocal.web.app import create_app
 from oflocal.web.security import SESSION_COOKIE
 
 
@@ -38,7 +38,7 @@ def client(db: Database, secret: bytes, tmp_path: Path) -> Iterator[tuple[TestCl
                                        hours=1)
     token = issue_api_token(db, name="t", staff_user_id=treasurer)
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
-    with TestClient(app=create_app(settings, db)) as test_client:
+    with client_for(settings, db) as test_client:
         test_client.cookies.set(SESSION_COOKIE, session_token)
         test_client.cookies.set("lang", "ja")
         yield test_client, csrf, token

@@ -20,6 +20,7 @@ from litestar.testing import TestClient
 from PIL import Image
 from sqlalchemy import func, select
 
+from apps import client_for
 from cf_staff_world import build
 from oflocal.auth.service import create_staff_user, issue_api_token, login_staff, open_session
 from oflocal.crowdfunding import images
@@ -27,7 +28,6 @@ from oflocal.crowdfunding.models import CampaignImage
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
 from oflocal.settings import Settings
-from oflocal.web.app import create_app
 from oflocal.web.security import SESSION_COOKIE
 
 
@@ -93,7 +93,7 @@ def staff(db: Database, secret: bytes, tmp_path: Path) -> Iterator[Client]:
     session_token, csrf = open_session(db, login_staff(db, "boss", "boss password 1"), hours=1)
     api_token = issue_api_token(db, name="t", staff_user_id=admin)
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
-    with TestClient(app=create_app(settings, db)) as client:
+    with client_for(settings, db) as client:
         client.cookies.set(SESSION_COOKIE, session_token)
         client.cookies.set("lang", "ja")
         yield Client(client, csrf, api_token)

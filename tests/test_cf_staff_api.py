@@ -12,12 +12,12 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from apps import client_for
 from cf_staff_world import build, snapshot
 from oflocal.auth.service import create_staff_user, issue_api_token
 from oflocal.crowdfunding.payments import mark_paid
 from oflocal.db.engine import Database
 from oflocal.settings import Settings
-from oflocal.web.app import create_app
 
 
 class Api:
@@ -36,7 +36,7 @@ def api(db: Database, secret: bytes, tmp_path: Path) -> Iterator[Api]:
     admin = create_staff_user(db, username="boss", display_name="事務局", role="admin",
                               password="boss password 1")
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
-    with TestClient(app=create_app(settings, db)) as client:
+    with client_for(settings, db) as client:
         yield Api(client, issue_api_token(db, name="t", staff_user_id=admin))
 
 

@@ -16,6 +16,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import select
 
+from apps import client_for
 from cf_staff_world import build, snapshot
 from oflocal.audit import verify
 from oflocal.auth.service import create_staff_user, login_staff, open_session
@@ -23,7 +24,6 @@ from oflocal.crowdfunding.models import Campaign, Payment, Pledge, Refund
 from oflocal.crowdfunding.payments import mark_paid
 from oflocal.db.engine import Database
 from oflocal.settings import Settings
-from oflocal.web.app import create_app
 from oflocal.web.security import SESSION_COOKIE
 
 
@@ -43,7 +43,7 @@ def staff(db: Database, secret: bytes, tmp_path: Path) -> Iterator[Staff]:
                       password="boss password 1")
     token, csrf = open_session(db, login_staff(db, "boss", "boss password 1"), hours=1)
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
-    with TestClient(app=create_app(settings, db)) as client:
+    with client_for(settings, db) as client:
         client.cookies.set(SESSION_COOKIE, token)
         client.cookies.set("lang", "ja")
         yield Staff(client, csrf)
@@ -247,7 +247,7 @@ def test_treasurer_sees_but_does_not_edit(db: Database, secret: bytes, tmp_path:
                       password="kaikei password 1")
     token, csrf = open_session(db, login_staff(db, "kaikei", "kaikei password 1"), hours=1)
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
-    with TestClient(app=create_app(settings, db)) as client:
+    with client_for(settings, db) as client:
         client.cookies.set(SESSION_COOKIE, token)
         page = client.get(f"/admin/campaigns/{w.campaign_id}")
         assert page.status_code == 200 and 'id="save-campaign"' not in page.text

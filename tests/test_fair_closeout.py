@@ -30,6 +30,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import func, select, text
 
+from apps import client_for
 from oflocal import clock
 from oflocal.auth.models import StaffUser
 from oflocal.auth.service import Actor, issue_api_token, open_session
@@ -41,7 +42,6 @@ from oflocal.settlement.bank_days import next_bank_day
 from oflocal.settlement.preview import preview_close
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.vouchers.models import Programme
-from oflocal.web.app import create_app
 from oflocal.web.security import SESSION_COOKIE
 from test_settlement import ticket_codes
 
@@ -102,7 +102,7 @@ def fair(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> Ite
     for i, wid in enumerate(sc.workshop_ids):
         tokens[f"w{i}"] = issue_api_token(db, name=f"w{i}", workshop_id=wid)
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
-    with TestClient(app=create_app(settings=settings, db=db)) as client:
+    with client_for(settings, db) as client:
         fair = Fair(client, db, tokens, sc, [], treasurer)
         for start in range(0, 15, 5):  # 15 booklets sold in three sales of five
             fair.ok("POST", "desk", f"/programmes/{sc.programme_id}/sales",

@@ -24,6 +24,7 @@ from litestar.routes import HTTPRoute
 from litestar.testing import TestClient
 from sqlalchemy import text
 
+from apps import client_for
 from cf_staff_world import idempotency_world
 from oflocal import clock
 from oflocal.auth.service import create_staff_user, issue_api_token, new_api_token
@@ -43,7 +44,6 @@ from oflocal.treasury.entries import EntryRequest, record_entry
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.vouchers.desk import sell_booklets
 from oflocal.vouchers.redeem import redeem_tickets
-from oflocal.web.app import create_app
 from test_api_setup import programme_body, workshop_body
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -288,7 +288,7 @@ def world(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> It
                     "phone": "090-1234-5678", "payment_method": "cash"}),
     ]
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
-    with TestClient(app=create_app(settings=settings, db=db)) as client:
+    with client_for(settings, db) as client:
         yield World(client, db, tokens, cases)
 
 

@@ -15,6 +15,7 @@ from argon2 import PasswordHasher
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from apps import client_for
 from oflocal.auth import service as auth_service
 from oflocal.auth.service import create_staff_user, set_workshop_pin
 from oflocal.db.engine import Database
@@ -22,7 +23,6 @@ from oflocal.demo import DEMO_PIN, build_event
 from oflocal.errors import MESSAGES
 from oflocal.settings import Settings
 from oflocal.vouchers.codes import CodeSigner
-from oflocal.web.app import create_app
 
 Client = TestClient[Litestar]
 DESK_PASSWORD = "desk-pass-2026"
@@ -41,7 +41,7 @@ def client(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path,
                       password=DESK_PASSWORD)
     set_workshop_pin(db, event_slug="demo", workshop_code="W01", pin=DEMO_PIN)
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
-    with TestClient(app=create_app(settings, db)) as test_client:
+    with client_for(settings, db) as test_client:
         yield test_client
 
 

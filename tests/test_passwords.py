@@ -16,13 +16,13 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import select
 
+from apps import client_for
 from oflocal.auth.accounts import change_own_password, reset_password, set_active
 from oflocal.auth.models import StaffUser
 from oflocal.auth.service import create_staff_user, login_staff, open_session
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
 from oflocal.settings import Settings
-from oflocal.web.app import create_app
 from oflocal.web.security import SESSION_COOKIE
 from test_pages import form_token
 
@@ -34,7 +34,7 @@ def client(db: Database, secret: bytes, tmp_path: Path) -> Iterator[TestClient[L
     create_staff_user(db, username="kaikei", display_name="会計", role="treasurer",
                       password=PASSWORD)
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
-    with TestClient(app=create_app(settings, db)) as test_client:
+    with client_for(settings, db) as test_client:
         yield test_client
 
 

@@ -22,6 +22,7 @@ from litestar.testing import TestClient
 from PIL import Image
 from sqlalchemy import select
 
+from apps import client_for
 from oflocal.auth.service import create_staff_user, issue_api_token
 from oflocal.db.engine import Database
 from oflocal.demo import build_event
@@ -32,7 +33,6 @@ from oflocal.printing.models import PrintJob
 from oflocal.settings import Settings
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.vouchers.models import Booklet, Ticket
-from oflocal.web.app import create_app
 
 QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 
@@ -46,7 +46,7 @@ def client(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path
                              password="printer-pass-1")
     token = issue_api_token(db, name="t", staff_user_id=user)
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
-    with TestClient(create_app(settings, db)) as test_client:
+    with client_for(settings, db) as test_client:
         test_client.headers["Authorization"] = f"Bearer {token}"
         yield test_client, scenario.programme_id
 
@@ -173,7 +173,7 @@ def test_a_starting_server_leaves_a_job_another_worker_holds_alone(
     elsewhere = claim(db, "another-machine:1:worker:0", [PRINT_BATCH.kind], lease_seconds=60)
     assert elsewhere is not None
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
-    with TestClient(create_app(settings, db)) as http:
+    with client_for(settings, db) as http:
         assert http.get("/api/v1/health").status_code == 200
         time.sleep(0.2)  # the app's own worker has looked for work
     with db.read() as session:

@@ -18,6 +18,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import select
 
+from apps import client_for
 from oflocal.auth import service as auth_service
 from oflocal.auth.service import create_staff_user, set_workshop_pin
 from oflocal.db.engine import Database
@@ -26,7 +27,6 @@ from oflocal.errors import MESSAGES
 from oflocal.settings import Settings
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.vouchers.models import Booklet
-from oflocal.web.app import create_app
 
 Client = TestClient[Litestar]
 PASSWORD = "printing-pass-2026"
@@ -47,7 +47,7 @@ def world(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path,
                           password=PASSWORD)
     set_workshop_pin(db, event_slug="demo", workshop_code="W01", pin=DEMO_PIN)
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
-    with TestClient(app=create_app(settings, db)) as client:
+    with client_for(settings, db) as client:
         yield client, {"main": main.programme_id, "other": other.programme_id}
 
 

@@ -16,6 +16,7 @@ from litestar.testing import TestClient
 from PIL import Image
 from sqlalchemy import select
 
+from apps import client_for
 from backends import through_pgbouncer
 from oflocal import clock
 from oflocal.auth.service import create_staff_user, login_staff, open_session
@@ -29,7 +30,6 @@ from oflocal.vouchers.codes import CodeSigner
 from oflocal.vouchers.desk import sell_booklets
 from oflocal.vouchers.expiry import expire_programme
 from oflocal.vouchers.models import Programme
-from oflocal.web.app import create_app
 from oflocal.web.security import SESSION_COOKIE
 
 
@@ -192,7 +192,7 @@ def console(db: Database, signer: CodeSigner, secret: bytes,
                       password="boss password 1")
     token, csrf = open_session(db, login_staff(db, "boss", "boss password 1"), hours=1)
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
-    with TestClient(app=create_app(settings, db)) as client:
+    with client_for(settings, db) as client:
         client.cookies.set(SESSION_COOKIE, token)
         yield client, csrf, scenario
 
@@ -297,7 +297,7 @@ def test_the_api_changes_rules_and_layout_with_the_same_rules(
     auth = {"Authorization": f"Bearer {issue_api_token(db, name='a', staff_user_id=boss)}"}
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
     url = f"/api/v1/programmes/{scenario.programme_id}"
-    with TestClient(app=create_app(settings, db)) as client:
+    with client_for(settings, db) as client:
         ok = client.patch(url, json={"premium_budget": 700_000, "max_booklets_per_sale": 2},
                           headers=auth)
         assert ok.status_code == 200, ok.text

@@ -16,9 +16,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from litestar.testing import TestClient
 from sqlalchemy import select, update
 
+from apps import client_for
 from oflocal import clock
 from oflocal.auth.service import issue_api_token
 from oflocal.db.engine import Database
@@ -33,7 +33,6 @@ from oflocal.vouchers.desk import sell_booklets
 from oflocal.vouchers.expiry import expire_programme
 from oflocal.vouchers.models import Programme
 from oflocal.vouchers.redeem import redeem_tickets
-from oflocal.web.app import create_app
 from test_settlement import World, make_world
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -185,7 +184,7 @@ def test_a_refusal_from_the_api_uses_the_request_language(world: World, db: Data
     token = issue_api_token(db, name="w", workshop_id=w.sc.workshop_ids[0])
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
     code = w.take(1)[0]
-    with TestClient(create_app(settings, db)) as client:
+    with client_for(settings, db) as client:
         for lang, words in (("en", en_day(yesterday)), ("ja", ja_day(yesterday))):
             answer = client.post("/api/v1/redemptions", json={"codes": [code]}, headers={
                 "Authorization": f"Bearer {token}", "Accept-Language": lang,

@@ -23,6 +23,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import func, select
 
+from apps import client_for
 from oflocal import clock
 from oflocal.auth.models import StaffUser
 from oflocal.auth.service import issue_api_token
@@ -38,7 +39,6 @@ from oflocal.vouchers.desk import void_booklet
 from oflocal.vouchers.expiry import expire_programme
 from oflocal.vouchers.models import Redemption, Ticket
 from oflocal.vouchers.redeem import undo_redemption
-from oflocal.web.app import create_app
 from test_settlement import World, make_world
 
 
@@ -183,7 +183,7 @@ def client(db: Database, world: World, secret: bytes,
     tokens = {r: issue_api_token(db, name=r, staff_user_id=i) for r, i in ids.items()}
     tokens["workshop"] = issue_api_token(db, name="w", workshop_id=world.sc.workshop_ids[0])
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
-    with TestClient(app=create_app(settings=settings, db=db)) as c:
+    with client_for(settings, db) as c:
         yield c, tokens
 
 

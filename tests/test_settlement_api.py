@@ -16,6 +16,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import update
 
+from apps import client_for
 from oflocal import clock
 from oflocal.auth.models import StaffUser
 from oflocal.auth.service import issue_api_token
@@ -24,7 +25,6 @@ from oflocal.events.models import Workshop
 from oflocal.settings import Settings
 from oflocal.settlement.bank_days import next_bank_day
 from oflocal.vouchers.codes import CodeSigner, grouped
-from oflocal.web.app import create_app
 from test_settlement import World, make_world
 
 STAFF = ("admin", "desk", "treasurer")
@@ -64,7 +64,7 @@ def api(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> Iter
     for i in range(3):
         tokens[f"w{i}"] = issue_api_token(db, name=f"w{i}", workshop_id=world.sc.workshop_ids[i])
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
-    with TestClient(app=create_app(settings=settings, db=db)) as client:
+    with client_for(settings, db) as client:
         yield Api(client, world, tokens)
 
 

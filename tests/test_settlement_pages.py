@@ -14,6 +14,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import func, select, update
 
+from apps import client_for
 from oflocal import clock
 from oflocal.audit import verify
 from oflocal.auth.models import StaffUser
@@ -27,7 +28,6 @@ from oflocal.settlement.models import SettlementCorrection, SettlementPeriod
 from oflocal.vouchers.codes import CodeSigner, grouped
 from oflocal.vouchers.desk import sell_booklets
 from oflocal.vouchers.models import Redemption, Ticket
-from oflocal.web.app import create_app
 from oflocal.web.security import SESSION_COOKIE
 from test_settlement import World, lines_of, make_world
 
@@ -71,7 +71,7 @@ def browser(db: Database, world: World, secret: bytes, tmp_path: Path) -> Iterat
     actors["workshop"] = Actor("workshop", world.sc.workshop_ids[0], "w", "workshop",
                                world.sc.event_id)
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
-    with TestClient(app=create_app(settings=settings, db=db)) as client:
+    with client_for(settings, db) as client:
         yield Browser(client, db, actors)
 
 
@@ -267,7 +267,7 @@ def test_expiry_from_the_reports_page_asks_first(db: Database, signer: CodeSigne
         session.flush()
         actor = Actor("staff", user.id, "会計", "treasurer")
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
-    with TestClient(app=create_app(settings=settings, db=db)) as client:
+    with client_for(settings, db) as client:
         b = Browser(client, db, {"treasurer": actor})
         b.login("treasurer")
         url = f"/treasurer/programmes/{sc.programme_id}/expire"

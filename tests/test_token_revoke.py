@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from apps import client_for
 from oflocal.auth.service import create_staff_user, issue_api_token, new_api_token
 from oflocal.db.engine import Database
 from oflocal.demo import build_event
@@ -79,15 +80,13 @@ def test_revoked_token_is_refused_at_once_by_every_worker(
 
 def test_a_token_cannot_revoke_itself(world: dict[str, int], db: Database,
                                       secret: bytes, tmp_path: Path) -> None:
-    from litestar.testing import TestClient
 
     from oflocal.settings import Settings
-    from oflocal.web.app import create_app
 
     own_id, own = new_api_token(db, name="script", staff_user_id=world["admin"])
     other_id, _ = new_api_token(db, name="tablet", workshop_id=world["workshop"])
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
-    with TestClient(app=create_app(settings, db)) as client:
+    with client_for(settings, db) as client:
         headers = {"Authorization": f"Bearer {own}"}
         refused = client.delete(f"/api/v1/tokens/{own_id}", headers=headers)
         assert (refused.status_code, refused.json()["code"]) == (409, "token.own")

@@ -12,13 +12,13 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from apps import client_for
 from oflocal import clock
 from oflocal.auth.models import StaffUser
 from oflocal.auth.service import issue_api_token
 from oflocal.db.engine import Database
 from oflocal.settings import Settings
 from oflocal.vouchers.codes import CodeSigner
-from oflocal.web.app import create_app
 from test_idempotent_routes import row_counts
 from treasury_world import PDF, TreasuryWorld, b64, balance, make_treasury_world
 
@@ -47,7 +47,7 @@ def api(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> Iter
         ids = {u.role: u.id for u in users}
     tokens = {r: issue_api_token(db, name=r, staff_user_id=i) for r, i in ids.items()}
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
-    with TestClient(app=create_app(settings=settings, db=db)) as client:
+    with client_for(settings, db) as client:
         yield Api(client, world, tokens)
 
 

@@ -14,6 +14,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import func, select
 
+from apps import client_for
 from oflocal import clock
 from oflocal.audit import verify
 from oflocal.auth.models import StaffUser
@@ -22,7 +23,6 @@ from oflocal.db.engine import Database
 from oflocal.settings import Settings
 from oflocal.treasury.models import BankReconciliation, BankTick, TreasuryEntry
 from oflocal.vouchers.codes import CodeSigner
-from oflocal.web.app import create_app
 from oflocal.web.security import SESSION_COOKIE
 from treasury_world import TreasuryWorld, balance, make_treasury_world, png_bytes
 
@@ -62,7 +62,7 @@ def browser(db: Database, world: TreasuryWorld, secret: bytes,
         session.flush()
         actors = {u.role: Actor("staff", u.id, u.display_name, u.role) for u in users}
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
-    with TestClient(app=create_app(settings=settings, db=db)) as client:
+    with client_for(settings, db) as client:
         b = Browser(client, db, actors)
         b.login("treasurer")
         yield b

@@ -17,13 +17,13 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import select
 
+from apps import client_for
 from oflocal.crowdfunding.models import Refund
 from oflocal.crowdfunding.payments import mark_paid
 from oflocal.crowdfunding.refunds import mark_refund_sent
 from oflocal.db.engine import Database
 from oflocal.outbox.models import MailMessage
 from oflocal.settings import Settings
-from oflocal.web.app import create_app
 
 CSRF_FIELD = re.compile(r'name="_csrf" value="([^"]+)"')
 GOOD = {"bank_code": "0005", "branch_code": "001", "account_type": "1",
@@ -45,7 +45,7 @@ def world(db: Database) -> World:
 @pytest.fixture
 def client(db: Database, secret: bytes, tmp_path: Path) -> Iterator[TestClient[Litestar]]:
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
-    with TestClient(app=create_app(settings, db)) as test_client:
+    with client_for(settings, db) as test_client:
         yield test_client
 
 

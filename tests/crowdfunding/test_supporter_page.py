@@ -19,6 +19,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import func, select
 
+from apps import client_for
 from oflocal import clock
 from oflocal.crowdfunding.fulfilment import lock_fulfilment
 from oflocal.crowdfunding.models import Pledge
@@ -29,7 +30,6 @@ from oflocal.outbox.models import MailMessage
 from oflocal.settings import Settings
 from oflocal.supporters import signin
 from oflocal.supporters.models import SignInLink
-from oflocal.web.app import create_app
 
 CSRF_FIELD = re.compile(r'name="_csrf" value="([^"]+)"')
 LINK = re.compile(r"https?://[^/\s]+(/my/signin/[A-Za-z0-9_-]+)")
@@ -48,7 +48,7 @@ def world(db: Database) -> World:
 @pytest.fixture
 def client(db: Database, secret: bytes, tmp_path: Path) -> Iterator[TestClient[Litestar]]:
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
-    with TestClient(app=create_app(settings, db)) as test_client:
+    with client_for(settings, db) as test_client:
         yield test_client
 
 

@@ -16,12 +16,12 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from reportlab.lib.pagesizes import A2, A4
 
+from apps import client_for
 from oflocal import clock
 from oflocal.auth.service import create_staff_user, login_staff, open_session
 from oflocal.crowdfunding.payments import mark_paid
 from oflocal.db.engine import Database
 from oflocal.settings import Settings
-from oflocal.web.app import create_app
 from oflocal.web.security import SESSION_COOKIE
 
 ABUSIVE = "<b>ばか</b>"
@@ -47,7 +47,7 @@ def world(db: Database) -> World:
 @pytest.fixture
 def client(db: Database, secret: bytes, tmp_path: Path) -> Iterator[TestClient[Litestar]]:
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
-    with TestClient(app=create_app(settings, db)) as test_client:
+    with client_for(settings, db) as test_client:
         yield test_client
 
 

@@ -16,6 +16,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import func, select
 
+from apps import client_for
 from oflocal import clock
 from oflocal.auth.service import create_staff_user, login_staff, open_session
 from oflocal.crowdfunding.payments import mark_paid
@@ -25,7 +26,6 @@ from oflocal.settings import Jobs, Settings
 from oflocal.supporters import signin
 from oflocal.supporters.models import CampaignUpdate
 from oflocal.supporters.updates import mailing_progress
-from oflocal.web.app import create_app
 from oflocal.web.security import SESSION_COOKIE
 
 UNSUBSCRIBE = re.compile(r"https?://[^/\s]+(/updates/unsubscribe/\d+/[A-Za-z0-9_.-]+)")
@@ -54,7 +54,7 @@ def client(db: Database, secret: bytes, tmp_path: Path) -> Iterator[TestClient[L
     create_staff_user(db, username="boss", display_name="事務局", role="admin",
                       password="boss password 1")
     token, csrf = open_session(db, login_staff(db, "boss", "boss password 1"), hours=1)
-    with TestClient(app=create_app(settings, db)) as test_client:
+    with client_for(settings, db) as test_client:
         test_client.cookies.set(SESSION_COOKIE, token)
         test_client.headers["x-test-csrf"] = csrf
         yield test_client

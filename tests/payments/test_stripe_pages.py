@@ -26,12 +26,12 @@ from sqlalchemy import select
 from stripe_standin import StripeStandIn
 from test_wiring import PRICE, WEBHOOK, World, live_world, settings_for
 
+from apps import client_for
 from oflocal.crowdfunding import links, provider_payments, public
 from oflocal.crowdfunding.models import Campaign, Pledge
 from oflocal.db.engine import Database
 from oflocal.payments.stripe_provider import StripeProvider
 from oflocal.settings import Settings, Stripe
-from oflocal.web.app import create_app
 
 BASE = "/c/wire/hitsuji"
 SUPPORTER = {"quantity": "1", "name": "山田太郎", "email": "taro@example.jp",
@@ -45,7 +45,7 @@ def settings(db: Database, stripe_settings: Stripe, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def client(db: Database, settings: Settings) -> Iterator[TestClient]:  # type: ignore[type-arg]
-    with TestClient(app=create_app(settings, db)) as c:
+    with client_for(settings, db) as c:
         yield c
 
 
@@ -104,7 +104,7 @@ def test_card_pledge_pays_through_the_pages(db: Database, settings: Settings,
                   webhook_secret=settings.stripe.webhook_secret)
     monkeypatch.setitem(provider_payments._PROVIDERS, live, provider)
     prod = Settings(**{**settings.__dict__, "stripe": live})
-    with TestClient(app=create_app(prod, db)) as browser:
+    with client_for(prod, db) as browser:
         shown = browser.get(result)
     assert '<script src="https://js.stripe.com/v3/"></script>' in shown.text
     assert 'data-publishable-key="pk_test_live_page"' in shown.text
@@ -154,7 +154,7 @@ def test_konbini_pledge_shows_the_voucher(db: Database, client: TestClient,  # t
 def test_without_keys_card_and_konbini_are_not_offered(db: Database, tmp_path: Path) -> None:
     w = live_world(db)
     off = settings_for(db, Stripe(), tmp_path)
-    with TestClient(app=create_app(off, db)) as client:
+    with client_for(off, db) as client:
         page = client.get(f"{BASE}/pledge", params={"reward": w.reward_id}).text
         assert 'value="bank_transfer"' in page
         assert 'value="card"' not in page and 'value="konbini"' not in page

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from litestar.testing import TestClient
 from sqlalchemy import func, select
 from stripe_standin import API_KEY, WEBHOOK_SECRET, StripeStandIn
 
@@ -35,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).parents[1]))
 
 from cf_world import LEGAL, audit, balances, snapshot
 
+from apps import client_for
 from oflocal import clock
 from oflocal.crowdfunding.campaigns import add_reward, create_campaign, go_live
 from oflocal.crowdfunding.models import (
@@ -56,7 +56,6 @@ from oflocal.demo import build_event, describe_demo_committee
 from oflocal.payments.stripe_provider import StripeProvider
 from oflocal.settings import Jobs, Settings, Stripe
 from oflocal.vouchers.codes import CodeSigner
-from oflocal.web.app import create_app
 from serverutil import running_server, server_log
 
 WEBHOOK = "/api/v1/payments/stripe/webhook"
@@ -134,7 +133,7 @@ def test_card_pledge_paid_by_webhook_once(db: Database, settings: Settings,
 
     event = standin.pay(started.payment_id)
     body, headers = standin.signed(event)
-    with TestClient(app=create_app(settings, db)) as client:
+    with client_for(settings, db) as client:
         first = client.post(WEBHOOK, content=body, headers=headers)
         second = client.post(WEBHOOK, content=body, headers=headers)
     assert first.status_code == 200, first.text

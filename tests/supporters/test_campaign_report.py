@@ -17,12 +17,12 @@ from cf_world import T0, World, balances, build_world, pledge
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from apps import client_for
 from oflocal.auth.service import create_staff_user, login_staff, open_session
 from oflocal.crowdfunding.payments import mark_paid
 from oflocal.db.engine import Database
 from oflocal.settings import Jobs, Settings
 from oflocal.supporters.report import campaign_report
-from oflocal.web.app import create_app
 from oflocal.web.security import SESSION_COOKIE
 
 
@@ -65,7 +65,7 @@ def client(db: Database, secret: bytes, tmp_path: Path) -> Iterator[TestClient[L
     create_staff_user(db, username="t", display_name="会計", role="treasurer",
                       password="treasurer password 1")
     token, _ = open_session(db, login_staff(db, "t", "treasurer password 1"), hours=1)
-    with TestClient(app=create_app(settings, db)) as test_client:
+    with client_for(settings, db) as test_client:
         test_client.cookies.set(SESSION_COOKIE, token)
         yield test_client
 

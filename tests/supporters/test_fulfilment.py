@@ -22,6 +22,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import select, update
 
+from apps import client_for
 from oflocal import clock
 from oflocal.audit import verify
 from oflocal.auth.service import create_staff_user, login_staff, open_session
@@ -33,7 +34,6 @@ from oflocal.db.engine import Database
 from oflocal.outbox.models import MailMessage
 from oflocal.settings import Settings
 from oflocal.supporters import fulfilment, signin
-from oflocal.web.app import create_app
 from oflocal.web.security import SESSION_COOKIE
 
 
@@ -58,7 +58,7 @@ def client(db: Database, secret: bytes, tmp_path: Path) -> Iterator[TestClient[L
     create_staff_user(db, username="boss", display_name="事務局", role="admin",
                       password="boss password 1")
     token, csrf = open_session(db, login_staff(db, "boss", "boss password 1"), hours=1)
-    with TestClient(app=create_app(settings, db)) as test_client:
+    with client_for(settings, db) as test_client:
         test_client.cookies.set(SESSION_COOKIE, token)
         test_client.headers["x-test-csrf"] = csrf
         yield test_client

@@ -25,6 +25,7 @@ from litestar.testing import TestClient
 from PIL import Image
 from sqlalchemy import func, select
 
+from apps import client_for
 from oflocal import clock
 from oflocal.auth.service import create_staff_user, login_staff, open_session
 from oflocal.crowdfunding.outcome import decide_outcome
@@ -41,7 +42,6 @@ from oflocal.vouchers.codes import CodeSigner
 from oflocal.vouchers.desk import sell_booklets
 from oflocal.vouchers.issue import add_booklets
 from oflocal.vouchers.models import Booklet, Sale, Ticket
-from oflocal.web.app import create_app
 from oflocal.web.security import SESSION_COOKIE
 
 CSRF = re.compile(r'name="_csrf" value="([^"]+)"')
@@ -223,7 +223,7 @@ def test_two_desks_scanning_the_same_code_hand_over_once(desk: Desk) -> None:
 @pytest.fixture
 def client(db: Database, secret: bytes, tmp_path: Path) -> Iterator[TestClient[Litestar]]:
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
-    with TestClient(app=create_app(settings, db)) as test_client:
+    with client_for(settings, db) as test_client:
         yield test_client
 
 

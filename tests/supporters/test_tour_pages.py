@@ -20,6 +20,7 @@ from litestar.testing import TestClient
 from PIL import Image
 from sqlalchemy import select
 
+from apps import client_for
 from oflocal import clock
 from oflocal.auth.service import create_staff_user, login_staff, open_session
 from oflocal.crowdfunding.payments import mark_paid
@@ -27,7 +28,6 @@ from oflocal.db.engine import Database
 from oflocal.outbox.models import MailMessage
 from oflocal.settings import Settings
 from oflocal.supporters import signin
-from oflocal.web.app import create_app
 from oflocal.web.security import SESSION_COOKIE
 
 CSRF = re.compile(r'name="_csrf" value="([^"]+)"')
@@ -46,7 +46,7 @@ def world(db: Database) -> World:
 @pytest.fixture
 def client(db: Database, secret: bytes, tmp_path: Path) -> Iterator[TestClient[Litestar]]:
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
-    with TestClient(app=create_app(settings, db)) as test_client:
+    with client_for(settings, db) as test_client:
         yield test_client
 
 

@@ -17,6 +17,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import func, select
 
+from apps import client_for
 from oflocal import clock
 from oflocal.auth.service import create_staff_user, issue_api_token
 from oflocal.crowdfunding.payments import mark_paid
@@ -28,7 +29,6 @@ from oflocal.outbox.models import MailMessage
 from oflocal.settings import Jobs, Settings
 from oflocal.supporters.models import CampaignUpdate
 from oflocal.supporters.updates import MAILING
-from oflocal.web.app import create_app
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def api(db: Database, secret: bytes, tmp_path: Path) -> Iterator[Api]:
                               password="boss password 1")
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret,
                         jobs=Jobs(poll_seconds=0.05, heartbeat_seconds=1.0))
-    with TestClient(app=create_app(settings, db)) as client:
+    with client_for(settings, db) as client:
         yield Api(client, issue_api_token(db, name="t", staff_user_id=admin))
 
 

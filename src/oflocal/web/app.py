@@ -7,7 +7,6 @@ processes), the app runs a worker of its own from start-up to shutdown."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,24 +66,47 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
                extra_routes: list[Any] | None = None) -> Litestar:
     settings = settings or get_settings()
     database = db or Database(settings.database_url, pool_size=settings.db_pool_size)
-    services = Services(settings=settings, db=database, signer=CodeSigner(settings.secret_key))
-    worker = Worker(database, settings, TASKS, name="web") if settings.jobs.in_process else None
-    startup: list[Callable[[], object]] = []
-    shutdown: list[Callable[[], object]] = []
-    if worker is not None:
-        startup.append(worker.start)
-        # A job still running is asked to stop (a print job is given back to the queue).
-        shutdown.append(lambda: worker.stop(timeout=STOP_SECONDS))
+    app = build_app(body_timeout=settings.body_timeout_seconds, extra_routes=extra_routes)
+    install(app, settings, database)
+    return app
+
+
+def install(app: Litestar, settings: Settings, database: Database) -> None:
+    """Point a built app at one installation: its settings, database, ticket signer and
+    (unless workers run apart) a job worker of its own, started and stopped with the app.
+    Everything a request reads about the installation comes from here."""
+    app.state.services = Services(settings=settings, db=database,
+                                  signer=CodeSigner(settings.secret_key))
+    app.state.job_worker = (Worker(database, settings, TASKS, name="web")
+                            if settings.jobs.in_process else None)
+
+
+def _start(app: Litestar) -> None:
+    if app.state.job_worker is not None:
+        app.state.job_worker.start()
+
+
+def _stop(app: Litestar) -> None:
+    # A job still running is asked to stop (a print job is given back to the queue).
+    if app.state.job_worker is not None:
+        app.state.job_worker.stop(timeout=STOP_SECONDS)
+    app.state.services.db.dispose()
+
+
+def build_app(*, body_timeout: float, extra_routes: list[Any] | None = None) -> Litestar:
+    """The routes, pages, middleware and API document, the same for every installation
+    (``install`` gives the app its own): building them is most of an app's start-up
+    time (Litestar copies and inspects every handler), which the tests pay once per
+    worker rather than once per test."""
     v1 = Router(path="/api/v1", route_handlers=[health, *api_routers()],
                 before_request=require_json_body)
     assert api.__doc__  # the package documents the API's shape
     return Litestar(
         route_handlers=[v1, *pages.routers(), *(extra_routes or [])],
-        state=State({"services": services, "page_error_renderer": pages.render_refusal,
-                     "job_worker": worker}),
+        state=State({"page_error_renderer": pages.render_refusal}),
         template_config=pages.template_config(TEMPLATES),
         middleware=[
-            DefineMiddleware(BodyTimeoutMiddleware, timeout=settings.body_timeout_seconds),
+            DefineMiddleware(BodyTimeoutMiddleware, timeout=body_timeout),
             DefineMiddleware(ActorMiddleware, exclude=["/schema"]),
         ],
         guards=[roles_guard],
@@ -105,7 +127,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
             path="/schema",
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
         ),
-        on_startup=startup,
-        on_shutdown=[*shutdown, database.dispose],
+        on_startup=[_start],
+        on_shutdown=[_stop],
         debug=False,
     )
