@@ -20,6 +20,7 @@ from oflocal.audit import verify
 from oflocal.auth.models import StaffUser
 from oflocal.auth.service import Actor, open_session
 from oflocal.db.engine import Database
+from oflocal.ledger.models import JournalEntry
 from oflocal.settings import Settings
 from oflocal.treasury.models import BankReconciliation, BankTick, TreasuryEntry
 from oflocal.vouchers.codes import CodeSigner
@@ -178,3 +179,36 @@ def test_only_money_roles_see_the_pages(browser: Browser, world: TreasuryWorld) 
     browser.login("desk")
     assert browser.get("/treasurer/entries").status_code == 403
     assert browser.get("/treasurer/bank").status_code == 403
+
+
+def test_a_reversal_names_the_voucher_it_reverses_by_its_number(
+        browser: Browser, world: TreasuryWorld) -> None:
+    """The list says which voucher a reversal reverses by the number the treasurer
+    gave it, not by an id that appears nowhere on the page."""
+    page = browser.get(f"/treasurer/entries?event={world.event_id}")
+    browser.post(f"/treasurer/events/{world.event_id}/entries",
+                 {**subsidy_form(world, form_key(page.text)), "voucher_no": "R7-12"})
+    with world.db.read() as session:
+        voucher = session.execute(select(TreasuryEntry)).scalar_one()
+    done = browser.post(f"/treasurer/entries/{voucher.id}/reverse",
+                        {"key": "rev-r7", "event_id": str(world.event_id),
+                         "voucher_no": "R7-12", "reason": "金額の誤り"})
+    assert done.status_code == 200, done.text
+    assert "取消対象 R7-12</span>" in done.text
+    assert f"取消対象 #{voucher.id}" not in done.text
+    assert "取消伝票 0001</span>" in done.text  # the original names its reversal
+
+
+def test_the_close_out_page_says_why_it_refuses(browser: Browser, world: TreasuryWorld) -> None:
+    """Confirmed before the last day of use (a page left open, a second tab): the refusal
+    is shown in Japanese with the English beside it, not as an empty alert."""
+    closed = browser.post(f"/treasurer/programmes/{world.programme_id}/close-out",
+                          {"confirm": "yes"})
+    assert closed.status_code == 409
+    primary = re.search(r'class="refusal-primary" lang="ja">([^<]+)<', closed.text)
+    secondary = re.search(r'class="refusal-secondary" lang="en">([^<]+)<', closed.text)
+    assert primary and "まだ過ぎていないため" in primary.group(1)
+    assert secondary and "Tickets are still valid until" in secondary.group(1)
+    with world.db.read() as session:
+        assert not session.execute(select(func.count()).where(JournalEntry.kind == "expiry")
+                                   ).scalar_one()

@@ -64,6 +64,8 @@ def _entries_page(request: AnyRequest, event_id: int | None, *, status: int = 20
             **(typed or {})}
     return page(request, "treasurer/entries.html", status=status, tab="entries",
                 events=_events(request), event_id=event_id, vouchers=vouchers,
+                # a reversal names the voucher it reverses by its number, as printed
+                numbers={v["id"]: v["voucher_no"] for v in vouchers},
                 accounts=accounts, kinds=_kinds(page_lang(request)), form=form,
                 form_key=uuid.uuid4().hex, today=_today().isoformat(), error=error, done=done,
                 max_mb=MAX_BYTES // 1024 // 1024)
