@@ -183,7 +183,8 @@ def test_each_correction_is_billed_once_less_what_came_in_before(
     with db.read() as s:
         assert invoice_view(s, first["id"])["outstanding"] == 0
         assert invoice_view(s, second["id"])["outstanding"] == 50
-    assert "入金済み" in printed(db, second["id"]) and "-¥150" in printed(db, second["id"])
+    shown = printed(db, second["id"])
+    assert "入金済み" in shown and "-¥150" in shown and "¥50" in shown
     record_repayment(db, workshop_id=w1, amount=50, received_on=clock.tokyo_date(
         clock.now()), actor="t")
     with db.read() as s:
