@@ -273,6 +273,10 @@ def world(db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> It
              f"/api/v1/settlement/workshops/{sc.workshop_ids[2]}/repayments",
              {"amount": 60, "received_on": today.isoformat()},
              other={"amount": 40, "received_on": today.isoformat()}),
+        # After the repayment above: ¥100 asked back, ¥60 paid, so the invoice bills ¥40.
+        Case("POST", "/api/v1/settlement/workshops/{workshop_id:int}/repayment-invoices",
+             f"/api/v1/settlement/workshops/{sc.workshop_ids[2]}/repayment-invoices", {},
+             other={"due_date": (today + timedelta(days=20)).isoformat()}),
         Case("POST", "/api/v1/staff-users", "/api/v1/staff-users",
              {"username": "desk2", "display_name": "受付", "role": "desk",
               "password": "another long password"}),

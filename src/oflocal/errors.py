@@ -396,6 +396,27 @@ MESSAGES: dict[str, Message] = {
     "settlement.already_corrected": Message(
         409, "この利用はすでに訂正されています。", "This redemption was already corrected."
     ),
+    "settlement.invoice_nothing_to_bill": Message(
+        409,
+        "「{workshop}」に請求するものはありません。返金を依頼した訂正はすべて請求書に載っているか、"
+        "入金済みです。",
+        "There is nothing to invoice {workshop_en}: every correction it was asked to pay "
+        "back is on an invoice already, or was paid.",
+    ),
+    "settlement.invoice_bank_missing": Message(
+        409,
+        "請求書に振込先を載せるため、先に委員会の口座（精算の設定）を登録してください。",
+        "Enter the committee's bank account (settlement settings) first: the invoice tells "
+        "the workshop where to pay.",
+    ),
+    "settlement.invoice_due_invalid": Message(
+        422,
+        "お支払期限は発行日（{date}）以降の日付にしてください。",
+        "The due date must not be before the issue date ({date}).",
+    ),
+    "settlement.invoice_not_found": Message(
+        404, "請求書が見つかりません。", "There is no such invoice."
+    ),
     "zengin.blocked": Message(
         409,
         "口座情報などに{count}件の問題があるため、全銀振込ファイルを作成できません。"
@@ -984,6 +1005,18 @@ MESSAGES: dict[str, Message] = {
         422,
         "取消の日付は元の伝票の日付（{date}）以降にしてください。",
         "A reversal is dated on or after the voucher it reverses ({date}).",
+    ),
+    "treasury.opening_date_invalid": Message(
+        422,
+        "開始残高（前期繰越）は会計年度の初日（{date}）の日付で入力してください。",
+        "An opening balance is dated the first day of the fiscal year ({date}).",
+    ),
+    "treasury.opening_exists": Message(
+        409,
+        "「{account}」の開始残高は伝票 {voucher_no} で入力済みです。誤りなら、その伝票を"
+        "取り消してから入力し直してください。",
+        "The opening balance of {account} was entered by voucher {voucher_no}. If it is "
+        "wrong, reverse that voucher and enter it again.",
     ),
     "treasury.reason_missing": Message(
         422,

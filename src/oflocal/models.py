@@ -17,6 +17,9 @@ from oflocal.ledger.models import Account, JournalEntry, Posting
 from oflocal.outbox.models import MailMessage
 from oflocal.printing.models import PrintJob
 from oflocal.settlement.models import (
+    RepaymentInvoice,
+    RepaymentInvoiceItem,
+    RepaymentInvoicePrint,
     SettlementCorrection,
     SettlementLine,
     SettlementPeriod,
@@ -68,6 +71,9 @@ __all__ = [
     "ProviderEvent",
     "Redemption",
     "Refund",
+    "RepaymentInvoice",
+    "RepaymentInvoiceItem",
+    "RepaymentInvoicePrint",
     "ReturnDelivery",
     "Reward",
     "Sale",

@@ -37,7 +37,13 @@ STANDARD = (
     StandardAccount("deposits_received", "預り金 Money held (over-payments)", "liability"),
     StandardAccount("bank_fees", "振込手数料 Bank charges", "expense"),
     StandardAccount("other_expenses", "雑費 Other expenses", "expense"),
+    # What the committee's money brought from last year is set against (its net assets):
+    # the treasurer's opening balances (開始残高); migration 0021 adds it to events made
+    # before.
+    StandardAccount("opening_equity", "前期繰越正味財産 Net assets brought forward", "equity"),
 )
+
+OPENING_EQUITY = "opening_equity"
 
 # Which account a desk payment lands in.
 PAYMENT_ACCOUNT = {

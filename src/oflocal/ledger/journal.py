@@ -57,9 +57,13 @@ ENTRY_KINDS = frozenset(
         "other_receipt",
         "expense",
         "overpayment_refund",
+        "opening_balance",
         "reversal",
     }
 )
+# A balance brought forward from last year (the treasurer's 開始残高): the trial balance
+# shows it (and a reversal of it) in the opening column, the annual report as 前期繰越金.
+OPENING_KIND = "opening_balance"
 
 
 class UnbalancedEntry(ValueError):

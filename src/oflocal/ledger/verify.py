@@ -8,13 +8,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TypedDict
+from typing import Any, TypedDict
 
-from sqlalchemy import and_, case, false, func, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, case, func, not_, or_, select, true
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import ColumnElement
 
-from oflocal.ledger.journal import business_day_sql
+from oflocal.ledger.journal import OPENING_KIND, business_day_sql
 from oflocal.ledger.models import Account, JournalEntry, Posting
+
+# The entry a reversal reverses (outer-joined in by the queries that need it).
+ReversedEntry = aliased(JournalEntry)
+
+
+def is_opening_sql() -> ColumnElement[Any]:
+    """An entry that brings a balance forward from last year, or reverses one; the query
+    must outer-join ``ReversedEntry`` on ``JournalEntry.reverses_entry_id``."""
+    # never NULL (an entry that reverses nothing has no ReversedEntry row): NOT NULL is NULL
+    return or_(JournalEntry.kind == OPENING_KIND,
+               func.coalesce(ReversedEntry.kind, "") == OPENING_KIND)
 
 
 @dataclass
@@ -94,21 +106,28 @@ def trial_balance(session: Session, event_id: int, start: date | None = None,
     """Every account of the event for the business days ``start``..``end`` (both
     included; ``None``: from the first entry, up to now; an entry's day is its business
     date, else the Tokyo day it was recorded): the balance brought forward, the totals of
-    the debit and of the credit postings in the period, and the closing balance. Accounts
+    the debit and of the credit postings in the period, and the closing balance. The
+    treasurer's opening balances (開始残高, and their reversals) up to ``end`` are in the
+    opening column, never among the period's debits and credits. Accounts
     in class order (資産, 負債, 純資産, 収益, 費用), then by code. The debit and credit
     totals are equal, as the journal's are; so are the sums of the closings (zero)."""
     # Split by business day (a payout on its transfer date), not by when it was recorded.
     day = business_day_sql(session.get_bind().dialect.name)
     postings = (
-        select(Posting.account_id, Posting.amount, day.label("day"))
+        select(Posting.account_id, Posting.amount, day.label("day"),
+               is_opening_sql().label("opening"))
         .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .outerjoin(ReversedEntry, ReversedEntry.id == JournalEntry.reverses_entry_id)
         .where(JournalEntry.event_id == event_id)
     )
     if end is not None:
         postings = postings.where(day <= end)
     sub = postings.subquery()
-    before_s = sub.c.day < start if start is not None else false()
-    inside_s = sub.c.day >= start if start is not None else true()
+    # A balance brought forward (開始残高) is opening whatever its day within the period:
+    # it is dated the first day of the fiscal year, and is last year's money, not a
+    # movement of this one. So is the reversal of one (a corrected opening balance).
+    before_s = or_(sub.c.opening, sub.c.day < start) if start is not None else sub.c.opening
+    inside_s = and_(not_(sub.c.opening), sub.c.day >= start if start is not None else true())
     opening = func.coalesce(func.sum(case((before_s, sub.c.amount), else_=0)), 0)
     debit = func.coalesce(
         func.sum(case((and_(inside_s, sub.c.amount > 0), sub.c.amount), else_=0)), 0)

@@ -14,8 +14,19 @@ code naming a subsidy or a sponsor, otherwise its class: an expense account is a
 payment line of its own name, any other account a receipt line of its own name. So an
 account added later (補助金収入, 振込手数料, …) appears where a reader expects it.
 
-By construction receipts − payments = the change in the funds; the tests check that
-against the trial balance and against a recount from the raw postings.
+Two kinds of fund movement are neither receipts nor payments:
+
+- the treasurer's opening balances (開始残高: last year's money in the bank or the cash
+  box, against 前期繰越正味財産): they are in the trial balance's opening column, so the
+  report counts them in 前期繰越金 (brought forward);
+- money held for others (預り金, :data:`HELD`: an over-payment kept until it is given
+  back): received and given back beside the receipts and payments (預り金の増減), and
+  what is still held at the end is among the obligations, a liability. It is not the
+  committee's income.
+
+By construction 前期繰越金 + receipts − payments + the change in money held = 次期繰越金
+(the funds at the end); the tests check that against the trial balance and against a
+recount from the raw postings.
 """
 
 from __future__ import annotations
@@ -26,7 +37,7 @@ from datetime import date
 from typing import IO, Any
 
 from reportlab.lib.units import mm
-from sqlalchemy import case, exists, func, select
+from sqlalchemy import case, exists, func, not_, select
 from sqlalchemy.orm import Session, aliased
 
 from oflocal import clock
@@ -35,10 +46,19 @@ from oflocal.events.models import Event
 from oflocal.format import ja_date, yen
 from oflocal.ledger.journal import business_day_sql
 from oflocal.ledger.models import Account, JournalEntry, Posting
-from oflocal.ledger.verify import TrialBalanceRow, normal_balance, trial_balance
+from oflocal.ledger.verify import (
+    ReversedEntry,
+    TrialBalanceRow,
+    is_opening_sql,
+    normal_balance,
+    trial_balance,
+)
 from oflocal.reports.pdfkit import MARGIN, PAGE_H, PAGE_W, Table, new_canvas, spooled, text
 
 FUND_KIND = "asset"
+# Liabilities whose movements are money held for someone else, not income or expense.
+HELD = ("deposits_received",)
+HELD_EN = "Money held for others"
 
 # (key, section, label): the lines always shown, in this order.
 INCOME_LINES = (
@@ -102,6 +122,9 @@ class AnnualReport:
     obligations: list[Line]  # of the funds, what is owed: liabilities at the end
     equity: list[Line]  # 純資産 at the end (the premium fund)
     trial: list[TrialBalanceRow] = field(default_factory=list)
+    # Money held for others received (+) and given back (−) in the period: not receipts
+    # or payments (預り金の受入・返還).
+    held: list[Line] = field(default_factory=list)
 
     @property
     def income_total(self) -> int:
@@ -113,8 +136,14 @@ class AnnualReport:
 
     @property
     def difference(self) -> int:
-        """当期収支差額: receipts − payments, the change in the funds."""
+        """当期収支差額: receipts − payments."""
         return self.income_total - self.expenditure_total
+
+    @property
+    def held_change(self) -> int:
+        """預り金の増減: money held for others, received − given back. The funds change
+        by the difference and this."""
+        return sum(line.amount for line in self.held)
 
     def as_dict(self) -> dict[str, Any]:
         def lines(items: list[Line]) -> list[dict[str, Any]]:
@@ -127,7 +156,8 @@ class AnnualReport:
             "income": lines(self.income), "income_total": self.income_total,
             "expenditure": lines(self.expenditure),
             "expenditure_total": self.expenditure_total,
-            "difference": self.difference, "brought_forward": self.brought_forward,
+            "difference": self.difference, "held": lines(self.held),
+            "held_change": self.held_change, "brought_forward": self.brought_forward,
             "carried_forward": self.carried_forward, "funds": lines(self.funds),
             "obligations": lines(self.obligations), "equity": lines(self.equity),
         }
@@ -155,9 +185,11 @@ def _flows(session: Session, event_id: int, start: date,
         select(Account.code, Account.name, Account.kind, debit, credit)
         .join(Posting, Posting.account_id == Account.id)
         .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .outerjoin(ReversedEntry, ReversedEntry.id == JournalEntry.reverses_entry_id)
         .where(Account.event_id == event_id, Account.kind != FUND_KIND,
                JournalEntry.event_id == event_id,
                day >= start, day <= end,
+               not_(is_opening_sql()),  # brought forward, not received (trial balance)
                moves_funds)
         .group_by(Account.id, Account.code, Account.name, Account.kind)
         .order_by(Account.code)
@@ -173,7 +205,13 @@ def annual_report(session: Session, event_id: int, start: date, end: date) -> An
         raise Refusal("event.not_found")
     income = {key: Line(key, label, 0) for key, label in INCOME_LINES}
     expenditure = {key: Line(key, label, 0) for key, label in EXPENSE_LINES}
+    held: list[Line] = []
     for code, name, kind, debits, credits in _flows(session, event_id, start, end):
+        if code in HELD:  # held for others: beside the receipts and payments
+            short = name.split(" ", 1)[0]
+            held += [Line(f"{code}:in", f"{short}の受入 {HELD_EN} received", credits),
+                     Line(f"{code}:out", f"{short}の返還 {HELD_EN} given back", -debits)]
+            continue
         # the premium fund in both directions (paid in, drawn); any other account net
         parts = [debits, -credits] if code == "premium_fund" else [debits - credits]
         for amount in parts:
@@ -199,6 +237,7 @@ def annual_report(session: Session, event_id: int, start: date, end: date) -> An
         equity=[Line(r["account"], r["name"], normal_balance(r))
                 for r in trial if r["kind"] == "equity"],
         trial=trial,
+        held=held,
     )
 
 
@@ -234,8 +273,16 @@ def annual_rows(r: AnnualReport) -> list[list[object]]:
     rows += [[f"　{x.label}", x.amount, x.key] for x in r.expenditure]
     rows.append(["支出合計 Total payments", r.expenditure_total, ""])
     rows.append(["当期収支差額 Receipts − payments", r.difference, ""])
-    rows.append(["次期繰越金 Carried forward", r.carried_forward,
-                 "前期繰越金＋当期収支差額 brought forward + difference"])
+    if r.held:
+        rows.append(["【預り金の増減（収入・支出ではない） Money held for others】", "", ""])
+        rows += [[f"　{x.label}", x.amount, x.key] for x in r.held]
+        rows.append(["預り金の増減 Change in money held", r.held_change, ""])
+        rows.append(["次期繰越金 Carried forward", r.carried_forward,
+                     "前期繰越金＋当期収支差額＋預り金の増減 brought forward + difference "
+                     "+ money held"])
+    else:
+        rows.append(["次期繰越金 Carried forward", r.carried_forward,
+                     "前期繰越金＋当期収支差額 brought forward + difference"])
     rows.append(["【次期繰越金の内訳 Funds carried forward】", "", ""])
     rows += [[f"　{x.label}", x.amount, x.key] for x in r.funds]
     rows.append(["【うち預り金・未払金 Of which owed (liabilities)】", "", ""])
@@ -298,8 +345,12 @@ def write_annual_pdf(out: IO[bytes], r: AnnualReport, *, issued: date | None = N
     y = section(y, "収入の部 Receipts", r.income, ("収入合計 Total receipts", r.income_total))
     y = section(y, "支出の部 Payments", r.expenditure,
                 ("支出合計 Total payments", r.expenditure_total))
+    if r.held:
+        y = section(y, "預り金の増減（収入・支出ではない） Money held for others", r.held,
+                    ("預り金の増減 Change in money held", r.held_change))
     y = section(y, "収支 Balance", [
         Line("difference", "当期収支差額 Receipts − payments", r.difference),
+        *([Line("held", "預り金の増減 Change in money held", r.held_change)] if r.held else []),
         Line("brought_forward", "前期繰越金 Brought forward", r.brought_forward),
     ], ("次期繰越金 Carried forward", r.carried_forward))
     if y < 90 * mm:

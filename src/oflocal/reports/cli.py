@@ -235,6 +235,10 @@ def annual_cmd(event_slug: str, start: str | None, end: str | None, pdf_path: Pa
                 click.echo(f"    {line.label:<50} {yen(line.amount):>16}")
             click.echo(f"    {'計 total':<50} {yen(total):>16}")
         click.echo(f"  当期収支差額 difference {yen(data.difference):>16}")
+        if data.held:  # money held for others: not receipts or payments
+            click.echo("  預り金の増減 money held for others")
+            for line in data.held:
+                click.echo(f"    {line.label:<50} {yen(line.amount):>16}")
         click.echo(f"  次期繰越金 carried forward {yen(data.carried_forward):>16}")
     if pdf_path:
         click.echo(f"PDF → {pdf_path} ({_write(annual_pdf(data), pdf_path):,} bytes)")

@@ -53,6 +53,7 @@ KINDS_JA = {
     "other_receipt": "その他入金",
     "expense": "経費支払",
     "overpayment_refund": "過入金返金",
+    "opening_balance": "開始残高（前期繰越）",
     "reversal": "取消（反対仕訳）",
 }
 CHUNK = 5000

@@ -9,6 +9,9 @@
     oflocal settle correct --ticket T01K-0003-Q7ZD-X2M9-4F8H [--to W03] --reason ...
     oflocal settle fee --event demo --rule rate --rate-bp 250 --rounding floor
     oflocal settle requester --event demo --code 1234567890 --name-kana ... --bank 0001 ...
+    oflocal settle invoice issue --event demo --workshop W03 [--due-date 2027-01-31]
+    oflocal settle invoice list --event demo
+    oflocal settle invoice pdf --id 1 -o 請求書.pdf
 """
 
 from __future__ import annotations
@@ -284,3 +287,69 @@ def adjust_cmd(event_slug: str, workshop_code: str, amount: int, counter_account
                           reason=reason, actor="cli", settle=settle)
     click.echo(f"correction entry {out['entry_id']}: {yen(out['amount'])} for {workshop_code}"
                + ("" if out["settle_by"] == "payout" else f" [{out['settle_by']}]"))
+
+
+@settle.group("invoice")
+def invoice() -> None:
+    """Repayment invoices (請求書) to workshops asked to pay back after a correction."""
+
+
+def _invoice_line(v: dict[str, object]) -> str:
+    printed = f"printed {v['first_printed_on']}" if v["first_printed_on"] else "not printed"
+    return (f"{v['number']:<12} {v['workshop_code']:<6} issued {v['issued_on']}  due "
+            f"{v['due_date']}  {yen(int(str(v['amount']))):>10}  outstanding "
+            f"{yen(int(str(v['outstanding']))):>10}  {printed}  [id {v['id']}]")
+
+
+@invoice.command("issue")
+@click.option("--event", "event_slug", default="demo", show_default=True)
+@click.option("--workshop", "workshop_code", required=True)
+@click.option("--due-date", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="お支払期限 YYYY-MM-DD (default: the end of the next month).")
+@click.option("--key", default=None, help="Idempotency key: a rerun issues nothing more.")
+def invoice_issue_cmd(event_slug: str, workshop_code: str, due_date: datetime | None,
+                      key: str | None) -> None:
+    """Issue an invoice for what the workshop was asked to pay back and no invoice bills."""
+    from oflocal.idempotency.store import IdempotencyKey, request_hash
+    from oflocal.settlement.repayment_invoice import issue_invoice
+
+    wid = _workshop_id(_event_id(event_slug), workshop_code)
+    due = due_date.date() if due_date else None
+    idem = IdempotencyKey("cli", f"invoice-{key}", request_hash(
+        "invoice", wid, due.isoformat() if due else None)) if key else None
+    outcome = issue_invoice(_db(), workshop_id=wid, actor="cli", due_date=due, idem=idem)
+    click.echo(_invoice_line(outcome.body) + ("  (already issued)" if outcome.replayed else ""))
+
+
+@invoice.command("list")
+@click.option("--event", "event_slug", default="demo", show_default=True)
+def invoice_list_cmd(event_slug: str) -> None:
+    """The event's repayment invoices, the latest first."""
+    from oflocal.settlement.repayment_invoice import list_invoices
+
+    with _db().read() as session:
+        rows = list_invoices(session, _event_id(event_slug))
+    for v in rows:
+        click.echo(_invoice_line(v))
+    if not rows:
+        click.echo("no repayment invoices yet")
+
+
+@invoice.command("pdf")
+@click.option("--id", "invoice_id", type=int, required=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def invoice_pdf_cmd(invoice_id: int, output: Path) -> None:
+    """Write the invoice as PDF. The first PDF is the original; later ones are marked
+    再発行 (reprint) and keep the issue date."""
+    from oflocal.settlement.repayment_invoice import (
+        invoice_document,
+        record_print,
+        write_invoice_pdf,
+    )
+
+    with _db().read() as session:
+        doc = invoice_document(session, invoice_id)  # refuses if there is none
+    fresh = record_print(_db(), invoice_id, actor="cli")
+    with output.open("wb") as out:
+        write_invoice_pdf(out, doc, reprint=not fresh)
+    click.echo(f"{doc.view['number']}{'' if fresh else ' (再発行 reprint)'} → {output}")

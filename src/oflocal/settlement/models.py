@@ -208,3 +208,67 @@ class SettlementStatementIssue(Base):
     issued_on: Mapped[date] = mapped_column(Date)  # Tokyo date of issued_at
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
     issued_by: Mapped[str] = mapped_column(String(60))
+
+
+class RepaymentInvoice(Base):
+    """A 請求書 asking a workshop to pay back what corrections after payment took back
+    (``settle_by = 'repayment'``): numbered in its event, dated the day it was issued,
+    with a due date and the committee's account to pay into as it was then. Its items
+    (:class:`RepaymentInvoiceItem`) are the corrections it bills; money the workshop paid
+    back before it was issued, beyond earlier invoices, is deducted (``received_before``).
+    Written once, never changed (migration 0021)."""
+
+    __tablename__ = "repayment_invoice"
+    __table_args__ = (
+        UniqueConstraint("event_id", "serial"),
+        UniqueConstraint("event_id", "number"),
+        CheckConstraint("serial >= 1", name="serial"),
+        CheckConstraint("received_before >= 0 AND amount > 0", name="amounts"),
+        CheckConstraint("amount = items_total - received_before", name="amount_sum"),
+        CheckConstraint("due_date >= issued_on", name="due_after_issue"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id"), index=True)
+    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshop.id"), index=True)
+    serial: Mapped[int] = mapped_column(Integer)  # 1, 2, ... per event
+    number: Mapped[str] = mapped_column(String(30))  # 請求書番号, e.g. R0001-W03
+    issued_on: Mapped[date] = mapped_column(Date)  # 発行日 (Tokyo)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    issued_by: Mapped[str] = mapped_column(String(60))
+    due_date: Mapped[date] = mapped_column(Date)  # お支払期限
+    items_total: Mapped[int] = mapped_column(BigInteger)
+    received_before: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[int] = mapped_column(BigInteger)  # ご請求金額
+    # The committee's account to pay into, as it was when the invoice was issued.
+    bank_code: Mapped[str] = mapped_column(String(4))
+    branch_code: Mapped[str] = mapped_column(String(3))
+    account_type: Mapped[int] = mapped_column(Integer)
+    account_number: Mapped[str] = mapped_column(String(7))
+    account_holder_kana: Mapped[str] = mapped_column(String(200))
+
+
+class RepaymentInvoiceItem(Base):
+    """One correction a repayment invoice bills; a correction is billed once."""
+
+    __tablename__ = "repayment_invoice_item"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("repayment_invoice.id"),
+                                            index=True)
+    correction_id: Mapped[int] = mapped_column(ForeignKey("settlement_correction.id"),
+                                               unique=True)
+
+
+class RepaymentInvoicePrint(Base):
+    """The first PDF of a repayment invoice: every later one is a reprint (再発行), as
+    for statements (:class:`SettlementStatementIssue`). Written once."""
+
+    __tablename__ = "repayment_invoice_print"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("repayment_invoice.id"),
+                                            unique=True)
+    printed_on: Mapped[date] = mapped_column(Date)
+    printed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    printed_by: Mapped[str] = mapped_column(String(60))

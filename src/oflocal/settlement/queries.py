@@ -19,6 +19,7 @@ from oflocal.events.models import Event, Workshop
 from oflocal.settlement.banks import lookup_bank, lookup_branch
 from oflocal.settlement.close import period_summary
 from oflocal.settlement.corrections import statement_notes
+from oflocal.settlement.invoicing import MovedFee, fees_moved_in, fees_returned
 from oflocal.settlement.models import (
     SettlementCorrection,
     SettlementLine,
@@ -120,6 +121,11 @@ class Statement:
     reissue: bool = False  # this print is a reprint of an issued statement (再発行)
     # Tickets moved with their fee, what it owes back (corrections.statement_notes)
     owed_back_notes: list[tuple[str, int]] = field(default_factory=list)
+    # Corrections this period settles (settlement.invoicing): fees given back on tickets
+    # moved away from the workshop (the return invoice), and fees charged on tickets
+    # moved to it (part of the fee the statement invoices).
+    fee_returns: list[MovedFee] = field(default_factory=list)
+    moved_in_fees: list[MovedFee] = field(default_factory=list)
 
 
 def _bank_names(account: BankAccount) -> tuple[str, str]:
@@ -234,6 +240,10 @@ def iter_statements(
             )
         ]
         statement.owed_back_notes = statement_notes(session, period, workshop.id)
+        settled_here = (SettlementCorrection.settlement_period_id == period_id,
+                        SettlementCorrection.workshop_id == workshop.id)
+        statement.fee_returns = fees_returned(session, *settled_here)
+        statement.moved_in_fees = fees_moved_in(session, *settled_here)
         yield statement
     if workshop_id is not None and not found:
         raise Refusal("settlement.not_in_period")

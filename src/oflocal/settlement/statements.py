@@ -14,11 +14,18 @@ date and is marked 再発行 with the day it was printed.
 Qualified invoice (インボイス): when the committee is registered (the event has an
 invoice number), the fee it deducts is its taxable sale (10 %) to the workshop, and the
 statement is the qualified invoice for it: the committee's registration number, the
-transaction (換金手数料 of the period) and its date (the period's cut-off day), the fee
-for the 10 % rate (tax included) and the consumption tax in it, and the recipient (the
-workshop, 御中). The tax is computed once per statement (one invoice) for its one rate:
-fee × 10 / 110, fractions of a yen cut off (:func:`consumption_tax`), as the invoice
-rules allow one rounding per invoice per rate.
+transaction (換金手数料 of the period, with the fee on tickets a correction moved to the
+workshop) and its date (the period's cut-off day), the fee for the 10 % rate (tax
+included) and the consumption tax in it, and the recipient (the workshop, 御中). The tax
+is computed once per statement (one invoice) for its one rate: fee × 10 / 110, fractions
+of a yen cut off (:func:`consumption_tax`), as the invoice rules allow one rounding per
+invoice per rate.
+
+Qualified return invoice (適格返還請求書): a correction this period settles that moved a
+ticket away from the workshop gave back the fee charged on it; the statement through
+which it is given back is then also the return invoice (settlement.invoicing): per
+ticket the date of the original sale and of the return, the fee returned, and for the
+10 % rate the total returned and the consumption tax on it, computed once.
 """
 
 from __future__ import annotations
@@ -37,6 +44,12 @@ from oflocal.db.engine import Database
 from oflocal.format import ja_date, tokyo_minute, yen
 from oflocal.reports.csvout import encode_rows, text_cell
 from oflocal.reports.pdfkit import MARGIN, PAGE_H, PAGE_W, Table, new_canvas, spooled, text
+from oflocal.settlement.invoicing import (
+    TAX_RATE_PERCENT,
+    MovedFee,
+    consumption_tax,
+    return_total,
+)
 from oflocal.settlement.models import SettlementLine, SettlementStatementIssue
 from oflocal.settlement.queries import Statement, get_period
 from oflocal.vouchers.codes import grouped
@@ -54,18 +67,24 @@ KIND_FEE = "手数料"
 KIND_FEE_TAX = "手数料の消費税"  # only when the committee is registered for invoices
 KIND_NET = "支払額"
 KIND_NOTE = "訂正の説明"
-TAX_RATE_PERCENT = 10  # the fee is a standard-rate sale
+KIND_FEE_RETURN = "手数料の返還"  # the return invoice, only when registered
+KIND_FEE_RETURN_TAX = "返還手数料の消費税"
 
 
-def consumption_tax(fee_with_tax: int) -> int:
-    """The consumption tax in a tax-inclusive fee at 10 %: one rounding per invoice and
-    rate, fractions of a yen cut off (切り捨て)."""
-    return fee_with_tax * TAX_RATE_PERCENT // (100 + TAX_RATE_PERCENT)
+def charged_fee(st: Statement) -> int:
+    """The fee the statement invoices: the period's, and the one on tickets moved to
+    the workshop by corrections this period settles (tax included)."""
+    return st.fee + sum(m.fee for m in st.moved_in_fees)
 
 
 def is_invoice(st: Statement) -> bool:
     """Whether the statement is also the committee's qualified invoice for its fee."""
-    return bool(st.committee_invoice_number) and st.fee > 0
+    return bool(st.committee_invoice_number) and charged_fee(st) > 0
+
+
+def is_return_invoice(st: Statement) -> bool:
+    """Whether the statement is also the return invoice for fees it gives back."""
+    return bool(st.committee_invoice_number) and bool(st.fee_returns)
 
 
 def record_issues(db: Database, period_id: int, workshop_id: int | None, *, actor: str,
@@ -127,6 +146,12 @@ def correction_label(reason: str, ticket_code: str | None) -> str:
     return f"{reason}（券 {grouped(ticket_code)}）" if ticket_code else reason
 
 
+def return_label(r: MovedFee) -> str:
+    """One fee given back, as the return invoice and the CSV state it."""
+    return (f"券 {grouped(r.ticket_code)} 額面{yen(r.face)}の換金手数料 "
+            f"元の取引日 {r.original_on.isoformat()} 返還日 {r.corrected_on.isoformat()}")
+
+
 def payee_label(st: Statement) -> str:
     holder = f" 名義 {st.account_holder}" if st.account_holder else ""
     return f"{st.bank_name} {st.branch_name} {st.account}{holder}".strip()
@@ -163,10 +188,20 @@ def csv_rows(statements: Iterable[Statement]) -> Iterator[list[object]]:
         yield [*head, KIND_ADJUSTMENT, "", "", st.adjustment, *tail]
         yield [*head, KIND_FEE, st.fee_rule.describe_ja(), "", -st.fee, *tail]
         if is_invoice(st):
+            charged = charged_fee(st)
+            moved = (f"（うち訂正で移された券の手数料{charged - st.fee:,}円）"
+                     if charged != st.fee else "")
             yield [*head, KIND_FEE_TAX,
-                   f"{TAX_RATE_PERCENT}%対象 税込{st.fee:,}円 登録番号 "
-                   f"{st.committee_invoice_number}", "", consumption_tax(st.fee), *tail]
+                   f"{TAX_RATE_PERCENT}%対象 税込{charged:,}円{moved} 登録番号 "
+                   f"{st.committee_invoice_number}", "", consumption_tax(charged), *tail]
         yield [*head, KIND_NET, "", "", st.net, *tail]
+        if is_return_invoice(st):
+            for r in st.fee_returns:
+                yield [*head, KIND_FEE_RETURN, text_cell(return_label(r)), 1, r.fee, *tail]
+            total, tax = return_total(st.fee_returns)
+            yield [*head, KIND_FEE_RETURN_TAX,
+                   f"{TAX_RATE_PERCENT}%対象 返還額 税込{total:,}円 登録番号 "
+                   f"{st.committee_invoice_number}", "", tax, *tail]
         for note, amount in owed_back_rows(st):
             yield [*head, KIND_NOTE, text_cell(note), "", amount, *tail]
 
@@ -196,8 +231,14 @@ def draw_statement(canvas: Canvas, st: Statement, issued: date) -> None:
     y = PAGE_H - MARGIN - 4 * mm
     text(canvas, PAGE_W / 2, y, "支払通知書", 20, "center")
     subtitle = "Payment statement"
-    if is_invoice(st):
+    if is_invoice(st) and is_return_invoice(st):
+        subtitle = ("（換金手数料の適格請求書・適格返還請求書を兼ねます） "
+                    "Statement, invoice, return invoice")
+    elif is_invoice(st):
         subtitle = "（換金手数料の適格請求書を兼ねます） Payment statement and invoice"
+    elif is_return_invoice(st):
+        subtitle = ("（換金手数料の適格返還請求書を兼ねます） "
+                    "Payment statement and return invoice")
     text(canvas, PAGE_W / 2, y - 6 * mm, subtitle, 8, "center")
     text(canvas, right, y, f"発行日 {ja_date(st.first_issued_on or issued)}", 9, "right")
     text(canvas, right, y - 5 * mm, f"No. {st.period_number}-{st.workshop_code}", 9, "right")
@@ -272,6 +313,12 @@ def draw_statement(canvas: Canvas, st: Statement, issued: date) -> None:
 
     if is_invoice(st):
         y = _draw_invoice(canvas, st, y - 8 * mm, new_page)
+    if is_return_invoice(st):
+        y = draw_return_invoice(
+            canvas, seller=st.committee_name, number=str(st.committee_invoice_number),
+            recipient=st.workshop_name, returns=st.fee_returns, y=y - 8 * mm,
+            new_page=new_page,
+            through=f"第{st.period_number}回精算のお支払額で調整（訂正の説明のとおり）")
 
     y -= 8 * mm
     if y < MARGIN + 40 * mm:
@@ -292,7 +339,8 @@ def _draw_invoice(canvas: Canvas, st: Statement, y: float, new_page: Any) -> flo
         y = new_page()
     text(canvas, MARGIN, y, "適格請求書（換金手数料） Qualified invoice for the fee", 11)
     y -= 6 * mm
-    tax = consumption_tax(st.fee)
+    charged = charged_fee(st)
+    tax = consumption_tax(charged)
     lines = [
         f"適格請求書発行事業者：{st.committee_name}　登録番号 {st.committee_invoice_number}",
         f"交付を受ける事業者：{st.workshop_name} 御中",
@@ -300,16 +348,57 @@ def _draw_invoice(canvas: Canvas, st: Statement, y: float, new_page: Any) -> flo
         f"対象期間 {period_label(st.previous_cutoff_at, st.cutoff_at)}）",
         "取引内容：商品券換金手数料（お支払額から差し引き）",
     ]
+    if st.moved_in_fees:
+        codes = "、".join(grouped(m.ticket_code) for m in st.moved_in_fees)
+        lines.append(f"　うち訂正で移された券の手数料 {yen(charged - st.fee)}（券 {codes}）")
     for line in lines:
         text(canvas, MARGIN, y, line, 9)
         y -= 5 * mm
     y -= 1 * mm
     table = Table(canvas, [("税率区分", 95 * mm, "left"), ("税込金額", 25 * mm, "right"),
                            ("うち消費税等", 40 * mm, "right")], new_page=new_page)
-    y = table.rows(y, [[f"{TAX_RATE_PERCENT}%対象", yen(st.fee), yen(tax)]])
+    y = table.rows(y, [[f"{TAX_RATE_PERCENT}%対象", yen(charged), yen(tax)]])
     y -= 1 * mm
     text(canvas, MARGIN, y,
          "消費税等は本書ごとに税込金額×10/110で計算し、1円未満を切り捨てています。", 7.5)
+    return float(y)
+
+
+def draw_return_invoice(canvas: Canvas, *, seller: str, number: str, recipient: str,
+                        returns: list[MovedFee], y: float, new_page: Any,
+                        through: str) -> float:
+    """The qualified return invoice (適格返還請求書) for fees given back: the seller and
+    its number, the recipient, each ticket with the date of the original sale and of the
+    return, and for the 10 % rate the total returned and the tax on it (one rounding).
+    ``through``: how the money is given back (a payout, a repayment invoice)."""
+    if y < MARGIN + 50 * mm:
+        y = new_page()
+    text(canvas, MARGIN, y,
+         "適格返還請求書（換金手数料の返還） Qualified return invoice for the fee", 11)
+    y -= 6 * mm
+    for line in (f"適格請求書発行事業者：{seller}　登録番号 {number}",
+                 f"交付を受ける事業者：{recipient} 御中",
+                 "返還の内容：精算後の訂正で券を移した（取り消した）ため、その券の精算で"
+                 "差し引いた換金手数料をお返しします",
+                 f"返還の方法：{through}"):
+        text(canvas, MARGIN, y, line, 9)
+        y -= 5 * mm
+    y -= 1 * mm
+    per_ticket = Table(canvas, [("券（額面）", 66 * mm, "left"),
+                                ("元の取引年月日", 32 * mm, "left"),
+                                ("返還年月日", 32 * mm, "left"),
+                                ("返還額（税込）", 30 * mm, "right")], new_page=new_page)
+    y = per_ticket.rows(y, [[f"{grouped(r.ticket_code)}（{yen(r.face)}）", ja_date(r.original_on),
+                             ja_date(r.corrected_on), yen(r.fee)] for r in returns])
+    y -= 2 * mm
+    total, tax = return_total(returns)
+    by_rate = Table(canvas, [("税率区分", 95 * mm, "left"), ("返還額（税込）", 25 * mm, "right"),
+                             ("うち消費税等", 40 * mm, "right")], new_page=new_page)
+    y = by_rate.rows(y, [[f"{TAX_RATE_PERCENT}%対象", yen(total), yen(tax)]])
+    y -= 1 * mm
+    text(canvas, MARGIN, y,
+         "元の取引年月日は手数料を差し引いた精算の締め日、返還年月日は訂正の日です。"
+         "消費税等は返還額×10/110（1円未満切り捨て）。", 7.5)
     return float(y)
 
 

@@ -15,10 +15,18 @@ other_receipt       bank / cash            deposits_received or other_income
 expense             bank_fees / other_expenses / payment_fees    bank / cash
 overpayment_refund  deposits_received / other_income / subsidy_income /
                     sponsorship_income                            bank / cash
+opening_balance     bank / cash            opening_equity (前期繰越正味財産)
 ==================  =====================  ======================================
 
 Whether a subsidy or a sponsorship adds to the premium fund (it pays for the vouchers'
 premium) or is the committee's income is the committee's choice, made per voucher.
+
+An opening balance (開始残高) is the money a bank account or the cash box holds from last
+year, set against the committee's net assets brought forward. It is dated the first day
+of a fiscal year (1 April), and each account has at most one that is not reversed per
+event (:func:`_check_opening`, under the event's lock): a wrong one is reversed (the
+reversal keeps its date unless told otherwise) and entered again. The trial balance
+shows it in the opening column and the annual report as 前期繰越金, not as a receipt.
 
 A voucher carries its business date (the day it happened, in Tokyo; not after today)
 beside the moment it was recorded, a voucher number unique in its event (given, or the
@@ -43,7 +51,7 @@ from oflocal import clock
 from oflocal.auth.models import StaffUser
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
-from oflocal.ledger.accounts import account_ids
+from oflocal.ledger.accounts import OPENING_EQUITY, account_ids
 from oflocal.ledger.journal import post_entry, reverse_entry
 from oflocal.ledger.models import Account
 from oflocal.settlement.settings import lock_event
@@ -83,6 +91,8 @@ KINDS: dict[str, Kind] = {
         "過入金の返金", "Refund of an over-payment",
         ("deposits_received", "other_income", "subsidy_income", "sponsorship_income"),
         MONEY, "deposits_received", "bank"),
+    "opening_balance": Kind("開始残高（前期繰越）", "Opening balance (brought forward)",
+                            MONEY, (OPENING_EQUITY,), None, OPENING_EQUITY),
 }
 REVERSAL = Kind("取消（反対仕訳）", "Reversal", (), (), None, None)
 
@@ -136,12 +146,35 @@ def check_request(req: EntryRequest, now: datetime) -> tuple[str, str, str | Non
     if type(req.amount) is not int or not 1 <= req.amount <= MAX_AMOUNT:
         raise Refusal("treasury.amount_invalid", limit=f"{MAX_AMOUNT:,}")
     _check_date(req.business_date, now)
+    if req.kind == "opening_balance":
+        first = fiscal_year_start(req.business_date)
+        if req.business_date != first:
+            raise Refusal("treasury.opening_date_invalid", date=first)
     if not req.description.strip():
         raise Refusal("treasury.description_missing")
     voucher_no = (req.voucher_no or "").strip() or None
     if voucher_no is not None and not VOUCHER_NO.fullmatch(voucher_no):
         raise Refusal("treasury.voucher_no_invalid", voucher_no=voucher_no[:40])
     return debit, credit, voucher_no
+
+
+def fiscal_year_start(day: date) -> date:
+    """1 April of the Japanese fiscal year (April – March) that holds ``day``."""
+    return date(day.year if day.month >= 4 else day.year - 1, 4, 1)
+
+
+def _check_opening(session: Session, event_id: int, account_id: int, name: str) -> None:
+    """At most one opening balance per account per event that is not reversed (called
+    under the event's lock, so two at once cannot both pass)."""
+    reversal = aliased(TreasuryEntry)
+    found = session.execute(
+        select(TreasuryEntry.voucher_no)
+        .outerjoin(reversal, reversal.reverses_id == TreasuryEntry.id)
+        .where(TreasuryEntry.event_id == event_id, TreasuryEntry.kind == "opening_balance",
+               TreasuryEntry.debit_account_id == account_id, reversal.id.is_(None))
+    ).scalar()
+    if found is not None:
+        raise Refusal("treasury.opening_exists", account=name, voucher_no=found)
 
 
 def _voucher_no(session: Session, event_id: int, given: str | None) -> str:
@@ -175,6 +208,9 @@ def record_entry(db: Database, req: EntryRequest, *, actor: str,
     with db.write() as session:
         lock_event(session, req.event_id)
         ids = account_ids(session, req.event_id, debit, credit)
+        if req.kind == "opening_balance":
+            name = session.get(Account, ids[debit])
+            _check_opening(session, req.event_id, ids[debit], name.name if name else debit)
         voucher_no = _voucher_no(session, req.event_id, given_no)
         kind = KINDS[req.kind]
         entry_id = post_entry(
@@ -206,18 +242,22 @@ def record_entry(db: Database, req: EntryRequest, *, actor: str,
 def reverse_voucher(db: Database, voucher_id: int, *, reason: str, actor: str,
                     business_date: date | None = None,
                     now: datetime | None = None) -> dict[str, Any]:
-    """Reverse a voucher by a new one with the mirror entry; once, and never a reversal."""
+    """Reverse a voucher by a new one with the mirror entry; once, and never a reversal.
+    Dated today unless told otherwise; an opening balance's reversal is dated as the
+    opening balance (it corrects the balance brought forward, not this year's money)."""
     at = now or clock.now()
     reason = reason.strip()
     if not reason:
         raise Refusal("treasury.reason_missing")
-    day = business_date or clock.tokyo_date(at)
-    _check_date(day, at)
+    if business_date is not None:
+        _check_date(business_date, at)
     with db.write() as session:
         original = session.get(TreasuryEntry, voucher_id)
         if original is None:
             raise Refusal("treasury.entry_not_found")
         lock_event(session, original.event_id)
+        day = business_date or (original.business_date if original.kind == "opening_balance"
+                                else clock.tokyo_date(at))
         if original.kind == "reversal":
             raise Refusal("treasury.reversal_final")
         if day < original.business_date:  # a correction cannot predate what it corrects

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Mapped, deferred, mapped_column
 from oflocal.db.base import Base, UTCDateTime
 
 ENTRY_KINDS = ("cash_deposit", "account_transfer", "subsidy", "sponsorship", "other_receipt",
-               "expense", "overpayment_refund", "reversal")
+               "expense", "overpayment_refund", "opening_balance", "reversal")
 RECEIPT_TYPES = ("application/pdf", "image/jpeg", "image/png")
 
 

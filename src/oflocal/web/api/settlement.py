@@ -19,6 +19,7 @@ from litestar import Request, Response, Router, get, post, put
 from litestar.params import Parameter
 from litestar.response import Stream
 from pydantic import AwareDatetime, BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from oflocal.db.engine import Database
 from oflocal.errors import Refusal
@@ -28,7 +29,6 @@ from oflocal.settlement.corrections import (
     COUNTER_ACCOUNTS,
     adjust_workshop,
     correct_redemption,
-    owed_back_by_workshop,
     record_repayment,
     request_repayment,
 )
@@ -40,6 +40,15 @@ from oflocal.settlement.queries import (
     list_periods,
     period_detail,
     workshop_statements,
+)
+from oflocal.settlement.repayment_invoice import (
+    invoice_document,
+    invoice_pdf,
+    invoice_view,
+    issue_invoice,
+    list_invoices,
+    owed_back_with_invoices,
+    record_print,
 )
 from oflocal.settlement.rules import FeeRule
 from oflocal.settlement.settings import (
@@ -73,6 +82,7 @@ from oflocal.web.openapi import CSV_SJIS, CSV_UTF8, PDF
 from oflocal.web.state import services
 
 MAX_ID = 2**31 - 1
+InvoiceId = Annotated[int, Parameter(ge=1, le=MAX_ID, description="Repayment invoice id")]
 DocFormat = Annotated[
     Literal["pdf", "csv"], Parameter(query="format", description="`pdf` (default) or `csv`")
 ]
@@ -219,6 +229,69 @@ class OwedBackOut(BaseModel):
     total: int = Field(description="What the workshop owes the committee (receivable:W)")
     to_offset: int = Field(description="Of which waiting to be offset against a payout")
     to_repay: int = Field(description="Of which asked to be paid back")
+    to_invoice: int = Field(description="Of which a new repayment invoice would bill now "
+                                        "(asked to pay back, on no invoice yet, not paid)")
+
+
+class RepaymentInvoiceIn(RequestBody):
+    due_date: date | SkipJsonSchema[None] = Field(
+        default=None, description="お支払期限 (YYYY-MM-DD, not before today in Tokyo); "
+                                  "default: the end of the next month (翌月末)")
+
+
+class InvoiceItemOut(BaseModel):
+    correction_id: int
+    corrected_on: date
+    reason: str
+    ticket_code: str | None = Field(description="The ticket the correction concerns")
+    face: int | None = Field(description="The ticket's face value")
+    fee_returned: int = Field(description="The fee charged on it, given back (deducted)")
+    amount: int = Field(description="Billed: face − fee, or the adjustment")
+
+
+class PayToOut(BaseModel):
+    bank_code: str
+    bank_name: str
+    branch_code: str
+    branch_name: str
+    account_type: int
+    account_number: str
+    account_holder_kana: str
+
+
+class FeeReturnOut(BaseModel):
+    ticket_code: str
+    face: int
+    fee: int = Field(description="Fee given back, tax included (10 %)")
+    original_on: date = Field(description="The original sale: its period's cut-off day")
+    returned_on: date = Field(description="The day of the correction")
+
+
+class RepaymentInvoiceOut(BaseModel):
+    id: int
+    event_id: int
+    workshop_id: int
+    workshop_code: str
+    workshop_name: str
+    number: str = Field(description="請求書番号, e.g. R0001-W03")
+    issued_on: date = Field(description="発行日 (Tokyo); a reprint keeps it")
+    issued_at: str
+    issued_by: str
+    due_date: date
+    items_total: int
+    received_before: int = Field(description="Paid back before the invoice, deducted")
+    amount: int = Field(description="ご請求金額 = items_total − received_before")
+    outstanding: int = Field(description="Still to be paid (repayments go to the oldest "
+                                         "invoice first)")
+    first_printed_on: date | None = Field(description="The first PDF; later ones say 再発行")
+    items: list[InvoiceItemOut]
+    pay_to: PayToOut = Field(description="The committee's account, as when issued")
+    fee_returns: list[FeeReturnOut] = Field(
+        description="Fees given back (the return invoice part, printed when the committee "
+                    "has a registration number)")
+    fee_return_total: int
+    fee_return_tax: int = Field(description="Consumption tax in fee_return_total (× 10/110, "
+                                            "cut off)")
 
 
 class AdjustmentIn(RequestBody):
@@ -466,7 +539,7 @@ def owed_back(request: Request[Any, Any, Any], event_id: EventId) -> list[OwedBa
     """Workshops that owe the committee money after a correction (receivable:W): what is
     still to be offset against a payout, and what they were asked to pay back."""
     with _db(request).read() as session:
-        return [OwedBackOut(**row) for row in owed_back_by_workshop(session, event_id)]
+        return [OwedBackOut(**row) for row in owed_back_with_invoices(session, event_id)]
 
 
 @post("/settlement/workshops/{workshop_id:int}/repayment-request",
@@ -496,6 +569,64 @@ def repayment(request: Request[Any, Any, Any], workshop_id: WorkshopId,
     return once(request, work, workshop_id, data.model_dump(mode="json"))
 
 
+@post("/settlement/workshops/{workshop_id:int}/repayment-invoices",
+      opt={"roles": MONEY, "idempotency": KEY_OPTIONAL}, sync_to_thread=True, status_code=201)
+def issue_repayment_invoice(request: Request[Any, Any, Any], workshop_id: WorkshopId,
+                            data: RepaymentInvoiceIn | None = None
+                            ) -> Response[RepaymentInvoiceOut]:
+    """Issue a 請求書 for what the workshop was asked to pay back and no invoice bills
+    yet (less what it paid back already): numbered, dated today, with a due date and the
+    committee's account to pay into. Nothing left to bill: `settlement.invoice_nothing_to_bill`
+    (so a retry without a key issues nothing more); no committee account:
+    `settlement.invoice_bank_missing`. An `Idempotency-Key` is optional."""
+    due = data.due_date if data else None
+
+    def work() -> RepaymentInvoiceOut:
+        return RepaymentInvoiceOut.model_validate(issue_invoice(
+            _db(request), workshop_id=workshop_id, actor=actor_of(request).scope,
+            due_date=due).body)
+
+    return once(request, work, workshop_id, due.isoformat() if due else None)
+
+
+@get("/events/{event_id:int}/settlement/repayment-invoices", opt={"roles": MONEY},
+     sync_to_thread=True)
+def repayment_invoices(request: Request[Any, Any, Any],
+                       event_id: EventId) -> list[RepaymentInvoiceOut]:
+    """The event's repayment invoices, the latest first."""
+    with _db(request).read() as session:
+        return [RepaymentInvoiceOut.model_validate(v) for v in list_invoices(session, event_id)]
+
+
+@get("/settlement/repayment-invoices/{invoice_id:int}", opt={"roles": MONEY},
+     sync_to_thread=True)
+def repayment_invoice(request: Request[Any, Any, Any],
+                      invoice_id: InvoiceId) -> RepaymentInvoiceOut:
+    """One repayment invoice: what it bills, the deduction, what is still to be paid,
+    where to pay, and the fees it gives back (`settlement.invoice_not_found`)."""
+    with _db(request).read() as session:
+        return RepaymentInvoiceOut.model_validate(invoice_view(session, invoice_id))
+
+
+@get("/settlement/repayment-invoices/{invoice_id:int}/pdf",
+     opt={"roles": MONEY, "download": (PDF,)}, sync_to_thread=True)
+def repayment_invoice_pdf(request: Request[Any, Any, Any], invoice_id: InvoiceId) -> Stream:
+    """The invoice as PDF. The first one is the original; later ones are marked 再発行
+    with the day printed and keep the 発行日, as statements do."""
+    db = _db(request)
+    with db.read() as session:
+        number = invoice_view(session, invoice_id)["number"]  # refuses if none
+    fresh = record_print(db, invoice_id, actor=actor_of(request).scope)
+
+    def stream() -> Iterator[bytes]:
+        with db.read() as session:
+            doc = invoice_document(session, invoice_id)
+        yield from invoice_pdf(doc, reprint=not fresh)
+
+    name = f"repayment-invoice-{_slug(number)}.pdf"
+    return Stream(stream(), media_type=PDF, headers=download_headers(PDF, name))
+
+
 # ----------------------------------------------------------------- workshop's own
 
 
@@ -522,6 +653,7 @@ router = Router(
         get_settings, put_fee_rule, put_requester, periods, close, period, paid,
         all_statements, one_statement, zengin_check, zengin, correct, adjust,
         owed_back, repayment_request, repayment, my_statements, my_statement,
+        issue_repayment_invoice, repayment_invoices, repayment_invoice, repayment_invoice_pdf,
     ],
     tags=["settlement"],
     before_request=require_json_body,

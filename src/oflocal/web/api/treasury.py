@@ -2,11 +2,11 @@
 
 Thin routes over ``oflocal.treasury``: a voucher is one balanced journal entry (a cash
 deposit, a subsidy or sponsorship received, an expense paid, a transfer between
-accounts, a refund of an over-payment), with a business date, a voucher number (given
-or assigned) and optionally a receipt sent as base64 (PDF, JPEG or PNG, at most 5 MB,
-checked by its bytes). Posting and reversing need an ``Idempotency-Key``: a retry
-answers the first outcome and posts nothing more. A voucher is never changed; it is
-reversed, once, by a new voucher.
+accounts, a refund of an over-payment, an opening balance brought forward), with a
+business date, a voucher number (given or assigned) and optionally a receipt sent as
+base64 (PDF, JPEG or PNG, at most 5 MB, checked by its bytes). Posting and reversing
+need an ``Idempotency-Key``: a retry answers the first outcome and posts nothing more.
+A voucher is never changed; it is reversed, once, by a new voucher.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from oflocal.web.state import services
 
 VoucherId = Annotated[int, Parameter(ge=1, le=MAX_ID, description="Voucher id")]
 KindCode = Literal["cash_deposit", "account_transfer", "subsidy", "sponsorship",
-                   "other_receipt", "expense", "overpayment_refund"]
+                   "other_receipt", "expense", "overpayment_refund", "opening_balance"]
 AccountCode = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[a-z_]+$")]
 JPEG, PNG = "image/jpeg", "image/png"
 # 5 MB as base64, and a little over, so that a file just too large gets its own refusal.
@@ -61,7 +61,9 @@ class VoucherIn(RequestBody):
     kind: KindCode = Field(description=(
         "cash_deposit (現金の預け入れ), account_transfer (口座間の振替), subsidy (補助金), "
         "sponsorship (協賛金), other_receipt (その他の入金), expense (経費の支払), "
-        "overpayment_refund (過入金の返金)"))
+        "overpayment_refund (過入金の返金), opening_balance (開始残高: last year's money in "
+        "the bank or the cash box, dated 1 April, once per account; "
+        "`treasury.opening_date_invalid`, `treasury.opening_exists`)"))
     amount: int = Field(ge=1, le=entries.MAX_AMOUNT, description="Integer yen")
     business_date: dt.date = Field(description="The day it happened (Tokyo), not after today")
     description: str = Field(min_length=1, max_length=300, pattern=NOT_BLANK,
@@ -81,7 +83,8 @@ class VoucherIn(RequestBody):
 class ReversalIn(RequestBody):
     reason: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK)
     business_date: dt.date | SkipJsonSchema[None] = Field(
-        default=None, description="The reversal's business date; today (Tokyo) if left out")
+        default=None, description="The reversal's business date; left out: today (Tokyo), "
+                                  "or an opening balance's own date")
 
 
 class ReceiptOut(BaseModel):

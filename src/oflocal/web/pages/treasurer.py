@@ -46,6 +46,12 @@ from oflocal.settlement.corrections import (
 from oflocal.settlement.pay import mark_period_paid
 from oflocal.settlement.preview import preview_close
 from oflocal.settlement.queries import list_periods, period_detail, workshop_statements
+from oflocal.settlement.repayment_invoice import (
+    default_due_date,
+    issue_invoice,
+    list_invoices,
+    owed_back_with_invoices,
+)
 from oflocal.settlement.rules import FeeRule
 from oflocal.settlement.settings import RequesterData, set_fee_rule, set_requester, settings_view
 from oflocal.settlement.transfer import check_period_file
@@ -147,6 +153,7 @@ def _overview(request: AnyRequest, event_id: int | None, *, status: int = 200,
     workshops: list[tuple[int, str, str]] = []
     closeouts: list[dict[str, Any]] = []
     owed: list[dict[str, Any]] = []
+    invoices: list[dict[str, Any]] = []
     if event_id is not None:
         with db.read() as session:
             periods = [_shown(p) for p in list_periods(session, event_id)]
@@ -154,13 +161,16 @@ def _overview(request: AnyRequest, event_id: int | None, *, status: int = 200,
                 select(Workshop).where(Workshop.event_id == event_id).order_by(Workshop.code)
             ).scalars()]
             closeouts = closeouts_due(session, event_id)
-            owed = owed_back_by_workshop(session, event_id)
+            owed = owed_back_with_invoices(session, event_id)
+            invoices = list_invoices(session, event_id)
         settings = settings_view(db, event_id)
     return page(
         request, "treasurer/index.html", status=status,
         events=_events(request), event_id=event_id, periods=periods, settings=settings,
         workshops=workshops, error=error, done=done, closeouts=closeouts, owed=owed,
-        today=clock.tokyo_date(clock.now()).isoformat(), repay_key=uuid.uuid4().hex,
+        invoices=invoices, today=clock.tokyo_date(clock.now()).isoformat(),
+        due_default=default_due_date(clock.tokyo_date(clock.now())).isoformat(),
+        repay_key=uuid.uuid4().hex,
         cutoff_default=(close_form or {}).get("cutoff") or _tokyo_input(clock.now()),
         close_key=(close_form or {}).get("key") or uuid.uuid4().hex,
     )
@@ -296,6 +306,28 @@ def repayment(request: AnyRequest, workshop_id: int, data: Form) -> Response[Any
     except Refusal as refusal:
         return _overview(request, event_id, status=refusal.status, error=_error(request, refusal))
     return _overview(request, event_id, done=_("The repayment was recorded."))
+
+
+@post("/treasurer/workshops/{workshop_id:int}/repayment-invoices", opt=FORM,
+      sync_to_thread=True, include_in_schema=False)
+def repayment_invoice(request: AnyRequest, workshop_id: int, data: Form) -> Response[Any]:
+    """Issue a 請求書 for what the workshop was asked to pay back (once per form: its
+    key); the overview then lists it with its PDF."""
+    actor = _actor(request)
+    _ = gettext_for(page_lang(request))
+    event_id = _int(data.get("event_id")) or None
+    try:
+        due = _parse_day(data.get("due_date"))
+        key = (data.get("key") or "").strip()
+        idem = IdempotencyKey(actor.scope, f"page-invoice-{key}", request_hash(
+            "invoice", workshop_id, due.isoformat() if due else None)) if key else None
+        outcome = issue_invoice(services(request.app.state).db, workshop_id=workshop_id,
+                                actor=actor.scope, due_date=due, idem=idem)
+    except Refusal as refusal:
+        return _overview(request, event_id, status=refusal.status, error=_error(request, refusal))
+    return _overview(request, event_id, done=_(
+        "Invoice {number} was issued; download its PDF below and send it to the "
+        "workshop.").format(number=outcome.body["number"]))
 
 
 @get("/treasurer/programmes/{programme_id:int}/close-out", opt={"roles": MONEY},
@@ -467,4 +499,5 @@ def my_statements(request: AnyRequest) -> Response[Any]:
 
 
 route_handlers = [overview, close, fee, requester, correction, period, paid, reports, expire,
-                  my_statements, repayment_request, repayment, close_out_page, close_out]
+                  my_statements, repayment_request, repayment, repayment_invoice,
+                  close_out_page, close_out]
