@@ -23,6 +23,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import select
 
+from apps import client_for
 from oflocal import clock
 from oflocal.audit import verify
 from oflocal.auth.models import StaffUser
@@ -35,7 +36,6 @@ from oflocal.reports.annual import annual_report, annual_xlsx, fiscal_year
 from oflocal.settings import Settings
 from oflocal.treasury.entries import EntryRequest, record_entry, reverse_voucher
 from oflocal.vouchers.codes import CodeSigner
-from oflocal.web.app import create_app
 from test_repayment_invoice import pdf_text
 from treasury_world import TreasuryWorld, make_treasury_world
 
@@ -228,7 +228,7 @@ def client(db: Database, world: TreasuryWorld, secret: bytes,
         staff_id = staff.id
     token = issue_api_token(db, name="t", staff_user_id=staff_id)
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
-    with TestClient(app=create_app(settings=settings, db=db)) as c:
+    with client_for(settings, db) as c:
         yield c, token
 
 

@@ -22,6 +22,7 @@ from litestar.testing import TestClient
 from sqlalchemy import text, update
 from sqlalchemy.exc import DBAPIError
 
+from apps import client_for
 from oflocal import clock
 from oflocal.auth.models import StaffUser
 from oflocal.auth.service import Actor, issue_api_token, open_session
@@ -45,7 +46,6 @@ from oflocal.settlement.repayment_invoice import (
 from oflocal.settlement.rules import FeeRule
 from oflocal.settlement.settings import set_fee_rule
 from oflocal.vouchers.codes import CodeSigner, grouped
-from oflocal.web.app import create_app
 from oflocal.web.security import SESSION_COOKIE
 from test_settlement import World, bank_day, make_world
 
@@ -228,7 +228,7 @@ def test_an_invoice_needs_the_committee_account_and_a_due_date_to_come(
 @pytest.fixture
 def client(db: Database, secret: bytes, tmp_path: Path) -> Iterator[TestClient[Litestar]]:
     settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret)
-    with TestClient(app=create_app(settings=settings, db=db)) as c:
+    with client_for(settings, db) as c:
         yield c
 
 
