@@ -40,7 +40,7 @@ from oflocal.ledger.models import Account, JournalEntry, Posting
 from oflocal.settings import Settings
 from oflocal.settlement.bank_days import next_bank_day
 from oflocal.settlement.preview import preview_close
-from oflocal.vouchers.codes import CodeSigner
+from oflocal.vouchers.codes import CodeSigner, grouped
 from oflocal.vouchers.models import Programme
 from oflocal.web.security import SESSION_COOKIE
 from test_settlement import ticket_codes
@@ -221,7 +221,7 @@ def test_a_fair_with_corrections_after_payment_agrees_everywhere(fair: Fair) -> 
 
     notes = [(r["内訳"], int(r["金額"])) for r in fair.statement(second["period_id"], 0)
              if r["区分"] == "訂正の説明"]
-    assert notes == [(f"券{moved}→{w[3]} {_name(fair, 3)}（額面¥500・手数料¥25戻し）", -475),
+    assert notes == [(f"券{grouped(moved)}→{w[3]} {_name(fair, 3)}（額面¥500・手数料¥25戻し）", -475),
                      ("支払済み分の戻し（今回のお支払いから差引）", -475)]
     pdf = fair.call("GET", "treasurer", f"/settlement/periods/{second['period_id']}"
                     f"/statements/{sc.workshop_ids[0]}")
@@ -233,7 +233,7 @@ def test_a_fair_with_corrections_after_payment_agrees_everywhere(fair: Fair) -> 
                if r["区分"] == "訂正の説明"]
     assert carried == [("支払済み分の戻し 残り（次回以降のお支払いから差引）", -2000)]
     target = [r for r in fair.statement(second["period_id"], 3) if r["区分"] == "訂正の説明"]
-    assert [int(r["金額"]) for r in target] == [475] and moved in target[0]["内訳"]
+    assert [int(r["金額"]) for r in target] == [475] and grouped(moved) in target[0]["内訳"]
 
     # The workshops pay back; W03 is asked to instead of waiting for a payout.
     too_much = fair.call("POST", "treasurer", f"/settlement/workshops/{sc.workshop_ids[1]}"

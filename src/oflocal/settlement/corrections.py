@@ -58,7 +58,7 @@ from oflocal.settlement.membership import is_settled, last_period, settled
 from oflocal.settlement.models import SettlementCorrection, SettlementPeriod
 from oflocal.settlement.rules import FeeRule
 from oflocal.settlement.settings import lock_event
-from oflocal.vouchers.codes import CodeFormatError, parse
+from oflocal.vouchers.codes import CodeFormatError, grouped, parse
 from oflocal.vouchers.models import Programme, Redemption, Ticket
 
 COUNTER_ACCOUNTS = ("premium_fund", "fee_income", "breakage")
@@ -468,7 +468,8 @@ def statement_notes(session: Session, period: SettlementPeriod,
                SettlementCorrection.workshop_id == workshop_id)
         .order_by(SettlementCorrection.id)
     ).all()
-    for row, code, face in moved:
+    for row, raw_code, face in moved:
+        code = grouped(raw_code)  # as printed on the ticket, like the correction line
         fee = int(face) - abs(row.amount)
         if row.amount < 0:
             where = ("利用取消し" if row.counter_account == "breakage"
