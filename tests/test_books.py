@@ -255,6 +255,8 @@ def test_line_of_places_later_accounts_by_code_and_class() -> None:
     assert line_of("sponsorship", "equity", -1) == ("in", "sponsors")
     assert line_of("bank_fees", "expense", 1) == ("out", "fees")
     assert line_of("postage", "expense", 1) == ("out", None)
+    # 雑費 is the その他の経費 line, not a second "Other expenses" line beside it
+    assert line_of("other_expenses", "expense", 1) == ("out", "expenses")
     assert line_of("refunds_owed", "liability", -1) == ("in", None)
     assert line_of("premium_fund", "equity", 5) == ("out", "premium")
     assert line_of("premium_fund", "equity", -5) == ("in", "premium_fund_in")
@@ -358,13 +360,14 @@ def test_annual_report_places_the_treasurers_own_entries(books: dict[str, Any]) 
         s.add(Account(event_id=event, code="postage", name="通信費 Postage", kind="expense"))
         s.flush()
         ids = account_ids(s, event, "bank", "cash", "subsidy_income", "bank_fees", "postage",
-                          "premium_fund")
+                          "premium_fund", "other_expenses")
         now = clock.now()
         for kind, lines in (
             ("funding", [(ids["bank"], 50000), (ids["subsidy_income"], -50000)]),
             ("funding", [(ids["bank"], 30000), (ids["premium_fund"], -30000)]),
             ("correction", [(ids["bank_fees"], 660), (ids["bank"], -660)]),
             ("correction", [(ids["postage"], 1200), (ids["cash"], -1200)]),
+            ("correction", [(ids["other_expenses"], 3300), (ids["cash"], -3300)]),
             ("funding", [(ids["bank"], 10000), (ids["cash"], -10000)]),
         ):
             post_entry(s, event_id=event, kind=kind, lines=lines, occurred_at=now, actor="t")
@@ -376,6 +379,7 @@ def test_annual_report_places_the_treasurers_own_entries(books: dict[str, Any]) 
     spent = {x.key: (x.label, x.amount) for x in report.expenditure}
     assert income["subsidy"] == 50000 and income["premium_fund_in"] == 30000
     assert spent["fees"][1] == 660 and spent["postage"] == ("通信費 Postage", 1200)
+    assert spent["expenses"][1] == 3300 and "other_expenses" not in spent
     assert report.carried_forward == sum(r["closing"] for r in trial if r["kind"] == "asset")
     assert report.brought_forward + report.difference == report.carried_forward
 

@@ -618,6 +618,8 @@ def _annual_lines(postings: list[RawPosting], first: date,
             income["crowdfunding"] -= net
         elif code in ("bank_fees", "payment_fees"):
             spent["fees"] += net
+        elif code == "other_expenses":
+            spent["expenses"] += net
         elif kinds[code] == "expense":
             spent[code] = spent.get(code, 0) + net
         elif net:

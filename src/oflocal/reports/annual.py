@@ -95,6 +95,8 @@ def line_of(code: str, kind: str, amount: int) -> tuple[str, str | None]:
         return "in", "subsidy"
     if "sponsor" in lowered:
         return "in", "sponsors"
+    if code == "other_expenses":  # 雑費 is what the その他の経費 line stands for
+        return "out", "expenses"
     if kind == "expense":
         return "out", "fees" if "fee" in lowered else None
     return "in", None
