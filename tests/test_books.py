@@ -34,7 +34,7 @@ from oflocal.ledger.models import Account, JournalEntry, Posting
 from oflocal.ledger.verify import DEBIT_NORMAL, normal_balance, trial_balance
 from oflocal.reports.annual import annual_report, fiscal_year, line_of
 from oflocal.reports.exports import journal_csv, journal_xlsx, trial_balance_csv, trial_balance_xlsx
-from oflocal.reports.journal_text import description_ja
+from oflocal.reports.journal_text import ActorNames, description_ja
 from oflocal.settings import Settings
 from oflocal.settlement.bank_days import next_bank_day
 from oflocal.settlement.close import close_period
@@ -233,6 +233,16 @@ def test_journal_in_japanese_with_names_and_dates(books: dict[str, Any]) -> None
         assert stamp.value == expected
         assert stamp.number_format == "yyyy-mm-dd hh:mm:ss"
         assert row[11].is_date and isinstance(row[11].value, datetime)  # 取引日, a date
+
+
+def test_actor_names_of_commands_and_people(books: dict[str, Any]) -> None:
+    w: World = books["w"]
+    with w.db.read() as s:
+        names = ActorNames(s, w.sc.event_id)
+    assert names.name("cli") == "コマンド操作 (CLI)"
+    assert names.name("cli:yamada") == "コマンド操作 (CLI: yamada)"  # `oflocal books`
+    assert names.name(f"staff:{books['staff_id']}") == "会計 山田"
+    assert names.name("someone") == "someone"  # unknown: as recorded
 
 
 def test_descriptions_of_every_known_memo() -> None:

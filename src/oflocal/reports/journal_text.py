@@ -89,4 +89,6 @@ class ActorNames:
             return table.get(int(rest), actor)
         if kind == "job":
             return f"自動処理 (job {rest})"
+        if kind == "cli" and rest:  # the books commands record the login: cli:yamada
+            return f"{FIXED_ACTORS['cli'][:-1]}: {rest})"
         return FIXED_ACTORS.get(actor, actor)
