@@ -268,6 +268,9 @@ def test_a_fair_with_corrections_after_payment_agrees_everywhere(fair: Fair) -> 
         c: face for c, (_n, face) in per_workshop.items()}
     assert (summary["redeemed_tickets"], summary["redeemed_face"]) == (22, 11000)
     assert (summary["withdrawn_tickets"], summary["withdrawn_face"]) == (1, 500)
+    # the days add up to what was redeemed: the withdrawn ticket was no use
+    assert (sum(d["tickets"] for d in summary["per_day"]),
+            sum(d["face"] for d in summary["per_day"])) == (22, 11000)
     assert summary["premium_used"] == raw_premium_used(fair.db) == 11000 * 500 // FACE
     assert summary["cash_received"] == 15 * PRICE
 

@@ -17,7 +17,8 @@ Figures and where they come from:
 - redeemed per workshop: live redemptions (undone ones excluded) as settled, that is
   with corrections applied: a ticket moved to another workshop counts there, a ticket
   withdrawn to breakage ("not honoured") counts nowhere and is shown as withdrawn;
-  per Tokyo day: live redemptions by the day they were used;
+  per Tokyo day: the same redemptions (a withdrawn ticket not among them) by the day
+  they were used, so the days add up to the redeemed total;
 - outstanding liability: the ledger's voucher liability (checked against valid tickets
   by ``ledger verify``); expired (breakage): face value of tickets expired.
 """
@@ -28,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from oflocal.errors import Refusal
@@ -138,7 +139,7 @@ def programme_summary(session: Session, programme_id: int) -> ProgrammeSummary:
         DayRow(d if isinstance(d, date) else date.fromisoformat(str(d)), int(n), int(face))
         for d, n, face in session.execute(
             select(day, func.count(), func.sum(Redemption.amount))
-            .where(*live)
+            .where(*live, Redemption.id.not_in(_withdrawn()))
             .group_by(day)
             .order_by(day)
         )
@@ -239,15 +240,19 @@ def _settled_per_workshop(
     return rows, (withdrawn[0], withdrawn[1])
 
 
-def premium_used(session: Session, programme_id: int) -> int:
-    """The premium fund's share of the face value redeemed and not withdrawn: per sale,
-    redeemed face × premium ÷ face sold, rounded down (see the module's docstring)."""
-    withdrawn = (
+def _withdrawn() -> Select[tuple[int | None]]:
+    """The redemptions a correction withdrew to breakage (not honoured): no use."""
+    return (
         select(SettlementCorrection.redemption_id)
         .where(SettlementCorrection.redemption_id.is_not(None),
                SettlementCorrection.amount < 0,
                SettlementCorrection.counter_account == "breakage")
     )
+
+
+def premium_used(session: Session, programme_id: int) -> int:
+    """The premium fund's share of the face value redeemed and not withdrawn: per sale,
+    redeemed face × premium ÷ face sold, rounded down (see the module's docstring)."""
     total = 0
     for redeemed, premium, face in session.execute(
         select(func.sum(Redemption.amount), Sale.premium_total, Sale.face_total)
@@ -255,7 +260,7 @@ def premium_used(session: Session, programme_id: int) -> int:
         .join(Booklet, Booklet.id == Ticket.booklet_id)
         .join(Sale, Sale.id == Booklet.sale_id)
         .where(Redemption.programme_id == programme_id, Redemption.undone_at.is_(None),
-               Redemption.id.not_in(withdrawn))
+               Redemption.id.not_in(_withdrawn()))
         .group_by(Sale.id, Sale.premium_total, Sale.face_total)
     ):
         total += int(redeemed) * int(premium) // int(face)
