@@ -31,7 +31,7 @@ from oflocal.format import yen
 from oflocal.ledger.accounts import account_ids
 from oflocal.ledger.journal import post_entry
 from oflocal.ledger.models import Account, JournalEntry, Posting
-from oflocal.ledger.verify import DEBIT_NORMAL, normal_balance, trial_balance
+from oflocal.ledger.verify import DEBIT_NORMAL, code_order, normal_balance, trial_balance
 from oflocal.reports.annual import annual_report, fiscal_year, line_of
 from oflocal.reports.exports import journal_csv, journal_xlsx, trial_balance_csv, trial_balance_xlsx
 from oflocal.reports.journal_text import ActorNames, description_ja
@@ -258,6 +258,12 @@ def test_descriptions_of_every_known_memo() -> None:
         "クラファン kiln 成立（支援12件）")
     payout = "精算 第1回 振込日 2026-12-04"
     assert description_ja("payout", payout) == payout
+
+
+def test_accounts_are_listed_with_numbers_in_order() -> None:
+    codes = ["payable:W10", "payable:W2", "bank", "payable:W1", "receivable:W3"]
+    assert sorted(codes, key=code_order) == [
+        "bank", "payable:W1", "payable:W2", "payable:W10", "receivable:W3"]
 
 
 def test_line_of_places_later_accounts_by_code_and_class() -> None:

@@ -221,8 +221,9 @@ def test_a_fair_with_corrections_after_payment_agrees_everywhere(fair: Fair) -> 
 
     notes = [(r["内訳"], int(r["金額"])) for r in fair.statement(second["period_id"], 0)
              if r["区分"] == "訂正の説明"]
-    assert notes == [(f"券{grouped(moved)}→{w[3]} {_name(fair, 3)}（額面¥500・手数料¥25戻し）", -475),
-                     ("支払済み分の戻し（今回のお支払いから差引）", -475)]
+    assert notes == [  # the ticket as printed on it
+        (f"券{grouped(moved)}→{w[3]} {_name(fair, 3)}（額面¥500・手数料¥25戻し）", -475),
+        ("支払済み分の戻し（今回のお支払いから差引）", -475)]
     pdf = fair.call("GET", "treasurer", f"/settlement/periods/{second['period_id']}"
                     f"/statements/{sc.workshop_ids[0]}")
     doc = pdfium.PdfDocument(pdf.content)

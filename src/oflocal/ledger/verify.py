@@ -6,6 +6,7 @@ those of vouchers, settlement and the capabilities to come.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypedDict
@@ -108,9 +109,9 @@ def trial_balance(session: Session, event_id: int, start: date | None = None,
     date, else the Tokyo day it was recorded): the balance brought forward, the totals of
     the debit and of the credit postings in the period, and the closing balance. The
     treasurer's opening balances (開始残高, and their reversals) up to ``end`` are in the
-    opening column, never among the period's debits and credits. Accounts
-    in class order (資産, 負債, 純資産, 収益, 費用), then by code. The debit and credit
-    totals are equal, as the journal's are; so are the sums of the closings (zero)."""
+    opening column, never among the period's debits and credits. Accounts in class
+    order (資産, 負債, 純資産, 収益, 費用), then by code (:func:`code_order`). The debit
+    and credit totals are equal, as the journal's are; so are the sums of the closings (zero)."""
     # Split by business day (a payout on its transfer date), not by when it was recorded.
     day = business_day_sql(session.get_bind().dialect.name)
     postings = (
@@ -149,8 +150,15 @@ def trial_balance(session: Session, event_id: int, start: date | None = None,
         )
         for code, name, kind, o, d, c in rows
     ]
-    result.sort(key=lambda r: (order.get(r["kind"], len(order)), r["account"]))
+    result.sort(key=lambda r: (order.get(r["kind"], len(order)), code_order(r["account"])))
     return result
+
+
+def code_order(code: str) -> tuple[str | int, ...]:
+    """An account code's place in a list: numbers by value, so payable:W2 comes before
+    payable:W10 (40 workshops read W1, W2, … W40, not W1, W10, W11, …)."""
+    return tuple(int(part) if part.isdigit() else part
+                 for part in re.split(r"(\d+)", code))
 
 
 def normal_balance(row: TrialBalanceRow, field_name: str = "closing") -> int:

@@ -240,7 +240,7 @@ def _settled_per_workshop(
     return rows, (withdrawn[0], withdrawn[1])
 
 
-def _withdrawn() -> Select[tuple[int | None]]:
+def _withdrawn() -> Select[int | None]:
     """The redemptions a correction withdrew to breakage (not honoured): no use."""
     return (
         select(SettlementCorrection.redemption_id)
