@@ -275,6 +275,10 @@ def test_reconciliation_difference_is_the_sum_of_unmatched_items(
     assert shown["difference"] == ledger - passbook == shown["unmatched_total"]
     assert shown["unmatched_total"] == fee_line.amount + late_line.amount == 100_000 - 660
     assert shown["unexplained"] == 0
+    # 摘要 in Japanese, as in the journal export: the booklet sold by transfer too
+    described = [ln["description"] for ln in shown["lines"]]
+    assert any(d.startswith("冊子1冊の販売") for d in described), described
+    assert not any("booklet(s)" in d for d in described), described
     assert {u["posting_id"] for u in shown["unmatched"]} == {fee_line.posting_id,
                                                              late_line.posting_id}
     assert yesterday["ledger_balance"] == 20_000 + 50_000 - 660

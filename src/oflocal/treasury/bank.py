@@ -29,6 +29,7 @@ from oflocal.db.engine import Database
 from oflocal.errors import Refusal
 from oflocal.ledger.accounts import account_ids
 from oflocal.ledger.models import JournalEntry, Posting
+from oflocal.reports.journal_text import description_ja
 from oflocal.settlement.settings import lock_event
 from oflocal.treasury.entries import names_of
 from oflocal.treasury.models import BankReconciliation, BankTick, TreasuryEntry
@@ -107,6 +108,9 @@ def reconciliation(session: Session, event_id: int, as_of: date,
 def _line(line: BankLine) -> dict[str, Any]:
     return {"posting_id": line.posting_id, "entry_id": line.entry_id,
             "day": line.day.isoformat(), "kind": line.kind, "memo": line.memo,
+            # the 摘要 in Japanese, as the journal export reads it (pledge 7 (bank) →
+            # 支援 7 の入金（銀行振込）); the memo stays as it was written
+            "description": description_ja(line.kind, line.memo),
             "amount": line.amount, "ticked": line.ticked, "voucher_no": line.voucher_no}
 
 

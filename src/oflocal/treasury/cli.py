@@ -141,7 +141,7 @@ def bank_cmd(event_slug: str, as_of: Any, passbook: int | None) -> None:
     click.echo(f"unmatched ({r['unmatched_count']}): {yen(r['unmatched_total'])}")
     for ln in r["unmatched"]:
         click.echo(f"  posting {ln['posting_id']:<8} {ln['day']}  {yen(ln['amount']):>12}  "
-                   f"{ln['memo']}")
+                   f"{ln['description']}")
     if r["unexplained"] is not None:
         click.echo(f"unexplained: {yen(r['unexplained'])}")
 
