@@ -256,6 +256,8 @@ def test_descriptions_of_every_known_memo() -> None:
         "返金 3（2回目・銀行振込）")
     assert description_ja("campaign_success", "campaign kiln succeeded (12 pledges)") == (
         "クラファン kiln 成立（支援12件）")
+    assert description_ja("correction", "訂正 券T00100001W35G6ZRKSRJ（仕訳11の利用）: 誤読") == (
+        "訂正 券T001-0000-1W35-G6ZR-KSRJ（仕訳11の利用）: 誤読")
     payout = "精算 第1回 振込日 2026-12-04"
     assert description_ja("payout", payout) == payout
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from oflocal.auth.models import StaffUser
 from oflocal.events.models import Workshop
+from oflocal.vouchers.codes import grouped
 
 PAYMENT_SOURCES_JA = {"bank": "銀行振込", "provider": "決済代行", "cash": "現金", "card": "カード",
                       "konbini": "コンビニ", "desk": "窓口", "manual": "手入力"}
@@ -51,6 +52,9 @@ _PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str], str], str]]] = [
      lambda m, _: f"返金 {m[1]}（{m[2]}回目・{_source(m[3])}）"),
     (re.compile(r"^refund (\d+) attempt (\d+) failed$"),
      lambda m, _: f"返金 {m[1]}（{m[2]}回目）不能による戻し"),
+    # a correction names its ticket as stored; the reader wants it as printed on it
+    (re.compile(r"^訂正 券([TB][0-9A-Z]{19})（(.*)$", re.S),
+     lambda m, _: f"訂正 券{grouped(m[1])}（{m[2]}"),
 ]
 
 
