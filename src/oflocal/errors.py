@@ -1087,7 +1087,8 @@ MESSAGES: dict[str, Message] = {
     "backup.pg_dump_too_old": Message(
         503,
         "{tool} のバージョン（{client}）がデータベースサーバー（{server}）より古いため、"
-        "バックアップできません。サーバーと同じかより新しい PostgreSQL クライアントを入れてください。",
+        "バックアップできません。サーバーと同じかより新しい PostgreSQL クライアントを"
+        "入れてください。",
         "{tool} {client} is older than the database server ({server}) and cannot dump it. "
         "Install a PostgreSQL client of the server's version or newer.",
     ),

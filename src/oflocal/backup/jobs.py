@@ -87,13 +87,19 @@ def _run(ctx: JobContext) -> None:
     minutes = settings.backup.every_minutes
     with ctx.finish() as session:
         now = db_now(session)
-        _queue(session, slot_of(now, minutes) + 1, minutes, now)
+        _queue(session, _next_slot(ctx.payload, now, minutes), minutes, now)
+
+
+def _next_slot(payload: Mapping[str, Any], now: datetime, minutes: int) -> int:
+    """The slot after this run's own (or after now's, when it ran late)."""
+    ran = int(payload.get("slot", 0)) if payload.get("every_minutes") == minutes else 0
+    return max(slot_of(now, minutes), ran) + 1
 
 
 def _give_up(session: Session, payload: Mapping[str, Any], reason: str) -> None:
     minutes = int(payload.get("every_minutes") or 10)
     now = db_now(session)
-    _queue(session, slot_of(now, minutes) + 1, minutes, now)
+    _queue(session, _next_slot(payload, now, minutes), minutes, now)
     log.error("an automatic backup was given up (%s); the next one is queued", reason)
 
 
