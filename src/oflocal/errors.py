@@ -229,6 +229,13 @@ MESSAGES: dict[str, Message] = {
         "失効処理が済んでいるため、期限後の扱いは変更できません。",
         "Expiry has already run, so what happens to unused tickets cannot change.",
     ),
+    "print.file_missing": Message(
+        404,
+        "この印刷ファイル（{file}）はこのパソコンにありません。印刷ファイルはバックアップに"
+        "含まれません（冊子と券はデータベースにあり、有効です）。",
+        "This print file ({file}) is not on this computer. Print files are not in backups "
+        "(the booklets and tickets are in the database and stay valid).",
+    ),
     "print.layout_invalid": Message(
         422,
         "印刷レイアウトが使えません：{problem}",
