@@ -235,6 +235,7 @@ def test_notice_says_what_the_status_means(tmp_path: Path) -> None:
     same = status.record_success(tmp_path, target=usb, file=usb / "b.ofbak", size=10,
                                  seconds=1, encrypted=False, same_disk=True, at=NOW)
     assert status.notice(on, same, NOW).kind == "same_disk"
+    assert status.notice(_settings(tmp_path, dir=usb, synced=True), same, NOW).level == "ok"
     status.status_path(tmp_path).write_text("{not json")
     assert status.notice(on, status.read_status(tmp_path), NOW).level == "alert"
 

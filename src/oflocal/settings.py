@@ -156,7 +156,9 @@ class Backup:
     workers write one every ``every_minutes`` minutes, keep every one of the last
     ``keep_hours`` hours and the day's last one for ``keep_days`` days, and the staff
     pages say when the last good one was made (loudly when the folder is missing or a
-    backup fails). ``passphrase_file`` encrypts them (AES-256-GCM). ``external`` says
+    backup fails). ``synced`` says the folder, though on this machine's disk, is synced
+    elsewhere (Google Drive, Dropbox…): no warning that it is on the same disk.
+    ``passphrase_file`` encrypts them (AES-256-GCM). ``external`` says
     backups are made outside oflocal (PostgreSQL's continuous archiving): no notice
     that they are off. ``database_url`` is a direct connection for ``pg_dump`` when the
     app reaches PostgreSQL through PgBouncer; ``pg_bin_dir`` where ``pg_dump`` and
@@ -167,6 +169,7 @@ class Backup:
     keep_hours: int = 24
     keep_days: int = 30
     passphrase_file: Path | None = None
+    synced: bool = False
     external: bool = False
     database_url: str | None = field(default=None, repr=False)
     pg_bin_dir: str = ""
@@ -259,6 +262,7 @@ def from_env() -> Settings:
             keep_hours=int(os.environ.get("OFLOCAL_BACKUP_KEEP_HOURS", "24")),
             keep_days=int(os.environ.get("OFLOCAL_BACKUP_KEEP_DAYS", "30")),
             passphrase_file=_path("OFLOCAL_BACKUP_PASSPHRASE_FILE"),
+            synced=_flag("OFLOCAL_BACKUP_SYNCED"),
             external=_flag("OFLOCAL_BACKUP_EXTERNAL"),
             database_url=os.environ.get("OFLOCAL_BACKUP_DATABASE_URL") or None,
             pg_bin_dir=os.environ.get("OFLOCAL_PG_BIN_DIR", "").strip(),

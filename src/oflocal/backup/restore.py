@@ -210,7 +210,9 @@ def sqlite_in_use(path: Path) -> bool:
     """Whether a process has this SQLite database open. Every connection to a WAL
     database holds a shared lock on one byte of its ``-shm`` file (SQLite's "dead man
     switch", offset 128) for as long as it is open; an exclusive lock on that byte is
-    refused while any does. SQLite itself asks the same question this way."""
+    refused while any does. SQLite itself asks the same question this way. Only ask
+    from a process that does not have the database open: POSIX locks belong to the
+    process, and closing this file would drop that process's own."""
     shm = Path(str(path) + "-shm")
     try:
         fd = os.open(shm, os.O_RDWR)

@@ -9,7 +9,8 @@ being backed up.
 :func:`notice` turns it into what the staff see at the top of every page: quietly when
 the last good backup was made, loudly (``alert``) when the folder is missing, a backup
 failed, or none succeeded for two intervals (the workers are not running), and as a
-warning when automatic backups are off or the folder is on this machine's own disk.
+warning when automatic backups are off or the folder is on this machine's own disk
+(unless it is said to be synced elsewhere, ``OFLOCAL_BACKUP_SYNCED``).
 """
 
 from __future__ import annotations
@@ -128,6 +129,6 @@ def notice(settings: Settings, status: Status | None, now: datetime | None = Non
     if last is not None and at - last > 2 * timedelta(minutes=config.every_minutes) + GRACE:
         return Notice("alert", "stale", last_good=last, target=target,
                       minutes=int((at - last).total_seconds() // 60))
-    if status.same_disk:
+    if status.same_disk and not config.synced:
         return Notice("warn", "same_disk", last_good=last, target=target)
     return Notice("ok", "ok", last_good=last, target=target)
