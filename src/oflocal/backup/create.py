@@ -103,7 +103,7 @@ def _fsync_dir(folder: Path) -> None:
     try:
         os.fsync(fd)
     except OSError:
-        pass  # some file systems (FAT on USB sticks) cannot sync a folder; the file is
+        pass  # FAT on a USB stick may not sync a folder; a lost rename leaves no name
     finally:
         os.close(fd)
 
