@@ -96,23 +96,27 @@ def seed(db: Database, *, booklets: int, redeemed: int) -> None:
                        codes=tickets[i:i + PER_REDEMPTION])
 
 
-def timed(repeat: int, run: Callable[[int], object]) -> float:
+def timed(repeat: int, run: Callable[[int], object]) -> tuple[float, float, float]:
+    """Median, fastest and slowest of ``repeat`` runs."""
     times = []
     for n in range(repeat):
         began = time.perf_counter()
         run(n)
         times.append(time.perf_counter() - began)
-    return statistics.median(times)
+    return statistics.median(times), min(times), max(times)
+
+
+Row = tuple[str, tuple[float, float, float], str]
 
 
 def measure(kind: str, url: str, work: Path, repeat: int,
-            pg_restore_url: Callable[[int], str] | None) -> list[tuple[str, float, str]]:
+            pg_restore_url: Callable[[int], str] | None) -> list[Row]:
     data_dir, target = work / "var", work / "usb"
     data_dir.mkdir()
     target.mkdir()
     settings = Settings(data_dir=data_dir, database_url=url, secret_key=SECRET,
                         backup=Backup(dir=target))
-    rows: list[tuple[str, float, str]] = []
+    rows: list[Row] = []
     scratch = work / "scratch"
     scratch.mkdir()
     if kind == "sqlite":
@@ -221,9 +225,11 @@ def run(kind: str, args: argparse.Namespace) -> None:
             print(f"\n{kind}: {args.booklets:,} booklets ({args.booklets * PER_BOOKLET:,} "
                   f"tickets) sold, {args.redeemed:,} redeemed; seeded in {seeded:.0f} s",
                   flush=True)
-            print(f"| step | median s (of {args.repeat}) | |\n|---|---:|---|")
-            for name, seconds, note in measure(kind, url, work, args.repeat, restore_url):
-                print(f"| {name} | {seconds:.2f} | {note} |", flush=True)
+            print(f"| step | median s (of {args.repeat}) | fastest–slowest | |\n"
+                  "|---|---:|---:|---|")
+            for name, (median, low, high), note in measure(kind, url, work, args.repeat,
+                                                           restore_url):
+                print(f"| {name} | {median:.2f} | {low:.2f}–{high:.2f} | {note} |", flush=True)
         finally:
             if created:
                 _drop(args.postgres, created)
