@@ -1,7 +1,7 @@
 """``kill -9`` in the middle of ``oflocal backup``: the backups already there stay whole,
 and nothing the killed one left looks like a backup, on SQLite and PostgreSQL.
 
-The database gets about 12 MB of stored answers (idempotency records, random text that
+The database gets about 6 MB of stored answers (idempotency records, random text that
 compresses badly) so that writing the archive takes long enough to be caught: the
 test watches the target folder and kills the process group (``SIGKILL``, as a power
 cut or the OOM killer would) as soon as the hidden ``.partial`` file has its first
@@ -31,7 +31,7 @@ from oflocal.idempotency.models import IdempotencyRecord
 from oflocal.settings import Settings
 from oflocal.vouchers.codes import CodeSigner
 
-FILLER_ROWS, FILLER_BYTES = 2000, 3000  # 2,000 × 6,000 hex characters: 12 MB
+FILLER_ROWS, FILLER_BYTES = 1000, 3000  # 1,000 × 6,000 hex characters: 6 MB
 
 
 def _fill(db: Database, signer: CodeSigner) -> None:
