@@ -7,6 +7,7 @@ installation's old backups; with no folder set, the pages say backups are off.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -153,3 +154,26 @@ def test_staff_pages_say_when_backups_are_off(installation: Database, secret: by
         assert "自動バックアップが設定されていません" in page and "OFLOCAL_BACKUP_DIR" in page
     schedule_backups(installation, settings)
     assert _jobs(installation) == []  # nothing is queued when there is no folder
+
+
+def test_the_server_makes_the_first_backup_as_it_starts(installation: Database, secret: bytes,
+                                                        tmp_path: Path) -> None:
+    """The wiring: the web process's own worker queues the current slot as it starts and
+    runs it, and the pages then say when it was made."""
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    settings = Settings(data_dir=tmp_path / "var", database_url=installation.url,
+                        secret_key=secret, backup=Backup(dir=usb, synced=True),
+                        jobs=Jobs(in_process=True, poll_seconds=0.2))
+    with TestClient(app=create_app(settings, installation)) as client:
+        deadline = clock.now() + timedelta(seconds=30)
+        while status.read_status(settings.data_dir) is None and clock.now() < deadline:
+            time.sleep(0.1)
+        recorded = status.read_status(settings.data_dir)
+        assert recorded is not None and recorded.last_ok, recorded
+        assert [p.name for p in usb.iterdir()] == [recorded.last_good_file]
+        login_desk(client)
+        page = client.get("/desk").text
+        assert "backup-banner" not in page and "最終バックアップ" in page
+    statuses = [j.status for j in _jobs(installation)]
+    assert statuses == ["done", "queued"]  # and the next slot's is waiting
