@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["redeem_bench.py", "print_bench.py", "settle_bench.py"]
+SCRIPTS = ["redeem_bench.py", "print_bench.py", "settle_bench.py", "backup_bench.py"]
 
 
 def main() -> int:

@@ -86,7 +86,7 @@ def _stored_codes(db: Database, batch_id: int) -> set[str]:
 
 
 def test_print_job_runs_in_background_and_every_code_decodes(
-    client: tuple[TestClient[Any], int], db: Database
+    client: tuple[TestClient[Any], int], db: Database, tmp_path: Path
 ) -> None:
     http, programme_id = client
     started = http.post(f"/api/v1/programmes/{programme_id}/print-jobs", json={"count": 3})
@@ -102,6 +102,11 @@ def test_print_job_runs_in_background_and_every_code_decodes(
     assert sorted(decoded) == sorted(_stored_codes(db, batch_id))  # 3 covers + 18 tickets
     assert len(decoded) == 21
     assert statuses == {"printed"}  # printing never makes a ticket valid
+    # Print files are not in backups: on a restored installation the file is not there.
+    for file in (tmp_path / "prints").glob("*.pdf"):
+        file.unlink()
+    gone = http.get(job["download_url"])
+    assert gone.status_code == 404 and gone.json()["code"] == "print.file_missing"
 
 
 def test_reprint_voids_old_codes_and_prints_replacements(

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from oflocal import clock
+from oflocal.backup.cli import backup_command, restore_command
 from oflocal.cli_base import OflocalGroup, database, settings, signer
 from oflocal.crowdfunding.cli import campaign_group, pledges_group, refunds_group
 from oflocal.crowdfunding.provider_cli import payments_group
@@ -441,5 +442,6 @@ def vouchers_expire(programme_id: int) -> None:
 
 
 for group in (event_group, programme_group, print_group, settle, report, worker_command,
-              mail_group, payments_group, campaign_group, pledges_group, refunds_group, books):
+              mail_group, payments_group, campaign_group, pledges_group, refunds_group, books,
+              backup_command, restore_command):
     main.add_command(group)

@@ -229,6 +229,13 @@ MESSAGES: dict[str, Message] = {
         "失効処理が済んでいるため、期限後の扱いは変更できません。",
         "Expiry has already run, so what happens to unused tickets cannot change.",
     ),
+    "print.file_missing": Message(
+        404,
+        "この印刷ファイル（{file}）はこのパソコンにありません。印刷ファイルはバックアップに"
+        "含まれません（冊子と券はデータベースにあり、有効です）。",
+        "This print file ({file}) is not on this computer. Print files are not in backups "
+        "(the booklets and tickets are in the database and stay valid).",
+    ),
     "print.layout_invalid": Message(
         422,
         "印刷レイアウトが使えません：{problem}",
@@ -1049,6 +1056,131 @@ MESSAGES: dict[str, Message] = {
         422,
         "通帳残高を円の整数で入力してください。",
         "Type the passbook balance as a whole number of yen.",
+    ),
+    # Backups and restores (oflocal backup, oflocal restore, the automatic backups)
+    "backup.target_missing": Message(
+        409,
+        "バックアップ先のフォルダ {dir} がありません。USBメモリが挿さっているか、"
+        "同期フォルダの場所が正しいか確かめてください（このフォルダは自動では作りません）。",
+        "The backup folder {dir} does not exist. Is the USB stick plugged in, is the synced "
+        "folder where it should be? (It is never created automatically.)",
+    ),
+    "backup.target_unwritable": Message(
+        409,
+        "バックアップ先のフォルダ {dir} に書き込めません（{reason}）。",
+        "Cannot write to the backup folder {dir} ({reason}).",
+    ),
+    "backup.passphrase_too_short": Message(
+        422,
+        "パスフレーズは{minimum}文字以上にしてください。",
+        "The passphrase must be at least {minimum} characters long.",
+    ),
+    "backup.passphrase_file": Message(
+        409,
+        "パスフレーズのファイル {file} を読めません（{reason}）。",
+        "Cannot read the passphrase file {file} ({reason}).",
+    ),
+    "backup.passphrase_needed": Message(
+        422,
+        "このバックアップは暗号化されています。パスフレーズを入力してください。",
+        "This backup is encrypted: give its passphrase.",
+    ),
+    "backup.wrong_passphrase": Message(
+        422,
+        "パスフレーズが違います。このバックアップを開けません。",
+        "Wrong passphrase: this backup does not open with it.",
+    ),
+    "backup.not_a_backup": Message(
+        422,
+        "{file} は oflocal のバックアップファイルではありません。",
+        "{file} is not an oflocal backup file.",
+    ),
+    "backup.checksum_mismatch": Message(
+        422,
+        "{file} はチェックサムが合いません。壊れているか、途中で切れているか、"
+        "書き換えられています。使わずに、別のバックアップを選んでください。",
+        "{file} fails its checksum: it is damaged, cut off or altered. Do not use it; "
+        "choose another backup.",
+    ),
+    "backup.unreadable": Message(
+        422,
+        "バックアップの中身を読み取れません（{reason}）。別のバックアップを選んでください。",
+        "The backup's contents cannot be read ({reason}). Choose another backup.",
+    ),
+    "backup.failed": Message(
+        500,
+        "バックアップを作れませんでした（{reason}）。",
+        "The backup could not be made ({reason}).",
+    ),
+    "backup.database_damaged": Message(
+        500,
+        "データベースの検査で異常が見つかりました（{reason}）。すぐに担当者に連絡してください。",
+        "The database check found damage ({reason}). Tell whoever looks after the system now.",
+    ),
+    "backup.pg_tool_missing": Message(
+        503,
+        "{tool} が見つかりません。PostgreSQL のクライアント（postgresql-client）を入れるか、"
+        "OFLOCAL_PG_BIN_DIR でその場所を指定してください。",
+        "{tool} was not found. Install the PostgreSQL client (postgresql-client) or name "
+        "its folder in OFLOCAL_PG_BIN_DIR.",
+    ),
+    "backup.pg_dump_too_old": Message(
+        503,
+        "{tool} のバージョン（{client}）がデータベースサーバー（{server}）より古いため、"
+        "バックアップできません。サーバーと同じかより新しい PostgreSQL クライアントを"
+        "入れてください。",
+        "{tool} {client} is older than the database server ({server}) and cannot dump it. "
+        "Install a PostgreSQL client of the server's version or newer.",
+    ),
+    "backup.tool_failed": Message(
+        500,
+        "{tool} が失敗しました：{reason}",
+        "{tool} failed: {reason}",
+    ),
+    "backup.needs_direct_connection": Message(
+        409,
+        "PgBouncer 経由ではバックアップ・復元できません。OFLOCAL_BACKUP_DATABASE_URL"
+        "（復元では --database-url）にデータベースへの直接の接続先を指定してください。",
+        "Backups and restores cannot go through PgBouncer: set OFLOCAL_BACKUP_DATABASE_URL "
+        "(for a restore, --database-url) to a direct connection to the database.",
+    ),
+    "backup.secret_mismatch": Message(
+        409,
+        "この署名鍵では印刷済みの券を1枚も確認できません（{checked}枚を試しました）。"
+        "サーバーと同じ設定（OFLOCAL_DATA_DIR・OFLOCAL_SECRET_KEY）で実行してください。",
+        "This signing secret authenticates none of the printed codes ({checked} tried): run "
+        "with the server's settings (OFLOCAL_DATA_DIR, OFLOCAL_SECRET_KEY).",
+    ),
+    "restore.target_not_empty": Message(
+        409,
+        "{dir} にはすでにインストールがあります。上書きしません。別のフォルダを指定するか、"
+        "置き換える場合は --force を付けてください（元のファイルは replaced-… に移されます）。",
+        "{dir} already holds an installation and is not overwritten. Choose another folder, "
+        "or add --force to replace it (its files are moved to replaced-…).",
+    ),
+    "restore.target_in_use": Message(
+        409,
+        "{dir} のデータベースは使用中です（サーバーが動いています）。止めてから復元してください。",
+        "The database in {dir} is in use (a server is running on it). Stop it first.",
+    ),
+    "restore.newer_schema": Message(
+        409,
+        "このバックアップは新しい oflocal（{version}、スキーマ {revision}）で作られています。"
+        "そのバージョン以降の oflocal で復元してください。",
+        "This backup was made by a newer oflocal ({version}, schema {revision}). Restore it "
+        "with that version or later.",
+    ),
+    "restore.database_kind": Message(
+        422,
+        "{kind} のバックアップです。SQLite はフォルダの中のファイルに、PostgreSQL は "
+        "--database-url で指定した空のデータベースに復元します。",
+        "This is a {kind} backup. SQLite restores into a file in the folder, PostgreSQL into "
+        "the empty database named by --database-url.",
+    ),
+    "restore.database_unreachable": Message(
+        503,
+        "復元先のデータベースに接続できません（{reason}）。",
+        "Cannot reach the database to restore into ({reason}).",
     ),
 }
 

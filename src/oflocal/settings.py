@@ -9,6 +9,9 @@ from functools import lru_cache
 from pathlib import Path
 
 TIMEZONE = "Asia/Tokyo"
+# What an installation keeps in its data folder (a restored backup makes the same).
+SECRET_FILE = "secret_key"
+SQLITE_FILE = "oflocal.db"
 
 
 def _flag(name: str, default: bool = False) -> bool:
@@ -18,9 +21,14 @@ def _flag(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _path(name: str) -> Path | None:
+    value = os.environ.get(name, "").strip()
+    return Path(value).expanduser().resolve() if value else None
+
+
 def _load_or_create_secret(data_dir: Path) -> bytes:
     """Generate the secret once, atomically, readable by the owner only."""
-    path = data_dir / "secret_key"
+    path = data_dir / SECRET_FILE
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -141,6 +149,45 @@ class Mail:
 
 
 @dataclass(frozen=True)
+class Backup:
+    """Backups of the books and the signing secret (``oflocal.backup``).
+
+    With ``dir`` set (a USB stick, a synced folder: anywhere but this disk), the
+    workers write one every ``every_minutes`` minutes, keep every one of the last
+    ``keep_hours`` hours and the day's last one for ``keep_days`` days, and the staff
+    pages say when the last good one was made (loudly when the folder is missing or a
+    backup fails). ``synced`` says the folder, though on this machine's disk, is synced
+    elsewhere (Google Drive, Dropbox…): no warning that it is on the same disk.
+    ``passphrase_file`` encrypts them (AES-256-GCM). ``external`` says
+    backups are made outside oflocal (PostgreSQL's continuous archiving): no notice
+    that they are off. ``database_url`` is a direct connection for ``pg_dump`` when the
+    app reaches PostgreSQL through PgBouncer; ``pg_bin_dir`` where ``pg_dump`` and
+    ``pg_restore`` are (empty: on the PATH)."""
+
+    dir: Path | None = None
+    every_minutes: int = 10
+    keep_hours: int = 24
+    keep_days: int = 30
+    passphrase_file: Path | None = None
+    synced: bool = False
+    external: bool = False
+    database_url: str | None = field(default=None, repr=False)
+    pg_bin_dir: str = ""
+
+    def __post_init__(self) -> None:
+        if self.every_minutes < 0:
+            raise ValueError("OFLOCAL_BACKUP_EVERY_MINUTES cannot be negative (0: only by hand)")
+        if self.keep_hours < 1 or self.keep_days < 0:
+            raise ValueError("OFLOCAL_BACKUP_KEEP_HOURS must be at least 1 and "
+                             "OFLOCAL_BACKUP_KEEP_DAYS at least 0")
+
+    @property
+    def automatic(self) -> bool:
+        """Whether the workers make backups by themselves."""
+        return self.dir is not None and self.every_minutes > 0
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
@@ -161,6 +208,7 @@ class Settings:
     db_pool_size: int = 20
     stripe: Stripe = Stripe()
     mail: Mail = Mail()
+    backup: Backup = Backup()
 
     @property
     def is_sqlite(self) -> bool:
@@ -169,7 +217,7 @@ class Settings:
 
 def from_env() -> Settings:
     data_dir = Path(os.environ.get("OFLOCAL_DATA_DIR", "var")).resolve()
-    url = os.environ.get("OFLOCAL_DATABASE_URL") or f"sqlite:///{data_dir / 'oflocal.db'}"
+    url = os.environ.get("OFLOCAL_DATABASE_URL") or f"sqlite:///{data_dir / SQLITE_FILE}"
     key = os.environ.get("OFLOCAL_SECRET_KEY")
     secret = key.encode() if key else _load_or_create_secret(data_dir)
     return Settings(
@@ -207,6 +255,17 @@ def from_env() -> Settings:
             smtp_password=os.environ.get("OFLOCAL_SMTP_PASSWORD") or None,
             smtp_starttls=_flag("OFLOCAL_SMTP_STARTTLS", True),
             mail_from=os.environ.get("OFLOCAL_MAIL_FROM") or Mail.mail_from,
+        ),
+        backup=Backup(
+            dir=_path("OFLOCAL_BACKUP_DIR"),
+            every_minutes=int(os.environ.get("OFLOCAL_BACKUP_EVERY_MINUTES", "10")),
+            keep_hours=int(os.environ.get("OFLOCAL_BACKUP_KEEP_HOURS", "24")),
+            keep_days=int(os.environ.get("OFLOCAL_BACKUP_KEEP_DAYS", "30")),
+            passphrase_file=_path("OFLOCAL_BACKUP_PASSPHRASE_FILE"),
+            synced=_flag("OFLOCAL_BACKUP_SYNCED"),
+            external=_flag("OFLOCAL_BACKUP_EXTERNAL"),
+            database_url=os.environ.get("OFLOCAL_BACKUP_DATABASE_URL") or None,
+            pg_bin_dir=os.environ.get("OFLOCAL_PG_BIN_DIR", "").strip(),
         ),
     )
 

@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 from browser_live import LiveServer
 from playwright.sync_api import expect
+from sqlalchemy import text as sql
 
 from oflocal.demo import DEMO_PIN
 from oflocal.vouchers.codes import ALPHABET, grouped, parse
+from oflocal.vouchers.redeem import redeem_tickets
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -215,3 +217,74 @@ def test_the_booth_links_to_its_own_statements(phone: Any, live_server: LiveServ
     expect(page.locator("h1")).to_have_text("支払通知書")
     page.click("nav.pagenav >> text=券の受け取り")
     page.wait_for_url("**/booth")
+
+
+KEEP = """([key, entry]) => {
+  const list = JSON.parse(localStorage.getItem(key) || "[]");
+  list.unshift(entry);
+  localStorage.setItem(key, JSON.stringify(list));
+}"""
+
+
+def test_the_phone_keeps_what_it_took_and_sends_again_what_the_server_lost(
+    phone: Any, live_server: LiveServer, shoot: Callable[[Any, str], Path]
+) -> None:
+    """After the books are restored from a backup, redemptions made since are on the
+    phones only (kept.js): the booth shows them as missing and sends them again with
+    their first Idempotency-Key; a ticket used elsewhere meanwhile is refused and says
+    where. (Last in this file: the workshop's total is no longer ¥0 after it.)"""
+    page = phone
+    tickets = live_server.sold_tickets(booklets=1)
+    login_workshop(page, code="W04")
+    scan(page, tickets[0])
+    expect(answer(page)).to_have_class(re.compile("answer-ok"))
+    page.click("#answer-next")
+    page.click("#kept summary")
+    expect(page.locator("#kept-list li")).to_have_count(1)
+    expect(page.locator("#kept-list li")).to_contain_text(grouped(tickets[0]))
+    expect(page.locator("#kept-missing")).to_be_hidden()
+    workshop_id = page.evaluate("JSON.parse(document.getElementById('page-config')"
+                                ".textContent).workshop_id")
+    key = f"oflocal.booth.kept.{workshop_id}"
+    kept = page.evaluate(f"JSON.parse(localStorage.getItem('{key}'))")
+    assert [e["codes"] for e in kept] == [[tickets[0]]] and kept[0]["total"] == 500
+
+    # What a restore from an earlier backup loses: the phone has them, the server not.
+    # One ticket nobody took since; one another workshop took in the meantime.
+    with live_server.db.read() as session:
+        other = session.execute(sql(
+            "SELECT w.id FROM workshop w WHERE w.code = 'W01'")).scalar_one()
+    redeem_tickets(live_server.db, live_server.signer, workshop_id=other, codes=[tickets[2]])
+    now = page.evaluate("new Date().toISOString()")
+    for code, lost_key in ((tickets[1], "ofl-lost-one"), (tickets[2], "ofl-lost-two")):
+        page.evaluate(KEEP, [key, {"at": now, "key": lost_key, "id": 999999, "codes": [code],
+                                   "total": 500, "undone": False}])
+    page.reload()
+    expect(page.locator("#kept-missing")).to_be_visible()
+    expect(page.locator("#kept-missing-text")).to_contain_text("2件がサーバーの記録にありません")
+    page.click("#kept summary")
+    expect(page.locator("#kept-list li.missing")).to_have_count(2)
+    shoot(page, "booth-kept-missing.png")
+    page.locator("#kept-list").scroll_into_view_if_needed()
+    shoot(page, "booth-kept.png")
+
+    page.click("#kept-resend")
+    expect(page.locator("#kept-missing")).to_be_hidden()
+    expect(page.locator("#today-total")).to_have_text("¥1,000")  # tickets 0 and 1
+    expect(page.locator("#kept-list li").filter(has_text=grouped(tickets[1]))).to_contain_text(
+        "再送済み")
+    refused = page.locator("#kept-list li").filter(has_text=grouped(tickets[2]))
+    expect(refused).to_contain_text("使用済み")
+    expect(refused).to_contain_text(live_server.workshop_names[0])
+    with live_server.db.read() as session:
+        keys = set(session.execute(sql(
+            "SELECT key FROM idempotency_record WHERE scope = :scope"),
+            {"scope": f"workshop:{workshop_id}"}).scalars())
+    assert "ofl-lost-one" in keys  # sent with the key it was first sent with
+
+    with page.expect_download() as download:
+        page.click("#kept-download")
+    sheet = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert sheet.splitlines()[0].startswith("time (Asia/Tokyo),workshop,tickets,amount")
+    assert grouped(tickets[0]) in sheet and "sent again" in sheet
+    assert "refused: ticket.already_redeemed" in sheet

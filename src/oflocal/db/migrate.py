@@ -57,3 +57,21 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def _script() -> Any:
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", "oflocal:migrations")
+    return ScriptDirectory.from_config(config)
+
+
+def head_revision() -> str:
+    """The schema revision this code migrates to."""
+    return str(_script().get_current_head())
+
+
+def known_revisions() -> set[str]:
+    """Every revision this code knows (a backup from a newer oflocal has another)."""
+    return {rev.revision for rev in _script().walk_revisions()}

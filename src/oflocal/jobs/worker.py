@@ -57,7 +57,11 @@ class Task:
     hands them to ``run_batch`` together (:class:`BatchContext`, the same rules per
     job); ``run`` is then not used, a job claimed alone is a batch of one. ``idle``, when
     set, is called in a worker thread that found nothing to claim and when it ends (a
-    task closes what it kept open between jobs, such as an SMTP connection)."""
+    task closes what it kept open between jobs, such as an SMTP connection).
+
+    A periodic kind (the automatic backups) sets ``schedule``: every worker calls it
+    as it starts, to queue the kind's next run (deduplicated, so many workers queue it
+    once); each run then queues the next as it ends."""
 
     kind: str
     run: Callable[[JobContext], None]
@@ -66,6 +70,7 @@ class Task:
     batch: int = 1
     run_batch: Callable[[BatchContext], None] | None = None
     idle: Callable[[], None] | None = None
+    schedule: Callable[[Database, Settings], None] | None = None
 
     def __post_init__(self) -> None:
         if self.batch < 1 or (self.batch > 1 and self.run_batch is None):
@@ -248,6 +253,12 @@ class Worker:
     # -- life cycle ----------------------------------------------------------------------
 
     def start(self) -> None:
+        for task in self.tasks.values():
+            if task.schedule is not None:
+                try:
+                    task.schedule(self.db, self.settings)
+                except Exception:  # the kind's own status tells people; the rest runs
+                    log.exception("%s: queuing its next run failed", task.kind)
         self._start_heartbeats()
         for index in range(self.threads):
             thread = threading.Thread(target=self._loop, args=(f"{self.name}:{index}",),

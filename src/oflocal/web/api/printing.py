@@ -168,6 +168,8 @@ def job_pdf(request: Request[Any, Any, Any], job_id: JobId) -> File:
     if job.status != "done":
         raise Refusal("request.not_found")
     path = job_file(services(request.app.state).settings.data_dir, job)
+    if not path.is_file():  # e.g. an installation restored from a backup (no print files)
+        raise Refusal("print.file_missing", file=path.name)
     return File(path=path, filename=path.name, media_type="application/pdf")
 
 

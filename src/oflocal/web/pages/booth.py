@@ -55,6 +55,10 @@ def _labels(lang: str) -> dict[str, str]:
         "accept": _("Accept"),
         "next": _("Next"),
         "give_up": _("Cancel"),
+        "kept_missing": _("{n} accepted on this phone are not on the server."),
+        "kept_not_on_server": _("not on the server"),
+        "kept_resent": _("sent again"),
+        "kept_empty": _("Nothing kept on this phone yet."),
     }
 
 
@@ -67,6 +71,7 @@ def booth(request: AnyRequest) -> Template:
     lang = page_lang(request)
     config = {
         "workshop": actor.name,
+        "workshop_id": actor.id,
         "programmes": _programmes(request, actor.event_id),
         "undo_window_seconds": s.settings.undo_window_seconds,
         "max_codes": s.settings.max_codes_per_redemption,

@@ -19,6 +19,7 @@ from litestar.response import Template
 from litestar.template.config import TemplateConfig
 
 from oflocal.auth.service import Actor
+from oflocal.backup.status import notice, read_status
 from oflocal.errors import MESSAGES, Refusal
 from oflocal.format import tokyo_minute, yen
 from oflocal.i18n import LANG_COOKIE, choose_lang, gettext_for
@@ -165,6 +166,28 @@ def nav_links(request: AnyRequest, actor: Actor | None, lang: str) -> list[dict[
     return [{"href": href, "label": label, "current": href == here} for href, label in shown]
 
 
+STAFF_ROLES = frozenset({"admin", "desk", "treasurer"})
+
+
+def backup_notice(request: AnyRequest, actor: Actor | None, lang: str) -> dict[str, Any] | None:
+    """How the automatic backups are going, at the top of every staff page
+    (``backup/status.py``): a quiet line when all is well, a banner when not."""
+    if actor is None or actor.role not in STAFF_ROLES:
+        return None
+    settings = services(request.app.state).settings
+    shown = notice(settings, read_status(settings.data_dir))
+    if shown.level == "none":
+        return None
+    reason = ""
+    if shown.error_code:
+        try:
+            reason = Refusal(shown.error_code, **shown.error_facts).message(lang)
+        except KeyError:  # a code this version does not know (a newer worker wrote it)
+            reason = shown.error_code
+    return {"level": shown.level, "kind": shown.kind, "last_good": shown.last_good,
+            "target": shown.target, "reason": reason, "minutes": shown.minutes}
+
+
 def page_context(request: AnyRequest) -> dict[str, Any]:
     lang = page_lang(request)
     actor = current_actor(request)
@@ -179,6 +202,7 @@ def page_context(request: AnyRequest) -> dict[str, Any]:
         # Staff have several pages (desk, printing, treasurer): the brand leads to the list.
         "brand_home": "/booth" if actor is not None and actor.role == "workshop" else "/",
         "nav": nav_links(request, actor, lang),
+        "backup": backup_notice(request, actor, lang),
     }
 
 

@@ -8,10 +8,12 @@
  * - No answer (network down, timeout, server error): the answer screen offers Retry,
  *   which sends the very same request with the same key. The attempt is kept in
  *   sessionStorage, so even a reload can still ask what happened to it.
+ * - Every accepted redemption is also kept on the phone (kept.js), for the day the
+ *   server's books come back from a backup.
  */
 (function () {
   "use strict";
-  var O = window.Oflocal, Codes = window.OflocalCodes, $ = O.$;
+  var O = window.Oflocal, Codes = window.OflocalCodes, Kept = window.OflocalKept, $ = O.$;
   var config = O.pageConfig();
   var lang = config.lang, other = lang === "ja" ? "en" : "ja";
   var L = config.labels[lang], L2 = config.labels[other];
@@ -206,7 +208,13 @@
       pending = null;
       savePending();
       if (result.status >= 200 && result.status < 300) {
-        if (attempt.kind === "undo") undone(result.body); else accepted(result.body);
+        if (attempt.kind === "undo") {
+          Kept.undone(result.body.redemption_id);
+          undone(result.body);
+        } else {
+          Kept.accepted(attempt, result.body);  // kept on the phone too (kept.js)
+          accepted(result.body);
+        }
       } else {
         showAnswer("ng", refusalFromServer(result));
         if (attempt.kind === "redeem" && multi && result.body && result.body.detail) {
@@ -255,8 +263,13 @@
 
   /* ---------- today's list and undo ---------- */
 
+  var TODAY_LIMIT = 200;
+
   function refreshToday() {
-    return O.getJSON("/api/v1/redemptions/today?limit=200").then(renderToday, function () {});
+    return O.getJSON("/api/v1/redemptions/today?limit=" + TODAY_LIMIT).then(function (summary) {
+      renderToday(summary);
+      Kept.compare(summary, TODAY_LIMIT);  // what this phone took that the server lacks
+    }, function () {});
   }
 
   function renderToday(summary) {
@@ -423,6 +436,7 @@
   }
   document.addEventListener("visibilitychange", keepAwake);
 
+  Kept.onResent(refreshToday);
   setMulti(false);
   keepAwake();
   setupCamera();
