@@ -342,9 +342,8 @@ def test_restore_refuses_an_altered_file_a_wrong_passphrase_and_a_live_installat
     assert (restored.data_dir / "secret_key").read_bytes() == SECRET
 
 
+@pytest.mark.parametrize("world", ["postgres"], indirect=True)  # pg_dump is PostgreSQL's
 def test_pg_dump_older_than_the_server_is_refused_by_name(world: World, tmp_path: Path) -> None:
-    if world.kind != "postgres":
-        pytest.skip("pg_dump is PostgreSQL's")
     fake = tmp_path / "bin"
     fake.mkdir()
     script = fake / "pg_dump"

@@ -49,10 +49,10 @@ def test_an_older_backup_is_compared_then_migrated(secret: bytes, tmp_path: Path
     restored.dispose()
 
 
+# The manifest's check, the same for both databases: run on SQLite only.
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_backup_from_a_newer_oflocal_is_refused(db: Database, signer: CodeSigner,
                                                   secret: bytes, tmp_path: Path) -> None:
-    if not db.is_sqlite:
-        pytest.skip("the manifest's check, the same for both databases")
     with db.write() as session:
         build_event(session, signer, workshops=1, booklets=1)
     backup = _backup_of(db.url, secret, tmp_path)
@@ -77,10 +77,10 @@ def test_a_backup_from_a_newer_oflocal_is_refused(db: Database, signer: CodeSign
     assert not (tmp_path / "restored" / "oflocal.db").exists()
 
 
+# A SQLite installation's files (PostgreSQL's --force: tests/test_backup.py).
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_force_moves_the_old_installation_aside_unless_it_is_open(
         db: Database, signer: CodeSigner, secret: bytes, tmp_path: Path) -> None:
-    if not db.is_sqlite:
-        pytest.skip("a SQLite installation's files (PostgreSQL: tests/test_backup.py)")
     with db.write() as session:
         build_event(session, signer, workshops=1, booklets=1)
     backup = _backup_of(db.url, secret, tmp_path)
