@@ -151,7 +151,7 @@ def failures_of(stream: Iterator[events.EngineEvent]) -> tuple[list[str], int]:
 @pytest.mark.parametrize("role", ["admin", "workshop"])
 def test_the_server_does_what_the_document_says(contract: Contract, role: str) -> None:
     started = time.monotonic()
-    own = None if role == "admin" else operations_for(contract.app, role)
+    own = operations_for(contract.app, role)  # the others answer 403 to every case
     token = contract.token(role)
     schema = schemathesis.openapi.from_asgi("/schema/openapi.json", contract.app,
                                             config=config_for(token, own))
