@@ -31,7 +31,8 @@ run: $(STAMP_RUN)
 # Three workers on a two-core machine: much of the suite's time is spent waiting on
 # databases, servers and browsers, and a third worker fills some of it (measured on the
 # 2-core machine: 10:27 with two workers, 10:04 with three; 9:46 once the state
-# machines ran a few examples fewer).
+# machines ran a few examples fewer; 8:12 for 1,352 tests once each worker built one app
+# and pointed it at each test's installation, tests/apps.py).
 TEST_WORKERS ?= 3
 
 test: $(STAMP_DEV)
