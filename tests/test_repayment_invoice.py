@@ -109,6 +109,10 @@ def test_the_invoice_bills_what_was_asked_back_with_the_fee_given_back(
         db: Database, signer: CodeSigner) -> None:
     o = owed_world(db, signer)
     w1 = o.w.sc.workshop_ids[0]
+    with db.write() as s:  # the committee's name typed as its bank's Zengin form has it
+        committee = s.get(Event, o.w.sc.event_id)
+        assert committee is not None
+        committee.zengin_requester_kana = "ｵｰﾌﾟﾝﾌｧｸﾄﾘｰｼﾞｯｺｳｲｲﾝｶｲ"
     today = clock.tokyo_date(clock.now())
     issued = issue_invoice(db, workshop_id=w1, actor="t")
     v = issued.body

@@ -47,6 +47,7 @@ from oflocal.reports.pdfkit import MARGIN, PAGE_H, PAGE_W, Table, new_canvas, sp
 from oflocal.settlement.banks import lookup_bank, lookup_branch
 from oflocal.settlement.corrections import owed_back_by_workshop
 from oflocal.settlement.invoicing import MovedFee, fees_returned, return_total
+from oflocal.settlement.kana import letter_kana
 from oflocal.settlement.models import (
     RepaymentInvoice,
     RepaymentInvoiceItem,
@@ -374,7 +375,7 @@ def draw_invoice(canvas: Canvas, doc: InvoiceDocument, *, printed: date,
     text(canvas, MARGIN, y, f"お振込先：{bank} {branch} {kind} {pay['account_number']}", 10)
     if pay["account_holder_kana"]:
         y -= 5.5 * mm
-        text(canvas, MARGIN, y, f"口座名義：{pay['account_holder_kana']}", 10)
+        text(canvas, MARGIN, y, f"口座名義：{letter_kana(pay['account_holder_kana'])}", 10)
 
     y -= 11 * mm
     text(canvas, MARGIN, y, "明細", 11)

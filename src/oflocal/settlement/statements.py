@@ -50,6 +50,7 @@ from oflocal.settlement.invoicing import (
     consumption_tax,
     return_total,
 )
+from oflocal.settlement.kana import letter_kana
 from oflocal.settlement.models import SettlementLine, SettlementStatementIssue
 from oflocal.settlement.queries import Statement, get_period
 from oflocal.vouchers.codes import grouped
@@ -281,7 +282,7 @@ def draw_statement(canvas: Canvas, st: Statement, issued: date) -> None:
     text(canvas, MARGIN, y, f"振込先：{st.bank_name} {st.branch_name} {st.account}", 9.5)
     if st.account_holder:
         y -= 5.5 * mm
-        text(canvas, MARGIN, y, f"口座名義：{st.account_holder}", 9.5)
+        text(canvas, MARGIN, y, f"口座名義：{letter_kana(st.account_holder)}", 9.5)
 
     def new_page() -> float:
         nonlocal page
