@@ -380,7 +380,7 @@ def draw_invoice(canvas: Canvas, doc: InvoiceDocument, *, printed: date,
     y -= 11 * mm
     text(canvas, MARGIN, y, "明細", 11)
     y -= 6 * mm
-    items = Table(canvas, [("訂正日", 22 * mm, "left"), ("内容", 92 * mm, "left"),
+    items = Table(canvas, [("訂正日", 27 * mm, "left"), ("内容", 87 * mm, "left"),
                            ("額面", 18 * mm, "right"), ("手数料戻し", 20 * mm, "right"),
                            ("ご請求額", 22 * mm, "right")], new_page=new_page)
     rows = []
@@ -388,7 +388,8 @@ def draw_invoice(canvas: Canvas, doc: InvoiceDocument, *, printed: date,
         what = it["reason"]
         if it["ticket_code"]:
             what = f"券 {grouped(it['ticket_code'])}：{what}"
-        rows.append([it["corrected_on"], what, yen(it["face"]) if it["face"] is not None else "",
+        rows.append([ja_date(date.fromisoformat(it["corrected_on"])), what,
+                     yen(it["face"]) if it["face"] is not None else "",
                      yen(-it["fee_returned"]) if it["fee_returned"] else "", yen(it["amount"])])
     if v["received_before"]:
         rows.append(["", "小計", "", "", yen(v["items_total"])])

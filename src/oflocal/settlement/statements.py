@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from oflocal import clock
 from oflocal.db.engine import Database
-from oflocal.format import ja_date, tokyo_minute, yen
+from oflocal.format import ja_date, shown_moment, tokyo_minute, yen
 from oflocal.reports.csvout import encode_rows, text_cell
 from oflocal.reports.pdfkit import MARGIN, PAGE_H, PAGE_W, Table, new_canvas, spooled, text
 from oflocal.settlement.invoicing import (
@@ -127,8 +127,9 @@ def owed_back_rows(st: Statement) -> list[tuple[str, int]]:
 
 
 def period_label(previous: datetime | None, cutoff: datetime) -> str:
-    start = f"{tokyo_minute(previous)} より後" if previous else "開始"
-    return f"{start} 〜 {tokyo_minute(cutoff)}"
+    """対象期間 as the rest of the letter writes dates: 2026年12月8日 10:47 (Tokyo)."""
+    start = f"{shown_moment(previous, 'ja')} より後" if previous else "開始"
+    return f"{start} 〜 {shown_moment(cutoff, 'ja')}"
 
 
 def transfer_label(day: date | None) -> str:
