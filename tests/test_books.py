@@ -462,6 +462,11 @@ def test_trial_balance_and_annual_report_over_the_api(
     for shown in ("収支報告書", "商品券販売収入", "¥15,000", "次期繰越金",
                   yen(year["carried_forward"]), "監事"):
         assert shown in text, shown
+    # the 純資産 section, line by line as the JSON has it (and the XLSX below)
+    lines = text.splitlines()
+    equity = lines.index("純資産 Equity")
+    assert year["equity"] and all(
+        f"{x['label']} {yen(x['amount'])}" in lines[equity:] for x in year["equity"]), text
     xlsx = _get(c, tokens["treasurer"], f"/events/{event}/exports/annual-report",
                 params={"format": "xlsx"})
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content))["収支報告書"]
@@ -469,6 +474,8 @@ def test_trial_balance_and_annual_report_over_the_api(
     values = {row[0].value: row[1].value for row in sheet.iter_rows(min_row=5)}
     assert values["次期繰越金 Carried forward"] == year["carried_forward"]
     assert values["収入合計 Total receipts"] == year["income_total"]
+    assert "【純資産 Equity】" in values and all(
+        values[f"\u3000{x['label']}"] == x["amount"] for x in year["equity"])
 
 
 def test_books_page(books: dict[str, Any], client: tuple[TestClient[Litestar], dict[str, str]],
