@@ -258,6 +258,9 @@ def test_descriptions_of_every_known_memo() -> None:
         "クラファン kiln 成立（支援12件）")
     assert description_ja("correction", "訂正 券T00100001W35G6ZRKSRJ（仕訳11の利用）: 誤読") == (
         "訂正 券T001-0000-1W35-G6ZR-KSRJ（仕訳11の利用）: 誤読")
+    assert description_ja("reversal", "伝票0006 取消（反対仕訳）（山田商店）: 0005の取消 "
+                                      "Reversal of 0005: 二重に入力") == (  # as first stored
+        "伝票0006 取消（反対仕訳）（山田商店）: 0005の取消: 二重に入力")
     payout = "精算 第1回 振込日 2026-12-04"
     assert description_ja("payout", payout) == payout
 
