@@ -258,6 +258,9 @@ def test_descriptions_of_every_known_memo() -> None:
         "クラファン kiln 成立（支援12件）")
     assert description_ja("correction", "訂正 券T00100001W35G6ZRKSRJ（仕訳11の利用）: 誤読") == (
         "訂正 券T001-0000-1W35-G6ZR-KSRJ（仕訳11の利用）: 誤読")
+    assert description_ja("reversal", "伝票0006 取消（反対仕訳）（山田商店）: 0005の取消 "
+                                      "Reversal of 0005: 二重に入力") == (  # as first stored
+        "伝票0006 取消（反対仕訳）（山田商店）: 0005の取消: 二重に入力")
     payout = "精算 第1回 振込日 2026-12-04"
     assert description_ja("payout", payout) == payout
 
@@ -462,6 +465,11 @@ def test_trial_balance_and_annual_report_over_the_api(
     for shown in ("収支報告書", "商品券販売収入", "¥15,000", "次期繰越金",
                   yen(year["carried_forward"]), "監事"):
         assert shown in text, shown
+    # the 純資産 section, line by line as the JSON has it (and the XLSX below)
+    lines = text.splitlines()
+    equity = lines.index("純資産 Equity")
+    assert year["equity"] and all(
+        f"{x['label']} {yen(x['amount'])}" in lines[equity:] for x in year["equity"]), text
     xlsx = _get(c, tokens["treasurer"], f"/events/{event}/exports/annual-report",
                 params={"format": "xlsx"})
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content))["収支報告書"]
@@ -469,6 +477,8 @@ def test_trial_balance_and_annual_report_over_the_api(
     values = {row[0].value: row[1].value for row in sheet.iter_rows(min_row=5)}
     assert values["次期繰越金 Carried forward"] == year["carried_forward"]
     assert values["収入合計 Total receipts"] == year["income_total"]
+    assert "【純資産 Equity】" in values and all(
+        values[f"\u3000{x['label']}"] == x["amount"] for x in year["equity"])
 
 
 def test_books_page(books: dict[str, Any], client: tuple[TestClient[Litestar], dict[str, str]],

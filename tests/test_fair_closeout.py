@@ -408,6 +408,11 @@ def test_the_close_out_after_the_last_day(fair: Fair, monkeypatch: pytest.Monkey
     assert f'id="closeout-reminder-{sc.programme_id}"' in page
     guided = _treasurer_page(fair, f"/treasurer/programmes/{sc.programme_id}/close-out")
     assert "¥41,000" in guided and 'id="confirm-close-out"' in guided
+    with fair.db.read() as s:  # the page and the API name the account the ledger posts to
+        ledger_name = s.execute(select(Account.name).where(
+            Account.event_id == sc.event_id, Account.code == "breakage")).scalar_one()
+    assert ledger_name.startswith(status["target_ja"] + " ")
+    assert f"{status['target_ja']}に振り替えます" in guided and "雑収入" not in guided
 
     done = fair.ok("POST", "treasurer", f"/programmes/{sc.programme_id}/close-out")
     assert (done["expired_now"], done["expired_now_amount"], done["closed_out"]) == (

@@ -109,6 +109,10 @@ def test_the_invoice_bills_what_was_asked_back_with_the_fee_given_back(
         db: Database, signer: CodeSigner) -> None:
     o = owed_world(db, signer)
     w1 = o.w.sc.workshop_ids[0]
+    with db.write() as s:  # the committee's name typed as its bank's Zengin form has it
+        committee = s.get(Event, o.w.sc.event_id)
+        assert committee is not None
+        committee.zengin_requester_kana = "ｵｰﾌﾟﾝﾌｧｸﾄﾘｰｼﾞｯｺｳｲｲﾝｶｲ"
     today = clock.tokyo_date(clock.now())
     issued = issue_invoice(db, workshop_id=w1, actor="t")
     v = issued.body
@@ -141,6 +145,10 @@ def test_the_invoice_bills_what_was_asked_back_with_the_fee_given_back(
                   ja_date(o.cutoff_day), "不課税"):
         assert shown in original, shown
     assert re.search(r"10%対象 ¥50 ¥4\r?\n", original), original
+    # each 訂正日 as the rest of the letter writes dates, never 2026-12-08
+    corrected = {ja_date(clock.tokyo_date(o.w.at(m))) for m in (9, 10, 11)}
+    assert all(re.search(f"^{day} ", original, re.M) for day in corrected), original
+    assert not re.search(r"20\d\d-[01]\d-[0-3]\d", original)
     assert "再発行" not in original
     # A reprint, printed another day, keeps the 発行日 and says so.
     assert record_print(db, v["id"], actor="t") is False

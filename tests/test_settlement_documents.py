@@ -94,6 +94,12 @@ def test_statement_pdf_shows_the_right_totals(world: World) -> None:
                      "¥3,000", "-¥75", "¥2,925", "2.50%", "四捨五入", "普通 ***4500",
                      "振込日：未定", "第1回精算", "日別の内訳", f"口座名義：{holder(w, 0)}"):
         assert expected in first, expected
+    with w.db.read() as s:  # dates as the letter writes them, in Tokyo, never 2026-12-08
+        found = s.get(SettlementPeriod, pid)
+        assert found is not None
+        cut = found.cutoff_at.astimezone(clock.TOKYO)
+    assert f"対象期間（第1回精算）：開始 〜 {ja(cut.date())} {cut:%H:%M}" in first
+    assert not re.search(r"20\d\d-[01]\d-[0-3]\d", "".join(pages))
     second = next(p for p in pages if "高岡銅器" in p)
     assert "¥1,539" in second and "手数料の返金" in second and "¥77" in second
     # W2 has no invoice number: the only one on its page is the committee's (the seller
@@ -289,8 +295,9 @@ def test_a_paid_period_keeps_showing_the_account_it_was_paid_to(world: World) ->
     assert "普通 ***4500" in old_pdf and "7777" not in old_pdf
     assert "普通 ***7777" in new_pdf
     # the holder's name as the money went: the old one on the paid period's statement
-    assert f"口座名義：{holder_before}" in old_pdf and "ｼﾝｺｳｻﾞ" not in old_pdf
-    assert "口座名義：ｼﾝｺｳｻﾞ" in new_pdf
+    assert f"口座名義：{holder_before}" in old_pdf and "シンコウザ" not in old_pdf
+    # typed half-width as Zengin wants it, on the letter full-width (the file keeps it)
+    assert "口座名義：シンコウザ" in new_pdf and "ｼﾝｺｳｻﾞ" not in new_pdf
     assert any("***4500" in value for row in old_csv for value in row.values())
     old_parsed, new_parsed = _reader().read(old_file), _reader().read(new_file)
     assert (old_parsed.header.requester_code, old_parsed.header.account_number) == (

@@ -22,6 +22,7 @@ from oflocal.idempotency.store import IdempotencyKey, run_once
 from oflocal.ledger.models import JournalEntry, Posting
 from oflocal.ledger.verify import trial_balance
 from oflocal.reports.annual import annual_report, fiscal_year
+from oflocal.reports.exports import journal_rows
 from oflocal.treasury.bank import (
     bank_lines,
     list_reconciliations,
@@ -202,6 +203,13 @@ def test_a_reversal_is_one_mirror_entry_and_only_once(world: TreasuryWorld) -> N
         shown = {v["id"]: v for v in list_entries(session, world.event_id)}
         assert shown[original["id"]]["reversed_by_voucher_no"] == reversal["voucher_no"]
         assert verify(session).ok
+    # the journal's 摘要 and the memo as recorded are Japanese only
+    assert reversal["description"] == f"{original['voucher_no']}の取消: 二重に入力"
+    header, *rows = journal_rows(world.db, world.event_id)
+    said = {row[header.index(col)] for row in rows if row[0] == reversal["entry_id"]
+            for col in ("摘要", "記録時の摘要")}
+    assert said == {f"伝票{reversal['voucher_no']} 取消（反対仕訳）: "
+                    f"{original['voucher_no']}の取消: 二重に入力"}
     before = counts(world.db)
     with pytest.raises(Refusal) as twice:
         reverse_voucher(world.db, original["id"], reason="もう一度", actor="t")

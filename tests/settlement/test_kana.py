@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from oflocal.settlement.kana import KanaError, encode_zengin, fit, to_zengin_kana
+from oflocal.settlement.kana import KanaError, encode_zengin, fit, letter_kana, to_zengin_kana
 
 
 @pytest.mark.parametrize(
@@ -33,6 +33,20 @@ from oflocal.settlement.kana import KanaError, encode_zengin, fit, to_zengin_kan
 )
 def test_converts_to_zengin_kana(typed: str, zengin: str) -> None:
     assert to_zengin_kana(typed) == zengin
+
+
+@pytest.mark.parametrize(
+    ("stored", "printed"),
+    [
+        ("ｵｰﾌﾟﾝﾌｧｸﾄﾘｰ", "オープンファクトリー"),  # as typed from a bank's form
+        ("ｵ-ﾌﾟﾝ ｶﾞﾗｽ", "オープン ガラス"),  # Zengin's own form: - is the long vowel
+        ("ｶ)ﾔﾏﾀﾞ.ｺｳｹﾞｲ", "カ)ヤマダ.コウゲイ"),  # the bank's marks stay as they are
+        ("オオノモッコウショ", "オオノモッコウショ"),  # full-width already
+        ("ABC-1", "ABC-1"),
+    ],
+)
+def test_a_letter_prints_the_name_full_width(stored: str, printed: str) -> None:
+    assert letter_kana(stored) == printed
 
 
 @pytest.mark.parametrize(

@@ -45,6 +45,12 @@ STANDARD = (
 
 OPENING_EQUITY = "opening_equity"
 
+
+def standard_name_ja(code: str) -> str:
+    """The Japanese name of a standard account (未使用券収益 of 未使用券収益 Breakage), so a
+    page names the account as the ledger does."""
+    return next(a.name for a in STANDARD if a.code == code).split(" ", 1)[0]
+
 # Which account a desk payment lands in.
 PAYMENT_ACCOUNT = {
     "cash": "cash",

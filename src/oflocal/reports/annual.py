@@ -334,6 +334,8 @@ def write_annual_pdf(out: IO[bytes], r: AnnualReport, *, issued: date | None = N
     columns = [("科目 Item", 130 * mm, "left"), ("金額 Amount", 44 * mm, "right")]
 
     def section(y: float, title: str, lines: list[Line], total: tuple[str, int] | None) -> float:
+        if y < MARGIN + 30 * mm:  # a title with no room for its table starts a page
+            y = new_page()
         text(canvas, MARGIN, y, title, 11)
         y -= 6 * mm
         table = Table(canvas, columns, new_page=new_page)
@@ -361,6 +363,7 @@ def write_annual_pdf(out: IO[bytes], r: AnnualReport, *, issued: date | None = N
                 ("合計", sum(x.amount for x in r.funds)))
     y = section(y, "うち預り金・未払金 Of which owed", r.obligations,
                 ("合計", sum(x.amount for x in r.obligations)))
+    y = section(y, "純資産 Equity", r.equity, ("合計", sum(x.amount for x in r.equity)))
     if y < 50 * mm:
         y = new_page()
     text(canvas, MARGIN, y, AUDIT_NOTE, 10)

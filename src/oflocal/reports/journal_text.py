@@ -52,6 +52,9 @@ _PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str], str], str]]] = [
      lambda m, _: f"返金 {m[1]}（{m[2]}回目・{_source(m[3])}）"),
     (re.compile(r"^refund (\d+) attempt (\d+) failed$"),
      lambda m, _: f"返金 {m[1]}（{m[2]}回目）不能による戻し"),
+    # a treasurer's reversal voucher written before its description was Japanese only
+    (re.compile(r"^(伝票\S+ 取消（反対仕訳）.*?: )(\S+)の取消 Reversal of \2(: .*)$", re.S),
+     lambda m, _: f"{m[1]}{m[2]}の取消{m[3]}"),
     # a correction names its ticket as stored; the reader wants it as printed on it
     (re.compile(r"^訂正 券([TB][0-9A-Z]{19})（(.*)$", re.S),
      lambda m, _: f"訂正 券{grouped(m[1])}（{m[2]}"),

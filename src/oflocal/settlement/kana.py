@@ -18,6 +18,7 @@ the transfer.  Corporate prefixes are written the bank's way, e.g. ｶ) for 株�
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 DAKUTEN = "ﾞ"
@@ -102,6 +103,19 @@ def to_zengin_kana(text: str) -> str:
     if bad:
         raise KanaError(text, tuple(bad))
     return "".join(out).strip(" ")
+
+
+_HALF_WIDTH_RUN = re.compile("[\uFF61-\uFF9F]+")
+_LONG_VOWEL = re.compile("(?<=[\u30A1-\u30FC])-")  # Zengin's ``-`` after a kana
+
+
+def letter_kana(name: str) -> str:
+    """A kana name as a letter prints it (口座名義 on a statement or an invoice): the
+    half-width katakana that Zengin needs made full-width (NFKC: ｵｰﾌﾟﾝ → オープン, ｶﾞ → ガ)
+    and Zengin's ``-`` for the long vowel read as ー; letters, digits and ``( ) .`` as
+    they were. Files for the bank keep the half-width form (:func:`to_zengin_kana`)."""
+    full = _HALF_WIDTH_RUN.sub(lambda run: unicodedata.normalize("NFKC", run[0]), name)
+    return _LONG_VOWEL.sub("ー", full)
 
 
 def input_regex() -> str:

@@ -47,6 +47,7 @@ from oflocal.reports.pdfkit import MARGIN, PAGE_H, PAGE_W, Table, new_canvas, sp
 from oflocal.settlement.banks import lookup_bank, lookup_branch
 from oflocal.settlement.corrections import owed_back_by_workshop
 from oflocal.settlement.invoicing import MovedFee, fees_returned, return_total
+from oflocal.settlement.kana import letter_kana
 from oflocal.settlement.models import (
     RepaymentInvoice,
     RepaymentInvoiceItem,
@@ -374,12 +375,12 @@ def draw_invoice(canvas: Canvas, doc: InvoiceDocument, *, printed: date,
     text(canvas, MARGIN, y, f"お振込先：{bank} {branch} {kind} {pay['account_number']}", 10)
     if pay["account_holder_kana"]:
         y -= 5.5 * mm
-        text(canvas, MARGIN, y, f"口座名義：{pay['account_holder_kana']}", 10)
+        text(canvas, MARGIN, y, f"口座名義：{letter_kana(pay['account_holder_kana'])}", 10)
 
     y -= 11 * mm
     text(canvas, MARGIN, y, "明細", 11)
     y -= 6 * mm
-    items = Table(canvas, [("訂正日", 22 * mm, "left"), ("内容", 92 * mm, "left"),
+    items = Table(canvas, [("訂正日", 27 * mm, "left"), ("内容", 87 * mm, "left"),
                            ("額面", 18 * mm, "right"), ("手数料戻し", 20 * mm, "right"),
                            ("ご請求額", 22 * mm, "right")], new_page=new_page)
     rows = []
@@ -387,7 +388,8 @@ def draw_invoice(canvas: Canvas, doc: InvoiceDocument, *, printed: date,
         what = it["reason"]
         if it["ticket_code"]:
             what = f"券 {grouped(it['ticket_code'])}：{what}"
-        rows.append([it["corrected_on"], what, yen(it["face"]) if it["face"] is not None else "",
+        rows.append([ja_date(date.fromisoformat(it["corrected_on"])), what,
+                     yen(it["face"]) if it["face"] is not None else "",
                      yen(-it["fee_returned"]) if it["fee_returned"] else "", yen(it["amount"])])
     if v["received_before"]:
         rows.append(["", "小計", "", "", yen(v["items_total"])])

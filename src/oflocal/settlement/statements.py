@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from oflocal import clock
 from oflocal.db.engine import Database
-from oflocal.format import ja_date, tokyo_minute, yen
+from oflocal.format import ja_date, shown_moment, tokyo_minute, yen
 from oflocal.reports.csvout import encode_rows, text_cell
 from oflocal.reports.pdfkit import MARGIN, PAGE_H, PAGE_W, Table, new_canvas, spooled, text
 from oflocal.settlement.invoicing import (
@@ -50,6 +50,7 @@ from oflocal.settlement.invoicing import (
     consumption_tax,
     return_total,
 )
+from oflocal.settlement.kana import letter_kana
 from oflocal.settlement.models import SettlementLine, SettlementStatementIssue
 from oflocal.settlement.queries import Statement, get_period
 from oflocal.vouchers.codes import grouped
@@ -126,8 +127,9 @@ def owed_back_rows(st: Statement) -> list[tuple[str, int]]:
 
 
 def period_label(previous: datetime | None, cutoff: datetime) -> str:
-    start = f"{tokyo_minute(previous)} より後" if previous else "開始"
-    return f"{start} 〜 {tokyo_minute(cutoff)}"
+    """対象期間 as the rest of the letter writes dates: 2026年12月8日 10:47 (Tokyo)."""
+    start = f"{shown_moment(previous, 'ja')} より後" if previous else "開始"
+    return f"{start} 〜 {shown_moment(cutoff, 'ja')}"
 
 
 def transfer_label(day: date | None) -> str:
@@ -281,7 +283,7 @@ def draw_statement(canvas: Canvas, st: Statement, issued: date) -> None:
     text(canvas, MARGIN, y, f"振込先：{st.bank_name} {st.branch_name} {st.account}", 9.5)
     if st.account_holder:
         y -= 5.5 * mm
-        text(canvas, MARGIN, y, f"口座名義：{st.account_holder}", 9.5)
+        text(canvas, MARGIN, y, f"口座名義：{letter_kana(st.account_holder)}", 9.5)
 
     def new_page() -> float:
         nonlocal page

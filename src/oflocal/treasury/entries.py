@@ -267,7 +267,9 @@ def reverse_voucher(db: Database, voucher_id: int, *, reason: str, actor: str,
         if done is not None:
             raise Refusal("treasury.already_reversed", voucher_no=done)
         voucher_no = _voucher_no(session, original.event_id, None)
-        description = f"{original.voucher_no}の取消 Reversal of {original.voucher_no}: {reason}"
+        # Japanese only, as the journal's 摘要 reads it; an English page says "Reversal"
+        # from the kind and names the voucher from reverses_id.
+        description = f"{original.voucher_no}の取消: {reason}"
         entry_id = reverse_entry(
             session, original.entry_id, kind="reversal", occurred_at=at, actor=actor,
             memo=_memo(voucher_no, REVERSAL, description, original.counterparty),

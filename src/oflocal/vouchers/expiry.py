@@ -21,7 +21,7 @@ from oflocal import clock
 from oflocal.db.engine import Database
 from oflocal.db.rows import affected
 from oflocal.errors import Refusal
-from oflocal.ledger.accounts import account_ids, liability_code
+from oflocal.ledger.accounts import account_ids, liability_code, standard_name_ja
 from oflocal.ledger.journal import post_entry
 from oflocal.settlement.membership import last_period, settled
 from oflocal.settlement.models import SettlementPeriod
@@ -92,7 +92,8 @@ def expire_programme(
         }
 
 
-TARGET_JA = {"breakage": "未使用券収益（雑収入）", "premium_fund": "プレミアム原資に戻す"}
+# Where expired face value goes, named as the ledger names the account it lands in.
+TARGET_JA = {"breakage": standard_name_ja("breakage"), "premium_fund": "プレミアム原資に戻す"}
 
 
 def closeout_status(session: Session, programme_id: int,
