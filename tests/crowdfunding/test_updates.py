@@ -165,3 +165,28 @@ def test_bad_updates_are_refused_and_change_nothing(world: World,
         assert "活動報告の内容に誤りがあります" in refused.text, words
     with world.db.read() as session:
         assert session.execute(select(func.count()).select_from(CampaignUpdate)).scalar_one() == 0
+
+
+def test_drafts_written_at_once_get_numbers_one_after_another(db: Database) -> None:
+    """Eight staff save a draft at the same moment (threads, real connections): each gets
+    its own number, 1 to 8, and none is refused with a server error (the numbers are taken
+    under the campaign's lock, not read then written)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from oflocal.supporters.updates import write_update
+
+    w = build_world(db)
+    start = Barrier(8)
+
+    def draft(n: int) -> int:
+        start.wait()
+        return write_update(db, w.campaign_id, title=f"活動報告 {n}", body="本文",
+                            author=f"staff:{n}")
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(draft, range(8)))
+    with db.read() as session:
+        numbers = session.execute(select(CampaignUpdate.number).where(
+            CampaignUpdate.id.in_(ids)).order_by(CampaignUpdate.number)).scalars().all()
+    assert numbers == list(range(1, 9))

@@ -86,7 +86,9 @@ def write_update(db: Database, campaign_id: int, *, title: str, body: str,
                  send_mail: bool = True, author: str, now: datetime | None = None) -> int:
     """A new draft; answers its id."""
     with db.write() as session:
-        if session.get(Campaign, campaign_id) is None:
+        # The campaign's row lock orders drafts saved at once: each reads the highest
+        # number after the one before it committed (else both took the same number).
+        if session.get(Campaign, campaign_id, with_for_update=True) is None:
             raise Refusal("campaign.not_found")
         title, body, ids = _check(session, campaign_id, title, body, audience,
                                   reward_ids or [])
