@@ -285,6 +285,21 @@ def test_invoices_over_the_api_the_page_and_the_cli(
     assert api("GET", f"/settlement/repayment-invoices/{body['id']}/pdf", "desk"
                ).status_code == 403
 
+    # The workshop sees its own invoices, and only those (another's is not found).
+    for workshop_id in (w1, w3):
+        tokens[f"w{workshop_id}"] = issue_api_token(db, name="booth", workshop_id=workshop_id)
+    mine = api("GET", "/workshop/repayment-invoices", f"w{w1}")
+    assert mine.status_code == 200
+    assert mine.json() == [api("GET", f"/settlement/repayment-invoices/{body['id']}").json()]
+    assert api("GET", "/workshop/repayment-invoices", f"w{w3}").json() == []
+    own = api("GET", f"/workshop/repayment-invoices/{body['id']}/pdf", f"w{w1}")
+    assert own.headers["content-type"] == "application/pdf"
+    text_of = pdf_text(own.content)
+    assert "ご請求金額" in text_of and "再発行" in text_of  # the committee printed it first
+    other = api("GET", f"/workshop/repayment-invoices/{body['id']}/pdf", f"w{w3}")
+    assert (other.status_code, other.json()["code"]) == (404, "settlement.invoice_not_found")
+    assert api("GET", "/workshop/repayment-invoices", "treasurer").status_code == 403
+
     # The page: W3 is asked for ¥475 more (a ticket it was paid for goes to breakage).
     adjust_workshop(db, workshop_id=w3, amount=-475, counter_account="breakage",
                     reason="券の二重計上", actor="t", settle="repayment")

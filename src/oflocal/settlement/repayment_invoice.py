@@ -275,6 +275,24 @@ def list_invoices(session: Session, event_id: int) -> list[dict[str, Any]]:
     return [invoice_view(session, i) for i in ids]
 
 
+def workshop_invoices(session: Session, workshop_id: int) -> list[dict[str, Any]]:
+    """One workshop's repayment invoices, the latest first (its own view of them)."""
+    ids = session.execute(
+        select(RepaymentInvoice.id).where(RepaymentInvoice.workshop_id == workshop_id)
+        .order_by(RepaymentInvoice.serial.desc())).scalars().all()
+    return [invoice_view(session, i) for i in ids]
+
+
+def workshop_invoice_view(session: Session, invoice_id: int,
+                          workshop_id: int) -> dict[str, Any]:
+    """The invoice if it is this workshop's; another workshop's is not found (its number
+    says nothing to them)."""
+    invoice = session.get(RepaymentInvoice, invoice_id)
+    if invoice is None or invoice.workshop_id != workshop_id:
+        raise Refusal("settlement.invoice_not_found")
+    return invoice_view(session, invoice_id)
+
+
 def owed_back_with_invoices(session: Session, event_id: int) -> list[dict[str, Any]]:
     """corrections.owed_back_by_workshop, with what a new invoice would bill now."""
     rows = owed_back_by_workshop(session, event_id)

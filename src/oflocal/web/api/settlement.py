@@ -49,6 +49,8 @@ from oflocal.settlement.repayment_invoice import (
     list_invoices,
     owed_back_with_invoices,
     record_print,
+    workshop_invoice_view,
+    workshop_invoices,
 )
 from oflocal.settlement.rules import FeeRule
 from oflocal.settlement.settings import (
@@ -613,9 +615,13 @@ def repayment_invoice(request: Request[Any, Any, Any],
 def repayment_invoice_pdf(request: Request[Any, Any, Any], invoice_id: InvoiceId) -> Stream:
     """The invoice as PDF. The first one is the original; later ones are marked 再発行
     with the day printed and keep the 発行日, as statements do."""
-    db = _db(request)
-    with db.read() as session:
+    with _db(request).read() as session:
         number = invoice_view(session, invoice_id)["number"]  # refuses if none
+    return _invoice_pdf(request, invoice_id, number)
+
+
+def _invoice_pdf(request: Request[Any, Any, Any], invoice_id: int, number: str) -> Stream:
+    db = _db(request)
     fresh = record_print(db, invoice_id, actor=actor_of(request).scope)
 
     def stream() -> Iterator[bytes]:
@@ -647,6 +653,26 @@ def my_statement(request: Request[Any, Any, Any], period_id: PeriodId,
     return _download(_db(request), period_id, actor.id, fmt, encoding, actor.scope)
 
 
+@get("/workshop/repayment-invoices", opt={"roles": WORKSHOP}, sync_to_thread=True)
+def my_repayment_invoices(request: Request[Any, Any, Any]) -> list[RepaymentInvoiceOut]:
+    """The logged-in workshop's repayment invoices (請求書), the latest first: what it is
+    asked to pay back, by when, and into which account."""
+    with _db(request).read() as session:
+        return [RepaymentInvoiceOut.model_validate(v)
+                for v in workshop_invoices(session, actor_of(request).id)]
+
+
+@get("/workshop/repayment-invoices/{invoice_id:int}/pdf",
+     opt={"roles": WORKSHOP, "download": (PDF,)}, sync_to_thread=True)
+def my_repayment_invoice_pdf(request: Request[Any, Any, Any],
+                             invoice_id: InvoiceId) -> Stream:
+    """One of the logged-in workshop's repayment invoices as PDF (another workshop's:
+    `settlement.invoice_not_found`). Printed before, it is marked 再発行."""
+    with _db(request).read() as session:
+        number = workshop_invoice_view(session, invoice_id, actor_of(request).id)["number"]
+    return _invoice_pdf(request, invoice_id, number)
+
+
 router = Router(
     path="/",
     route_handlers=[
@@ -654,6 +680,7 @@ router = Router(
         all_statements, one_statement, zengin_check, zengin, correct, adjust,
         owed_back, repayment_request, repayment, my_statements, my_statement,
         issue_repayment_invoice, repayment_invoices, repayment_invoice, repayment_invoice_pdf,
+        my_repayment_invoices, my_repayment_invoice_pdf,
     ],
     tags=["settlement"],
     before_request=require_json_body,
