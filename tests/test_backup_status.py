@@ -18,7 +18,8 @@ from litestar.testing import TestClient
 from sqlalchemy import select, update
 
 from oflocal import clock
-from oflocal.auth.service import create_staff_user, set_workshop_pin
+from oflocal.auth.models import StaffUser
+from oflocal.auth.service import create_staff_user, issue_api_token, set_workshop_pin
 from oflocal.backup import rotation, status
 from oflocal.backup.installation import installation_id
 from oflocal.backup.jobs import BACKUP, BACKUP_TASK, schedule_backups, slot_of
@@ -97,6 +98,19 @@ def test_a_missing_usb_stick_is_a_red_banner_until_a_backup_succeeds(
     # at the slot's start (PostgreSQL adds the delay to the INSERT's own timestamp)
     assert -0.01 < jobs[1].run_after.timestamp() - slot * 600 < 2
 
+    # The same judgement as JSON, for a monitoring script (staff tokens only).
+    with installation.read() as session:
+        desk_id = session.execute(select(StaffUser.id).where(
+            StaffUser.username == "desk")).scalar_one()
+    monitor = issue_api_token(installation, name="monitor", staff_user_id=desk_id)
+    desk = {"Authorization": f"Bearer {monitor}"}
+    booth = {"Authorization": f"Bearer {issue_api_token(installation, name='b', workshop_id=1)}"}
+    api = client.get("/api/v1/backup/status", headers=desk).json()
+    assert (api["level"], api["kind"], api["error_code"], api["target"]) == (
+        "alert", "failing", "backup.target_missing", str(usb))
+    assert "USBメモリ" in api["message_ja"] and "does not exist" in api["message_en"]
+    assert client.get("/api/v1/backup/status", headers=booth).status_code == 403
+
     login_desk(client)
     page = client.get("/desk").text
     assert 'class="backup-banner backup-alert"' in page and 'role="alert"' in page
@@ -137,6 +151,11 @@ def test_a_missing_usb_stick_is_a_red_banner_until_a_backup_succeeds(
                           same_disk=False, at=datetime.fromisoformat(recorded.last_good_at or ""))
     page = client.get("/desk").text
     assert "backup-banner" not in page and f"最終バックアップ {made}" in page
+    api = client.get("/api/v1/backup/status", headers=desk).json()
+    assert (api["level"], api["kind"], api["error_code"], api["every_minutes"]) == (
+        "ok", "ok", None, 10)
+    assert api["last_good_at"] is not None and datetime.fromisoformat(
+        api["last_good_at"]) == datetime.fromisoformat(recorded.last_good_at or "")
 
     client.cookies.clear()
     login_workshop(client)

@@ -23,6 +23,7 @@ from oflocal.jobs.worker import Worker
 from oflocal.settings import Settings, get_settings
 from oflocal.vouchers.codes import CodeSigner
 from oflocal.web import api, pages
+from oflocal.web.api import backup as backup_api
 from oflocal.web.api import cf_images as cf_images_api
 from oflocal.web.api import cf_staff as cf_staff_api
 from oflocal.web.api import cf_updates as cf_updates_api
@@ -59,7 +60,7 @@ def api_routers() -> list[Router]:
             staff_api.router, ledger_api.router, settlement_api.router, reports_api.router,
             printing_api.router, payments_api.router, pledges_api.router,
             cf_staff_api.router, cf_images_api.router, cf_updates_api.router,
-            treasury_api.router]
+            treasury_api.router, backup_api.router]
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None,
