@@ -66,6 +66,35 @@ def text(canvas: Canvas, x: float, y: float, value: str, size: float = 10,
         canvas.drawString(x, y, value)
 
 
+def letter_head(canvas: Canvas, *, title: str, subtitle: str, issued: str, number: str,
+                reissued: str | None, addressee: str, addressee_lines: Sequence[str],
+                sender_lines: Sequence[str]) -> float:
+    """The top of a letter to a workshop (支払通知書, 請求書): the title, 発行日 and number
+    on the right, a 再発行 stamp on a reprint, the addressee (御中) on the left and the
+    committee on the right. Answers the height below it, for the letter's first line."""
+    right = PAGE_W - MARGIN
+    y = PAGE_H - MARGIN - 4 * mm
+    text(canvas, PAGE_W / 2, y, title, 20, "center")
+    text(canvas, PAGE_W / 2, y - 6 * mm, subtitle, 8, "center")
+    text(canvas, right, y, f"発行日 {issued}", 9, "right")
+    text(canvas, right, y - 5 * mm, f"No. {number}", 9, "right")
+    if reissued is not None:
+        text(canvas, right, y - 10 * mm, f"再発行 {reissued}", 9, "right")
+        canvas.setLineWidth(1.2)
+        canvas.rect(MARGIN, y - 2 * mm, 22 * mm, 8 * mm)
+        canvas.setLineWidth(1)
+        text(canvas, MARGIN + 11 * mm, y, "再発行", 12, "center")
+
+    y -= 20 * mm
+    text(canvas, MARGIN, y, f"{addressee}　御中", 14)
+    canvas.line(MARGIN, y - 2 * mm, MARGIN + 95 * mm, y - 2 * mm)
+    for i, line in enumerate(addressee_lines):
+        text(canvas, MARGIN, y - (8 + 5 * i) * mm, line, 9)
+    for i, line in enumerate(s for s in sender_lines if s):
+        text(canvas, right, y - 5 * i * mm, line, 10 if i == 0 else 8.5, "right")
+    return float(y - 24 * mm)
+
+
 def fit_text(value: str, size: float, width: float) -> str:
     """Cut text to a width, marking the cut with …."""
     name = font_name()

@@ -43,7 +43,16 @@ from oflocal.format import ja_date, yen
 from oflocal.idempotency.store import IdempotencyKey, Outcome, run_once
 from oflocal.ledger.accounts import receivable_code
 from oflocal.ledger.models import Account, JournalEntry, Posting
-from oflocal.reports.pdfkit import MARGIN, PAGE_H, PAGE_W, Table, new_canvas, spooled, text
+from oflocal.reports.pdfkit import (
+    MARGIN,
+    PAGE_H,
+    PAGE_W,
+    Table,
+    letter_head,
+    new_canvas,
+    spooled,
+    text,
+)
 from oflocal.settlement.banks import lookup_bank, lookup_branch
 from oflocal.settlement.corrections import owed_back_by_workshop
 from oflocal.settlement.invoicing import MovedFee, fees_returned, return_total
@@ -347,33 +356,16 @@ def draw_invoice(canvas: Canvas, doc: InvoiceDocument, *, printed: date,
         text(canvas, MARGIN, top, f"請求書（続き） No. {v['number']}　{v['workshop_name']}", 10)
         return float(top - 10 * mm)
 
-    y = PAGE_H - MARGIN - 4 * mm
-    text(canvas, PAGE_W / 2, y, "請求書", 20, "center")
-    text(canvas, PAGE_W / 2, y - 6 * mm, "Invoice: repayment of an amount paid", 8, "center")
-    text(canvas, right, y, f"発行日 {ja_date(date.fromisoformat(v['issued_on']))}", 9, "right")
-    text(canvas, right, y - 5 * mm, f"No. {v['number']}", 9, "right")
-    if reprint:
-        text(canvas, right, y - 10 * mm, f"再発行 {ja_date(printed)}", 9, "right")
-        canvas.setLineWidth(1.2)
-        canvas.rect(MARGIN, y - 2 * mm, 22 * mm, 8 * mm)
-        canvas.setLineWidth(1)
-        text(canvas, MARGIN + 11 * mm, y, "再発行", 12, "center")
-
-    y -= 20 * mm
-    text(canvas, MARGIN, y, f"{v['workshop_name']}　御中", 14)
-    canvas.line(MARGIN, y - 2 * mm, MARGIN + 95 * mm, y - 2 * mm)
-    lines = [f"工房コード {v['workshop_code']}"]
-    if doc.workshop_invoice_number:
-        lines.append(f"登録番号 {doc.workshop_invoice_number}")
-    for i, line in enumerate(lines):
-        text(canvas, MARGIN, y - (8 + 5 * i) * mm, line, 9)
-    sender = [doc.committee_name, doc.committee_address, doc.committee_phone]
-    if doc.committee_invoice_number:
-        sender.append(f"登録番号 {doc.committee_invoice_number}")
-    for i, line in enumerate(s for s in sender if s):
-        text(canvas, right, y - 5 * i * mm, line, 10 if i == 0 else 8.5, "right")
-
-    y -= 24 * mm
+    y = letter_head(
+        canvas, title="請求書", subtitle="Invoice: repayment of an amount paid",
+        issued=ja_date(date.fromisoformat(v["issued_on"])), number=v["number"],
+        reissued=ja_date(printed) if reprint else None, addressee=v["workshop_name"],
+        addressee_lines=[f"工房コード {v['workshop_code']}",
+                         *([f"登録番号 {doc.workshop_invoice_number}"]
+                           if doc.workshop_invoice_number else [])],
+        sender_lines=[doc.committee_name, doc.committee_address, doc.committee_phone,
+                      *([f"登録番号 {doc.committee_invoice_number}"]
+                        if doc.committee_invoice_number else [])])
     text(canvas, MARGIN, y, "精算後の訂正により、お支払い済みの換金代金の一部のご返金を、"
                             "下記のとおりご請求申し上げます。", 10)
     y -= 13 * mm

@@ -43,7 +43,16 @@ from oflocal import clock
 from oflocal.db.engine import Database
 from oflocal.format import ja_date, shown_moment, tokyo_minute, yen
 from oflocal.reports.csvout import encode_rows, text_cell
-from oflocal.reports.pdfkit import MARGIN, PAGE_H, PAGE_W, Table, new_canvas, spooled, text
+from oflocal.reports.pdfkit import (
+    MARGIN,
+    PAGE_H,
+    PAGE_W,
+    Table,
+    letter_head,
+    new_canvas,
+    spooled,
+    text,
+)
 from oflocal.settlement.invoicing import (
     TAX_RATE_PERCENT,
     MovedFee,
@@ -229,9 +238,6 @@ def draw_statement(canvas: Canvas, st: Statement, issued: date) -> None:
     ``issued`` is the day of this print: the 発行日 unless the statement was issued
     before (then it keeps its first date, and a reprint says 再発行 and this day)."""
     page = 1
-    right = PAGE_W - MARGIN
-    y = PAGE_H - MARGIN - 4 * mm
-    text(canvas, PAGE_W / 2, y, "支払通知書", 20, "center")
     subtitle = "Payment statement"
     if is_invoice(st) and is_return_invoice(st):
         subtitle = ("（換金手数料の適格請求書・適格返還請求書を兼ねます） "
@@ -241,31 +247,16 @@ def draw_statement(canvas: Canvas, st: Statement, issued: date) -> None:
     elif is_return_invoice(st):
         subtitle = ("（換金手数料の適格返還請求書を兼ねます） "
                     "Payment statement and return invoice")
-    text(canvas, PAGE_W / 2, y - 6 * mm, subtitle, 8, "center")
-    text(canvas, right, y, f"発行日 {ja_date(st.first_issued_on or issued)}", 9, "right")
-    text(canvas, right, y - 5 * mm, f"No. {st.period_number}-{st.workshop_code}", 9, "right")
-    if st.reissue:
-        text(canvas, right, y - 10 * mm, f"再発行 {ja_date(issued)}", 9, "right")
-        canvas.setLineWidth(1.2)
-        canvas.rect(MARGIN, y - 2 * mm, 22 * mm, 8 * mm)
-        canvas.setLineWidth(1)
-        text(canvas, MARGIN + 11 * mm, y, "再発行", 12, "center")
-
-    y -= 20 * mm
-    text(canvas, MARGIN, y, f"{st.workshop_name}　御中", 14)
-    canvas.line(MARGIN, y - 2 * mm, MARGIN + 95 * mm, y - 2 * mm)
-    lines = [f"工房コード {st.workshop_code}"]
-    if st.invoice_number:
-        lines.append(f"登録番号 {st.invoice_number}")
-    for i, line in enumerate(lines):
-        text(canvas, MARGIN, y - (8 + 5 * i) * mm, line, 9)
-    sender = [st.committee_name, st.committee_address, st.committee_phone]
-    if st.committee_invoice_number:
-        sender.append(f"登録番号 {st.committee_invoice_number}")
-    for i, line in enumerate(s for s in sender if s):
-        text(canvas, right, y - 5 * i * mm, line, 10 if i == 0 else 8.5, "right")
-
-    y -= 24 * mm
+    y = letter_head(
+        canvas, title="支払通知書", subtitle=subtitle,
+        issued=ja_date(st.first_issued_on or issued),
+        number=f"{st.period_number}-{st.workshop_code}",
+        reissued=ja_date(issued) if st.reissue else None, addressee=st.workshop_name,
+        addressee_lines=[f"工房コード {st.workshop_code}",
+                         *([f"登録番号 {st.invoice_number}"] if st.invoice_number else [])],
+        sender_lines=[st.committee_name, st.committee_address, st.committee_phone,
+                      *([f"登録番号 {st.committee_invoice_number}"]
+                        if st.committee_invoice_number else [])])
     text(canvas, MARGIN, y, "下記のとおり、商品券の換金代金をお支払いいたします。", 10)
     y -= 7 * mm
     period = period_label(st.previous_cutoff_at, st.cutoff_at)
