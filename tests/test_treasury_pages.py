@@ -20,6 +20,7 @@ from oflocal.audit import verify
 from oflocal.auth.models import StaffUser
 from oflocal.auth.service import Actor, open_session
 from oflocal.db.engine import Database
+from oflocal.demo import build_event
 from oflocal.ledger.models import JournalEntry
 from oflocal.settings import Settings
 from oflocal.treasury.models import BankReconciliation, BankTick, TreasuryEntry
@@ -212,3 +213,16 @@ def test_the_close_out_page_says_why_it_refuses(browser: Browser, world: Treasur
     with world.db.read() as session:
         assert not session.execute(select(func.count()).where(JournalEntry.kind == "expiry")
                                    ).scalar_one()
+
+
+def test_a_committee_with_two_events_picks_one_on_each_page(
+        browser: Browser, world: TreasuryWorld, signer: CodeSigner) -> None:
+    with browser.db.write() as session:
+        other = build_event(session, signer, slug="second-fair", workshops=1, booklets=0)
+    for path in ("/treasurer", "/treasurer/entries"):
+        page = browser.get(f"{path}?event={other.event_id}").text
+        picker = page[page.index(f'action="{path}"'):]
+        picker = picker[:picker.index("</form>")]
+        assert picker.count("<option") == 2, picker
+        assert f'<option value="{other.event_id}" selected>' in picker
+        assert f'<option value="{world.event_id}" >' in picker
